@@ -1,0 +1,23 @@
+"""Sequential and parallel samplers (how it is sampled, what it costs)."""
+
+from samplers.base import (
+    NumpySource,
+    RandomSource,
+    Sampler,
+    SampleResult,
+    SamplerTrace,
+    as_random_source,
+)
+from samplers.oracle import CountingOracle
+from samplers.sequential import SequentialSampler
+
+__all__ = [
+    "Sampler",
+    "SampleResult",
+    "SamplerTrace",
+    "RandomSource",
+    "NumpySource",
+    "as_random_source",
+    "CountingOracle",
+    "SequentialSampler",
+]

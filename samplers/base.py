@@ -1,0 +1,191 @@
+"""Sampler contracts, result records and the random-source interface (DESIGN 3.3).
+
+Random sources
+--------------
+Every sampler of this package draws all of its randomness through a
+:class:`RandomSource`: categorical draws, coins given by a log-probability, random
+orders and standard normals. :class:`NumpySource` implements it with a
+:class:`numpy.random.Generator`; the verification package supplies an enumerating
+source that branches on every draw to compute a sampler's exact output law by
+running the real sampler code (DESIGN 6.1). A sampler's ``rng`` argument accepts a
+seed, a ``Generator``, a ``SeedSequence`` or a ``RandomSource`` (see
+:func:`as_random_source`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from distributions.errors import ParameterError
+
+__all__ = [
+    "Sampler",
+    "SampleResult",
+    "SamplerTrace",
+    "RandomSource",
+    "NumpySource",
+    "as_random_source",
+]
+
+
+@runtime_checkable
+class RandomSource(Protocol):
+    """Where a sampler's random choices come from."""
+
+    def categorical(self, probs: np.ndarray) -> np.ndarray:
+        """One draw per row of ``probs`` (shape (m, q), rows summing to 1); int (m,)."""
+        ...
+
+    def coin(self, log_p: np.ndarray) -> np.ndarray:
+        """Bernoulli draws with success probability ``exp(log_p)``; bool (m,)."""
+        ...
+
+    def permutations(self, m: int, n: int) -> np.ndarray:
+        """``m`` independent uniform permutations of ``range(n)``; int (m, n)."""
+        ...
+
+    def normal(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Standard normal draws of the given shape."""
+        ...
+
+
+class NumpySource:
+    """:class:`RandomSource` backed by a :class:`numpy.random.Generator`.
+
+    Parameters
+    ----------
+    rng : seed, Generator or SeedSequence, optional
+        Normalised with :func:`numpy.random.default_rng`.
+    """
+
+    def __init__(self, rng: Any = None) -> None:
+        self.generator: np.random.Generator = np.random.default_rng(rng)
+
+    def categorical(self, probs: np.ndarray) -> np.ndarray:
+        p = np.asarray(probs, dtype=np.float64)
+        if p.ndim != 2:
+            raise ParameterError(f"`probs` must have shape (m, q); got shape {p.shape}.")
+        cdf = np.cumsum(p, axis=1)
+        total = cdf[:, -1]
+        if p.shape[0] and not (total > 0).all():
+            row = int(np.argmin(total > 0))
+            raise ParameterError(
+                f"`probs` rows must have positive mass; got row {row} summing to {total[row]!r}."
+            )
+        u = self.generator.random(p.shape[0]) * total
+        idx = (cdf <= u[:, None]).sum(axis=1)
+        return np.minimum(idx, p.shape[1] - 1).astype(np.int64)
+
+    def coin(self, log_p: np.ndarray) -> np.ndarray:
+        lp = np.asarray(log_p, dtype=np.float64)
+        # V = 1 - U lies in (0, 1]; P(log V <= log p) = p, exactly 0 for log p = -inf.
+        return np.log1p(-self.generator.random(lp.shape)) <= lp
+
+    def permutations(self, m: int, n: int) -> np.ndarray:
+        return np.argsort(self.generator.random((m, n)), axis=1).astype(np.int64)
+
+    def normal(self, shape: tuple[int, ...]) -> np.ndarray:
+        return self.generator.standard_normal(shape)
+
+    def spawn(self, k: int) -> list[NumpySource]:
+        """``k`` independent child sources (``SeedSequence.spawn`` underneath)."""
+        return [NumpySource(g) for g in self.generator.spawn(k)]
+
+
+def as_random_source(rng: Any = None) -> RandomSource:
+    """Normalise a sampler's ``rng`` argument to a :class:`RandomSource`."""
+    if isinstance(rng, RandomSource) and not isinstance(
+        rng, np.random.Generator | np.random.SeedSequence
+    ):
+        return rng
+    return NumpySource(rng)
+
+
+@dataclass(frozen=True)
+class SamplerTrace:
+    """Blocks visited by the autospeculative sampler, one record per block call.
+
+    A block call is one invocation of ``SAMPLE(a, b, x_P)`` (DESIGN 4.2) for one
+    sample: the root call, and the left/right child calls made by every residual
+    trial. All ``block_*`` arrays have the same length ``K``.
+
+    Attributes
+    ----------
+    orders : ndarray of int, shape (num, n)
+        The order sigma used by each sample.
+    block_sample : ndarray of int, shape (K,)
+        Which sample the call belongs to.
+    block_a, block_b : ndarray of int, shape (K,)
+        Prefix length ``a`` and block end ``b``; the block is ``sigma(a+1..b)``.
+    block_depth : ndarray of int, shape (K,)
+        Recursion depth (root = 0).
+    block_parent : ndarray of int, shape (K,)
+        Index of the parent call's record (-1 for a root).
+    block_role : ndarray of int, shape (K,)
+        0 = root, 1 = left child, 2 = right child.
+    block_trial : ndarray of int, shape (K,)
+        Index (1-based) of the residual trial of the parent that made this call;
+        0 for a root.
+    block_context : ndarray of int, shape (K, n)
+        The context ``x_P`` the call was given (MASK outside the prefix).
+    block_first_accepted : ndarray of bool, shape (K,)
+        Whether the first stage (speculation) was accepted.
+    block_trials, block_batches : ndarray of int, shape (K,)
+        Residual trials run and non-empty batches used (0 when accepted first).
+    block_rounds, block_queries : ndarray of int, shape (K,)
+        Cost of the call including its descendants, as in :class:`SampleResult`.
+    """
+
+    orders: np.ndarray
+    block_sample: np.ndarray
+    block_a: np.ndarray
+    block_b: np.ndarray
+    block_depth: np.ndarray
+    block_parent: np.ndarray
+    block_role: np.ndarray
+    block_trial: np.ndarray
+    block_context: np.ndarray
+    block_first_accepted: np.ndarray
+    block_trials: np.ndarray
+    block_batches: np.ndarray
+    block_rounds: np.ndarray
+    block_queries: np.ndarray
+
+    @property
+    def num_blocks(self) -> int:
+        return int(self.block_sample.shape[0])
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """Output of :meth:`Sampler.sample`.
+
+    Attributes
+    ----------
+    samples : ndarray, shape (num, n) int or (num, dim) float
+    rounds : ndarray of int, shape (num,)
+        Sequential oracle calls on the critical path of each sample (PRAM cost).
+    queries : ndarray of int, shape (num,)
+        Oracle rows (contexts) evaluated for each sample.
+    trace : SamplerTrace, optional
+        Per-block record (autospeculative sampler with ``trace=True``).
+    aux : mapping of str to ndarray
+        Sampler-specific extra outputs (e.g. ``"path_end"`` for diffusion).
+    """
+
+    samples: np.ndarray
+    rounds: np.ndarray
+    queries: np.ndarray
+    trace: SamplerTrace | None = None
+    aux: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """A sampler: ``sample(num, *, rng=None) -> SampleResult``."""
+
+    def sample(self, num: int, *, rng: Any = None) -> SampleResult: ...

@@ -1,0 +1,185 @@
+"""The oracle guard: call accounting and contract checks on every answer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from distributions._oracle_utils import positional_conditionals
+from distributions.base import MASK, DiscreteOracle
+from distributions.errors import OracleError, ParameterError
+
+__all__ = ["CountingOracle", "ROW_SUM_TOL"]
+
+#: Tolerance on ``|sum(row) - 1|`` for a non-zero conditional row.
+ROW_SUM_TOL: float = 1e-9
+
+
+def _fmt_context(ctx: np.ndarray) -> str:
+    vals = ["*" if v == MASK else str(int(v)) for v in ctx[:24]]
+    more = f", ... ({ctx.shape[0]} positions)" if ctx.shape[0] > 24 else ""
+    return "[" + " ".join(vals) + more + "]"
+
+
+class CountingOracle:
+    """Wrap a :class:`DiscreteOracle`: count calls and rows, check every answer.
+
+    Parameters
+    ----------
+    oracle : DiscreteOracle
+        The oracle to guard. If it has ``conditionals_at``
+        (:class:`~distributions.base.PositionalOracle`) that fast path is used.
+    validate : bool, default True
+        Check every answer against the contract of DESIGN 3.1: shape, finite
+        values in [0, 1], rows summing to 1 within :data:`ROW_SUM_TOL` or all zero
+        (zero-probability context), all masked rows of a context zero together,
+        one-hot rows at unmasked positions.
+
+    Attributes
+    ----------
+    calls : int
+        Oracle calls made (rounds, if every call is on the critical path).
+    rows : int
+        Context rows evaluated (queries).
+
+    Raises
+    ------
+    OracleError
+        On the first answer that breaks a rule; the message names the rule, the
+        batch row, the position, the context and the value seen.
+    """
+
+    def __init__(self, oracle: DiscreteOracle, *, validate: bool = True) -> None:
+        if isinstance(oracle, CountingOracle):
+            oracle = oracle.inner
+        for attr in ("n", "q", "conditionals"):
+            if not hasattr(oracle, attr):
+                raise ParameterError(
+                    f"`oracle` must implement DiscreteOracle (n, q, conditionals); "
+                    f"it has no `{attr}`: got {type(oracle).__name__}."
+                )
+        n, q = oracle.n, oracle.q
+        if not isinstance(n, int | np.integer) or n < 1:
+            raise ParameterError(f"`oracle.n` must be an integer >= 1; got {n!r}.")
+        if not isinstance(q, int | np.integer) or q < 2:
+            raise ParameterError(f"`oracle.q` must be an integer >= 2; got {q!r}.")
+        self.inner = oracle
+        self.n: int = int(n)
+        self.q: int = int(q)
+        self.validate = bool(validate)
+        self._fast = callable(getattr(oracle, "conditionals_at", None))
+        self.calls = 0
+        self.rows = 0
+
+    def reset(self) -> None:
+        """Zero the counters."""
+        self.calls = 0
+        self.rows = 0
+
+    # ------------------------------------------------------------------ calls
+    def conditionals(self, x: np.ndarray) -> np.ndarray:
+        """Checked, counted ``oracle.conditionals(x)``; shape (B, n, q)."""
+        x = np.asarray(x)
+        out = self._full(x)
+        self.calls += 1
+        self.rows += x.shape[0]
+        return out
+
+    def conditionals_at(
+        self, x: np.ndarray, positions: np.ndarray, chain_values: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Checked, counted conditionals at ``positions`` (see ``PositionalOracle``).
+
+        One call; ``B`` rows without ``chain_values``, ``B * L`` rows with them.
+        """
+        x = np.asarray(x)
+        positions = np.asarray(positions)
+        B, L = positions.shape
+        if self._fast:
+            out = np.asarray(self.inner.conditionals_at(x, positions, chain_values))  # type: ignore[attr-defined]
+            if self.validate:
+                self._check_rows(out, (B, L, self.q), x, positions, chain_values)
+        else:
+            out = positional_conditionals(self._full, x, positions, chain_values)
+        self.calls += 1
+        self.rows += B if chain_values is None else B * L
+        return out
+
+    # ------------------------------------------------------------------ checks
+    def _full(self, x: np.ndarray) -> np.ndarray:
+        out = np.asarray(self.inner.conditionals(x))
+        if self.validate:
+            B = x.shape[0]
+            positions = np.broadcast_to(np.arange(self.n), (B, self.n))
+            self._check_rows(out, (B, self.n, self.q), x, positions, None)
+            self._check_full(out, x)
+        return out
+
+    def _fail(self, rule: str, b: int, pos: int, ctx: np.ndarray, seen: str) -> None:
+        raise OracleError(
+            f"oracle answer breaks the rule: {rule}. Batch row {b}, position {pos}, "
+            f"context {_fmt_context(ctx)}; value seen: {seen}."
+        )
+
+    def _context_of(
+        self, x: np.ndarray, positions: np.ndarray, chain_values: np.ndarray | None, b: int, j: int
+    ) -> np.ndarray:
+        ctx = np.array(x[b], copy=True)
+        if chain_values is not None:
+            ctx[positions[b, :j]] = chain_values[b, :j]
+        return ctx
+
+    def _check_rows(
+        self,
+        out: np.ndarray,
+        shape: tuple[int, int, int],
+        x: np.ndarray,
+        positions: np.ndarray,
+        chain_values: np.ndarray | None,
+    ) -> None:
+        if out.shape != shape:
+            raise OracleError(
+                f"oracle answer breaks the rule: shape must be {shape} for a batch of "
+                f"{shape[0]} contexts; value seen: shape {out.shape}."
+            )
+        if out.dtype.kind not in "fiu":
+            raise OracleError(
+                f"oracle answer breaks the rule: dtype must be floating; value seen: {out.dtype}."
+            )
+        if out.size == 0:
+            return
+        bad = ~np.isfinite(out)
+        if bad.any():
+            b, j, v = (int(i) for i in np.argwhere(bad)[0])
+            self._fail("entries must be finite", b, int(positions[b, j]),
+                       self._context_of(x, positions, chain_values, b, j),
+                       f"{out[b, j, v]!r} for value {v}, row {out[b, j].tolist()}")
+        bad = (out < 0) | (out > 1)
+        if bad.any():
+            b, j, v = (int(i) for i in np.argwhere(bad)[0])
+            self._fail("entries must lie in [0, 1]", b, int(positions[b, j]),
+                       self._context_of(x, positions, chain_values, b, j),
+                       f"{out[b, j, v]!r} for value {v}, row {out[b, j].tolist()}")
+        sums = out.sum(axis=-1)
+        bad = (np.abs(sums - 1.0) > ROW_SUM_TOL) & (sums != 0.0)
+        if bad.any():
+            b, j = (int(i) for i in np.argwhere(bad)[0])
+            self._fail(f"rows must sum to 1 within {ROW_SUM_TOL:g} (or be all zero for a "
+                       "zero-probability context)", b, int(positions[b, j]),
+                       self._context_of(x, positions, chain_values, b, j),
+                       f"row {out[b, j].tolist()} summing to {sums[b, j]!r}")
+
+    def _check_full(self, out: np.ndarray, x: np.ndarray) -> None:
+        masked = x == MASK
+        onehot = np.eye(self.q)[np.where(masked, 0, x)]
+        bad = ~masked & (np.abs(out - onehot).max(axis=-1) > ROW_SUM_TOL)
+        if bad.any():
+            b, i = (int(k) for k in np.argwhere(bad)[0])
+            self._fail("unmasked positions must hold the one-hot of their value", b, i, x[b],
+                       f"row {out[b, i].tolist()} for value {int(x[b, i])}")
+        zero = masked & (out.sum(axis=-1) == 0.0)
+        mixed = zero.any(axis=1) & (zero.sum(axis=1) != masked.sum(axis=1))
+        if mixed.any():
+            b = int(np.argmax(mixed))
+            i = int(np.argmax(zero[b]))
+            self._fail("a zero-probability context has all-zero rows at every masked "
+                       "position (not only some)", b, i, x[b], f"row {out[b, i].tolist()}")
