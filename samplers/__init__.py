@@ -1,5 +1,6 @@
 """Sequential and parallel samplers (how it is sampled, what it costs)."""
 
+from samplers.autospec import AutospeculativeSampler, default_rho
 from samplers.base import (
     NumpySource,
     RandomSource,
@@ -20,4 +21,6 @@ __all__ = [
     "as_random_source",
     "CountingOracle",
     "SequentialSampler",
+    "AutospeculativeSampler",
+    "default_rho",
 ]

@@ -1,0 +1,497 @@
+"""Autospeculative sampler: recursive speculative rejection sampling (DESIGN 4.2).
+
+The algorithm, for a block ``S = sigma(a+1..b)`` given the prefix ``x_P``::
+
+    SAMPLE(a, b, x_P, nu_rows=None) -> (x_S, log mu_S(x_S))
+      if nu_rows is None:  ROUND: nu_rows = conditionals at S given x_P  (1 query)
+      if b - a == 1: draw v ~ nu_rows[0]; return v, log nu_rows[0][v]
+      draw x ~ nu_S (independent coordinates)
+      ROUND: chain-rule conditionals along x (|S| - 1 contexts in one batch)
+      accept x with probability min(1, mu_S(x) / nu_S(x)); if accepted return
+      mid = a + floor((b - a) / 2)
+      for r = 0, 1, 2, ...: batch I_r = [ceil((1+rho)^r), ceil((1+rho)^(r+1)) - 1]
+         in parallel for each trial i in I_r:
+            (y_L, l_L) = SAMPLE(a, mid, x_P, nu_rows[:mid-a])
+            (y_R, l_R) = SAMPLE(mid, b, x_P + y_L)
+            accept_i with probability max(0, 1 - nu_S(y) / mu_S(y))
+         if any accepted: return the accepted trial with the smallest index
+
+Vectorisation
+-------------
+The recursion tree of block *positions* ``(a, b)`` is the same for every sample;
+only the orders and contexts differ. :meth:`AutospeculativeSampler._sample_block`
+therefore runs ``m`` block calls at the same ``(a, b)`` in lock step: one oracle
+call carries the contexts of all of them, and the trials of a residual batch of
+all rejected calls are run as one batch of child calls. Python loops run over
+recursion levels and residual batches, never over samples or oracle rows.
+
+Cost accounting (DESIGN 3.3) is computed per call, as if the sample ran alone:
+a call costs one round for its speculation rows (none when the left child reuses
+its parent's rows), one round for the chain-rule batch (when ``|S| > 1``), and for
+each residual batch the maximum over its trials of ``rounds(left) + rounds(right)``;
+queries add up every context row evaluated, in every trial of every batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from distributions._validation import check_float, check_int
+from distributions.base import MASK, DiscreteOracle
+from samplers.base import RandomSource, SampleResult, SamplerTrace, as_random_source
+from samplers.oracle import CountingOracle
+from samplers.sequential import resolve_orders
+
+__all__ = ["AutospeculativeSampler", "default_rho"]
+
+_I64 = np.int64
+
+
+def default_rho(n: int) -> float:
+    """Default batch growth rate ``rho = 1 / log2(n)`` (1 for ``n <= 2``)."""
+    return 1.0 if n <= 2 else 1.0 / math.log2(n)
+
+
+# ---------------------------------------------------------------------- tracing
+class _Recorder:
+    """Collects one record per block call; built into a :class:`SamplerTrace`."""
+
+    _FIELDS = ("first_accepted", "trials", "batches", "rounds", "queries")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.chunks: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("sample", "a", "b", "depth", "parent", "role", "trial", "context")
+        }
+        self.updates: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in self._FIELDS}
+
+    def build(self, orders: np.ndarray, n: int) -> SamplerTrace:
+        K = self.count
+
+        def cat(key: str, dtype: Any, shape: tuple[int, ...] = ()) -> np.ndarray:
+            parts = self.chunks[key]
+            return np.concatenate(parts).astype(dtype) if parts else np.zeros((0, *shape), dtype)
+
+        fields: dict[str, np.ndarray] = {}
+        for key in self._FIELDS:
+            arr = np.zeros(K, bool if key == "first_accepted" else _I64)
+            for ids, vals in self.updates[key]:
+                arr[ids] = vals
+            fields[key] = arr
+        return SamplerTrace(
+            orders=orders,
+            block_sample=cat("sample", _I64),
+            block_a=cat("a", _I64),
+            block_b=cat("b", _I64),
+            block_depth=cat("depth", _I64),
+            block_parent=cat("parent", _I64),
+            block_role=cat("role", _I64),
+            block_trial=cat("trial", _I64),
+            block_context=cat("context", _I64, (n,)),
+            block_first_accepted=fields["first_accepted"],
+            block_trials=fields["trials"],
+            block_batches=fields["batches"],
+            block_rounds=fields["rounds"],
+            block_queries=fields["queries"],
+        )
+
+
+@dataclass(frozen=True)
+class _TraceSpec:
+    """Who the ``m`` block calls of a batch are (before their records exist)."""
+
+    recorder: _Recorder
+    sample: np.ndarray
+    parent: np.ndarray
+    role: int
+    trial: np.ndarray
+    depth: np.ndarray
+
+    def open(self, a: int, b: int, ctx: np.ndarray) -> _TraceHandle:
+        rec = self.recorder
+        m = ctx.shape[0]
+        ids = np.arange(rec.count, rec.count + m, dtype=_I64)
+        depth = self.depth
+        rec.count += m
+        ch = rec.chunks
+        ch["sample"].append(self.sample)
+        ch["a"].append(np.full(m, a, _I64))
+        ch["b"].append(np.full(m, b, _I64))
+        ch["depth"].append(depth)
+        ch["parent"].append(self.parent)
+        ch["role"].append(np.full(m, self.role, _I64))
+        ch["trial"].append(self.trial)
+        ch["context"].append(ctx.copy())
+        return _TraceHandle(rec, ids, self.sample, depth)
+
+
+@dataclass(frozen=True)
+class _TraceHandle:
+    """The records of ``m`` open block calls."""
+
+    recorder: _Recorder
+    ids: np.ndarray
+    sample: np.ndarray
+    depth: np.ndarray
+
+    def take(self, idx: np.ndarray) -> _TraceHandle:
+        return _TraceHandle(self.recorder, self.ids[idx], self.sample[idx], self.depth[idx])
+
+    def child_spec(self, calls: np.ndarray, role: int, trial: np.ndarray) -> _TraceSpec:
+        return _TraceSpec(
+            self.recorder, self.sample[calls], self.ids[calls], role, trial, self.depth[calls] + 1
+        )
+
+    def set(self, key: str, values: np.ndarray) -> None:
+        self.recorder.updates[key].append((self.ids, np.asarray(values)))
+
+
+# ---------------------------------------------------------------------- sampler
+class AutospeculativeSampler:
+    """Exact parallel sampler by recursive speculative rejection (DESIGN 4.2).
+
+    Parameters
+    ----------
+    oracle : DiscreteOracle
+        Target oracle; wrapped in a :class:`~samplers.oracle.CountingOracle`. Its
+        ``conditionals_at`` fast path is used when present.
+    rho : float, optional
+        Growth rate of the residual batches, ``> 0``; default ``1 / log2(n)``
+        (expected ``O(n log n)`` queries). The output law is exact for every rho.
+    order : {"random", "identity"} or permutation of range(n), default "random"
+        ``"random"`` draws one uniform order per sample.
+    validate : bool, default True
+        Check every oracle answer against the contract.
+    trace : bool, default False
+        Record every block call in ``SampleResult.trace`` (a
+        :class:`~samplers.base.SamplerTrace`).
+
+    Notes
+    -----
+    All probabilities are handled in log space; a chain-rule factor of zero (an
+    impossible proposal, answered by all-zero rows under the zero-context rule)
+    gives ``log mu_S = -inf`` and acceptance probability 0 with no division.
+
+    Per-sample ``rounds`` and ``queries`` are what the sample would cost alone
+    (see the module docstring) and do not depend on ``num``.
+
+    The private methods ``_split``, ``_log_probs``, ``_first_log_accept``,
+    ``_residual_log_accept``, ``_right_context``, ``_left_rows``, ``_residual`` and
+    ``_next_batch`` are the algorithm's single steps; :mod:`verify.mutants`
+    overrides them one at a time to build plausible wrong samplers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from distributions import TableDistribution
+    >>> from samplers import AutospeculativeSampler
+    >>> target = TableDistribution(np.random.default_rng(0).random((2,) * 6))
+    >>> res = AutospeculativeSampler(target).sample(1000, rng=1)
+    >>> res.samples.shape, int(res.rounds.min()) >= 2
+    ((1000, 6), True)
+    """
+
+    #: Safety cap on residual trials of one block call (a numerically zero
+    #: residual would otherwise loop forever); exceeding it raises RuntimeError.
+    max_trials: int = 10**7
+    #: Look-ahead: while fewer than ``lookahead_rows`` trials are pending in a
+    #: residual loop, the next batches are evaluated together (at most
+    #: ``lookahead_trials`` trials per call). Trials past the first batch with an
+    #: acceptance are discarded and not charged, so the output law and the
+    #: per-sample cost are those of one batch at a time; set ``lookahead_rows = 0``
+    #: to evaluate exactly one batch per step (the exact-law enumerator does).
+    lookahead_rows: int = 256
+    lookahead_trials: int = 64
+
+    def __init__(
+        self,
+        oracle: DiscreteOracle,
+        *,
+        rho: float | None = None,
+        order: Any = "random",
+        validate: bool = True,
+        trace: bool = False,
+    ) -> None:
+        self.oracle = CountingOracle(oracle, validate=validate)
+        self.n: int = self.oracle.n
+        self.q: int = self.oracle.q
+        self.rho: float = (
+            default_rho(self.n) if rho is None else check_float("rho", rho, low=0.0, low_open=True)
+        )
+        resolve_orders(order, 1, self.n, as_random_source(0))  # validate eagerly
+        self.order = order
+        self.trace = bool(trace)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n={self.n}, q={self.q}, rho={self.rho:.4g})"
+
+    # ------------------------------------------------------------------ public
+    def sample(self, num: int, *, rng: Any = None) -> SampleResult:
+        """Draw ``num`` exact samples.
+
+        Parameters
+        ----------
+        num : int
+            Number of samples, ``>= 0``.
+        rng : seed, Generator, SeedSequence or RandomSource, optional
+            Source of randomness (see :func:`samplers.base.as_random_source`).
+
+        Returns
+        -------
+        SampleResult
+            ``samples`` (num, n) int, per-sample ``rounds`` and ``queries``, and the
+            ``trace`` when the sampler was built with ``trace=True``.
+        """
+        num = check_int("num", num, low=0)
+        source = as_random_source(rng)
+        orders = resolve_orders(self.order, num, self.n, source)
+        ctx = np.full((num, self.n), MASK, dtype=_I64)
+        recorder = _Recorder() if self.trace else None
+        spec = None
+        if recorder is not None:
+            zeros = np.zeros(num, _I64)
+            spec = _TraceSpec(recorder, np.arange(num, dtype=_I64), zeros - 1, 0, zeros, zeros)
+        y, _, rounds, queries = self._sample_block(0, self.n, ctx, orders, None, source, spec)
+        samples = ctx
+        samples[np.arange(num)[:, None], orders] = y
+        trace = recorder.build(orders, self.n) if recorder is not None else None
+        return SampleResult(samples=samples, rounds=rounds, queries=queries, trace=trace)
+
+    # ------------------------------------------------------------------ steps
+    def _split(self, a: int, b: int) -> int:
+        """Split point of block ``(a, b)``: ``a + floor((b - a) / 2)``."""
+        return a + (b - a) // 2
+
+    def _log_probs(self, p: np.ndarray) -> np.ndarray:
+        """Natural log of probabilities (0 -> -inf, no warning)."""
+        with np.errstate(divide="ignore"):
+            return np.log(p)
+
+    def _first_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+        """Log of ``min(1, mu_S(x) / nu_S(x))`` for proposals ``x ~ nu_S``."""
+        with np.errstate(invalid="ignore"):
+            out = np.minimum(0.0, log_mu - log_nu)
+        return np.where(np.isneginf(log_mu), -np.inf, out)
+
+    def _residual_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+        """Log of ``max(0, 1 - nu_S(y) / mu_S(y))`` for trials ``y ~ mu_S``."""
+        d = log_nu - log_mu
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.log(-np.expm1(np.minimum(d, 0.0)))
+        return np.where(d < 0, out, -np.inf)
+
+    def _right_context(
+        self, ctx: np.ndarray, left_pos: np.ndarray, y_left: np.ndarray, x_left: np.ndarray
+    ) -> np.ndarray:
+        """Context of the right child: the prefix plus the trial's left half ``y_left``.
+
+        ``x_left`` (the rejected proposal's left half) is passed for mutants only.
+        """
+        out = ctx.copy()
+        out[np.arange(ctx.shape[0])[:, None], left_pos] = y_left
+        return out
+
+    def _left_rows(self, nu_rows: np.ndarray, k: int) -> np.ndarray:
+        """Speculation rows the left child reuses: its parent's first ``k`` rows."""
+        return nu_rows[:, :k]
+
+    def _next_batch(self, t: int) -> tuple[int, int]:
+        """The residual batch ``I_r`` that contains trial index ``t`` (1-based).
+
+        ``I_r = [ceil((1+rho)^r), ceil((1+rho)^(r+1)) - 1]``; the batches partition
+        the positive integers, so the batch starting at ``t`` ends at
+        ``ceil((1+rho)^R) - 1`` with ``R`` the least integer such that
+        ``(1+rho)^R > t``. Empty batches are skipped without a loop.
+        """
+        g = 1.0 + self.rho
+        R = max(int(math.floor(math.log(t) / math.log(g))) + 1, 1)
+        while g**R <= t:
+            R += 1
+        while R > 1 and g ** (R - 1) > t:
+            R -= 1
+        return t, int(math.ceil(g**R)) - 1
+
+    # ------------------------------------------------------------------ kernel
+    def _sample_block(
+        self,
+        a: int,
+        b: int,
+        ctx: np.ndarray,
+        order: np.ndarray,
+        nu_rows: np.ndarray | None,
+        source: RandomSource,
+        rec: _TraceSpec | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Run ``m`` calls ``SAMPLE(a, b, ctx[i])`` in lock step.
+
+        Parameters
+        ----------
+        a, b : int
+            The block ``order[i, a:b]`` of every call.
+        ctx : ndarray of int, shape (m, n)
+            Contexts holding the prefix ``order[i, :a]`` (MASK elsewhere).
+        order : ndarray of int, shape (m, n)
+            The order of each call's sample.
+        nu_rows : ndarray, shape (m, b - a, q), optional
+            Speculation rows given by the parent (left child); fetched otherwise.
+        source : RandomSource
+        rec : trace spec of the calls, optional
+
+        Returns
+        -------
+        y : ndarray of int, shape (m, b - a)
+            Values at ``order[i, a:b]``.
+        log_mu : ndarray, shape (m,)
+            ``log mu_S(y)`` given the prefix.
+        rounds, queries : ndarray of int, shape (m,)
+            Cost of each call, descendants included.
+        """
+        m = ctx.shape[0]
+        L = b - a
+        rounds = np.zeros(m, _I64)
+        queries = np.zeros(m, _I64)
+        if m == 0:
+            return np.zeros((0, L), _I64), np.zeros(0), rounds, queries
+        handle = rec.open(a, b, ctx) if rec is not None else None
+        rows = np.arange(m)
+        pos = order[:, a:b]
+        if nu_rows is None:
+            nu_rows = self.oracle.conditionals_at(ctx, pos)
+            rounds += 1
+            queries += 1
+
+        if L == 1:
+            v = source.categorical(nu_rows[:, 0])
+            log_mu = self._log_probs(nu_rows[rows, 0, v])
+            if handle is not None:
+                self._close(handle, np.ones(m, bool), rounds, queries)
+            return v[:, None], log_mu, rounds, queries
+
+        # speculation: x ~ nu_S, all coordinates independent given the prefix
+        x = source.categorical(nu_rows.reshape(m * L, self.q)).reshape(m, L)
+        log_nu_terms = self._log_probs(np.take_along_axis(nu_rows, x[..., None], axis=2)[..., 0])
+        log_nu = log_nu_terms.sum(axis=1)
+        # chain rule along x: one round, L - 1 contexts (the first factor is shared)
+        base = ctx.copy()
+        base[rows, pos[:, 0]] = x[:, 0]
+        chain = self.oracle.conditionals_at(base, pos[:, 1:], x[:, 1:])
+        rounds += 1
+        queries += L - 1
+        log_chain = self._log_probs(np.take_along_axis(chain, x[:, 1:, None], axis=2)[..., 0])
+        log_mu = log_nu_terms[:, 0] + log_chain.sum(axis=1)
+
+        accepted = source.coin(self._first_log_accept(log_mu, log_nu))
+        y = x
+        rej = np.flatnonzero(~accepted)
+        if rej.size:
+            sub = handle.take(rej) if handle is not None else None
+            y_r, log_mu_r, rounds_r, queries_r = self._residual(
+                a, b, ctx[rej], order[rej], nu_rows[rej], x[rej], log_nu[rej], source, sub
+            )
+            y = y.copy()
+            y[rej] = y_r
+            log_mu = log_mu.copy()
+            log_mu[rej] = log_mu_r
+            rounds[rej] += rounds_r
+            queries[rej] += queries_r
+        if handle is not None:
+            self._close(handle, accepted, rounds, queries)
+        return y, log_mu, rounds, queries
+
+    def _residual(
+        self,
+        a: int,
+        b: int,
+        ctx: np.ndarray,
+        order: np.ndarray,
+        nu_rows: np.ndarray,
+        x: np.ndarray,
+        log_nu_x: np.ndarray,
+        source: RandomSource,
+        rec: _TraceHandle | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Residual loop for ``m`` rejected calls: draws from ``(mu_S - nu_S)_+ / TV``.
+
+        ``x`` and ``log_nu_x`` are the rejected proposals and their ``log nu_S``
+        (unused by the exact algorithm; available to mutants).
+
+        Returns ``(y, log_mu, rounds, queries)`` as :meth:`_sample_block`.
+        """
+        m, L = x.shape
+        mid = self._split(a, b)
+        k = mid - a
+        cols = np.arange(L)
+        y = np.zeros((m, L), _I64)
+        log_mu = np.zeros(m)
+        rounds = np.zeros(m, _I64)
+        queries = np.zeros(m, _I64)
+        trials = np.zeros(m, _I64)
+        batches = np.zeros(m, _I64)
+        active = np.arange(m)
+        t = 1
+        while active.size:
+            # the next batch, plus look-ahead batches while the work is small
+            bounds = [self._next_batch(t)]
+            width = bounds[0][1] - bounds[0][0] + 1
+            while active.size * width < self.lookahead_rows and width < self.lookahead_trials:
+                bounds.append(self._next_batch(bounds[-1][1] + 1))
+                width = bounds[-1][1] - bounds[0][0] + 1
+            lo, hi = bounds[0][0], bounds[-1][1]
+            t = hi + 1
+            if lo > self.max_trials:
+                raise RuntimeError(
+                    f"residual loop of block ({a}, {b}) ran {self.max_trials} trials without an "
+                    "acceptance: the residual mass is numerically zero (check the oracle)."
+                )
+            calls = np.repeat(active, width)
+            trial_idx = np.tile(np.arange(lo, hi + 1, dtype=_I64), active.size)
+            t_ctx = ctx[calls]
+            t_order = order[calls]
+            t_rows = nu_rows[calls]
+            spec_l = rec.child_spec(calls, 1, trial_idx) if rec is not None else None
+            y_l, log_l, r_l, q_l = self._sample_block(
+                a, mid, t_ctx, t_order, self._left_rows(t_rows, k), source, spec_l
+            )
+            r_ctx = self._right_context(t_ctx, t_order[:, a:mid], y_l, x[calls, :k])
+            spec_r = rec.child_spec(calls, 2, trial_idx) if rec is not None else None
+            y_r, log_r, r_r, q_r = self._sample_block(mid, b, r_ctx, t_order, None, source, spec_r)
+            t_y = np.concatenate([y_l, y_r], axis=1)
+            t_log_mu = log_l + log_r
+            t_nu = t_rows[np.arange(calls.size)[:, None], cols, t_y]
+            t_log_nu = self._log_probs(t_nu).sum(axis=1)
+            acc = source.coin(self._residual_log_accept(t_log_mu, t_log_nu)).reshape(-1, width)
+            # per batch: rounds = max over its trials, queries = sum; charge the batches
+            # up to and including the first one with an acceptance
+            starts = np.array([lo_r - lo for lo_r, _ in bounds])
+            ends = np.array([hi_r - lo + 1 for _, hi_r in bounds])
+            b_rounds = np.maximum.reduceat((r_l + r_r).reshape(-1, width), starts, axis=1)
+            b_queries = np.add.reduceat((q_l + q_r).reshape(-1, width), starts, axis=1)
+            hit = acc.any(axis=1)
+            first = acc.argmax(axis=1)
+            last_batch = np.where(hit, np.searchsorted(ends, first, side="right"), len(bounds) - 1)
+            charged = np.arange(len(bounds))[None, :] <= last_batch[:, None]
+            rounds[active] += (b_rounds * charged).sum(axis=1)
+            queries[active] += (b_queries * charged).sum(axis=1)
+            trials[active] += ends[last_batch]
+            batches[active] += last_batch + 1
+            pick = np.flatnonzero(hit) * width + first[hit]
+            done = active[hit]
+            y[done] = t_y[pick]
+            log_mu[done] = t_log_mu[pick]
+            active = active[~hit]
+        if rec is not None:
+            rec.set("trials", trials)
+            rec.set("batches", batches)
+        return y, log_mu, rounds, queries
+
+    @staticmethod
+    def _close(
+        handle: _TraceHandle, accepted: np.ndarray, rounds: np.ndarray, queries: np.ndarray
+    ) -> None:
+        handle.set("first_accepted", accepted)
+        handle.set("rounds", rounds)
+        handle.set("queries", queries)
