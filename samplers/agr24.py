@@ -287,8 +287,7 @@ class AGR24Sampler:
         c = self.oracle.conditionals_at(xg, pos[:, 1:], chain_values=g[:, 1:])
         corr = self._correct(source, p[:, 1:].reshape(-1, q), c.reshape(-1, q),
                              g[:, 1:].reshape(-1)).reshape(m, L - 1)
-        vals = np.concatenate([g[:, :1], corr], axis=1)
-        keep = self._keep(g, vals)
+        vals, keep = self._finish(g, np.concatenate([g[:, :1], corr], axis=1))
         mask = np.arange(L)[None, :] < keep[:, None]
         x[np.broadcast_to(sel[:, None], (m, L))[mask], pos[mask]] = vals[mask]
         t[sel] += keep
@@ -296,10 +295,12 @@ class AGR24Sampler:
         queries[sel] += L
 
     @staticmethod
-    def _keep(g: np.ndarray, vals: np.ndarray) -> np.ndarray:
-        """Number of coordinates kept: up to and including the first disagreement."""
+    def _finish(g: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values to write and how many to keep (m,): the agreeing prefix and the
+        first corrected coordinate (``vals`` equals ``g`` before it)."""
         dis = vals != g
-        return np.where(dis.any(axis=1), np.argmax(dis, axis=1) + 1, g.shape[1])
+        keep = np.where(dis.any(axis=1), np.argmax(dis, axis=1) + 1, g.shape[1])
+        return vals, keep
 
     @staticmethod
     def _correct(source: RandomSource, p: np.ndarray, c: np.ndarray, g: np.ndarray) -> np.ndarray:
