@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from distributions._validation import check_float, check_int
+from distributions._validation import _short, check_float, check_int
 from distributions.errors import ParameterError
 from distributions.table import MAX_TABLE_SIZE, TableDistribution
 
@@ -32,20 +32,24 @@ def _check_square(name: str, value: Any, *, symmetric: bool = True) -> np.ndarra
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ParameterError(f"`{name}` must be a real (n, n) matrix; got {value!r}.") from exc
+        raise ParameterError(
+            f"`{name}` must be a real (n, n) matrix; got {_short(value)}."
+        ) from exc
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] < 1:
         raise ParameterError(f"`{name}` must have shape (n, n) with n >= 1; got shape {arr.shape}.")
     bad = ~np.isfinite(arr)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ParameterError(f"`{name}` must be finite; got {arr[where]!r} at index {where}.")
+        raise ParameterError(
+            f"`{name}` must be finite; got {float(arr[where])!r} at index {where}."
+        )
     if symmetric:
         asym = arr != arr.T
         if asym.any():
             i, j = (int(k) for k in np.argwhere(asym)[0])
             raise ParameterError(
-                f"`{name}` must be symmetric; got {arr[i, j]!r} at ({i}, {j}) "
-                f"but {arr[j, i]!r} at ({j}, {i})."
+                f"`{name}` must be symmetric; got {float(arr[i, j])!r} at ({i}, {j}) "
+                f"but {float(arr[j, i])!r} at ({j}, {i})."
             )
     return arr
 
@@ -141,12 +145,12 @@ def ising(
             h = np.asarray(field, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise ParameterError(f"`field` must be a real array of shape ({n},); "
-                                 f"got {field!r}.") from exc
+                                 f"got {_short(field)}.") from exc
         if h.shape != (n,):
             raise ParameterError(f"`field` must have shape ({n},); got shape {h.shape}.")
         if not np.isfinite(h).all():
             k = int(np.argmin(np.isfinite(h)))
-            raise ParameterError(f"`field` must be finite; got {h[k]!r} at index {k}.")
+            raise ParameterError(f"`field` must be finite; got {float(h[k])!r} at index {k}.")
     beta = check_float("beta", beta)
     spin = np.array([-1.0, 1.0])
     unary = beta * h[:, None] * spin[None, :]
@@ -204,7 +208,7 @@ def hardcore(adjacency: Any, fugacity: float) -> TableDistribution:
     if not np.isin(A, (0.0, 1.0)).all():
         i, j = (int(k) for k in np.argwhere(~np.isin(A, (0.0, 1.0)))[0])
         raise ParameterError(
-            f"`adjacency` entries must be 0 or 1; got {A[i, j]!r} at ({i}, {j})."
+            f"`adjacency` entries must be 0 or 1; got {float(A[i, j])!r} at ({i}, {j})."
         )
     if np.diag(A).any():
         i = int(np.argmax(np.diag(A) != 0))

@@ -1,0 +1,179 @@
+"""TableDistribution against direct brute-force formulas (issue 2 item 3).
+
+The helpers ``brute_conditionals`` and ``brute_chain`` are written from the
+definition (sum the table over the configurations consistent with a context) and
+share no code with the package; the other test modules import them.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distributions.base import MASK
+from distributions.errors import ParameterError
+from distributions.strategies import chain_queries, contexts, enumerable_distributions
+from distributions.table import TableDistribution
+from tests._stats import assert_family, gtest_table
+
+ALPHA = 0.01
+
+
+# ----------------------------------------------------------------- brute force
+def brute_conditionals(pmf: np.ndarray, n: int, q: int, x: np.ndarray) -> np.ndarray:
+    """``mu(X_i = v | x[b])`` by summing the flat table; zero rows if impossible."""
+    pmf = np.asarray(pmf, dtype=np.float64).reshape(-1)
+    x = np.asarray(x)
+    configs = np.array(list(itertools.product(range(q), repeat=n)))  # C order
+    out = np.zeros((x.shape[0], n, q))
+    for b, row in enumerate(x):
+        ok = np.all((row == MASK) | (configs == row), axis=1)
+        mass = np.zeros((n, q))
+        for i in range(n):
+            for v in range(q):
+                mass[i, v] = pmf[ok & (configs[:, i] == v)].sum()
+        tot = pmf[ok].sum()
+        for i in range(n):
+            if row[i] != MASK:
+                out[b, i, row[i]] = 1.0
+            elif tot > 0:
+                out[b, i] = mass[i] / tot
+    return out
+
+
+def brute_chain(
+    pmf: np.ndarray, n: int, q: int, x: np.ndarray, positions: np.ndarray,
+    chain_values: np.ndarray | None,
+) -> np.ndarray:
+    """``conditionals_at`` from the definition, one explicit context per step."""
+    B, L = positions.shape
+    out = np.zeros((B, L, q))
+    for b in range(B):
+        for j in range(L):
+            ctx = x[b].copy()
+            if chain_values is not None:
+                ctx[positions[b, :j]] = chain_values[b, :j]
+            out[b, j] = brute_conditionals(pmf, n, q, ctx[None])[0, positions[b, j]]
+    return out
+
+
+# ----------------------------------------------------------------- conditionals
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_conditionals_match_brute_force(data: st.DataObject) -> None:
+    d = data.draw(enumerable_distributions(max_n=4, max_q=3))
+    x = data.draw(contexts(d))
+    np.testing.assert_allclose(
+        d.conditionals(x), brute_conditionals(d.pmf(), d.n, d.q, x), rtol=0, atol=1e-12
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_conditionals_at_match_brute_force(data: st.DataObject) -> None:
+    d = data.draw(enumerable_distributions(max_n=4, max_q=3))
+    x, pos, vals = data.draw(chain_queries(d, max_batch=4))
+    pmf = d.pmf()
+    np.testing.assert_allclose(d.conditionals_at(x, pos), brute_chain(pmf, d.n, d.q, x, pos, None),
+                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(d.conditionals_at(x, pos, vals),
+                               brute_chain(pmf, d.n, d.q, x, pos, vals), rtol=0, atol=1e-12)
+
+
+def test_large_table_fallback_path_matches_brute_force() -> None:
+    # (q+1)**n = 3**15 > 2**23: no extended table, the chunked masked-sum path answers
+    n, q = 15, 2
+    rng = np.random.default_rng(20261122)
+    table = rng.random((q,) * n) ** 3
+    table.reshape(-1)[rng.random(q**n) < 0.2] = 0.0
+    d = TableDistribution(table)
+    assert d._ext is None  # the path under test
+    x = rng.integers(MASK, q, size=(4, n))
+    x[0] = MASK
+    ref = brute_conditionals(d.pmf(), n, q, x)
+    np.testing.assert_allclose(d.conditionals(x), ref, rtol=0, atol=1e-12)
+    pos = np.array([np.flatnonzero(r == MASK)[:1] for r in x[:1]])
+    vals = np.zeros_like(pos)
+    np.testing.assert_allclose(d.conditionals_at(x[:1], pos, vals),
+                               brute_chain(d.pmf(), n, q, x[:1], pos, vals), atol=1e-12)
+
+
+def test_zero_probability_context_gives_zero_rows() -> None:
+    d = TableDistribution(np.array([[0.5, 0.5], [0.0, 0.0]]))  # x_0 = 1 impossible
+    out = d.conditionals(np.array([[1, MASK], [0, MASK]]))
+    np.testing.assert_array_equal(out[0], [[0.0, 1.0], [0.0, 0.0]])
+    np.testing.assert_allclose(out[1], [[1.0, 0.0], [0.5, 0.5]])
+
+
+# ----------------------------------------------------------------- other methods
+@settings(max_examples=40, deadline=None)
+@given(d=enumerable_distributions(max_n=4, max_q=3), data=st.data())
+def test_marginal_and_log_pmf(d: TableDistribution, data: st.DataObject) -> None:
+    idx = data.draw(st.permutations(range(d.n)))[: data.draw(st.integers(1, d.n))]
+    configs = np.array(list(itertools.product(range(d.q), repeat=d.n)))
+    pmf = d.pmf()
+    expected = np.zeros((d.q,) * len(idx))
+    for c, p in zip(configs, pmf, strict=True):
+        expected[tuple(c[idx])] += p
+    np.testing.assert_allclose(d.marginal(idx), expected, atol=1e-14)
+    with np.errstate(divide="ignore"):
+        np.testing.assert_allclose(d.log_pmf(configs), np.log(pmf), atol=1e-12)
+
+
+def test_sample_gtest_family() -> None:
+    seed = 4711
+    rng = np.random.default_rng(seed)
+    num = 20000
+    tables = {
+        "dirichlet(2,3)": rng.dirichlet(np.ones(9)).reshape(3, 3),
+        "spiky(4,2)": rng.dirichlet(np.full(16, 0.3)).reshape((2,) * 4),
+        "zeros(3,2)": np.array([0.1, 0.0, 0.3, 0.0, 0.2, 0.1, 0.0, 0.3]).reshape(2, 2, 2),
+    }
+    pvalues = {}
+    for name, t in tables.items():
+        d = TableDistribution(t)
+        res = gtest_table(d.sample(num, rng=rng), d.pmf(), d.q)
+        assert res.impossible_hits == 0, f"{name}: sample hit a zero-probability cell"
+        pvalues[name] = res.pvalue
+    assert_family(pvalues, alpha=ALPHA, seed=seed, sizes=f"{num} samples per table")
+
+
+# ----------------------------------------------------------------- bad arguments
+@pytest.mark.parametrize(
+    ("probs", "match"),
+    [
+        (np.array([[0.5, -0.1], [0.3, 0.3]]), r"`probs` must be finite and non-negative"),
+        (np.array([[0.5, np.nan], [0.3, 0.3]]), r"`probs` must be finite and non-negative"),
+        (np.ones((2, 3)), r"`probs` must have shape \(q,\)\*n with q >= 2"),
+        (np.ones((1, 1)), r"`probs` must have shape \(q,\)\*n with q >= 2"),
+        (np.zeros((2, 2)), r"`probs` must have a positive sum"),
+        (np.ones((2,) * 21), r"`probs` must have at most 1048576 entries"),
+        (np.float64(1.0), r"`probs` must have at least 1 axis"),
+        ("abc", r"`probs` must be an array of non-negative numbers"),
+    ],
+)
+def test_constructor_rejects_bad_probs(probs: object, match: str) -> None:
+    with pytest.raises(ParameterError, match=match):
+        TableDistribution(probs)
+
+
+def test_methods_reject_bad_arguments() -> None:
+    d = TableDistribution(np.ones((2, 2, 2)))
+    with pytest.raises(ParameterError, match=r"`x` must be full configurations"):
+        d.log_pmf(np.array([[0, MASK, 1]]))
+    with pytest.raises(ParameterError, match=r"`indices` must be distinct"):
+        d.marginal([0, 0])
+    with pytest.raises(ParameterError, match=r"`indices\[k\]` must be an integer in \[0, 2\]"):
+        d.marginal([3])
+    with pytest.raises(ParameterError, match=r"`num` must be an integer >= 0; got -1"):
+        d.sample(-1)
+    with pytest.raises(ParameterError, match=r"`x` must have shape \(B, 3\)"):
+        d.conditionals(np.zeros((2, 2), dtype=int))
+    with pytest.raises(ParameterError, match=r"`x` entries must be in"):
+        d.conditionals(np.array([[0, 2, 0]]))
+    with pytest.raises(ParameterError, match=r"`x` must be an integer array"):
+        d.conditionals(np.zeros((1, 3)))
