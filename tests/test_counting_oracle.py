@@ -1,0 +1,174 @@
+"""CountingOracle: every kind of bad answer is rejected with the documented message,
+and calls/rows are counted as in DESIGN 3.1 (B rows, B * L with chain values)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from distributions.base import MASK
+from distributions.errors import OracleError, ParameterError
+from distributions.families import hardcore
+from distributions.table import TableDistribution
+from samplers.oracle import CountingOracle
+
+TARGET = TableDistribution(np.random.default_rng(41).random((2,) * 4) + 0.05)
+X = np.array([[0, MASK, MASK, 1], [MASK, 1, MASK, MASK]])
+PREFIX = r"oracle answer breaks the rule: "
+
+
+def _num(text: str) -> str:
+    """Regex for a number printed by the guard. samplers/oracle.py formats scalars with
+    ``!r``, which numpy 2 prints as ``np.float64(nan)``; accept that form until the
+    guard prints plain floats (requested from the lead), then drop the wrapper."""
+    return r"(?:np\.float64\()?" + text + r"\)?"
+
+
+class FullOnly:
+    """A DiscreteOracle with only ``conditionals``; ``corrupt`` edits its answers."""
+
+    def __init__(self, inner: TableDistribution,
+                 corrupt: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        self.inner, self.n, self.q = inner, inner.n, inner.q
+        self.corrupt = corrupt
+
+    def conditionals(self, x: np.ndarray) -> np.ndarray:
+        out = self.inner.conditionals(x)
+        return out if self.corrupt is None else self.corrupt(out.copy())
+
+
+class Positional(FullOnly):
+    """Also has the ``conditionals_at`` fast path, corrupted the same way."""
+
+    def conditionals_at(self, x: np.ndarray, positions: np.ndarray,
+                        chain_values: np.ndarray | None = None) -> np.ndarray:
+        out = self.inner.conditionals_at(x, positions, chain_values)
+        return out if self.corrupt is None else self.corrupt(out.copy())
+
+
+def _set(b: int, i: int, row: list[float]) -> Callable[[np.ndarray], np.ndarray]:
+    def corrupt(out: np.ndarray) -> np.ndarray:
+        out[b, i] = row
+        return out
+    return corrupt
+
+
+def _widen(out: np.ndarray) -> np.ndarray:
+    return np.concatenate([out, np.zeros(out.shape[:-1] + (1,))], axis=-1)
+
+
+CTX1 = r"context \[\* 1 \* \*\]"
+BAD_ANSWERS = {
+    "nan": (_set(1, 2, [np.nan, 0.5]),
+            PREFIX + r"entries must be finite\. Batch row 1, position 2, " + CTX1
+            + r"; value seen: " + _num("nan") + r" for value 0, row \[nan, 0\.5\]\."),
+    "inf": (_set(1, 2, [0.5, np.inf]),
+            PREFIX + r"entries must be finite\. Batch row 1, position 2, " + CTX1
+            + r"; value seen: " + _num("inf") + r" for value 1"),
+    "negative": (_set(1, 2, [-0.25, 1.25]),
+                 PREFIX + r"entries must lie in \[0, 1\]\. Batch row 1, position 2, " + CTX1
+                 + r"; value seen: " + _num(r"-0\.25") + r" for value 0"),
+    "above one": (_set(1, 2, [1.25, -0.25]),
+                  PREFIX + r"entries must lie in \[0, 1\]\. Batch row 1, position 2, " + CTX1
+                  + r"; value seen: " + _num(r"1\.25") + r" for value 0"),
+    "unnormalised": (_set(1, 2, [0.5, 0.3]),
+                     PREFIX + r"rows must sum to 1 within 1e-09 \(or be all zero for a "
+                     r"zero-probability context\)\. Batch row 1, position 2, " + CTX1
+                     + r"; value seen: row \[0\.5, 0\.3\] summing to " + _num(r"0\.8")),
+    "wrong shape": (_widen,
+                    PREFIX + r"shape must be \(2, 4, 2\) for a batch of 2 contexts; "
+                    r"value seen: shape \(2, 4, 3\)\."),
+    "not one-hot": (_set(1, 1, [0.5, 0.5]),
+                    PREFIX + r"unmasked positions must hold the one-hot of their value\. "
+                    r"Batch row 1, position 1, " + CTX1
+                    + r"; value seen: row \[0\.5, 0\.5\] for value 1\."),
+    "partial zero": (_set(1, 2, [0.0, 0.0]),
+                     PREFIX + r"a zero-probability context has all-zero rows at every masked "
+                     r"position \(not only some\)\. Batch row 1, position 2, " + CTX1
+                     + r"; value seen: row \[0\.0, 0\.0\]\."),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_ANSWERS))
+def test_full_answers_rejected_with_documented_message(kind: str) -> None:
+    corrupt, match = BAD_ANSWERS[kind]
+    guard = CountingOracle(FullOnly(TARGET, corrupt))
+    with pytest.raises(OracleError, match=match):
+        guard.conditionals(X)
+    # the same answers reach conditionals_at through the generic path
+    with pytest.raises(OracleError, match=r"oracle answer breaks the rule"):
+        guard.conditionals_at(X, np.array([[1], [2]]))
+
+
+@pytest.mark.parametrize("kind", ["nan", "inf", "negative", "above one", "unnormalised"])
+def test_positional_answers_rejected_with_chain_context(kind: str) -> None:
+    """Fast path: the message names positions[b, j] and the context of chain step j."""
+    corrupt, _ = BAD_ANSWERS[kind]  # writes out[1, 2]: row 1, step j = 2
+    guard = CountingOracle(Positional(TARGET, corrupt))
+    pos = np.array([[1, 2, 0], [0, 3, 2]])
+    vals = np.array([[1, 0, 0], [0, 1, 1]])
+    rule = BAD_ANSWERS[kind][1].split(r"\. Batch")[0]
+    with pytest.raises(OracleError, match=rule + r"\. Batch row 1, position 2, "
+                       r"context \[0 1 \* 1\]; value seen: "):
+        guard.conditionals_at(np.array([[MASK] * 4, [MASK, 1, MASK, MASK]]), pos, vals)
+
+
+def test_positional_wrong_shape_rejected() -> None:
+    guard = CountingOracle(Positional(TARGET, _widen))
+    with pytest.raises(OracleError, match=PREFIX + r"shape must be \(2, 1, 2\) for a batch of "
+                       r"2 contexts; value seen: shape \(2, 1, 3\)\."):
+        guard.conditionals_at(X, np.array([[1], [2]]))
+
+
+def test_good_answers_and_zero_probability_contexts_pass() -> None:
+    guard = CountingOracle(hardcore(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]]), 1.5))
+    x = np.array([[1, 1, MASK], [MASK, MASK, MASK], [0, MASK, 1]])
+    out = guard.conditionals(x)
+    np.testing.assert_array_equal(out[0, 2], 0.0)  # impossible context, all-zero row
+    at = guard.conditionals_at(np.array([[MASK] * 3]), np.array([[0, 1, 2]]),
+                               np.array([[1, 1, 0]]))
+    # weights of the independent sets {}, {0}, {1}, {2}, {0, 2}: 1, 1.5, 1.5, 1.5, 2.25
+    np.testing.assert_allclose(at[0], [[4 / 7.75, 3.75 / 7.75], [1.0, 0.0], [0.0, 0.0]])
+
+
+def test_validate_false_passes_bad_answers_through() -> None:
+    guard = CountingOracle(FullOnly(TARGET, _set(1, 2, [np.nan, 0.5])), validate=False)
+    assert np.isnan(guard.conditionals(X)[1, 2, 0])
+
+
+@pytest.mark.parametrize("oracle_type", [FullOnly, Positional])
+def test_counts_calls_and_rows(oracle_type: type) -> None:
+    guard = CountingOracle(oracle_type(TARGET))
+    B, L = 3, 2
+    x = np.full((B, 4), MASK)
+    pos = np.array([[0, 1], [2, 3], [1, 3]])
+    guard.conditionals(x)
+    assert (guard.calls, guard.rows) == (1, B)
+    guard.conditionals_at(x, pos)
+    assert (guard.calls, guard.rows) == (2, 2 * B)
+    out = guard.conditionals_at(x, pos, np.zeros((B, L), dtype=int))
+    assert (guard.calls, guard.rows) == (3, 2 * B + B * L)
+    np.testing.assert_allclose(out, TARGET.conditionals_at(x, pos, np.zeros((B, L), dtype=int)))
+    guard.reset()
+    assert (guard.calls, guard.rows) == (0, 0)
+    # wrapping a guard does not double count
+    outer = CountingOracle(guard)
+    outer.conditionals(x)
+    assert (outer.calls, outer.rows, guard.calls) == (1, B, 0)
+
+
+def test_constructor_rejects_non_oracles() -> None:
+    with pytest.raises(ParameterError, match=r"`oracle` must implement DiscreteOracle "
+                       r"\(n, q, conditionals\); it has no `n`: got object\."):
+        CountingOracle(object())
+
+    class QOne:
+        n, q = 3, 1
+
+        def conditionals(self, x: np.ndarray) -> np.ndarray:
+            return x
+
+    with pytest.raises(ParameterError, match=r"`oracle.q` must be an integer >= 2; got 1\."):
+        CountingOracle(QOne())
