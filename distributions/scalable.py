@@ -670,22 +670,37 @@ class IsingChain(_ScalableOracle):
 
     # ------------------------------------------------------------- sampling
     def sample(self, num: int, *, rng: Any = None) -> np.ndarray:
-        """Exact iid samples, shape (num, n): left to right with backward messages."""
+        """Exact iid samples, shape (num, n): left to right with backward messages.
+
+        Site ``i + 1`` is a random map of site ``i`` (one uniform per site); the
+        prefix compositions of these maps on ``{0, 1}`` are formed by a parallel
+        (Hillis-Steele) scan, so there are ``O(log n)`` numpy steps, not ``n``.
+        """
         num = check_int("num", num, low=0)
         gen = np.random.default_rng(rng)
         n = self.n
         out = np.empty((num, n), dtype=np.int64)
-        u = gen.random((num, n))
         # site 0: P(v) ∝ e[v] (T^(n-1) e)[v]
         lp0 = self._log_e + self._log_bound[n - 1]
-        p1 = expit(lp0[1] - lp0[0])
-        out[:, 0] = u[:, 0] < p1
-        # site i+1 given site i = a: P(v) ∝ T[a, v] (T^(n-2-i) e)[v]
-        for i in range(n - 1):
-            msg = self._log_bound[n - 2 - i]
-            lg = self._log_t + msg[None, :]  # (2 prev, 2 next)
-            p_next = expit(lg[:, 1] - lg[:, 0])
-            out[:, i + 1] = u[:, i + 1] < p_next[out[:, i]]
+        # site i+1 given site i = a: P(v = 1) from T[a, v] (T^(n-2-i) e)[v], shape (n-1, 2)
+        msg = self._log_bound[n - 2 :: -1] if n > 1 else np.zeros((0, 2))
+        lg = self._log_t[None, :, :] + msg[:, None, :]
+        p_next = expit(lg[:, :, 1] - lg[:, :, 0])
+        chunk = max(1, _CHUNK_ELEMS // (4 * n))
+        for s in range(0, num, chunk):
+            m = min(chunk, num - s)
+            u = gen.random((m, n))
+            x0 = (u[:, 0] < expit(lp0[1] - lp0[0])).astype(np.int64)
+            maps = (u[:, 1:, None] < p_next[None, :, :]).astype(np.int64)  # (m, n-1, 2)
+            d = 1
+            while d < n - 1:
+                # maps[i] <- maps[i] o maps[i - d]
+                maps[:, d:] = np.take_along_axis(maps[:, d:], maps[:, :-d], axis=-1)
+                d *= 2
+            out[s : s + m, 0] = x0
+            out[s : s + m, 1:] = np.take_along_axis(
+                maps, np.broadcast_to(x0[:, None, None], (m, n - 1, 1)), axis=-1
+            )[..., 0]
         return out
 
     def __repr__(self) -> str:

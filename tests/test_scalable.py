@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 from scipy.special import logsumexp
 
 from distributions._oracle_utils import build_chain_contexts
@@ -111,6 +112,27 @@ def test_samples_gtest_family() -> None:
         assert res.impossible_hits == 0, f"{name}: sample hit a zero-probability cell"
         pvalues[name] = res.pvalue
     assert_family(pvalues, alpha=ALPHA, seed=seed, sizes=f"{num} samples per family")
+
+
+def test_sample_marginals_at_n40() -> None:
+    """Per-site binomial tests of the samplers at n = 40 (several scan levels of the
+    Ising-chain sampler) against the exact one-site marginals; Holm over all sites."""
+    seed = 778
+    rng = np.random.default_rng(seed)
+    n, num = 40, 4000
+    fams = {
+        "mixture": MixtureOfProducts([0.3, 0.7], rng.random((2, n, 2)) ** 2),
+        "curie_weiss": CurieWeiss(n, 1.2, 0.05),
+        "ising_chain": IsingChain(n, 1.1, 0.15),
+        "ising_chain-anti": IsingChain(n, -0.9, 0.3),
+    }
+    pvalues = {}
+    for name, d in fams.items():
+        marg = d.conditionals(np.full((1, n), MASK))[0, :, 1]
+        ones = d.sample(num, rng=rng).sum(axis=0)
+        for i in range(n):
+            pvalues[f"{name}[{i}]"] = stats.binomtest(int(ones[i]), num, marg[i]).pvalue
+    assert_family(pvalues, alpha=ALPHA, seed=seed, sizes=f"{num} samples, n={n}")
 
 
 # --------------------------------------------------------------- zero probability

@@ -47,10 +47,19 @@ class Tempered:
         self.inner, self.n, self.q = inner, inner.n, inner.q  # type: ignore[attr-defined]
         self.temperature = temperature
 
-    def conditionals(self, x: np.ndarray) -> np.ndarray:
-        out = self.inner.conditionals(x) ** (1.0 / self.temperature)  # type: ignore[attr-defined]
+    def _temper(self, probs: np.ndarray) -> np.ndarray:
+        out = probs ** (1.0 / self.temperature)
         tot = out.sum(axis=-1, keepdims=True)
         return out / np.where(tot > 0, tot, 1.0)
+
+    def conditionals(self, x: np.ndarray) -> np.ndarray:
+        return self._temper(self.inner.conditionals(x))  # type: ignore[attr-defined]
+
+    def conditionals_at(self, x: np.ndarray, positions: np.ndarray,
+                        chain_values: np.ndarray | None = None) -> np.ndarray:
+        return self._temper(
+            self.inner.conditionals_at(x, positions, chain_values)  # type: ignore[attr-defined]
+        )
 
 
 def _gtest_pvalues(wrap: object, order: str = "random") -> dict[str, float]:
