@@ -372,7 +372,7 @@ def chain_test(
         if dim <= 4 * TOP_PCS:
             lam, vec = linalg.eigh(cov, subset_by_index=[dim - top, dim - 1])
         else:  # Lanczos: a few mat-vecs instead of a full dense eigendecomposition
-            lam, vec = sparse_linalg.eigsh(cov, k=top, which="LA", v0=np.ones(dim))
+            lam, vec = sparse_linalg.eigsh(cov, k=top, which="LA", v0=np.ones(dim), tol=1e-6)
         keep = lam > 1e-10 * max(float(lam.max()), 1e-300)
         if keep.any():
             t_top = float(N * ((vec[:, keep].T @ d) ** 2 / lam[keep]).sum())
