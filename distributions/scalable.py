@@ -164,6 +164,14 @@ def _check_chain_values(values: Any, shape: tuple[int, int], q: int) -> np.ndarr
     return vals
 
 
+def _lse_rows(a: np.ndarray) -> np.ndarray:
+    """``log(sum(exp(a), axis=1))`` for a 2-d array (rows of all ``-inf`` give ``-inf``)."""
+    top = a.max(axis=1)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(a - safe[:, None]).sum(axis=1)) + safe
+
+
 def _exclusive_cumsum(a: np.ndarray, axis: int) -> np.ndarray:
     """``out[j] = sum_{i<j} a[i]`` along ``axis`` (safe with -inf entries)."""
     out = np.cumsum(a, axis=axis)
@@ -240,6 +248,8 @@ class MixtureOfProducts(_ScalableOracle):
         with np.errstate(divide="ignore"):
             self._logw = np.log(self.weights)
             self._logp = np.log(self.component_probs)
+        self._full_support = bool((self.component_probs > 0).all())
+        self._logp_ext = np.concatenate([self._logp, np.zeros((K, n, 1))], axis=-1).reshape(K, -1)
         cdf = np.cumsum(self.component_probs, axis=-1)
         self._cdf = cdf
         self._last = (q - 1) - np.argmax(self.component_probs[..., ::-1] > 0, axis=-1)
@@ -248,15 +258,19 @@ class MixtureOfProducts(_ScalableOracle):
 
     # ---------------------------------------------------------------- internals
     def _base_loglik(self, ctx: np.ndarray) -> np.ndarray:
-        """``log w_k + sum_{j unmasked} log p_k(j, x_j)``, shape (B, K)."""
-        B = ctx.shape[0]
-        masked = ctx == MASK
-        xc = np.where(masked, 0, ctx)
-        cols = np.arange(self.n)
-        out = np.empty((B, self.K))
+        """``log w_k + sum_{j unmasked} log p_k(j, x_j)``, shape (B, K).
+
+        For one component without zero entries (a full-support product) every
+        context has the same posterior, so only a finite placeholder is returned.
+        """
+        if self.K == 1 and self._full_support:
+            return np.zeros((ctx.shape[0], 1))
+        q1 = self.q + 1
+        # flat index into the (n, q + 1) tables whose last column (log 1) stands for MASK
+        idx = np.where(ctx == MASK, self.q, ctx) + np.arange(self.n) * q1
+        out = np.empty((ctx.shape[0], self.K))
         for k in range(self.K):
-            lp = self._logp[k][cols, xc]  # (B, n)
-            out[:, k] = np.where(masked, 0.0, lp).sum(axis=1)
+            out[:, k] = np.take(self._logp_ext[k], idx).sum(axis=1)
         return out + self._logw
 
     def _masked_conditionals(self, ctx: np.ndarray) -> np.ndarray:
@@ -388,7 +402,7 @@ class CurieWeiss(_ScalableOracle):
             ok = u <= mm
             uu = np.where(ok, u, 0)
             terms = self._logC(mm, uu) + self._phi[np.minimum(pp + uu, self.n)]
-            out[s : s + chunk] = logsumexp(np.where(ok, terms, -np.inf), axis=1)
+            out[s : s + chunk] = _lse_rows(np.where(ok, terms, -np.inf))
         return out
 
     def _build_table(self) -> np.ndarray:
@@ -414,6 +428,8 @@ class CurieWeiss(_ScalableOracle):
         p = p.reshape(-1).astype(np.int64)
         m = m.reshape(-1).astype(np.int64)
         c = self._step
+        if c == 1:
+            return self._table[m, p].reshape(shape)
         r, d = np.divmod(m, c)
         t = np.arange(c)
         out = np.empty(p.shape[0])
@@ -423,7 +439,7 @@ class CurieWeiss(_ScalableOracle):
             ok = t <= dd
             tt = np.where(ok, t, 0)
             terms = self._logC(dd, tt) + self._table[rr, pp + tt]
-            out[s : s + chunk] = logsumexp(np.where(ok, terms, -np.inf), axis=1)
+            out[s : s + chunk] = _lse_rows(np.where(ok, terms, -np.inf))
         return out.reshape(shape)
 
     def _p_plus(self, p: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -567,6 +583,7 @@ class IsingChain(_ScalableOracle):
         lb = np.logaddexp(self._log_e[0] + self._log_pow[:, 0, :],
                           self._log_e[1] + self._log_pow[:, 1, :])
         self._log_bound = lb  # (n+1, 2), offset self._pow_off[k]
+        self._flat_messages = np.concatenate([self._log_pow.reshape(-1), lb.reshape(-1)])
         last = self.n - 1
         self._logZ = float(logsumexp(lb[last] + self._log_e)) + float(self._pow_off[last])
 
@@ -599,17 +616,14 @@ class IsingChain(_ScalableOracle):
         """P(x_i = .) given nearest pinned ``l`` (value ``a``; -1 = none) and ``r``
         (value ``c``; ``n`` = none). Arrays of equal shape; result (..., 2)."""
         n = self.n
-        has_l, has_r = l >= 0, r < n
-        dl = np.where(has_l, i - l, 0)
-        dr = np.where(has_r, r - i, 0)
-        aa, cc = np.where(has_l, a, 0), np.where(has_r, c, 0)
-        left = np.where(
-            has_l[..., None], self._log_pow[dl, aa, :], self._log_bound[i, :]
-        )
-        right = np.where(
-            has_r[..., None], self._log_pow[dr, :, cc], self._log_bound[n - 1 - i, :]
-        )
-        return _softmax_rows(left + right)
+        # T^k is symmetric, so T^(r-i)[v, c] = T^(r-i)[c, v]: both sides read rows of
+        # the flat table [log T^k (k, a, v) | boundary messages (k, v)]
+        off = 4 * (n + 1)
+        left = np.where(l >= 0, (i - l) * 4 + a * 2, off + i * 2)
+        right = np.where(r < n, (r - i) * 4 + c * 2, off + (n - 1 - i) * 2)
+        g = self._flat_messages
+        p1 = expit(g[left + 1] + g[right + 1] - g[left] - g[right])
+        return np.stack([1.0 - p1, p1], axis=-1)
 
     def _neighbours(self, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest pinned position strictly left / right of every site, (B, n) each."""
@@ -637,12 +651,22 @@ class IsingChain(_ScalableOracle):
     ) -> np.ndarray:
         B, n = ctx.shape
         L = pos.shape[1]
-        left, right = self._neighbours(ctx)
         rows = np.arange(B)[:, None]
-        l = left[rows, pos]
-        r = right[rows, pos]
-        a = ctx[rows, np.maximum(l, 0)]
-        c = ctx[rows, np.minimum(r, n - 1)]
+        # nearest pinned sites by binary search among the flat indices of pinned sites:
+        # O(B n) for one flatnonzero pass, then O(L log) per row
+        flat = ctx.reshape(-1)
+        pinned = np.flatnonzero(flat != MASK)
+        start = rows * n
+        query = start + pos
+        k = np.searchsorted(pinned, query)
+        left_flat = pinned[np.maximum(k - 1, 0)] if pinned.size else np.full_like(query, -1)
+        right_flat = pinned[np.minimum(k, pinned.size - 1)] if pinned.size else query
+        has_l = (k > 0) & (left_flat >= start)
+        has_r = (k < pinned.size) & (right_flat > query) & (right_flat < start + n)
+        l = np.where(has_l, left_flat - start, -1)
+        r = np.where(has_r, right_flat - start, n)
+        a = np.where(has_l, flat[np.maximum(left_flat, 0)], 0)
+        c = np.where(has_r, flat[np.minimum(right_flat, flat.size - 1)], 0)
         if vals is not None and L > 1:
             order = np.argsort(pos, axis=1, kind="stable")  # sorted index -> step
             sp = np.take_along_axis(pos, order, axis=1)
