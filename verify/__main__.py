@@ -1,0 +1,7 @@
+"""``python -m verify``: the ``autospeculation`` command line."""
+
+import sys
+
+from verify.cli import main
+
+sys.exit(main())

@@ -1,0 +1,471 @@
+"""The built-in validation run: a list of stages, each returning JSON-able check records.
+
+A *stage* is a function ``stage(ctx) -> StageOutput`` (check records and report
+sections). :func:`available_stages` lists the stages whose modules are present in
+this installation; a stage whose module exists but fails to import is listed and
+reports a failing ``import`` check (it is never silently skipped). A *check record*
+is a plain dict with the fields of :data:`reports.schema.REPORT_SCHEMA`'s checks:
+``id, stage, name, passed, severity`` and optionally ``sampler, target, method,
+statistic, pvalue, alpha, detectable_tv, num_samples, tv_estimate, seed, detail,
+worst_cells, query, extra``.
+
+Error budget: the run's family-wise ``alpha`` is split equally (Bonferroni) among
+the statistical stages and, within a stage, among its checks; the split is stated
+in each stage's section.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import optimize, stats
+
+from distributions._validation import check_float, check_int
+from distributions.errors import ParameterError
+
+__all__ = [
+    "Stage",
+    "StageContext",
+    "StageOutput",
+    "ValidationConfig",
+    "available_samplers",
+    "available_targets",
+    "available_stages",
+    "exactness_check",
+    "make_sampler",
+    "module_present",
+    "run_validation",
+]
+
+
+# ---------------------------------------------------------------------- plumbing
+def module_present(name: str) -> bool:
+    """True when module ``name`` exists in this installation (without importing it)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Settings of a validation run.
+
+    Attributes
+    ----------
+    quick : bool
+        The quick run (under 2 minutes on 2 cores): smaller targets, tv = 0.05.
+    seed : int
+        Root seed; every stage gets its own ``SeedSequence`` child.
+    samplers, targets : tuple of str, optional
+        Restrict the run to these registry names (default all available).
+    alpha : float
+        Family-wise false-failure rate of the whole run.
+    """
+
+    quick: bool = True
+    seed: int = 0
+    samplers: tuple[str, ...] | None = None
+    targets: tuple[str, ...] | None = None
+    alpha: float = 1e-3
+
+    @property
+    def tv(self) -> float:
+        return 0.05 if self.quick else 0.02
+
+
+@dataclass
+class StageOutput:
+    """What a stage returns: check records and report sections."""
+
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    sections: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class StageContext:
+    """What a stage is given: the config, its own seed, its alpha and a progress bar."""
+
+    config: ValidationConfig
+    seed: np.random.SeedSequence
+    alpha: float
+    progress: Callable[[int, str], Any]
+
+    def seed_int(self, *key: int) -> int:
+        """A replayable integer seed derived from the stage seed and ``key``."""
+        ss = np.random.SeedSequence(self.seed.entropy, spawn_key=(*self.seed.spawn_key, *key))
+        return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the run: ``name``, a title, whether it spends alpha, and its function."""
+
+    name: str
+    title: str
+    run: Callable[[StageContext], StageOutput]
+    statistical: bool = True
+    module: str | None = None
+
+
+class _NoBar:
+    def update(self, k: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, s: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def check_record(stage: str, cid: str, name: str, passed: bool, *, severity: str = "error",
+                 **fields: Any) -> dict[str, Any]:
+    """A check record (see the module docstring)."""
+    rec: dict[str, Any] = {"id": f"{stage}/{cid}", "stage": stage, "name": name,
+                           "passed": bool(passed), "severity": severity}
+    rec.update({k: v for k, v in fields.items() if v is not None})
+    return rec
+
+
+# ---------------------------------------------------------------------- registries
+#: name -> (module, constructor attribute). Only samplers whose module exists are listed.
+_SAMPLERS: dict[str, tuple[str, str]] = {
+    "sequential": ("samplers.sequential", "SequentialSampler"),
+    "autospeculative": ("samplers.autospec", "AutospeculativeSampler"),
+    "agr24": ("samplers.agr24", "AGR24Sampler"),
+}
+
+
+def available_samplers() -> list[str]:
+    """Registry names of the discrete samplers present in this installation."""
+    return [k for k, (mod, _) in _SAMPLERS.items() if module_present(mod)]
+
+
+def make_sampler(name: str, oracle: Any) -> Any:
+    """Build the registered sampler ``name`` on ``oracle`` (default settings)."""
+    if name not in _SAMPLERS:
+        raise ParameterError(f"`sampler` must be one of {', '.join(map(repr, _SAMPLERS))}; "
+                             f"got {name!r}.")
+    mod, attr = _SAMPLERS[name]
+    return getattr(importlib.import_module(mod), attr)(oracle)
+
+
+def _families() -> Any:
+    return importlib.import_module("distributions.families")
+
+
+def _scalable() -> Any:
+    return importlib.import_module("distributions.scalable")
+
+
+def _cycle(n: int) -> np.ndarray:
+    a = np.zeros((n, n))
+    for i in range(n):
+        a[i, (i + 1) % n] = a[(i + 1) % n, i] = 1.0
+    return a
+
+
+def _grid(r: int, c: int) -> np.ndarray:
+    n = r * c
+    a = np.zeros((n, n))
+    for i in range(r):
+        for j in range(c):
+            k = i * c + j
+            if j + 1 < c:
+                a[k, k + 1] = a[k + 1, k] = 1
+            if i + 1 < r:
+                a[k, k + c] = a[k + c, k] = 1
+    return a
+
+
+def _target_builders(quick: bool) -> dict[str, tuple[str, Callable[[], Any], str]]:
+    """name -> (module, builder, description); seeds are fixed literals (the targets
+    are part of the run's definition, not of its randomness)."""
+    t: dict[str, tuple[str, Callable[[], Any], str]] = {}
+    fam = "distributions.families"
+    t["random-table"] = (fam, lambda: _families().random_table(
+        6 if quick else 8, 2, concentration=1.0, rng=20261122),
+        "Dirichlet(1) table, n=6/8, q=2")
+    t["spiky-table"] = (fam, lambda: _families().random_table(
+        4 if quick else 5, 3, concentration=0.3, rng=11),
+        "Dirichlet(0.3) table, n=4/5, q=3")
+    t["ising-cycle"] = (fam, lambda: _families().ising(
+        (0.3 if quick else 0.6) * _cycle(6 if quick else 10),
+        np.linspace(-0.2, 0.2, 6 if quick else 10), beta=1.0),
+        "Ising on a cycle, J=0.3/0.6, linear field in [-0.2, 0.2]")
+    t["potts-path"] = (fam, lambda: _families().potts(
+        _cycle(4 if quick else 6), 3, beta=0.8), "Potts q=3 on a cycle, beta=0.8")
+    t["hardcore-grid"] = (fam, lambda: _families().hardcore(
+        _grid(2, 3) if quick else _grid(3, 3), 1.5),
+        "hard-core on a grid (zero-probability cells), fugacity 1.5")
+    sc = "distributions.scalable"
+    t["curie-weiss"] = (sc, lambda: _scalable().CurieWeiss(6 if quick else 10, 1.0, 0.1),
+                        "Curie-Weiss at criticality, beta=1, h=0.1")
+    t["ising-chain"] = (sc, lambda: _scalable().IsingChain(
+        6 if quick else 10, 0.4 if quick else 0.7, -0.1 if quick else -0.2),
+        "1-d Ising chain, coupling 0.4/0.7, field -0.1/-0.2")
+    rng = np.random.default_rng(7)
+    w = rng.dirichlet(np.ones(3))
+    p = rng.dirichlet(np.full(2, 4.0 if quick else 1.0), size=(3, 6 if quick else 10))
+    t["mixture"] = (sc, lambda: _scalable().MixtureOfProducts(w, p),
+                    "mixture of 3 products, q=2, n=6/10")
+    return t
+
+
+def available_targets(quick: bool = True) -> list[str]:
+    """Registry names of the built-in targets whose module is present."""
+    return [k for k, (mod, _, _) in _target_builders(quick).items() if module_present(mod)]
+
+
+def _select(kind: str, wanted: Sequence[str] | None, available: list[str],
+            known: Sequence[str]) -> list[str]:
+    if wanted is None:
+        return available
+    for w in wanted:
+        if w not in known:
+            raise ParameterError(f"`{kind}` must be among {', '.join(known)}; got {w!r}.")
+        if w not in available:
+            raise ParameterError(f"`{kind}` {w!r} is not available in this installation "
+                                 f"(its module is missing).")
+    return list(wanted)
+
+
+# ---------------------------------------------------------------------- exactness
+def _draw(sampler: Any, num: int, rng: Any) -> tuple[np.ndarray, Any]:
+    if hasattr(sampler, "sample"):
+        res = sampler.sample(num, rng=rng)
+        return np.asarray(res.samples), res
+    return np.asarray(sampler(num, rng)), None
+
+
+def _power(n: int, tv: float, dof: int, alpha: float) -> float:
+    crit = stats.chi2.isf(alpha, dof)
+    return float(stats.ncx2.sf(crit, dof, 4.0 * n * tv * tv))
+
+
+def plan_gtest(tv: float, dof: int, alpha: float, power: float) -> int:
+    """Samples for a full-table chi-square/G test to detect ``tv`` with ``power``.
+
+    Uses ``chi^2(P, Q) >= 4 TV(P, Q)^2``: the noncentrality is at least
+    ``4 N TV^2``, so the returned ``N`` is conservative.
+    """
+    lo, hi = 1, 2
+    while _power(hi, tv, dof, alpha) < power:
+        lo, hi = hi, hi * 2
+    while hi - lo > max(1, lo // 200):
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if _power(mid, tv, dof, alpha) < power else (lo, mid)
+    return hi
+
+
+def _detectable_tv(n: int, dof: int, alpha: float, power: float) -> float:
+    f = lambda t: _power(n, t, dof, alpha) - power  # noqa: E731
+    if f(1.0) < 0:
+        return 1.0
+    return float(optimize.brentq(f, 1e-9, 1.0, xtol=1e-6))
+
+
+def _fallback_check(sampler: Any, target: Any, *, tv: float, alpha: float, power: float,
+                    num_samples: int | None, seed: int) -> dict[str, Any]:
+    """Full-table G-test (no cell dropped; a hit on a zero cell fails at once)."""
+    pmf = np.asarray(target.pmf(), dtype=np.float64)
+    q, n = int(target.q), int(target.n)
+    support = pmf > 0
+    dof = max(int(support.sum()) - 1, 1)
+    num = num_samples if num_samples is not None else plan_gtest(tv, dof, alpha, power)
+    samples, _ = _draw(sampler, num, np.random.default_rng(seed))
+    idx = np.ravel_multi_index(samples.T, (q,) * n)
+    counts = np.bincount(idx, minlength=q**n).astype(np.float64)
+    exp = pmf * num
+    impossible = int(counts[~support].sum())
+    if impossible:
+        g, p = math.inf, 0.0
+    else:
+        nz = counts > 0
+        g = 2.0 * float(np.sum(counts[nz] * np.log(counts[nz] / exp[nz])))
+        p = float(stats.chi2.sf(g, dof))
+    resid = np.where(exp > 0, (counts - exp) / np.sqrt(np.maximum(exp, 1e-300)),
+                     np.where(counts > 0, np.inf, 0.0))
+    worst = np.argsort(-np.abs(resid), kind="stable")[:5]
+    cells = [{"cell": [int(v) for v in np.unravel_index(int(k), (q,) * n)],
+              "observed": int(counts[k]), "expected": float(exp[k])} for k in worst]
+    return {
+        "passed": p >= alpha, "method": "G-test (full table)", "statistic": g, "pvalue": p,
+        "alpha": alpha, "num_samples": int(num),
+        "detectable_tv": _detectable_tv(num, dof, alpha, power),
+        "tv_estimate": 0.5 * float(np.abs(counts / num - pmf).sum()),
+        "worst_cells": cells, "seed": seed,
+        "detail": (f"impossible-cell hits: {impossible}" if impossible else f"dof={dof}"),
+    }
+
+
+def _cells_json(cells: Any) -> list[dict[str, Any]]:
+    out = []
+    for c in list(cells or [])[:5]:
+        if isinstance(c, dict):
+            out.append(dict(c))
+        elif hasattr(c, "__dataclass_fields__"):
+            out.append({k: getattr(c, k) for k in c.__dataclass_fields__})
+        elif isinstance(c, tuple | list) and len(c) == 3:
+            out.append({"cell": c[0], "observed": c[1], "expected": c[2]})
+        else:
+            out.append({"cell": str(c)})
+    return out
+
+
+def exactness_check(sampler: Any, target: Any, *, tv: float, alpha: float,
+                    power: float = 0.99, num_samples: int | None = None,
+                    seed: int) -> dict[str, Any]:
+    """Test that ``sampler``'s law equals ``target``'s pmf; returns check fields.
+
+    Uses :func:`verify.exactness.check_exact` when that module is installed, else a
+    full-table G-test with a conservative sample-size plan.
+    """
+    tv = check_float("tv", tv, low=0.0, high=1.0, low_open=True, high_open=True)
+    alpha = check_float("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+    seed = check_int("seed", seed, low=0)
+    if module_present("verify.exactness"):
+        from verify.exactness import check_exact
+
+        r = check_exact(sampler, target, num_samples=num_samples, tv=tv, alpha=alpha,
+                        power=power, rng=seed)
+        return {
+            "passed": bool(r.passed), "method": str(r.method), "statistic": r.statistic,
+            "pvalue": r.pvalue, "alpha": r.alpha, "num_samples": int(r.num_samples),
+            "detectable_tv": r.detectable_tv, "tv_estimate": r.tv_estimate,
+            "worst_cells": _cells_json(getattr(r, "worst_cells", None)), "seed": seed,
+            "detail": f"TV upper bound {getattr(r, 'tv_upper', float('nan')):.3g}",
+        }
+    return _fallback_check(sampler, target, tv=tv, alpha=alpha, power=power,
+                           num_samples=num_samples, seed=seed)
+
+
+# ---------------------------------------------------------------------- stages
+def _stage_exactness(ctx: StageContext) -> StageOutput:
+    cfg = ctx.config
+    builders = _target_builders(cfg.quick)
+    samplers = _select("samplers", cfg.samplers, available_samplers(), list(_SAMPLERS))
+    targets = _select("targets", cfg.targets, available_targets(cfg.quick), list(builders))
+    out = StageOutput()
+    pairs = [(s, t) for t in targets for s in samplers]
+    alpha = ctx.alpha / max(len(pairs), 1)
+    bar = ctx.progress(len(pairs), "exactness")
+    cost_rows = []
+    built: dict[str, Any] = {}
+    for k, (sname, tname) in enumerate(pairs):
+        cid = f"{sname}/{tname}"
+        bar.set_postfix_str(cid)
+        try:
+            if tname not in built:
+                built[tname] = builders[tname][1]()
+            target = built[tname]
+            sampler = make_sampler(sname, target)
+            t0 = time.perf_counter()
+            res = exactness_check(sampler, target, tv=cfg.tv, alpha=alpha, seed=ctx.seed_int(k))
+            secs = time.perf_counter() - t0
+            out.checks.append(check_record("exactness", cid, "law equals the exact pmf",
+                                           res.pop("passed"), sampler=sname, target=tname,
+                                           **res))
+            cost = make_sampler(sname, target).sample(2000, rng=ctx.seed_int(k, 1))
+            cost_rows.append([sname, tname, target.n, target.q,
+                              float(np.mean(cost.rounds)), float(np.mean(cost.queries)),
+                              int(res["num_samples"]), round(secs, 3)])
+        except Exception as exc:  # a crash is a failed check, never a hidden one
+            out.checks.append(check_record("exactness", cid, "law equals the exact pmf", False,
+                                           sampler=sname, target=tname,
+                                           detail=f"{type(exc).__name__}: {exc}"))
+        bar.update()
+    bar.close()
+    desc = [[name, builders[name][2]] for name in targets]
+    out.sections.append({
+        "id": "exactness", "title": "Exactness of every sampler on every built-in target",
+        "text": (f"Each sampler's output law is tested against the target's exact pmf on the "
+                 f"full table (no cell dropped; a sample on a zero-probability cell fails at "
+                 f"once). Sample sizes are planned to detect TV = {cfg.tv:g} with power 0.99. "
+                 f"The stage's share of the family-wise alpha, {ctx.alpha:.3g}, is split "
+                 f"(Bonferroni) over {len(pairs)} checks: alpha = {alpha:.3g} each."),
+        "tables": [
+            {"title": "Targets", "columns": ["target", "description"], "rows": desc},
+            {"title": "Cost (mean per sample, 2000 samples)",
+             "columns": ["sampler", "target", "n", "q", "rounds", "queries", "test samples",
+                         "test seconds"], "rows": cost_rows},
+        ],
+    })
+    return out
+
+
+def _stage_rounds(ctx: StageContext) -> StageOutput:
+    """Rounds scaling of the parallel samplers against the sequential n."""
+    from verify.rounds import rounds_scaling
+
+    cfg = ctx.config
+    samplers = [s for s in _select("samplers", cfg.samplers, available_samplers(),
+                                   list(_SAMPLERS)) if s != "sequential"]
+    res = rounds_scaling(samplers, quick=cfg.quick, seed=ctx.seed_int(0),
+                         progress=ctx.progress)
+    return StageOutput(checks=res["checks"], sections=res["sections"])
+
+
+def available_stages(config: ValidationConfig) -> list[Stage]:
+    """The stages of the run, in order; only stages whose module is present."""
+    stages = [Stage("exactness", "Exactness (full-table tests)", _stage_exactness,
+                    module="verify.validation")]
+    if available_samplers() != ["sequential"]:
+        stages.append(Stage("rounds", "Rounds scaling", _stage_rounds, statistical=False,
+                            module="verify.rounds"))
+    for extra in _optional_stages():
+        if extra.module is None or module_present(extra.module):
+            stages.append(extra)
+    return stages
+
+
+def _optional_stages() -> list[Stage]:
+    """Stages provided by modules written in parallel (listed once they exist)."""
+    return []
+
+
+# ---------------------------------------------------------------------- run
+def run_validation(
+    config: ValidationConfig,
+    *,
+    progress: Callable[[int, str], Any] | None = None,
+    stages: Sequence[Stage] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, float]]]:
+    """Run every stage; return (checks, sections, stage timings).
+
+    A stage that raises is recorded as one failing check naming the exception.
+    """
+    if progress is None:
+        progress = lambda total, desc: _NoBar()  # noqa: E731
+    stages = list(stages) if stages is not None else available_stages(config)
+    n_stat = sum(1 for s in stages if s.statistical) or 1
+    root = np.random.SeedSequence(config.seed)
+    children = root.spawn(len(stages))
+    checks: list[dict[str, Any]] = []
+    sections: list[dict[str, Any]] = []
+    timings: list[tuple[str, float]] = []
+    for stage, child in zip(stages, children, strict=True):
+        ctx = StageContext(config=config, seed=child,
+                           alpha=config.alpha / n_stat if stage.statistical else config.alpha,
+                           progress=progress)
+        t0 = time.perf_counter()
+        try:
+            out = stage.run(ctx)
+        except ParameterError:
+            raise
+        except Exception as exc:
+            out = StageOutput(checks=[check_record(
+                stage.name, "stage", f"stage {stage.name} ran", False,
+                detail=f"{type(exc).__name__}: {exc}")])
+        timings.append((stage.name, time.perf_counter() - t0))
+        checks.extend(out.checks)
+        sections.extend(out.sections)
+    return checks, sections, timings
