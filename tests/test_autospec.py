@@ -1,0 +1,309 @@
+"""Exactness, cost accounting and negative controls of the autospeculative sampler.
+
+Statistical tests use literal seeds and alpha = 1e-3 per family (Holm-corrected);
+negative controls must fail the very same test at the same size.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from distributions.base import MASK
+from distributions.errors import ParameterError
+from distributions.table import TableDistribution
+from samplers.autospec import AutospeculativeSampler, default_rho
+from samplers.sequential import SequentialSampler
+from tests._stats import assert_exact_gtest, assert_family, gtest_table
+
+ALPHA = 1e-3
+
+
+def dirichlet_table(n: int, q: int, seed: int, *, zeros: float = 0.0) -> TableDistribution:
+    rng = np.random.default_rng(seed)
+    w = rng.dirichlet(np.ones(q**n))
+    if zeros:
+        w[rng.random(q**n) < zeros] = 0.0
+    return TableDistribution(w.reshape((q,) * n))
+
+
+def product_marginals_tv(target: TableDistribution) -> float:
+    """Exact TV(mu, nu) at the root: nu is the product of the one-site marginals."""
+    n = target.n
+    nu = np.ones(())
+    for i in range(n):
+        nu = np.multiply.outer(nu, target.marginal([i]))
+    return 0.5 * float(np.abs(target.pmf() - nu.reshape(-1)).sum())
+
+
+# ---------------------------------------------------------------------- exactness
+@pytest.mark.parametrize(
+    ("n", "q", "seed"), [(10, 2, 11), (8, 2, 12), (6, 3, 13), (5, 4, 14), (4, 3, 15)]
+)
+def test_exact_on_random_tables(n: int, q: int, seed: int) -> None:
+    target = dirichlet_table(n, q, seed)
+    num = 100_000
+    res = AutospeculativeSampler(target).sample(num, rng=np.random.default_rng(seed + 1000))
+    assert_exact_gtest(res.samples, target.pmf(), q, alpha=ALPHA, seed=seed + 1000,
+                       label=f"autospec on Dirichlet table n={n} q={q}")
+
+
+def test_exact_with_zero_probability_cells() -> None:
+    target = dirichlet_table(7, 2, 21, zeros=0.5)
+    res = AutospeculativeSampler(target).sample(100_000, rng=np.random.default_rng(22))
+    out = assert_exact_gtest(res.samples, target.pmf(), 2, alpha=ALPHA, seed=22,
+                             label="autospec on a table with zero cells")
+    assert out.impossible_hits == 0
+
+
+def test_exact_across_rho_and_orders() -> None:
+    target = dirichlet_table(6, 2, 31)
+    num = 60_000
+    pvalues = {}
+    configs: list[tuple[str, dict]] = [
+        ("rho=0.05", {"rho": 0.05}),
+        ("rho=1", {"rho": 1.0}),
+        ("rho=3", {"rho": 3.0}),
+        ("order=identity", {"order": "identity"}),
+        ("order=fixed perm", {"order": np.array([3, 0, 5, 1, 4, 2])}),
+        ("no look-ahead", {}),
+    ]
+    for i, (name, kw) in enumerate(configs):
+        sampler = AutospeculativeSampler(target, **kw)
+        if name == "no look-ahead":
+            sampler.lookahead_rows = 0
+        res = sampler.sample(num, rng=np.random.default_rng(3100 + i))
+        pvalues[name] = gtest_table(res.samples, target.pmf(), 2).pvalue
+    assert_family(pvalues, alpha=ALPHA, seed=3100, sizes=f"{num} samples each, n=6, q=2")
+
+
+# ---------------------------------------------------------------------- first stage
+def test_root_first_stage_acceptance_equals_one_minus_tv() -> None:
+    pvalues = {}
+    num = 20_000
+    for seed, (n, q) in zip((41, 42, 43), ((6, 2), (4, 3), (3, 4)), strict=True):
+        target = dirichlet_table(n, q, seed)
+        tv = product_marginals_tv(target)
+        sampler = AutospeculativeSampler(target, trace=True)
+        res = sampler.sample(num, rng=np.random.default_rng(seed))
+        tr = res.trace
+        root = tr.block_parent == -1
+        assert root.sum() == num
+        accepted = int(tr.block_first_accepted[root].sum())
+        pvalues[f"n={n} q={q} TV={tv:.4f}"] = stats.binomtest(accepted, num, 1 - tv).pvalue
+        # with n >= 2, a sample costs exactly 2 rounds iff its root accepted the proposal
+        assert np.array_equal(res.rounds == 2, tr.block_first_accepted[root][np.argsort(
+            tr.block_sample[root])])
+    assert_family(pvalues, alpha=ALPHA, seed=41, sizes=f"{num} samples each (binomial tests)")
+
+
+# ---------------------------------------------------------------------- cost accounting
+class ScriptedSource:
+    """A RandomSource that replays prescribed draws (identity orders)."""
+
+    def __init__(self, categorical: list[list[int]], coins: list[list[bool]]) -> None:
+        self.cats = list(categorical)
+        self.coins = list(coins)
+
+    def categorical(self, probs: np.ndarray) -> np.ndarray:
+        out = np.array(self.cats.pop(0), dtype=np.int64)
+        assert out.shape == (probs.shape[0],)
+        assert (probs[np.arange(out.size), out] > 0).all()
+        return out
+
+    def coin(self, log_p: np.ndarray) -> np.ndarray:
+        out = np.array(self.coins.pop(0), dtype=bool)
+        assert out.shape == log_p.shape
+        assert (log_p[out] > -np.inf).all(), "scripted an acceptance of probability 0"
+        return out
+
+    def permutations(self, m: int, n: int) -> np.ndarray:
+        return np.broadcast_to(np.arange(n), (m, n)).copy()
+
+    def normal(self, shape: tuple[int, ...]) -> np.ndarray:
+        raise AssertionError("not used")
+
+
+TWO_SITE = TableDistribution(np.array([[0.4, 0.1], [0.1, 0.4]]))
+
+
+@pytest.mark.parametrize(
+    ("cats", "coins", "rounds", "queries", "sample"),
+    [
+        # proposal (0, 1) accepted: speculation round + chain round, 1 + 1 queries
+        ([[0, 1]], [[True]], 2, 2, [0, 1]),
+        # rejected; batch I_0 = {1}: left reuses the rows (0 rounds), right child
+        # fetches its row (1 round, 1 query); accepted
+        ([[0, 1], [1], [1]], [[False], [True]], 3, 3, [1, 1]),
+        # rejected; I_0 = {1} rejected; I_1 = {2, 3} (rho = 1): one round, two
+        # queries; trial 3 is the first accepted
+        ([[0, 1], [0], [0], [1, 0], [1, 0]], [[False], [False], [False, True]], 4, 5, [0, 0]),
+    ],
+)
+def test_hand_computed_costs_two_sites(cats, coins, rounds, queries, sample) -> None:
+    sampler = AutospeculativeSampler(TWO_SITE, order="identity")
+    assert sampler.rho == 1.0
+    sampler.lookahead_rows = 0
+    src = ScriptedSource(cats, coins)
+    res = sampler.sample(1, rng=src)
+    assert (res.rounds[0], res.queries[0]) == (rounds, queries)
+    assert res.samples[0].tolist() == sample
+    assert not src.cats and not src.coins, "sampler made fewer draws than scripted"
+
+
+def test_two_site_round_law_is_exact() -> None:
+    """On n = 2 with rho = 1: rounds = 2 + J and queries = 1 + 2^J, where J is the
+    first successful residual batch (sizes 1, 2, 4, ...); P(root rejects) = TV and
+    a trial is accepted with probability TV, so the law of J is known exactly."""
+    target = TableDistribution(np.array([[0.5, 0.05], [0.15, 0.3]]))
+    tv = product_marginals_tv(target)
+    num, seed = 50_000, 51
+    res = AutospeculativeSampler(target).sample(num, rng=np.random.default_rng(seed))
+    J = res.rounds - 2
+    assert np.array_equal(res.queries, np.where(J == 0, 2, 1 + 2**J))
+    jmax = 6
+    probs = [1 - tv]
+    fail = 1.0
+    for j in range(1, jmax):
+        size = 2 ** (j - 1)
+        probs.append(tv * fail * (1 - (1 - tv) ** size))
+        fail *= (1 - tv) ** size
+    probs.append(1 - sum(probs))  # tail bin J >= jmax, kept with its exact mass
+    counts = np.bincount(np.minimum(J, jmax), minlength=jmax + 1)
+    p = stats.chisquare(counts, np.array(probs) * num).pvalue
+    assert p >= ALPHA, f"round law deviates: p={p:.3g}, counts={counts.tolist()}, seed={seed}"
+
+
+def test_product_target_costs_two_rounds_and_n_queries() -> None:
+    n = 8
+    probs = np.random.default_rng(61).dirichlet(np.ones(3), size=n)
+    table = probs[0]
+    for i in range(1, n):
+        table = np.multiply.outer(table, probs[i])
+    target = TableDistribution(table)
+    res = AutospeculativeSampler(target).sample(2000, rng=np.random.default_rng(62))
+    assert (res.rounds == 2).all() and (res.queries == n).all()
+    seq = SequentialSampler(target).sample(50, rng=np.random.default_rng(63))
+    assert (seq.rounds == n).all() and (seq.queries == n).all()
+
+
+def test_per_sample_cost_does_not_depend_on_batch_size() -> None:
+    target = dirichlet_table(8, 2, 71)
+    sampler = AutospeculativeSampler(target)
+    gen = np.random.default_rng(72)
+    alone = [sampler.sample(1, rng=gen) for _ in range(400)]
+    r1 = np.array([r.rounds[0] for r in alone])
+    q1 = np.array([r.queries[0] for r in alone])
+    batch = sampler.sample(4000, rng=gen)
+    edges = [2, 3, 6, 10, 20, np.inf]
+    h1 = np.histogram(r1, bins=edges)[0]
+    h2 = np.histogram(batch.rounds, bins=edges)[0]
+    p_rounds = stats.chi2_contingency(np.array([h1, h2])).pvalue
+    p_queries = stats.mannwhitneyu(q1, batch.queries).pvalue
+    assert_family({"rounds": p_rounds, "queries": p_queries}, alpha=ALPHA, seed=72,
+                  sizes="400 samples one at a time vs 4000 in one batch")
+
+
+def test_trace_records_every_block_call() -> None:
+    target = dirichlet_table(6, 2, 81)
+    res = AutospeculativeSampler(target, trace=True).sample(300, rng=np.random.default_rng(82))
+    tr = res.trace
+    roots = np.flatnonzero(tr.block_parent == -1)
+    assert sorted(tr.block_sample[roots].tolist()) == list(range(300))
+    assert np.array_equal(res.rounds[tr.block_sample[roots]], tr.block_rounds[roots])
+    assert np.array_equal(res.queries[tr.block_sample[roots]], tr.block_queries[roots])
+    child = tr.block_parent >= 0
+    par = tr.block_parent[child]
+    assert (tr.block_depth[child] == tr.block_depth[par] + 1).all()
+    assert (~tr.block_first_accepted[par]).all() and (tr.block_trials[par] >= 1).all()
+    # every block's context holds exactly its prefix
+    for k in range(tr.num_blocks):
+        s, a = tr.block_sample[k], tr.block_a[k]
+        revealed = np.flatnonzero(tr.block_context[k] != MASK)
+        assert sorted(revealed.tolist()) == sorted(tr.orders[s, :a].tolist())
+
+
+# ---------------------------------------------------------------------- negative controls
+class SwappedResidualRatio(AutospeculativeSampler):
+    """Residual accepted with max(0, 1 - mu/nu) instead of max(0, 1 - nu/mu)."""
+
+    def _residual_log_accept(self, log_mu, log_nu):
+        return super()._residual_log_accept(log_nu, log_mu)
+
+
+class RightGivenProposal(AutospeculativeSampler):
+    """Right half conditioned on the rejected proposal's left half."""
+
+    def _right_context(self, ctx, left_pos, y_left, x_left):
+        return super()._right_context(ctx, left_pos, x_left, x_left)
+
+
+class ResidualSkipped(AutospeculativeSampler):
+    """On rejection, return a fresh speculation sample instead of the residual."""
+
+    def _residual(self, a, b, ctx, order, nu_rows, x, log_nu_x, source, rec):
+        m, L = x.shape
+        y = source.categorical(nu_rows.reshape(m * L, self.q)).reshape(m, L)
+        log_nu = self._log_probs(np.take_along_axis(nu_rows, y[..., None], axis=2)[..., 0])
+        zeros = np.zeros(m, np.int64)
+        return y, log_nu.sum(axis=1), zeros, zeros
+
+
+class RowsFromRightHalf(AutospeculativeSampler):
+    """Left child reuses the right half's speculation rows."""
+
+    def _left_rows(self, nu_rows, k):
+        return nu_rows[:, nu_rows.shape[1] - k :]
+
+
+@pytest.mark.parametrize(
+    "mutant", [SwappedResidualRatio, RightGivenProposal, ResidualSkipped, RowsFromRightHalf]
+)
+def test_negative_controls_fail_the_same_check(mutant) -> None:
+    target = dirichlet_table(6, 2, 91)
+    num, seed = 100_000, 92
+    good = AutospeculativeSampler(target).sample(num, rng=np.random.default_rng(seed))
+    assert_exact_gtest(good.samples, target.pmf(), 2, alpha=ALPHA, seed=seed,
+                       label="correct sampler (control)")
+    bad = mutant(target).sample(num, rng=np.random.default_rng(seed))
+    res = gtest_table(bad.samples, target.pmf(), 2)
+    assert res.pvalue < ALPHA, (
+        f"{mutant.__name__} was not caught: G={res.statistic:.1f}, dof={res.dof}, "
+        f"p={res.pvalue:.3g}, num_samples={num}, seed={seed}"
+    )
+
+
+# ---------------------------------------------------------------------- arguments
+def test_bad_arguments() -> None:
+    target = dirichlet_table(3, 2, 1)
+    with pytest.raises(ParameterError, match=r"`rho` must be a finite number > 0; got -1"):
+        AutospeculativeSampler(target, rho=-1)
+    with pytest.raises(ParameterError, match=r"`order` must be"):
+        AutospeculativeSampler(target, order=[0, 0, 1])
+    with pytest.raises(ParameterError, match=r"`num` must be an integer >= 0; got -2"):
+        AutospeculativeSampler(target).sample(-2)
+    assert default_rho(1024) == pytest.approx(0.1)
+
+
+def test_batches_partition_trials() -> None:
+    for rho in (0.05, 0.3, 1.0, 3.0):
+        sampler = AutospeculativeSampler(dirichlet_table(3, 2, 1), rho=rho)
+        t, seen = 1, []
+        while t <= 500:
+            lo, hi = sampler._next_batch(t)
+            assert lo == t <= hi
+            seen.append((lo, hi))
+            t = hi + 1
+        # the same partition as the definition I_r = [ceil(g^r), ceil(g^(r+1)) - 1]
+        g = 1 + rho
+        direct = []
+        for r in itertools.count():
+            lo, hi = int(np.ceil(g**r)), int(np.ceil(g ** (r + 1))) - 1
+            if lo > 500:
+                break
+            if hi >= lo:
+                direct.append((lo, hi))
+        assert seen[: len(direct)] == direct
