@@ -1,6 +1,13 @@
-"""Targets with exact oracles (what is sampled). Imports no other package."""
+"""Targets with exact oracles (what is sampled). Imports no other package.
+
+Hypothesis strategies live in :mod:`distributions.strategies` (imported on demand:
+hypothesis is a test dependency).
+"""
 
 from distributions.base import MASK, DiffusionOracle, DiscreteOracle, Enumerable, PositionalOracle
+from distributions.diffusion import FiniteSet, GaussianMixture
+from distributions.families import hardcore, ising, potts, random_table
+from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts, Product
 from distributions.table import TableDistribution
 
 __all__ = [
@@ -10,4 +17,14 @@ __all__ = [
     "Enumerable",
     "DiffusionOracle",
     "TableDistribution",
+    "random_table",
+    "ising",
+    "potts",
+    "hardcore",
+    "Product",
+    "MixtureOfProducts",
+    "CurieWeiss",
+    "IsingChain",
+    "GaussianMixture",
+    "FiniteSet",
 ]

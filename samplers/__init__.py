@@ -1,5 +1,6 @@
 """Sequential and parallel samplers (how it is sampled, what it costs)."""
 
+from samplers.agr24 import AGR24Sampler, race_coupling
 from samplers.autospec import AutospeculativeSampler, default_rho
 from samplers.base import (
     NumpySource,
@@ -23,4 +24,6 @@ __all__ = [
     "SequentialSampler",
     "AutospeculativeSampler",
     "default_rho",
+    "AGR24Sampler",
+    "race_coupling",
 ]
