@@ -289,9 +289,10 @@ class RoundBoundResult(_ToDict):
     excess_interval : tuple of float
     excess_pvalue : float
         One-sided p-value of "excess <= 0" (t-test over samples).
-    reference_excess : float or None
+    reference_excess, reference_pvalue : float or None
         ``mean rounds - (intercept_ref + slope_ref * mean sumTV)`` against a
-        reference fit, when one was given.
+        reference fit, when one was given, and the one-sided p-value of "excess
+        <= 0" (normal approximation, both fits' uncertainty combined).
     flagged : bool
         The sampler spends more rounds than ``sum TV`` explains: the excess of
         rejections is significant at ``alpha``, or the mean rounds exceed the
@@ -325,6 +326,7 @@ class RoundBoundResult(_ToDict):
     sum_tv: np.ndarray = field(repr=False)
     rejections: np.ndarray = field(repr=False)
     reference_excess: float | None = None
+    reference_pvalue: float | None = None
     fit_covariance: np.ndarray = field(default_factory=lambda: np.zeros((2, 2)), repr=False)
 
     @property
@@ -1351,7 +1353,7 @@ def check_round_bound(
             f"(95% CI [{float(d_lo):.4g}, {float(d_hi):.4g}]), one-sided p = {p_excess:.3g} "
             f"< alpha = {alpha:g}"
         )
-    ref_excess = None
+    ref_excess = ref_p = None
     if reference is not None:
         pred = reference.intercept + reference.slope * s_bar
         g = np.array([1.0, s_bar])
@@ -1360,7 +1362,12 @@ def check_round_bound(
         se_r = float(rounds.std(ddof=1)) / math.sqrt(num)
         zq = float(stats.norm.ppf(1 - alpha))
         ref_excess = r_bar - pred
-        if ref_excess > zq * math.hypot(se_pred, se_r):
+        se_all = math.hypot(se_pred, se_r)
+        if se_all > 0:
+            ref_p = float(stats.norm.sf(ref_excess / se_all))
+        else:
+            ref_p = 0.0 if ref_excess > 0 else 1.0
+        if ref_excess > zq * se_all:
             reasons.append(
                 f"mean rounds {r_bar:.4g} exceed the reference relation {pred:.4g} by "
                 f"{ref_excess:.4g} > {zq * math.hypot(se_pred, se_r):.4g} (its 1 - alpha interval)"
@@ -1403,5 +1410,6 @@ def check_round_bound(
         sum_tv=sum_tv,
         rejections=rej,
         reference_excess=ref_excess,
+        reference_pvalue=ref_p,
         fit_covariance=cov,
     )
