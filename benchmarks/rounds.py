@@ -1,0 +1,276 @@
+"""Round and query scaling of the discrete samplers (issue 7, item 5).
+
+For every family and sampler, n = 2^6, 2^7, ... until the time budget runs out:
+mean and median rounds per sample with 95% bootstrap intervals, mean
+queries / (n log2 n), and a least-squares exponent of mean rounds in n (log-log).
+Prints tables, writes ``benchmarks/results/rounds.json`` and the log-log figure
+``benchmarks/results/rounds.png``.
+
+Samplers: sequential, AGR24 with k = ceil(n^(1/3)) and k = ceil(n^(1/2)), and the
+autospeculative sampler (default rho = 1/log2 n). Families: MixtureOfProducts with
+2 components (P(x_i = 1) = 0.7 / 0.3) and 8 components (seeded random
+probabilities), CurieWeiss beta = 0.5 and 1.0, IsingChain coupling 2.
+
+Run with ``python benchmarks/rounds.py [--quick] [--budget SECONDS]``. Oracle
+answers are not validated here (``validate=False``): validation changes speed
+only, never rounds or queries (checked once at start-up on a small case).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import pathlib  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts  # noqa: E402
+from samplers.agr24 import AGR24Sampler  # noqa: E402
+from samplers.autospec import AutospeculativeSampler  # noqa: E402
+from samplers.sequential import SequentialSampler  # noqa: E402
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+MAX_CHUNK_ENTRIES = 2**22  # samples per sampler call: chunk * n <= this
+
+
+# ---------------------------------------------------------------------- families
+def mixture2(n: int) -> MixtureOfProducts:
+    probs = np.empty((2, n, 2))
+    probs[0, :, 1], probs[1, :, 1] = 0.7, 0.3
+    probs[..., 0] = 1.0 - probs[..., 1]
+    return MixtureOfProducts(np.array([0.5, 0.5]), probs)
+
+
+def mixture8(n: int) -> MixtureOfProducts:
+    p1 = np.random.default_rng(8).uniform(0.1, 0.9, size=(8, n))
+    return MixtureOfProducts(np.full(8, 1 / 8), np.stack([1.0 - p1, p1], axis=-1))
+
+
+FAMILIES: dict[str, Callable[[int], Any]] = {
+    "mixture-2 (0.7/0.3)": mixture2,
+    "mixture-8": mixture8,
+    "curie-weiss beta=0.5": lambda n: CurieWeiss(n, 0.5),
+    "curie-weiss beta=1.0": lambda n: CurieWeiss(n, 1.0),
+    "ising-chain J=2": lambda n: IsingChain(n, 2.0),
+}
+
+
+def _k_sqrt(n: int) -> int:
+    return math.isqrt(n - 1) + 1 if n > 1 else 1
+
+
+SAMPLERS: dict[str, Callable[[Any, bool], Any]] = {
+    "sequential": lambda d, v: SequentialSampler(d, order="random", validate=v),
+    "agr24 k=n^1/3": lambda d, v: AGR24Sampler(d, order="random", validate=v),
+    "agr24 k=n^1/2": lambda d, v: AGR24Sampler(d, k=_k_sqrt(d.n), order="random", validate=v),
+    "autospec": lambda d, v: AutospeculativeSampler(d, order="random", validate=v),
+}
+
+
+# ---------------------------------------------------------------------- helpers
+def run_sampler(sampler: Any, num: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-sample rounds and queries of ``num`` samples (chunked), and seconds."""
+    chunk = max(1, min(num, MAX_CHUNK_ENTRIES // sampler.n))
+    seqs = np.random.SeedSequence(seed).spawn(-(-num // chunk))
+    rounds, queries = [], []
+    t0 = time.perf_counter()
+    for i, ss in enumerate(seqs):
+        res = sampler.sample(min(chunk, num - i * chunk), rng=np.random.default_rng(ss))
+        rounds.append(res.rounds)
+        queries.append(res.queries)
+    return np.concatenate(rounds), np.concatenate(queries), time.perf_counter() - t0
+
+
+def bootstrap_ci(values: np.ndarray, stat: Callable, seed: int) -> tuple[float, float]:
+    """95% percentile bootstrap interval (degenerate data gives a point interval)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size < 2 or np.all(values == values[0]):
+        v = float(stat(values))
+        return v, v
+    res = stats.bootstrap((values,), stat, confidence_level=0.95, n_resamples=2000,
+                          method="percentile", random_state=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def fit_exponent(ns: list[int], means: list[float]) -> float | None:
+    """Least-squares slope of log(mean rounds) against log(n)."""
+    if len(ns) < 2:
+        return None
+    return float(np.polyfit(np.log(ns), np.log(means), 1)[0])
+
+
+def num_samples(n: int, quick: bool) -> int:
+    if quick:
+        return 50
+    return 200 if n <= 1024 else max(32, 200 * 1024 // n)
+
+
+def check_validate_invariance() -> None:
+    """validate=True/False give identical rounds and queries for the same seed."""
+    d = mixture2(64)
+    for make in SAMPLERS.values():
+        a = make(d, True).sample(20, rng=5)
+        b = make(d, False).sample(20, rng=5)
+        assert np.array_equal(a.rounds, b.rounds) and np.array_equal(a.queries, b.queries)
+
+
+# ---------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="n = 2^6..2^8, 50 samples, ~1 min")
+    ap.add_argument("--budget", type=float, default=600.0, help="total seconds (default 600)")
+    ap.add_argument("--max-log2n", type=int, default=14)
+    ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--out", type=pathlib.Path, default=RESULTS / "rounds.json")
+    args = ap.parse_args(argv)
+    max_log2n = min(args.max_log2n, 8) if args.quick else args.max_log2n
+    budget = min(args.budget, 120.0) if args.quick else args.budget
+    cell_cap = budget / 6  # no single (family, sampler, n) cell may take longer
+
+    check_validate_invariance()
+    start = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    alive = {(f, s): True for f in FAMILIES for s in SAMPLERS}
+    last_time: dict[tuple[str, str], list[float]] = {key: [] for key in alive}
+    seed_ss = np.random.SeedSequence(args.seed)
+    for log2n in range(6, max_log2n + 1):
+        n = 2**log2n
+        num = num_samples(n, args.quick)
+        for fam, make_d in FAMILIES.items():
+            todo = [s for s in SAMPLERS if alive[(fam, s)]]
+            if not todo:
+                continue
+            d = make_d(n)
+            for sname in todo:
+                hist = last_time[(fam, sname)]
+                growth = max(2.0, hist[-1] / hist[-2]) if len(hist) >= 2 else 4.0
+                predicted = hist[-1] * growth if hist else 0.0
+                elapsed = time.perf_counter() - start
+                if hist and (predicted > cell_cap or elapsed + predicted > budget):
+                    alive[(fam, sname)] = False
+                    print(f"  [stop] {fam} / {sname} at n={n}: predicted {predicted:.0f}s "
+                          f"(elapsed {elapsed:.0f}s of {budget:.0f}s)", flush=True)
+                    continue
+                seed = int(seed_ss.generate_state(1)[0]) ^ (log2n * 7919)
+                rounds, queries, secs = run_sampler(SAMPLERS[sname](d, False), num, seed)
+                hist.append(secs * num_samples(2 * n, args.quick) / num)
+                lo_m, hi_m = bootstrap_ci(rounds, np.mean, seed)
+                lo_md, hi_md = bootstrap_ci(rounds, np.median, seed + 1)
+                row = {
+                    "family": fam, "sampler": sname, "n": n, "num": int(num),
+                    "mean_rounds": float(rounds.mean()), "mean_ci": [lo_m, hi_m],
+                    "median_rounds": float(np.median(rounds)), "median_ci": [lo_md, hi_md],
+                    "max_rounds": int(rounds.max()),
+                    "mean_queries": float(queries.mean()),
+                    "queries_per_nlogn": float(queries.mean() / (n * math.log2(n))),
+                    "seconds": secs,
+                }
+                rows.append(row)
+                print(f"{fam:22s} {sname:14s} n={n:6d} num={num:4d} "
+                      f"rounds mean {row['mean_rounds']:9.2f} [{lo_m:.2f}, {hi_m:.2f}] "
+                      f"median {row['median_rounds']:8.1f}  q/(n log n) "
+                      f"{row['queries_per_nlogn']:.3f}  {secs:6.1f}s", flush=True)
+
+    exponents = {}
+    for fam in FAMILIES:
+        for sname in SAMPLERS:
+            sel = [r for r in rows if r["family"] == fam and r["sampler"] == sname]
+            ns = [r["n"] for r in sel]
+            means = [r["mean_rounds"] for r in sel]
+            exponents[f"{fam} | {sname}"] = {
+                "exponent_all": fit_exponent(ns, means),
+                "exponent_last3": fit_exponent(ns[-3:], means[-3:]),
+                "n_range": [min(ns), max(ns)] if ns else None,
+            }
+    print_tables(rows, exponents)
+    out = {
+        "meta": {"budget_s": budget, "quick": args.quick, "seed": args.seed,
+                 "python": platform.python_version(), "numpy": np.__version__,
+                 "machine": platform.machine(), "validate": False,
+                 "total_seconds": time.perf_counter() - start},
+        "rows": rows,
+        "exponents": exponents,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1))
+    plot(rows, args.out.with_suffix(".png"))
+    print(f"\nwrote {args.out} and {args.out.with_suffix('.png')}")
+    return out
+
+
+def print_tables(rows: list[dict[str, Any]], exponents: dict[str, Any]) -> None:
+    ns = sorted({r["n"] for r in rows})
+    for title, key, fmt in (("mean rounds", "mean_rounds", "{:9.1f}"),
+                            ("median rounds", "median_rounds", "{:9.1f}"),
+                            ("queries / (n log2 n)", "queries_per_nlogn", "{:9.3f}")):
+        print(f"\n## {title}\n")
+        print(f"| {'family':22s} | {'sampler':14s} | " + " | ".join(f"{n:>9d}" for n in ns) + " |")
+        print("|" + "---|" * (2 + len(ns)))
+        for fam in FAMILIES:
+            for sname in SAMPLERS:
+                cells = {r["n"]: r[key] for r in rows
+                         if r["family"] == fam and r["sampler"] == sname}
+                vals = [fmt.format(cells[n]) if n in cells else f"{'-':>9s}" for n in ns]
+                print(f"| {fam:22s} | {sname:14s} | " + " | ".join(vals) + " |")
+    print("\n## mean-rounds 95% bootstrap intervals at the largest n per cell\n")
+    for fam in FAMILIES:
+        for sname in SAMPLERS:
+            sel = [r for r in rows if r["family"] == fam and r["sampler"] == sname]
+            if sel:
+                r = sel[-1]
+                print(f"{fam:22s} {sname:14s} n={r['n']:6d}: mean {r['mean_rounds']:.1f} "
+                      f"[{r['mean_ci'][0]:.1f}, {r['mean_ci'][1]:.1f}], median "
+                      f"{r['median_rounds']:.1f} "
+                      f"[{r['median_ci'][0]:.1f}, {r['median_ci'][1]:.1f}]")
+    print("\n## fitted exponent of mean rounds in n (least squares, log-log)\n")
+    print(f"| {'family | sampler':40s} | all n | last 3 n | n range |")
+    print("|---|---|---|---|")
+    for key, e in exponents.items():
+        a = "-" if e["exponent_all"] is None else f"{e['exponent_all']:.3f}"
+        b = "-" if e["exponent_last3"] is None else f"{e['exponent_last3']:.3f}"
+        print(f"| {key:40s} | {a:>5s} | {b:>8s} | {e['n_range']} |")
+
+
+def plot(rows: list[dict[str, Any]], path: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fams = list(FAMILIES)
+    fig, axes = plt.subplots(1, len(fams), figsize=(4.2 * len(fams), 4), sharey=True)
+    for ax, fam in zip(np.atleast_1d(axes), fams, strict=True):
+        for sname in SAMPLERS:
+            sel = [r for r in rows if r["family"] == fam and r["sampler"] == sname]
+            if not sel:
+                continue
+            ns = np.array([r["n"] for r in sel])
+            m = np.array([r["mean_rounds"] for r in sel])
+            lo = np.array([r["mean_ci"][0] for r in sel])
+            hi = np.array([r["mean_ci"][1] for r in sel])
+            ax.errorbar(ns, m, yerr=[m - lo, hi - m], marker="o", ms=3, capsize=2, label=sname)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_title(fam, fontsize=9)
+        ax.set_xlabel("n")
+        ax.grid(True, which="both", alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("mean rounds per sample (95% CI)")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
