@@ -209,7 +209,9 @@ th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}tr:nth-child(even) td{background:#fafafa}
 .badge{display:inline-block;padding:.15em .7em;border-radius:4px;color:#fff;font-weight:bold}
 .PASS{background:#2e7d32}.FAIL{background:#c62828}.WARN{background:#ef8f00}.NOTE{background:#777}
-td.PASS,td.FAIL,td.WARN,td.NOTE{color:#fff;font-weight:bold}
+table td.PASS,table td.FAIL,table td.WARN,table td.NOTE{color:#fff;font-weight:bold}
+table td.PASS{background:#2e7d32}table td.FAIL{background:#c62828}
+table td.WARN{background:#ef8f00}table td.NOTE{background:#777}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}code{background:#f3f3f3;padding:0 3px}
 .meta{color:#555;font-size:.9em}.scroll{overflow-x:auto}

@@ -34,6 +34,9 @@ EXACT_JOINT_LIMIT: int = 4096
 AGREE_TOL: float = 1e-9
 #: Tolerance on TV between joints / conditionals that must be equal.
 TV_TOL: float = 1e-6
+#: TV the audit's sampler exactness tests detect (power 0.99) and their total alpha.
+SAMPLER_TV: float = 0.1
+SAMPLER_ALPHA: float = 0.01
 
 _RULE_IDS = [
     ("shape must be", "contract.shape"),
@@ -582,8 +585,8 @@ def _sampler_runs(a: _Auditor, oracle: Any, reference: Any, seed: int,
                        mean_rounds=float(np.mean(res.rounds)),
                        mean_queries=float(np.mean(res.queries)))
             if target is not None:
-                chk = exactness_check(make_sampler(name, oracle), target, tv=0.05,
-                                      alpha=1e-3 / len(names), seed=seed + 101 + k)
+                chk = exactness_check(make_sampler(name, oracle), target, tv=SAMPLER_TV,
+                                      alpha=SAMPLER_ALPHA / len(names), seed=seed + 101 + k)
                 run["exactness"] = chk
                 label = "the reference" if target is reference else "the oracle's own pmf()"
                 if chk["passed"]:

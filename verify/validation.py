@@ -308,16 +308,20 @@ def _fallback_check(sampler: Any, target: Any, *, tv: float, alpha: float, power
 
 
 def _cells_json(cells: Any) -> list[dict[str, Any]]:
+    """Worst cells as ``{"cell", "observed", "expected"}`` dicts (at most 5)."""
     out = []
     for c in list(cells or [])[:5]:
         if isinstance(c, dict):
-            out.append(dict(c))
+            d = dict(c)
         elif hasattr(c, "__dataclass_fields__"):
-            out.append({k: getattr(c, k) for k in c.__dataclass_fields__})
+            d = {k: getattr(c, k) for k in c.__dataclass_fields__}
         elif isinstance(c, tuple | list) and len(c) == 3:
-            out.append({"cell": c[0], "observed": c[1], "expected": c[2]})
+            d = {"cell": c[0], "observed": c[1], "expected": c[2]}
         else:
-            out.append({"cell": str(c)})
+            d = {"cell": str(c)}
+        if "cell" not in d:
+            d["cell"] = d.get("label") if d.get("label") is not None else d.get("config")
+        out.append({k: d.get(k) for k in ("cell", "observed", "expected")})
     return out
 
 
