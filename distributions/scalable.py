@@ -542,6 +542,44 @@ def _prev_smaller(t: np.ndarray) -> np.ndarray:
     return np.maximum(cur, -1)
 
 
+#: Up to this chain length the O(L**2) direct search is used (less overhead).
+_SMALL_CHAIN: int = 48
+
+
+def _chain_neighbours(
+    pos: np.ndarray, vals: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest earlier chain position left and right of each step, with its value.
+
+    Entry ``[b, j]`` of ``cl`` is ``max{pos[b, i] : i < j, pos[b, i] < pos[b, j]}`` (-1 if
+    none) and ``vl`` the chain value there; ``cr``/``vr`` likewise on the right (``n``
+    if none). ``O(L**2)`` broadcast for short chains, else sort + previous-smaller
+    search over step indices (``O(L log L)``).
+    """
+    B, L = pos.shape
+    rows = np.arange(B)[:, None]
+    if L <= _SMALL_CHAIN:
+        earlier = np.tri(L, L, -1, dtype=bool)  # [j, i] = i < j
+        pi, pj = pos[:, None, :], pos[:, :, None]
+        il = np.where(earlier & (pi < pj), pi, -1).argmax(axis=2)  # (B, L) step index
+        ir = np.where(earlier & (pi > pj), -pi, -n).argmax(axis=2)
+        cl, cr = pos[rows, il], pos[rows, ir]
+        ok_l = (il < np.arange(L)) & (cl < pos)
+        ok_r = (ir < np.arange(L)) & (cr > pos)
+        return (np.where(ok_l, cl, -1), vals[rows, il], np.where(ok_r, cr, n), vals[rows, ir])
+    order = np.argsort(pos, axis=1, kind="stable")  # sorted index -> step
+    sp, sv = pos[rows, order], vals[rows, order]
+    kl = _prev_smaller(order)
+    kr = (L - 1) - _prev_smaller(order[:, ::-1])[:, ::-1]  # L means none
+    cl = np.where(kl >= 0, sp[rows, np.maximum(kl, 0)], -1)
+    cr = np.where(kr < L, sp[rows, np.minimum(kr, L - 1)], n)
+    vl = sv[rows, np.maximum(kl, 0)]
+    vr = sv[rows, np.minimum(kr, L - 1)]
+    inv = np.empty_like(order)  # step -> sorted index
+    inv[rows, order] = np.arange(L)
+    return cl[rows, inv], vl[rows, inv], cr[rows, inv], vr[rows, inv]
+
+
 class IsingChain(_ScalableOracle):
     """Nearest-neighbour Ising chain on ``{0, 1}^n`` (free boundary).
 
@@ -668,20 +706,7 @@ class IsingChain(_ScalableOracle):
         a = np.where(has_l, flat[np.maximum(left_flat, 0)], 0)
         c = np.where(has_r, flat[np.minimum(right_flat, flat.size - 1)], 0)
         if vals is not None and L > 1:
-            order = np.argsort(pos, axis=1, kind="stable")  # sorted index -> step
-            sp = np.take_along_axis(pos, order, axis=1)
-            sv = np.take_along_axis(vals, order, axis=1)
-            # nearest earlier step to the left / right in position order
-            kl = _prev_smaller(order)
-            kr = (L - 1) - _prev_smaller(order[:, ::-1])[:, ::-1]  # L means none
-            cl = np.where(kl >= 0, sp[rows, np.maximum(kl, 0)], -1)
-            cr = np.where(kr < L, sp[rows, np.minimum(kr, L - 1)], n)
-            vl = sv[rows, np.maximum(kl, 0)]
-            vr = sv[rows, np.minimum(kr, L - 1)]
-            # back from sorted order to step order
-            inv = np.empty_like(order)
-            np.put_along_axis(inv, order, np.arange(L)[None, :].repeat(B, axis=0), axis=1)
-            cl, cr, vl, vr = (np.take_along_axis(z, inv, axis=1) for z in (cl, cr, vl, vr))
+            cl, vl, cr, vr = _chain_neighbours(pos, vals, n)
             use_l = cl > l
             l, a = np.where(use_l, cl, l), np.where(use_l, vl, a)
             use_r = cr < r

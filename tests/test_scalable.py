@@ -159,12 +159,13 @@ def _medium() -> dict[str, object]:
     }
 
 
+@pytest.mark.parametrize("L", [30, 120])  # short and long chain code paths
 @pytest.mark.parametrize("name", ["product", "mixture", "curie_weiss", "ising_chain"])
-def test_fast_chain_equals_explicit_contexts_at_n300(name: str) -> None:
+def test_fast_chain_equals_explicit_contexts_at_n300(name: str, L: int) -> None:
     """The O(n + L) chain paths against ``conditionals`` on the B * L explicit contexts."""
     d = _medium()[name]
     rng = np.random.default_rng(34)
-    B, L, n = 6, 120, d.n
+    B, n = 6, d.n
     x = np.where(rng.random((B, n)) < 0.4, rng.integers(0, d.q, (B, n)), MASK)
     x[0] = MASK
     pos = np.stack([rng.permutation(np.flatnonzero(r == MASK))[:L] for r in x])
