@@ -249,6 +249,7 @@ class MixtureOfProducts(_ScalableOracle):
             self._logw = np.log(self.weights)
             self._logp = np.log(self.component_probs)
         self._full_support = bool((self.component_probs > 0).all())
+        self._logp_cells = self._logp.reshape(K, n * q)
         self._logp_ext = np.concatenate([self._logp, np.zeros((K, n, 1))], axis=-1).reshape(K, -1)
         cdf = np.cumsum(self.component_probs, axis=-1)
         self._cdf = cdf
@@ -263,14 +264,26 @@ class MixtureOfProducts(_ScalableOracle):
         For one component without zero entries (a full-support product) every
         context has the same posterior, so only a finite placeholder is returned.
         """
+        B = ctx.shape[0]
         if self.K == 1 and self._full_support:
-            return np.zeros((ctx.shape[0], 1))
-        q1 = self.q + 1
-        # flat index into the (n, q + 1) tables whose last column (log 1) stands for MASK
-        idx = np.where(ctx == MASK, self.q, ctx) + np.arange(self.n) * q1
-        out = np.empty((ctx.shape[0], self.K))
-        for k in range(self.K):
-            out[:, k] = np.take(self._logp_ext[k], idx).sum(axis=1)
+            return np.zeros((B, 1))
+        flat = ctx.reshape(-1)
+        pinned = flat != MASK
+        out = np.empty((B, self.K))
+        if 4 * int(np.count_nonzero(pinned)) < flat.size:
+            # sparse contexts: gather only the pinned entries and add them up per row
+            nz = np.flatnonzero(pinned)
+            row = nz // self.n
+            cell = (nz - row * self.n) * self.q + flat[nz]
+            for k in range(self.K):
+                w = np.take(self._logp_cells[k], cell)
+                out[:, k] = np.bincount(row, weights=w, minlength=B)
+        else:
+            # dense contexts: one gather per component from (n, q + 1) tables whose last
+            # column (log 1 = 0) stands for MASK
+            idx = np.where(ctx == MASK, self.q, ctx) + np.arange(self.n) * (self.q + 1)
+            for k in range(self.K):
+                out[:, k] = np.take(self._logp_ext[k], idx).sum(axis=1)
         return out + self._logw
 
     def _masked_conditionals(self, ctx: np.ndarray) -> np.ndarray:
