@@ -175,6 +175,8 @@ def _lse_rows(a: np.ndarray) -> np.ndarray:
 def _exclusive_cumsum(a: np.ndarray, axis: int) -> np.ndarray:
     """``out[j] = sum_{i<j} a[i]`` along ``axis`` (safe with -inf entries)."""
     out = np.cumsum(a, axis=axis)
+    if a.shape[axis] == 0:
+        return out
     out = np.roll(out, 1, axis=axis)
     idx = [slice(None)] * a.ndim
     idx[axis] = 0

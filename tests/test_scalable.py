@@ -135,6 +135,19 @@ def test_sample_marginals_at_n40() -> None:
     assert_family(pvalues, alpha=ALPHA, seed=seed, sizes=f"{num} samples, n={n}")
 
 
+@pytest.mark.parametrize("name", list(SMALL))
+def test_empty_batches_and_empty_position_lists(name: str) -> None:
+    d = SMALL[name]
+    n, q = d.n, d.q
+    assert d.conditionals(np.zeros((0, n), dtype=int)).shape == (0, n, q)
+    none = np.zeros((0, 1), dtype=int)
+    assert d.conditionals_at(np.zeros((0, n), dtype=int), none, none).shape == (0, 1, q)
+    empty = np.zeros((2, 0), dtype=int)
+    assert d.conditionals_at(np.full((2, n), MASK), empty).shape == (2, 0, q)
+    assert d.conditionals_at(np.full((2, n), MASK), empty, empty).shape == (2, 0, q)
+    assert d.sample(0).shape == (0, n)
+
+
 # --------------------------------------------------------------- zero probability
 def test_product_zero_probability_contexts() -> None:
     d = Product(np.array([[1.0, 0.0], [0.3, 0.7], [0.5, 0.5]]))
