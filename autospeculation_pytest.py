@@ -213,8 +213,8 @@ class ExactnessChecker:
         if cells:
             lines.append("  worst cells:")
             for c in cells:
-                lines.append(f"    {getattr(c, 'label', c)}: observed {_fmt(c.observed)}, "
-                             f"expected {_fmt(c.expected)}"
+                lines.append(f"    {getattr(c, 'label', c)}: observed {float(c.observed):.0f}, "
+                             f"expected {float(c.expected):.1f}"
                              + (" (impossible)" if getattr(c, "impossible", False) else ""))
         lines.append(f"  replay: pytest \"{self._nodeid}\" --autospec-seed={st.seed}  "
                      f"(this check: check_exact(..., rng={res.seed}))")
