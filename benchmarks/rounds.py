@@ -11,7 +11,10 @@ autospeculative sampler (default rho = 1/log2 n). Families: MixtureOfProducts wi
 2 components (P(x_i = 1) = 0.7 / 0.3) and 8 components (seeded random
 probabilities), CurieWeiss beta = 0.5 and 1.0, IsingChain coupling 2.
 
-Run with ``python benchmarks/rounds.py [--quick] [--budget SECONDS]``. Oracle
+Run with ``python benchmarks/rounds.py [--quick] [--budget SECONDS]``. The budget
+is process CPU time (one core), so a loaded machine does not shrink the study;
+the JSON is rewritten after every cell, and ``--from-json FILE`` reprints the
+tables and redraws the figure from a saved run. Oracle
 answers are not validated here (``validate=False``): validation changes speed
 only, never rounds or queries (checked once at start-up on a small case).
 """
@@ -80,16 +83,16 @@ SAMPLERS: dict[str, Callable[[Any, bool], Any]] = {
 
 # ---------------------------------------------------------------------- helpers
 def run_sampler(sampler: Any, num: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per-sample rounds and queries of ``num`` samples (chunked), and seconds."""
+    """Per-sample rounds and queries of ``num`` samples (chunked), and CPU seconds."""
     chunk = max(1, min(num, MAX_CHUNK_ENTRIES // sampler.n))
     seqs = np.random.SeedSequence(seed).spawn(-(-num // chunk))
     rounds, queries = [], []
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for i, ss in enumerate(seqs):
         res = sampler.sample(min(chunk, num - i * chunk), rng=np.random.default_rng(ss))
         rounds.append(res.rounds)
         queries.append(res.queries)
-    return np.concatenate(rounds), np.concatenate(queries), time.perf_counter() - t0
+    return np.concatenate(rounds), np.concatenate(queries), time.process_time() - t0
 
 
 def bootstrap_ci(values: np.ndarray, stat: Callable, seed: int) -> tuple[float, float]:
@@ -129,17 +132,26 @@ def check_validate_invariance() -> None:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="n = 2^6..2^8, 50 samples, ~1 min")
-    ap.add_argument("--budget", type=float, default=600.0, help="total seconds (default 600)")
+    ap.add_argument("--budget", type=float, default=600.0,
+                    help="total CPU seconds (default 600)")
+    ap.add_argument("--from-json", type=pathlib.Path, default=None,
+                    help="only print tables and plot from a saved rounds.json")
     ap.add_argument("--max-log2n", type=int, default=14)
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--out", type=pathlib.Path, default=RESULTS / "rounds.json")
     args = ap.parse_args(argv)
+    if args.from_json is not None:
+        saved = json.loads(args.from_json.read_text())
+        print_tables(saved["rows"], saved["exponents"])
+        plot(saved["rows"], args.from_json.with_suffix(".png"))
+        return saved
     max_log2n = min(args.max_log2n, 8) if args.quick else args.max_log2n
     budget = min(args.budget, 120.0) if args.quick else args.budget
     cell_cap = budget / 6  # no single (family, sampler, n) cell may take longer
 
     check_validate_invariance()
-    start = time.perf_counter()
+    start = time.process_time()
+    wall_start = time.perf_counter()
     rows: list[dict[str, Any]] = []
     alive = {(f, s): True for f in FAMILIES for s in SAMPLERS}
     last_time: dict[tuple[str, str], list[float]] = {key: [] for key in alive}
@@ -156,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 hist = last_time[(fam, sname)]
                 growth = max(2.0, hist[-1] / hist[-2]) if len(hist) >= 2 else 4.0
                 predicted = hist[-1] * growth if hist else 0.0
-                elapsed = time.perf_counter() - start
+                elapsed = time.process_time() - start
                 if hist and (predicted > cell_cap or elapsed + predicted > budget):
                     alive[(fam, sname)] = False
                     print(f"  [stop] {fam} / {sname} at n={n}: predicted {predicted:.0f}s "
@@ -180,8 +192,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 print(f"{fam:22s} {sname:14s} n={n:6d} num={num:4d} "
                       f"rounds mean {row['mean_rounds']:9.2f} [{lo_m:.2f}, {hi_m:.2f}] "
                       f"median {row['median_rounds']:8.1f}  q/(n log n) "
-                      f"{row['queries_per_nlogn']:.3f}  {secs:6.1f}s", flush=True)
+                      f"{row['queries_per_nlogn']:.3f}  {secs:6.1f}s cpu", flush=True)
+                save(args, budget, start, wall_start, rows)
 
+    out = save(args, budget, start, wall_start, rows)
+    print_tables(rows, out["exponents"])
+    plot(rows, args.out.with_suffix(".png"))
+    print(f"\nwrote {args.out} and {args.out.with_suffix('.png')}")
+    return out
+
+
+def exponents_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
     exponents = {}
     for fam in FAMILIES:
         for sname in SAMPLERS:
@@ -193,19 +214,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "exponent_last3": fit_exponent(ns[-3:], means[-3:]),
                 "n_range": [min(ns), max(ns)] if ns else None,
             }
-    print_tables(rows, exponents)
+    return exponents
+
+
+def save(args: argparse.Namespace, budget: float, start: float, wall_start: float,
+         rows: list[dict[str, Any]]) -> dict[str, Any]:
     out = {
-        "meta": {"budget_s": budget, "quick": args.quick, "seed": args.seed,
+        "meta": {"budget_cpu_s": budget, "quick": args.quick, "seed": args.seed,
                  "python": platform.python_version(), "numpy": np.__version__,
                  "machine": platform.machine(), "validate": False,
-                 "total_seconds": time.perf_counter() - start},
+                 "cpu_seconds": time.process_time() - start,
+                 "wall_seconds": time.perf_counter() - wall_start},
         "rows": rows,
-        "exponents": exponents,
+        "exponents": exponents_of(rows),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1))
-    plot(rows, args.out.with_suffix(".png"))
-    print(f"\nwrote {args.out} and {args.out.with_suffix('.png')}")
     return out
 
 

@@ -229,6 +229,32 @@ def test_negative_controls_fail(mutant: type, table: str, k: int) -> None:
                            label=mutant.__name__)
 
 
+@pytest.mark.parametrize(
+    ("name", "cls", "kw", "exact"),
+    [
+        ("q2-n4", AGR24Sampler, {"k": 4, "order": "identity"}, True),
+        ("q3-n3", AGR24Sampler, {"k": 3, "order": "identity"}, True),
+        ("hardcore-C5", AGR24Sampler, {"k": 5, "order": "identity"}, True),
+        ("q2-n3", AGR24Sampler, {"k": 3, "order": "random"}, True),
+        ("q2-n4", KeepGuessAGR24, {"k": 4, "order": "identity"}, False),
+        ("q3-n3", RestrictedCorrectionAGR24, {"k": 3, "order": "identity"}, False),
+    ],
+)
+def test_exact_law_by_enumeration(name: str, cls: type, kw: dict, exact: bool) -> None:
+    """Exact output law (every random choice enumerated, DESIGN 6.1): TV to the
+    target is float round-off for the sampler and clearly positive for mutants."""
+    exact_law = pytest.importorskip("verify.exact_law").exact_law
+    target = {"q2-n4": dirichlet_table(4, 2, seed=1), "q3-n3": dirichlet_table(3, 3, seed=2),
+              "q2-n3": dirichlet_table(3, 2, seed=3),
+              "hardcore-C5": hardcore_cycle_table(5, 2.0)}[name]
+    res = exact_law(lambda o: cls(o, **kw), target, rational=False)
+    assert res.truncated_mass == 0.0
+    if exact:
+        assert res.tv < 1e-12, f"{cls.__name__} on {name}: exact TV {res.tv:.3g}"
+    else:
+        assert res.tv > 1e-2, f"mutant {cls.__name__} on {name} not caught: TV {res.tv:.3g}"
+
+
 def test_independent_clocks_exact_but_slower() -> None:
     """Any coupling with the right marginals is exact; shared clocks buy agreement
     (fewer rounds). Welch z-test on mean rounds at alpha."""
