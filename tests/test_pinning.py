@@ -261,6 +261,7 @@ def test_monte_carlo_intervals_cover_at_stated_rate(monkeypatch: pytest.MonkeyPa
         "tv_sampled_orders": P.expected_block_tv(d, 1, 4).value,
         "tree_level1_cw": P.tree_tv(cw).level_sums[1],
         "tv_is_cw": P.expected_block_tv(cw, 1, 6).value,
+        "tree_level1_subsampled": P.tree_tv(d).level_sums[1],
     }
 
     def run(name: str, seed: int) -> tuple[float, float, float]:
@@ -278,16 +279,23 @@ def test_monte_carlo_intervals_cover_at_stated_rate(monkeypatch: pytest.MonkeyPa
         elif name == "tree_level1_cw":
             t = P.tree_tv(hid_cw, orders=R, rng=seed)
             return t.level_sums[1], t.level_intervals[1, 0], t.level_intervals[1, 1]
+        elif name == "tree_level1_subsampled":
+            # level 1 of n = 5 is (0, 2), (2, 5): one block drawn per replicate, x 2
+            t = P.tree_tv(hid, orders=R, rng=seed)
+            return t.level_sums[1], t.level_intervals[1, 0], t.level_intervals[1, 1]
         else:
             r = P.expected_block_tv(hid_cw, 1, 6, orders=R, rng=seed)
         return r.value, r.interval[0], r.interval[1]
 
     is_names = {"tv_is", "kl_rb", "tv_is_cw"}
+    default_blocks = P.MAX_BLOCKS_PER_LEVEL
     pvals, mutant_pvals, methods = {}, {}, {}
     for name, truth in exact.items():
         # force importance sampling (no enumeration) for the IS estimators
         monkeypatch.setattr(P, "enum_limit", (lambda n: 1) if name in is_names else
                             (lambda n: 1024))
+        monkeypatch.setattr(P, "MAX_BLOCKS_PER_LEVEL",
+                            1 if name == "tree_level1_subsampled" else default_blocks)
         hits = half_hits = 0
         for seed in range(seeds):
             v, lo, hi = run(name, 1000 + seed)
@@ -400,3 +408,46 @@ def test_sampled_orders_on_table_and_exact_agree_roughly() -> None:
     assert ex.num_orders is None and sm.num_orders == 30
     assert sm.level_sums[0] == pytest.approx(ex.level_sums[0])  # root: order-free
     assert len(sm.blocks) == sum(sm.level_blocks)
+
+
+def test_charged_blocks_drop_look_ahead_trials() -> None:
+    # with look-ahead the sampler records trials it then discards; the visited
+    # blocks are: roots, and children of a visited rejected block whose trial index
+    # is within the parent's charged trials (2 children per charged trial)
+    t = random_table(6, 2, concentration=0.3, rng=9)
+    res = AutospeculativeSampler(t, trace=True).sample(300, rng=4)
+    tr = res.trace
+    keep = P.charged_blocks(tr)
+    assert keep[tr.block_parent < 0].all()
+    kids = np.bincount(tr.block_parent[keep & (tr.block_parent >= 0)], minlength=tr.num_blocks)
+    rejected = keep & ~tr.block_first_accepted
+    np.testing.assert_array_equal(kids[rejected], 2 * tr.block_trials[rejected])
+    assert (kids[keep & tr.block_first_accepted] == 0).all()
+    assert (~keep).sum() > 0  # this seed does look ahead, so the filter is exercised
+
+
+def test_cli_and_figures(tmp_path) -> None:  # noqa: ANN001
+    import argparse
+
+    from distributions.errors import ReportError
+    from verify import pinning_figures as F
+    from verify.pinning_cli import add_pinning_parser, run_pinning
+
+    parser = argparse.ArgumentParser()
+    add_pinning_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["pinning", "--family", "random-table", "--n", "6", "--out", str(tmp_path),
+         "--samples", "40", "--quiet"]
+    )
+    assert run_pinning(args) == 0
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"pinning_entropy_profile.png", "pinning_block_tv.png", "pinning_level_sums.png",
+            "pinning_rounds_vs_tv.png", "pinning.json"} <= names
+    assert not [n for n in names if n.startswith(".")]  # no temporary files left
+    data = json.loads((tmp_path / "pinning.json").read_text())
+    assert data["tree"]["n"] == 6 and all(c["passed"] for c in data["checks"])
+    prof = P.entropy_profile(random_table(4, 2, rng=0))
+    with pytest.raises(ReportError, match="must end in .png"):
+        F.plot_entropy_profile(prof, tmp_path / "x.jpg")
+    with pytest.raises(ReportError, match="must be a TreeTVResult"):
+        F.plot_level_sums(prof, tmp_path / "x.png")  # type: ignore[arg-type]

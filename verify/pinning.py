@@ -93,7 +93,7 @@ _MAX_SUBSET_CELLS: int = 2**24
 DEFAULT_ORDERS: int = 64
 #: Blocks evaluated per level and replicate by the Monte Carlo tree estimator; the
 #: rest of the level is represented by a uniform sample of blocks (unbiased).
-MAX_BLOCKS_PER_LEVEL: int = 16
+MAX_BLOCKS_PER_LEVEL: int = 64
 #: Upper bound on context cells (rows x n) sent to the oracle in one call.
 _CHUNK_CELLS: int = 2**22
 
@@ -335,17 +335,25 @@ class RoundBoundResult(_ToDict):
 
 
 # ====================================================================== helpers
-def _mean_ci(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and two-sided Student-t ``CONFIDENCE`` interval along axis 0."""
+def _mean_ci(
+    samples: np.ndarray, *, nonneg: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and two-sided Student-t ``CONFIDENCE`` interval along axis 0.
+
+    With ``nonneg`` (a quantity known to be >= 0) the low end is clipped at 0,
+    which never lowers the coverage.
+    """
     x = np.asarray(samples, dtype=np.float64)
     R = x.shape[0]
     mean = x.mean(axis=0)
     if R < 2:
         inf = np.full_like(mean, np.inf)
-        return mean, mean - inf, mean + inf
+        lo = mean - inf
+        return mean, np.maximum(lo, 0.0) if nonneg else lo, mean + inf
     se = x.std(axis=0, ddof=1) / math.sqrt(R)
     half = stats.t.ppf(0.5 + CONFIDENCE / 2, R - 1) * se
-    return mean, mean - half, mean + half
+    lo = mean - half
+    return mean, np.maximum(lo, 0.0) if nonneg else lo, mean + half
 
 
 def _xlogx_sum(p: np.ndarray) -> float:
@@ -766,7 +774,7 @@ def entropy_profile(
             f"Monte Carlo over {R} draws of (sigma, x ~ mu), exact conditional entropies "
             "along the chain; 95% t-interval"
         )
-    mean, lo, hi = _mean_ci(vals)
+    mean, lo, hi = _mean_ci(vals, nonneg=True)
     return EntropyProfileResult(mean, (lo, hi), method, n, q, R)
 
 
@@ -797,7 +805,7 @@ def _block(target: Any, a: Any, b: Any, orders: Any, rng: Any, which: int) -> Bl
                 "importance sampling E_{x~mu_S}[(1 - nu_S/mu_S)_+]",
                 "Rao-Blackwellised chain sum_j KL(mu(.|x_P,x_<j) || mu(.|x_P))",
             )
-    mean, lo, hi = _mean_ci(vals)
+    mean, lo, hi = _mean_ci(vals, nonneg=True)
     return BlockResult(float(mean), (float(lo), float(hi)), method, name, a, b, n, q, R)
 
 
@@ -942,12 +950,12 @@ def tree_tv(target: Any, *, orders: int | None = None, rng: Any = None) -> TreeT
         method = (
             f"Monte Carlo over {R} draws of (sigma, x ~ mu); at most {MAX_BLOCKS_PER_LEVEL} "
             "uniformly sampled blocks per level and draw (scaled, unbiased); block TV exact "
-            f"given the context when q**|S| <= {enum_limit(n)}"
+            f"given the context when q**|S| <= {min(enum_limit(n), 16)}"
             + (", else importance sampling E_{x~mu_S}[(1 - nu_S/mu_S)_+]" if any_is else "")
             + "; 95% t-interval"
         )
-    mean, lo, hi = _mean_ci(vals)
-    tmean, tlo, thi = _mean_ci(vals.sum(axis=1))
+    mean, lo, hi = _mean_ci(vals, nonneg=True)
+    tmean, tlo, thi = _mean_ci(vals.sum(axis=1), nonneg=True)
     return TreeTVResult(
         float(tmean), (float(tlo), float(thi)), method, n, q, mean, np.stack([lo, hi], axis=1),
         nblocks, level_bound, tree_bound, blocks_out, R,
@@ -962,7 +970,9 @@ def _mc_tree(
     orders, x = _mc_draws(target, R, gen)
     vals = np.zeros((R, len(levels)))
     any_is = False
-    limit = enum_limit(n)
+    # blocks are many and the level sum's variance comes mostly from which block and
+    # which (sigma, x): enumerate only tiny blocks, spend the work on more blocks
+    limit = min(enum_limit(n), 16)
     for d, lv in enumerate(levels):
         nb = len(lv)
         k = min(nb, MAX_BLOCKS_PER_LEVEL)
@@ -1375,7 +1385,7 @@ def check_round_bound(
     if max_constant is not None and c_int[0] > max_constant:
         reasons.append(f"constant {c:.4g} (low end {c_int[0]:.4g}) > max_constant {max_constant:g}")
     r_m, r_lo, r_hi = _mean_ci(rounds)
-    s_m, s_lo, s_hi = _mean_ci(sum_tv)
+    s_m, s_lo, s_hi = _mean_ci(sum_tv, nonneg=True)
     how = (
         "exact given the recorded context"
         if exact
