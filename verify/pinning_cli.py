@@ -106,7 +106,7 @@ def add_pinning_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="root seed (default: %(default)s)")
     p.add_argument("--orders", type=int, default=None,
                    help="random orders / Monte Carlo draws (default: exact when the target "
-                   f"is small, else {P.DEFAULT_ORDERS})")
+                   f"has a table and n <= 8, else {P.DEFAULT_ORDERS})")
     p.add_argument("--samples", type=int, default=100,
                    help="sampler runs for the round bound; 0 skips it (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no table")
@@ -127,7 +127,9 @@ def compute(name: str, n: int, *, seed: int, orders: int | None, samples: int) -
     """All results of one ``pinning`` run (used by :func:`run_pinning`)."""
     target = make_family(name, n)
     gen = np.random.default_rng(seed)
-    table_ok = P._table_of(target) is not None and P._exact_ok(target.n, target.q)
+    # exact over all orders is quick up to n = 8; beyond, sample orders
+    table_ok = (P._table_of(target) is not None and P._exact_ok(target.n, target.q)
+                and target.n <= 8)
     use = orders if orders is not None else (None if table_ok else P.DEFAULT_ORDERS)
     prof = P.entropy_profile(target, orders=use, rng=gen)
     tree = P.tree_tv(target, orders=use, rng=gen)
