@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from distributions.errors import ReportError  # noqa: E402
 from verify.pinning import (  # noqa: E402
@@ -74,6 +75,7 @@ def plot_entropy_profile(
         ax.fill_between(t, profile.interval[0], profile.interval[1], alpha=0.3, label="95% CI")
     ax.axhline(math.log(profile.q), color="grey", ls="--", lw=1, label="log q")
     ax.set_xlabel("t (pinned coordinates)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("h_t (nats)")
     ax.set_title(f"Entropy profile {label} (n={profile.n}, q={profile.q})".replace("  ", " "))
     ax.legend(fontsize=8)
@@ -115,6 +117,7 @@ def plot_level_sums(tree: TreeTVResult, path: str | os.PathLike[str], *, label: 
                 label="sum over level of E TV")
     ax.axhline(tree.level_bound, color="red", ls="--", label="sqrt(n log q / 2)")
     ax.set_xlabel("recursion depth")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("sum of E TV(mu_S, nu_S)")
     ax.set_ylim(bottom=0)
     ax.set_title(
