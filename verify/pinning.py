@@ -22,7 +22,7 @@ Methods
 -------
 ``orders=None``
     Exact: every pair of sets, exact expectation over ``x_P`` (``Enumerable``
-    target, ``n <= 12`` and ``(q+1)**n <= 2**24``). Zero-width interval.
+    target, ``n <= 12`` and ``(q+1)**n <= 2**22``). Zero-width interval.
 ``orders=R`` (int) on an ``Enumerable`` target
     ``R`` uniform random orders; for each, the quantity is exact over ``x``
     (from the table). 95% Student-t interval over the orders.
@@ -88,7 +88,7 @@ CONFIDENCE: float = 0.95
 #: Largest ``n`` for the exact all-orders computation.
 MAX_EXACT_N: int = 12
 #: Largest total size of the subset-marginal cache, ``(q+1)**n``.
-_MAX_SUBSET_CELLS: int = 2**24
+_MAX_SUBSET_CELLS: int = 2**22
 #: Default number of random orders when exact computation is impossible (tree_tv).
 DEFAULT_ORDERS: int = 64
 #: Blocks evaluated per level and replicate by the Monte Carlo tree estimator; the
@@ -497,7 +497,7 @@ def _subsets_for(target: Any, table: np.ndarray) -> _Subsets:
     if hit is not None and hit[0] is target:
         return hit[1]
     sub = _Subsets(table)
-    if len(_SUBSET_CACHE) >= 4:
+    if len(_SUBSET_CACHE) >= 2:
         _SUBSET_CACHE.pop(next(iter(_SUBSET_CACHE)))
     _SUBSET_CACHE[key] = (target, sub)
     return sub
