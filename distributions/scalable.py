@@ -141,7 +141,7 @@ def _check_positions(positions: Any, ctx: np.ndarray) -> np.ndarray:
         raise ParameterError(
             f"`positions` must be distinct within a row; got {int(srt[b, j])} twice in row {b}."
         )
-    seen = np.take_along_axis(ctx, pos, axis=1)
+    seen = ctx[np.arange(B)[:, None], pos]
     if (seen != MASK).any():
         b, j = (int(k) for k in np.argwhere(seen != MASK)[0])
         raise ParameterError(
@@ -476,7 +476,7 @@ class CurieWeiss(_ScalableOracle):
         return expit(z1 - z0)
 
     def _counts(self, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (ctx == 1).sum(axis=1), (ctx == MASK).sum(axis=1)
+        return np.count_nonzero(ctx == 1, axis=1), np.count_nonzero(ctx == MASK, axis=1)
 
     def _masked_conditionals(self, ctx: np.ndarray) -> np.ndarray:
         p, f = self._counts(ctx)
