@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp
 
 from distributions._validation import check_int
 from distributions.errors import ParameterError
@@ -32,6 +31,15 @@ __all__ = ["GaussianMixture", "FiniteSet"]
 _LOG2PI = float(np.log(2.0 * np.pi))
 #: Tolerance on ``|sum(weights) - 1|``.
 WEIGHT_SUM_TOL: float = 1e-9
+
+
+def logsumexp(a: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+    """``log(sum(exp(a)))`` along ``axis``, stable; ``-inf`` when every entry is ``-inf``."""
+    mx = np.max(a, axis=axis, keepdims=True)
+    mx = np.where(np.isfinite(mx), mx, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(a - mx), axis=axis, keepdims=True)) + mx
+    return out if keepdims else np.squeeze(out, axis=axis)
 
 
 # ----------------------------------------------------------------------------- validation
