@@ -326,6 +326,7 @@ class FiniteSet:
         x = _check_x(x, self.dim)
         t = _check_t(t, x.shape[0])
         lg = self._logits(t, x)
+        lg[t == 0] = self._logw  # x_0 = 0 almost surely: the prior
         resp = np.exp(lg - logsumexp(lg, axis=1, keepdims=True))
         return resp @ self.points
 
