@@ -256,7 +256,7 @@ class AutospeculativeSampler:
             zeros = np.zeros(num, _I64)
             spec = _TraceSpec(recorder, np.arange(num, dtype=_I64), zeros - 1, 0, zeros, zeros)
         y, _, rounds, queries = self._sample_block(0, self.n, ctx, orders, None, source, spec)
-        samples = ctx
+        samples = ctx  # every position of the root's context is MASK again here
         samples[np.arange(num)[:, None], orders] = y
         trace = recorder.build(orders, self.n) if recorder is not None else None
         return SampleResult(samples=samples, rounds=rounds, queries=queries, trace=trace)
@@ -289,11 +289,11 @@ class AutospeculativeSampler:
     ) -> np.ndarray:
         """Context of the right child: the prefix plus the trial's left half ``y_left``.
 
-        ``x_left`` (the rejected proposal's left half) is passed for mutants only.
+        ``ctx`` is the trials' own copy and is filled in place. ``x_left`` (the
+        rejected proposal's left half) is passed for mutants only.
         """
-        out = ctx.copy()
-        out[np.arange(ctx.shape[0])[:, None], left_pos] = y_left
-        return out
+        ctx[np.arange(ctx.shape[0])[:, None], left_pos] = y_left
+        return ctx
 
     def _left_rows(self, nu_rows: np.ndarray, k: int) -> np.ndarray:
         """Speculation rows the left child reuses: its parent's first ``k`` rows."""
@@ -321,7 +321,7 @@ class AutospeculativeSampler:
         a: int,
         b: int,
         ctx: np.ndarray,
-        order: np.ndarray,
+        pos: np.ndarray,
         nu_rows: np.ndarray | None,
         source: RandomSource,
         rec: _TraceSpec | None,
@@ -331,11 +331,12 @@ class AutospeculativeSampler:
         Parameters
         ----------
         a, b : int
-            The block ``order[i, a:b]`` of every call.
+            Prefix length and block end (the block is ``sigma(a+1..b)``).
         ctx : ndarray of int, shape (m, n)
-            Contexts holding the prefix ``order[i, :a]`` (MASK elsewhere).
-        order : ndarray of int, shape (m, n)
-            The order of each call's sample.
+            Contexts holding the prefix ``sigma(1..a)`` (MASK elsewhere). Owned by
+            the call: entries may be set and restored during the call.
+        pos : ndarray of int, shape (m, b - a)
+            The block's positions ``sigma(a+1..b)`` of each call's sample.
         nu_rows : ndarray, shape (m, b - a, q), optional
             Speculation rows given by the parent (left child); fetched otherwise.
         source : RandomSource
@@ -344,7 +345,7 @@ class AutospeculativeSampler:
         Returns
         -------
         y : ndarray of int, shape (m, b - a)
-            Values at ``order[i, a:b]``.
+            Values at ``pos[i]``.
         log_mu : ndarray, shape (m,)
             ``log mu_S(y)`` given the prefix.
         rounds, queries : ndarray of int, shape (m,)
@@ -358,7 +359,6 @@ class AutospeculativeSampler:
             return np.zeros((0, L), _I64), np.zeros(0), rounds, queries
         handle = rec.open(a, b, ctx) if rec is not None else None
         rows = np.arange(m)
-        pos = order[:, a:b]
         if nu_rows is None:
             nu_rows = self.oracle.conditionals_at(ctx, pos)
             rounds += 1
@@ -376,9 +376,9 @@ class AutospeculativeSampler:
         log_nu_terms = self._log_probs(np.take_along_axis(nu_rows, x[..., None], axis=2)[..., 0])
         log_nu = log_nu_terms.sum(axis=1)
         # chain rule along x: one round, L - 1 contexts (the first factor is shared)
-        base = ctx.copy()
-        base[rows, pos[:, 0]] = x[:, 0]
-        chain = self.oracle.conditionals_at(base, pos[:, 1:], x[:, 1:])
+        ctx[rows, pos[:, 0]] = x[:, 0]
+        chain = self.oracle.conditionals_at(ctx, pos[:, 1:], x[:, 1:])
+        ctx[rows, pos[:, 0]] = MASK
         rounds += 1
         queries += L - 1
         log_chain = self._log_probs(np.take_along_axis(chain, x[:, 1:, None], axis=2)[..., 0])
@@ -390,7 +390,7 @@ class AutospeculativeSampler:
         if rej.size:
             sub = handle.take(rej) if handle is not None else None
             y_r, log_mu_r, rounds_r, queries_r = self._residual(
-                a, b, ctx[rej], order[rej], nu_rows[rej], x[rej], log_nu[rej], source, sub
+                a, b, ctx[rej], pos[rej], nu_rows[rej], x[rej], log_nu[rej], source, sub
             )
             y = y.copy()
             y[rej] = y_r
@@ -407,7 +407,7 @@ class AutospeculativeSampler:
         a: int,
         b: int,
         ctx: np.ndarray,
-        order: np.ndarray,
+        pos: np.ndarray,
         nu_rows: np.ndarray,
         x: np.ndarray,
         log_nu_x: np.ndarray,
@@ -415,6 +415,8 @@ class AutospeculativeSampler:
         rec: _TraceHandle | None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Residual loop for ``m`` rejected calls: draws from ``(mu_S - nu_S)_+ / TV``.
+
+        ``ctx`` and ``pos`` are as in :meth:`_sample_block`.
 
         ``x`` and ``log_nu_x`` are the rejected proposals and their ``log nu_S``
         (unused by the exact algorithm; available to mutants).
@@ -450,15 +452,17 @@ class AutospeculativeSampler:
             calls = np.repeat(active, width)
             trial_idx = np.tile(np.arange(lo, hi + 1, dtype=_I64), active.size)
             t_ctx = ctx[calls]
-            t_order = order[calls]
+            t_pos = pos[calls]
             t_rows = nu_rows[calls]
             spec_l = rec.child_spec(calls, 1, trial_idx) if rec is not None else None
             y_l, log_l, r_l, q_l = self._sample_block(
-                a, mid, t_ctx, t_order, self._left_rows(t_rows, k), source, spec_l
+                a, mid, t_ctx, t_pos[:, :k], self._left_rows(t_rows, k), source, spec_l
             )
-            r_ctx = self._right_context(t_ctx, t_order[:, a:mid], y_l, x[calls, :k])
+            r_ctx = self._right_context(t_ctx, t_pos[:, :k], y_l, x[calls, :k])
             spec_r = rec.child_spec(calls, 2, trial_idx) if rec is not None else None
-            y_r, log_r, r_r, q_r = self._sample_block(mid, b, r_ctx, t_order, None, source, spec_r)
+            y_r, log_r, r_r, q_r = self._sample_block(
+                mid, b, r_ctx, t_pos[:, k:], None, source, spec_r
+            )
             t_y = np.concatenate([y_l, y_r], axis=1)
             t_log_mu = log_l + log_r
             t_nu = t_rows[np.arange(calls.size)[:, None], cols, t_y]
