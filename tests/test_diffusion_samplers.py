@@ -1,0 +1,245 @@
+"""Diffusion samplers (DESIGN 5): exact law of the Euler chain, cost accounting, mutants.
+
+Alpha is 0.01 family-wise for every statistical check (Holm inside each check).
+The negative controls are small subclasses overriding one hook each; every one of
+them must make the corresponding check fail at the stated sample size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from distributions.diffusion import FiniteSet, GaussianMixture
+from distributions.errors import OracleError, ParameterError
+from samplers.diffusion import (
+    AutospeculativeDiffusionSampler,
+    EulerLocalizationSampler,
+    LocalizationGrid,
+    SpeculativeDiffusionSampler,
+)
+from tests._stats import assert_family
+from verify.continuous import (
+    check_gaussian_chain,
+    check_same_law,
+    check_speculative_acceptance,
+)
+
+ALPHA = 0.01
+GRID = LocalizationGrid.geometric(20.0, 16, first=0.05)
+MIX = GaussianMixture([0.3, 0.7], [[-2.0, 0.0], [2.0, 1.0]], [0.1, 0.2])
+
+
+# ----------------------------------------------------------------------------- mutants
+class MissingQuadraticTerm(AutospeculativeDiffusionSampler):
+    """Girsanov log ratio without the -h (|f|^2 - |m_a|^2) / 2 term."""
+
+    def _path_loglik(self, drifts, deltas, steps):  # type: ignore[override]
+        return np.einsum("mld,mld->m", drifts, deltas)
+
+
+class RightHalfFromProposal(AutospeculativeDiffusionSampler):
+    """Residual trials start their right half at the rejected proposal's mid point."""
+
+    def _right_start(self, left_end, proposal_mid):  # type: ignore[override]
+        return proposal_mid
+
+
+class WrongReflection(SpeculativeDiffusionSampler):
+    """Reflection with the wrong sign convention: -(z - 2<e,z>e)."""
+
+    def _reflect(self, z, e):  # type: ignore[override]
+        return -(z - 2.0 * (z * e).sum(axis=-1, keepdims=True) * e)
+
+
+class MissingHalfNormSquared(SpeculativeDiffusionSampler):
+    """Per-step acceptance min(1, exp(-<z, D>)): the |D|^2/2 term dropped."""
+
+    def _log_accept(self, z, dvec):  # type: ignore[override]
+        return np.minimum(0.0, -(z * dvec).sum(axis=-1))
+
+
+def _fail_msg(res, label: str, seed: int) -> str:
+    worst = min(res.tests, key=lambda t: t.adjusted_pvalue)
+    return (f"{label}: family p={res.pvalue:.3g} (alpha={res.alpha}), worst {worst.name} "
+            f"p={worst.pvalue:.3g}; num_samples={res.num_samples}, seed={seed}")
+
+
+# ----------------------------------------------------------------------------- grid
+def test_grid_constructors() -> None:
+    u = LocalizationGrid.uniform(2.0, 4)
+    np.testing.assert_allclose(u.times, [0, 0.5, 1.0, 1.5, 2.0])
+    assert u.num_steps == 4 and u.T == 2.0 and len(u) == 5
+    g = LocalizationGrid.geometric(10.0, 5, first=0.1)
+    assert g.times[0] == 0 and g.times[1] == pytest.approx(0.1) and g.T == 10.0
+    ratios = g.times[2:] / g.times[1:-1]
+    np.testing.assert_allclose(ratios, ratios[0])
+    assert LocalizationGrid.geometric(3.0, 1).num_steps == 1
+
+
+@pytest.mark.parametrize(
+    ("times", "match"),
+    [
+        ([0.0, 1.0, 1.0], "strictly increasing"),
+        ([0.0, 2.0, 1.0], "strictly increasing"),
+        ([0.1, 1.0], "start at 0"),
+        ([0.0], "at least 2"),
+        ([0.0, np.nan], "finite"),
+        ([[0.0, 1.0]], "1-d"),
+    ],
+)
+def test_grid_bad_input(times: list, match: str) -> None:
+    with pytest.raises(ParameterError, match=match):
+        LocalizationGrid(times)
+
+
+def test_grid_constructor_bad_input() -> None:
+    with pytest.raises(ParameterError, match="`N`"):
+        LocalizationGrid.uniform(1.0, 0)
+    with pytest.raises(ParameterError, match="`T`"):
+        LocalizationGrid.geometric(-1.0, 4)
+    with pytest.raises(ParameterError, match="`first`"):
+        LocalizationGrid.geometric(1.0, 4, first=2.0)
+
+
+# ----------------------------------------------------------------------------- exactness
+def test_all_samplers_match_the_gaussian_chain() -> None:
+    m = np.array([1.0, -0.5])
+    s = np.array([[0.5, 0.2], [0.2, 0.3]])
+    target = GaussianMixture([1.0], [m], [s])
+    samplers = {
+        "euler": (EulerLocalizationSampler(target, GRID), 4000),
+        "autospec": (AutospeculativeDiffusionSampler(target, GRID), 2000),
+        "speculative": (SpeculativeDiffusionSampler(target, GRID, window=4), 4000),
+    }
+    pv = {}
+    for i, (name, (smp, n)) in enumerate(samplers.items()):
+        res = check_gaussian_chain(smp, m, s, GRID, num_samples=n, alpha=ALPHA, rng=200 + i)
+        pv[name] = res.pvalue
+    # each check already applies Holm inside; Bonferroni across the three samplers
+    bad = {k: v for k, v in pv.items() if v <= ALPHA / len(pv)}
+    assert not bad, f"Gaussian-chain check rejects {bad} at alpha={ALPHA}/3; seeds 200.."
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "num"),
+    [
+        ("autospec/mixture", MIX, 3000),
+        ("speculative/mixture", MIX, 4000),
+        ("autospec/finite", FiniteSet([[1.0, 0.0], [-1.0, 0.5], [0.0, -1.0]]), 2000),
+        ("speculative/finite", FiniteSet([[1.0, 0.0], [-1.0, 0.5], [0.0, -1.0]]), 3000),
+    ],
+)
+def test_parallel_samplers_match_euler(name: str, target, num: int) -> None:
+    seed = 300 + len(name)
+    if name.startswith("auto"):
+        smp = AutospeculativeDiffusionSampler(target, GRID)
+    else:
+        smp = SpeculativeDiffusionSampler(target, GRID, window=4)
+    res = check_same_law(smp, EulerLocalizationSampler(target, GRID), num_samples=num,
+                         alpha=ALPHA, rng=seed)
+    assert res.passed, _fail_msg(res, name, seed)
+
+
+@pytest.mark.parametrize(
+    ("mutant", "num"),
+    [
+        (MissingQuadraticTerm(MIX, GRID), 1000),
+        (RightHalfFromProposal(MIX, GRID), 3000),
+        (WrongReflection(MIX, GRID, window=4), 4000),
+    ],
+    ids=["girsanov-missing-|f|^2", "right-half-from-proposal", "reflection-wrong-sign"],
+)
+def test_negative_controls_fail_same_law(mutant, num: int) -> None:
+    seed = 2
+    res = check_same_law(mutant, EulerLocalizationSampler(MIX, GRID), num_samples=num,
+                         alpha=ALPHA, rng=seed)
+    assert not res.passed, "mutant not caught: " + _fail_msg(res, type(mutant).__name__, seed)
+
+
+def test_speculative_per_step_acceptance() -> None:
+    seed = 400
+    res = check_speculative_acceptance(SpeculativeDiffusionSampler(MIX, GRID, window=4),
+                                       num_samples=1500, alpha=ALPHA, rng=seed)
+    assert res.passed, _fail_msg(res, "speculative acceptance", seed)
+    assert res.detectable_rate_shift < 0.01
+    mut = check_speculative_acceptance(MissingHalfNormSquared(MIX, GRID, window=4),
+                                       num_samples=1500, alpha=ALPHA, rng=seed)
+    assert not mut.passed, "acceptance mutant not caught: " + _fail_msg(mut, "mutant", seed)
+
+
+# ----------------------------------------------------------------------------- costs
+def test_cost_accounting_with_constant_drift() -> None:
+    # one point: f is constant, so every speculation is exact
+    target = FiniteSet([[0.5, -1.0]])
+    n_steps = GRID.num_steps
+    e = EulerLocalizationSampler(target, GRID).sample(7, rng=1)
+    assert (e.rounds == n_steps + 1).all() and (e.queries == n_steps + 1).all()
+    a = AutospeculativeDiffusionSampler(target, GRID).sample(7, rng=1)
+    assert (a.rounds == 3).all() and (a.queries == n_steps + 1).all()
+    for w in (1, 3, 16, 40):
+        s = SpeculativeDiffusionSampler(target, GRID, window=w).sample(7, rng=1)
+        assert (s.rounds == 1 + -(-n_steps // w)).all(), (w, s.rounds)
+        assert (s.queries == n_steps + 1).all()
+        assert s.aux["step_dnorm"].size == 0
+    for res in (e, a):
+        np.testing.assert_allclose(res.samples, np.tile([0.5, -1.0], (7, 1)))
+        assert res.aux["path_end"].shape == (7, 2)
+
+
+@pytest.mark.parametrize("kind", ["autospec", "speculative"])
+def test_rounds_do_not_depend_on_batch_size(kind: str) -> None:
+    """num=1 repeated 150 times vs one batch of 600: same cost distribution."""
+    smp = (AutospeculativeDiffusionSampler(MIX, GRID) if kind == "autospec"
+           else SpeculativeDiffusionSampler(MIX, GRID, window=4))
+    seed = 500
+    ss = np.random.SeedSequence(seed).spawn(151)
+    single = [smp.sample(1, rng=np.random.default_rng(s)) for s in ss[:150]]
+    r1 = np.concatenate([r.rounds for r in single])
+    q1 = np.concatenate([r.queries for r in single])
+    batch = smp.sample(600, rng=np.random.default_rng(ss[150]))
+    pv = {
+        "rounds": stats.mannwhitneyu(r1, batch.rounds).pvalue,
+        "queries": stats.mannwhitneyu(q1, batch.queries).pvalue,
+        "rounds KS": stats.ks_2samp(r1, batch.rounds).pvalue,
+    }
+    assert_family(pv, alpha=ALPHA, seed=seed, sizes="150 single vs batch of 600")
+    # the residual machinery is exercised: costs vary between samples
+    assert np.unique(batch.rounds).size > 3, np.unique(batch.rounds)
+
+
+# ----------------------------------------------------------------------------- errors
+class _NaNOracle:
+    dim = 2
+
+    def denoise(self, t, x):
+        out = np.zeros_like(x)
+        out[-1] = np.nan
+        return out
+
+
+class _WrongShape:
+    dim = 2
+
+    def denoise(self, t, x):
+        return np.zeros((x.shape[0], 3))
+
+
+def test_sampler_bad_input() -> None:
+    with pytest.raises(ParameterError, match="window"):
+        SpeculativeDiffusionSampler(MIX, GRID, window=0)
+    with pytest.raises(ParameterError, match="rho"):
+        AutospeculativeDiffusionSampler(MIX, GRID, rho=0.0)
+    with pytest.raises(ParameterError, match="denoise"):
+        EulerLocalizationSampler(object(), GRID)
+    with pytest.raises(ParameterError, match="strictly increasing"):
+        EulerLocalizationSampler(MIX, [0.0, 1.0, 0.5])
+    with pytest.raises(ParameterError, match="num"):
+        EulerLocalizationSampler(MIX, GRID).sample(-1)
+    for cls, kw in ((EulerLocalizationSampler, {}), (AutospeculativeDiffusionSampler, {}),
+                    (SpeculativeDiffusionSampler, {"window": 2})):
+        with pytest.raises(OracleError, match="finite"):
+            cls(_NaNOracle(), GRID, **kw).sample(3, rng=0)
+        with pytest.raises(OracleError, match="shape"):
+            cls(_WrongShape(), GRID, **kw).sample(3, rng=0)
