@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from distributions.base import MASK
 from distributions.errors import ParameterError
 
-__all__ = ["check_contexts", "positional_conditionals", "build_chain_contexts"]
+__all__ = [
+    "check_contexts",
+    "check_positions",
+    "check_chain_values",
+    "positional_conditionals",
+    "build_chain_contexts",
+]
 
 
 def check_contexts(x: object, n: int, q: int, *, name: str = "x") -> np.ndarray:
@@ -27,6 +34,54 @@ def check_contexts(x: object, n: int, q: int, *, name: str = "x") -> np.ndarray:
                 f"`{name}` entries must be in {{{MASK} (MASK), 0, ..., {q - 1}}}; got {bad}."
             )
     return arr.astype(np.int64, copy=False)
+
+
+def check_positions(positions: Any, ctx: np.ndarray) -> np.ndarray:
+    """Validate the ``positions`` of a ``conditionals_at`` query: shape (B, L), in
+    range, distinct within a row and masked in the context ``ctx``."""
+    B, n = ctx.shape
+    pos = np.asarray(positions)
+    if pos.ndim != 2 or pos.shape[0] != B:
+        raise ParameterError(f"`positions` must have shape ({B}, L); got shape {pos.shape}.")
+    if pos.dtype.kind not in "iu":
+        raise ParameterError(f"`positions` must be an integer array; got dtype {pos.dtype}.")
+    pos = pos.astype(np.int64, copy=False)
+    if pos.size == 0:
+        return pos
+    lo, hi = int(pos.min()), int(pos.max())
+    if lo < 0 or hi > n - 1:
+        raise ParameterError(
+            f"`positions` entries must be in [0, {n - 1}]; got {lo if lo < 0 else hi}."
+        )
+    srt = np.sort(pos, axis=1)
+    dup = srt[:, 1:] == srt[:, :-1]
+    if dup.any():
+        b, j = (int(k) for k in np.argwhere(dup)[0])
+        raise ParameterError(
+            f"`positions` must be distinct within a row; got {int(srt[b, j])} twice in row {b}."
+        )
+    seen = ctx[np.arange(B)[:, None], pos]
+    if (seen != MASK).any():
+        b, j = (int(k) for k in np.argwhere(seen != MASK)[0])
+        raise ParameterError(
+            f"`positions` must be masked in `x`; got position {int(pos[b, j])} of row {b} "
+            f"holding value {int(seen[b, j])}."
+        )
+    return pos
+
+
+def check_chain_values(values: Any, shape: tuple[int, int], q: int) -> np.ndarray:
+    """Validate the ``chain_values`` of a ``conditionals_at`` query."""
+    vals = np.asarray(values)
+    if vals.shape != shape:
+        raise ParameterError(f"`chain_values` must have shape {shape}; got shape {vals.shape}.")
+    if vals.dtype.kind not in "iu":
+        raise ParameterError(f"`chain_values` must be an integer array; got dtype {vals.dtype}.")
+    vals = vals.astype(np.int64, copy=False)
+    if vals.size and (vals.min() < 0 or vals.max() > q - 1):
+        bad = int(vals.min()) if vals.min() < 0 else int(vals.max())
+        raise ParameterError(f"`chain_values` entries must be in [0, {q - 1}]; got {bad}.")
+    return vals
 
 
 def build_chain_contexts(

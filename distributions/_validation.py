@@ -86,7 +86,7 @@ def check_probability_array(name: str, value: Any, *, ndim: int | None = None) -
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ParameterError(
-            f"`{name}` must be finite and non-negative; got {arr[where]!r} at index {where}."
+            f"`{name}` must be finite and non-negative; got {float(arr[where])!r} at index {where}."
         )
     return arr
 

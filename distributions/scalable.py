@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, gammaln, logsumexp
 
-from distributions._oracle_utils import check_contexts
+from distributions._oracle_utils import check_chain_values, check_contexts, check_positions
 from distributions._validation import check_float, check_int, check_probability_array
 from distributions.base import MASK
 from distributions.errors import ParameterError
@@ -96,10 +96,10 @@ class _ScalableOracle:
         Never materialises the ``(B, n, q)`` answer nor the ``B * L`` chain contexts.
         """
         ctx = check_contexts(x, self.n, self.q)
-        pos = _check_positions(positions, ctx)
+        pos = check_positions(positions, ctx)
         vals = None
         if chain_values is not None:
-            vals = _check_chain_values(chain_values, pos.shape, self.q)
+            vals = check_chain_values(chain_values, pos.shape, self.q)
         return self._positional(ctx, pos, vals)
 
     def log_pmf(self, x: np.ndarray) -> np.ndarray:
@@ -118,51 +118,6 @@ class _ScalableOracle:
             )
         configs = np.stack(np.unravel_index(np.arange(size), (self.q,) * self.n), axis=1)
         return np.exp(self._log_pmf(configs.astype(np.int64)))
-
-
-def _check_positions(positions: Any, ctx: np.ndarray) -> np.ndarray:
-    B, n = ctx.shape
-    pos = np.asarray(positions)
-    if pos.ndim != 2 or pos.shape[0] != B:
-        raise ParameterError(f"`positions` must have shape ({B}, L); got shape {pos.shape}.")
-    if pos.dtype.kind not in "iu":
-        raise ParameterError(f"`positions` must be an integer array; got dtype {pos.dtype}.")
-    pos = pos.astype(np.int64, copy=False)
-    if pos.size == 0:
-        return pos
-    lo, hi = int(pos.min()), int(pos.max())
-    if lo < 0 or hi > n - 1:
-        raise ParameterError(
-            f"`positions` entries must be in [0, {n - 1}]; got {lo if lo < 0 else hi}."
-        )
-    srt = np.sort(pos, axis=1)
-    dup = srt[:, 1:] == srt[:, :-1]
-    if dup.any():
-        b, j = (int(k) for k in np.argwhere(dup)[0])
-        raise ParameterError(
-            f"`positions` must be distinct within a row; got {int(srt[b, j])} twice in row {b}."
-        )
-    seen = ctx[np.arange(B)[:, None], pos]
-    if (seen != MASK).any():
-        b, j = (int(k) for k in np.argwhere(seen != MASK)[0])
-        raise ParameterError(
-            f"`positions` must be masked in `x`; got position {int(pos[b, j])} of row {b} "
-            f"holding value {int(seen[b, j])}."
-        )
-    return pos
-
-
-def _check_chain_values(values: Any, shape: tuple[int, int], q: int) -> np.ndarray:
-    vals = np.asarray(values)
-    if vals.shape != shape:
-        raise ParameterError(f"`chain_values` must have shape {shape}; got shape {vals.shape}.")
-    if vals.dtype.kind not in "iu":
-        raise ParameterError(f"`chain_values` must be an integer array; got dtype {vals.dtype}.")
-    vals = vals.astype(np.int64, copy=False)
-    if vals.size and (vals.min() < 0 or vals.max() > q - 1):
-        bad = int(vals.min()) if vals.min() < 0 else int(vals.max())
-        raise ParameterError(f"`chain_values` entries must be in [0, {q - 1}]; got {bad}.")
-    return vals
 
 
 def _lse_rows(a: np.ndarray) -> np.ndarray:

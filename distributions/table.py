@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from distributions._oracle_utils import check_contexts, positional_conditionals
+from distributions._oracle_utils import (
+    check_chain_values,
+    check_contexts,
+    check_positions,
+    positional_conditionals,
+)
 from distributions._validation import check_int, check_probability_array
 from distributions.base import MASK
 from distributions.errors import ParameterError
@@ -130,12 +135,10 @@ class TableDistribution:
     ) -> np.ndarray:
         """Conditionals at requested positions (see :class:`PositionalOracle`)."""
         ctx = check_contexts(x, self.n, self.q)
-        pos = np.asarray(positions, dtype=np.int64)
+        pos = check_positions(positions, ctx)
+        vals = None if chain_values is None else check_chain_values(chain_values, pos.shape, self.q)
         if self._ext is None:
-            return positional_conditionals(self.conditionals, ctx, pos, chain_values)
-        if chain_values is None:
-            return self._ext_conditionals(ctx, pos)
-        vals = np.asarray(chain_values, dtype=np.int64)
+            return positional_conditionals(self.conditionals, ctx, pos, vals)
         return self._ext_conditionals(ctx, pos, vals)
 
     def _ext_conditionals(

@@ -152,13 +152,13 @@ class CountingOracle:
             b, j, v = (int(i) for i in np.argwhere(bad)[0])
             self._fail("entries must be finite", b, int(positions[b, j]),
                        self._context_of(x, positions, chain_values, b, j),
-                       f"{out[b, j, v]!r} for value {v}, row {out[b, j].tolist()}")
+                       f"{float(out[b, j, v])!r} for value {v}, row {out[b, j].tolist()}")
         bad = (out < 0) | (out > 1)
         if bad.any():
             b, j, v = (int(i) for i in np.argwhere(bad)[0])
             self._fail("entries must lie in [0, 1]", b, int(positions[b, j]),
                        self._context_of(x, positions, chain_values, b, j),
-                       f"{out[b, j, v]!r} for value {v}, row {out[b, j].tolist()}")
+                       f"{float(out[b, j, v])!r} for value {v}, row {out[b, j].tolist()}")
         sums = out.sum(axis=-1)
         bad = (np.abs(sums - 1.0) > ROW_SUM_TOL) & (sums != 0.0)
         if bad.any():
@@ -166,7 +166,7 @@ class CountingOracle:
             self._fail(f"rows must sum to 1 within {ROW_SUM_TOL:g} (or be all zero for a "
                        "zero-probability context)", b, int(positions[b, j]),
                        self._context_of(x, positions, chain_values, b, j),
-                       f"row {out[b, j].tolist()} summing to {sums[b, j]!r}")
+                       f"row {out[b, j].tolist()} summing to {float(sums[b, j])!r}")
 
     def _check_full(self, out: np.ndarray, x: np.ndarray) -> None:
         masked = x == MASK

@@ -20,10 +20,8 @@ PREFIX = r"oracle answer breaks the rule: "
 
 
 def _num(text: str) -> str:
-    """Regex for a number printed by the guard. samplers/oracle.py formats scalars with
-    ``!r``, which numpy 2 prints as ``np.float64(nan)``; accept that form until the
-    guard prints plain floats (requested from the lead), then drop the wrapper."""
-    return r"(?:np\.float64\()?" + text + r"\)?"
+    """Regex for a number printed by the guard: a plain float, never ``np.float64(...)``."""
+    return r"(?<!\()" + text
 
 
 class FullOnly:
