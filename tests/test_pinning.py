@@ -222,6 +222,17 @@ def test_checks_fail_on_wrong_inputs() -> None:
     assert not P.check_level_bounds(inflated).passed
     assert not P.check_tree_bound(inflated).passed
     assert P.check_level_bounds(tree).passed and P.check_tree_bound(tree).passed
+    # estimated profiles: paired tests over the draws; a rising profile is caught,
+    # a real Monte Carlo profile is not
+    g = np.random.default_rng(0)
+    draws = 0.3 + 0.05 * np.arange(4)[None, :] + 0.01 * g.standard_normal((50, 4))
+    rising = P.EntropyProfileResult(draws.mean(0), (draws.min(0), draws.max(0)), "made up",
+                                    4, 2, 50, draws)
+    res = P.check_entropy_monotone(rising)
+    assert not res.passed and "Holm" in res.detail
+    mc = P.entropy_profile(Hidden(random_table(6, 2, rng=2)), orders=200, rng=5)
+    assert mc.draws is not None and mc.draws.shape == (200, 6)
+    assert P.check_entropy_monotone(mc).passed
 
 
 def test_mi_identity_fails_for_a_wrong_profile(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -118,7 +118,11 @@ def _jsonable(value: Any) -> Any:
 class _ToDict:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (arrays become lists; non-finite floats strings/None)."""
-        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+        return {
+            f.name: _jsonable(getattr(self, f.name))
+            for f in fields(self)  # type: ignore[arg-type]
+            if f.metadata.get("json", True)
+        }
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,9 @@ class EntropyProfileResult(_ToDict):
     n, q : int
     num_orders : int or None
         Random orders (or ``(sigma, x)`` replicates) used; None when exact.
+    draws : ndarray, shape (num_orders, n), optional
+        The per-order (per-draw) values behind an estimate (not in ``to_dict``);
+        :func:`check_entropy_monotone` tests their paired differences.
     """
 
     value: np.ndarray
@@ -142,6 +149,7 @@ class EntropyProfileResult(_ToDict):
     n: int
     q: int
     num_orders: int | None = None
+    draws: np.ndarray | None = field(default=None, repr=False, metadata={"json": False})
 
     @property
     def exact(self) -> bool:
@@ -775,7 +783,7 @@ def entropy_profile(
             "along the chain; 95% t-interval"
         )
     mean, lo, hi = _mean_ci(vals, nonneg=True)
-    return EntropyProfileResult(mean, (lo, hi), method, n, q, R)
+    return EntropyProfileResult(mean, (lo, hi), method, n, q, R, vals)
 
 
 def _block(target: Any, a: Any, b: Any, orders: Any, rng: Any, which: int) -> BlockResult:
@@ -1009,23 +1017,53 @@ def _worst(diff: np.ndarray) -> str:
     return f"largest violation lhs - rhs = {d[k]:.3g} at index {k}" if d.size > 1 else ""
 
 
-def check_entropy_monotone(profile: EntropyProfileResult, *, tol: float = 1e-9) -> CheckResult:
+def check_entropy_monotone(
+    profile: EntropyProfileResult, *, tol: float = 1e-9, alpha: float = 0.01
+) -> CheckResult:
     """``h_{t+1} <= h_t`` for every ``t`` (pinning never raises the entropy).
 
-    Exact profiles are compared up to ``tol``; estimated ones pass unless the
-    interval of ``h_{t+1}`` lies wholly above that of ``h_t``.
+    Exact profiles are compared up to ``tol``. For an estimated profile with its
+    per-draw values, each difference ``h_{t+1} - h_t`` is tested one-sided
+    (paired t-test over the draws: the same draw gives both) and the family is
+    Holm-corrected at ``alpha``; without draws it passes unless the interval of
+    ``h_{t+1}`` lies wholly above that of ``h_t``.
     """
     tol = check_float("tol", tol, low=0.0)
+    alpha = check_float("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+    detail = ""
     if profile.exact:
         lhs, rhs = profile.value[1:], profile.value[:-1]
         diff = lhs - rhs - tol
+        passed = bool((diff <= 0).all()) if diff.size else True
+        if not passed:
+            detail = _worst(diff)
+    elif profile.draws is not None and profile.n > 1:
+        from statsmodels.stats.multitest import multipletests
+
+        lhs, rhs = profile.value[1:], profile.value[:-1]
+        d = np.diff(profile.draws, axis=1)  # (R, n-1)
+        R = d.shape[0]
+        m = d.mean(axis=0)
+        se = d.std(axis=0, ddof=1) / math.sqrt(R)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tstat = np.where(se > 0, m / np.where(se > 0, se, 1.0), np.where(m > 0, np.inf, 0.0))
+        pv = stats.t.sf(tstat, R - 1)
+        reject = multipletests(pv, alpha=alpha, method="holm")[0]
+        passed = not bool(reject.any())
+        k = int(np.argmin(pv))
+        detail = (
+            f"paired one-sided t-tests of h_(t+1) - h_t > 0 over {R} draws, Holm at alpha = "
+            f"{alpha:g}; smallest p = {pv[k]:.3g} at t = {k}"
+        )
     else:
         lhs, rhs = profile.interval[0][1:], profile.interval[1][:-1]
         diff = lhs - rhs
-    passed = bool((diff <= 0).all()) if diff.size else True
+        passed = bool((diff <= 0).all()) if diff.size else True
+        if not passed:
+            detail = _worst(diff)
     return CheckResult(
         "h_t non-increasing", passed, lhs, rhs, "<=", tol if profile.exact else 0.0,
-        profile.method, "" if passed else _worst(diff),
+        profile.method, detail,
     )
 
 

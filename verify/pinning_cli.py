@@ -119,7 +119,7 @@ def _fmt_ci(v: float, lo: float, hi: float) -> str:
 
 
 def _grid_sizes(n: int) -> list[int]:
-    sizes = sorted({max(2, int(round(f * math.sqrt(n)))) for f in (0.25, 0.5, 1, 2, 4)})
+    sizes = sorted({max(2, int(round(f * math.sqrt(n)))) for f in (0.125, 0.25, 0.5, 1, 2, 4, 8)})
     return [s for s in sizes if s <= n] or [n]
 
 

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
 
 from distributions.errors import ReportError  # noqa: E402
 from verify.pinning import (  # noqa: E402
@@ -96,6 +96,9 @@ def plot_block_tv(grid: BlockTVGrid, path: str | os.PathLike[str], *, label: str
         ax.errorbar(x[ok], grid.value[i][ok], yerr=[lo[ok], hi[ok]], marker="o", ms=3,
                     capsize=2, label=f"a = {int(a)}")
     ax.set_xscale("log")
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{v:.2g}" for v in x])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("|S| / sqrt(n)")
     ax.set_ylabel("E TV(mu_S, nu_S)")
     ax.set_ylim(bottom=0)
