@@ -1,0 +1,186 @@
+"""Tests of the continuous checks (verify.continuous): both sides, calibration, power.
+
+Alpha 0.01 throughout. Each tester is shown to pass on exact input and to fail on a
+subtly wrong input at the stated sample size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from distributions.diffusion import GaussianMixture
+from distributions.errors import ParameterError
+from samplers.diffusion import EulerLocalizationSampler, LocalizationGrid
+from verify.continuous import (
+    check_gaussian_chain,
+    check_same_law,
+    check_speculative_acceptance,
+    check_stein_discrepancy,
+    energy_distance_test,
+    gaussian_chain_moments,
+)
+
+ALPHA = 0.01
+
+
+def _normal(shift: float = 0.0, scale: float = 1.0, d: int = 2):
+    def draw(num: int, rng: np.random.Generator) -> np.ndarray:
+        z = rng.standard_normal((num, d)) * scale
+        z[:, 0] += shift
+        return z
+
+    return draw
+
+
+# ----------------------------------------------------------------------------- same law
+def test_same_law_calibration_over_seeds() -> None:
+    """Under H0 the family rejects at rate <= alpha: 30 seeds at alpha = 0.05, allow <= 4.
+
+    P(Binomial(30, 0.05) >= 5) ~ 0.06 for an exactly calibrated family and far more for
+    a liberal one (at true size 0.15 the test fails with probability ~0.8).
+    """
+    rejections = sum(
+        not check_same_law(_normal(), _normal(), num_samples=200, alpha=0.05, rng=s,
+                           num_permutations=199).passed
+        for s in range(30)
+    )
+    assert rejections <= 4, f"{rejections}/30 false rejections at alpha=0.05; seeds 0..29"
+
+
+def test_same_law_detects_its_stated_mean_shift() -> None:
+    seed, n = 11, 2000
+    ok = check_same_law(_normal(), _normal(), num_samples=n, alpha=ALPHA, rng=seed)
+    assert ok.passed, f"H0 rejected: p={ok.pvalue:.3g}, n={n}, seed={seed}"
+    shift = ok.detectable_mean_shift
+    assert 0 < shift < 0.5, shift
+    # the stated power holds with probability >= 0.9 per run; run 3 seeds, require all
+    for s in (12, 13, 14):
+        res = check_same_law(_normal(shift=shift), _normal(), num_samples=n, alpha=ALPHA, rng=s)
+        assert not res.passed, (
+            f"stated shift {shift:.3f} not detected: p={res.pvalue:.3g}, n={n}, seed={s}"
+        )
+
+
+def test_same_law_detects_scale_change() -> None:
+    res = check_same_law(_normal(scale=1.2), _normal(), num_samples=2000, alpha=ALPHA, rng=15)
+    assert not res.passed, f"scale 1.2 not detected: p={res.pvalue:.3g}, n=2000, seed=15"
+
+
+def test_energy_permutation_pvalue_is_uniform_ish() -> None:
+    gen = np.random.default_rng(16)
+    ps = [energy_distance_test(gen.standard_normal((40, 2)), gen.standard_normal((40, 2)),
+                               num_permutations=99, rng=gen)[1] for _ in range(100)]
+    res = stats.kstest(ps, "uniform")
+    assert res.pvalue > ALPHA, f"permutation p-values not uniform: KS p={res.pvalue:.3g}, seed=16"
+
+
+# ----------------------------------------------------------------------------- gaussian chain
+M = np.array([0.5, -1.0])
+S = np.array([[0.6, 0.25], [0.25, 0.4]])
+GRID = LocalizationGrid.geometric(10.0, 12, first=0.05)
+
+
+def test_gaussian_chain_moments_match_brute_force_recursion() -> None:
+    target = GaussianMixture([1.0], [M], [S])
+    em, ec, om, oc = gaussian_chain_moments(M, S, GRID)
+    # propagate mean/cov with the affine drift obtained from the oracle itself
+    mu, cov = np.zeros(2), np.zeros((2, 2))
+    for k in range(GRID.num_steps):
+        t, h = GRID.times[k], GRID.steps[k]
+        b = target.denoise(t, np.zeros((1, 2)))[0]
+        a = target.denoise(t, np.eye(2)) - b  # rows: A e_j
+        lin = np.eye(2) + h * a.T
+        mu = lin @ mu + h * b
+        cov = lin @ cov @ lin.T + h * np.eye(2)
+    np.testing.assert_allclose(em, mu, rtol=1e-10)
+    np.testing.assert_allclose(ec, cov, rtol=1e-10)
+    b = target.denoise(GRID.T, np.zeros((1, 2)))[0]
+    a = (target.denoise(GRID.T, np.eye(2)) - b).T
+    np.testing.assert_allclose(om, a @ mu + b, rtol=1e-10)
+    np.testing.assert_allclose(oc, a @ cov @ a.T, rtol=1e-10)
+
+
+class _LateDriftEuler(EulerLocalizationSampler):
+    """Mutant chain: drift evaluated at t_{k+1} instead of t_k."""
+
+    def __init__(self, oracle, grid):
+        super().__init__(oracle, grid)
+        inner = self.oracle.inner
+        times = self._t
+
+        class Shifted:
+            dim = inner.dim
+
+            def denoise(self, t, x):
+                idx = np.minimum(np.searchsorted(times, t) + 1, times.size - 1)
+                return inner.denoise(times[idx], x)
+
+        self.oracle.inner = Shifted()
+
+
+def test_gaussian_chain_check_both_sides() -> None:
+    target = GaussianMixture([1.0], [M], [S])
+    seed, n = 21, 4000
+    ok = check_gaussian_chain(EulerLocalizationSampler(target, GRID), M, S, GRID,
+                              num_samples=n, alpha=ALPHA, rng=seed)
+    assert ok.passed, f"exact Euler chain rejected: p={ok.pvalue:.3g}, n={n}, seed={seed}"
+    assert any("path end" in t.name for t in ok.tests)
+    assert 0 < ok.detectable_mahalanobis_shift < 0.1
+    bad = check_gaussian_chain(_LateDriftEuler(target, GRID), M, S, GRID,
+                               num_samples=n, alpha=ALPHA, rng=seed)
+    assert not bad.passed, f"late-drift mutant not caught: p={bad.pvalue:.3g}, n={n}"
+    # a callable drawing from the exact output law passes; a 10% wider one fails
+    _, _, om, oc = gaussian_chain_moments(M, S, GRID)
+    exact = lambda num, rng: rng.multivariate_normal(om, oc, size=num)  # noqa: E731
+    wide = lambda num, rng: rng.multivariate_normal(om, 1.1 * oc, size=num)  # noqa: E731
+    assert check_gaussian_chain(exact, M, S, GRID, num_samples=n, rng=22).passed
+    assert not check_gaussian_chain(wide, M, S, GRID, num_samples=n, rng=22).passed
+
+
+# ----------------------------------------------------------------------------- Stein
+MIX = GaussianMixture([0.4, 0.6], [[-1.5, 0.0], [1.5, 0.5]], [0.3, 0.5])
+
+
+def test_stein_discrepancy_both_sides() -> None:
+    seed, n = 31, 600
+    exact = lambda num, rng: MIX.sample(num, rng=rng)  # noqa: E731
+    ok = check_stein_discrepancy(exact, MIX, num_samples=n, alpha=ALPHA, rng=seed)
+    assert ok.passed, f"KSD rejects exact samples: p={ok.pvalue:.3g}, n={n}, seed={seed}"
+    # one component shifted by 0.3 (about half its standard deviation)
+    wrong = GaussianMixture(MIX.weights, MIX.means + np.array([[0.3, 0.0], [0.0, 0.0]]),
+                            MIX.covs)
+    bad = check_stein_discrepancy(lambda num, rng: wrong.sample(num, rng=rng), MIX,
+                                  num_samples=n, alpha=ALPHA, rng=seed)
+    assert not bad.passed, f"KSD misses a shifted mode: p={bad.pvalue:.3g}, n={n}, seed={seed}"
+
+
+def test_stein_wild_bootstrap_calibration() -> None:
+    """Exact samples: <= 3 rejections in 25 seeds (P(Bin(25, .05) >= 4) ~ 0.03 at alpha .05)."""
+    rej = sum(
+        not check_stein_discrepancy(MIX.sample(150, rng=s), MIX, num_samples=150, alpha=0.05,
+                                    rng=s + 1000, num_bootstrap=199).passed
+        for s in range(25)
+    )
+    assert rej <= 4, f"{rej}/25 false KSD rejections at alpha=0.05; seeds 0..24"
+
+
+# ----------------------------------------------------------------------------- errors
+def test_check_bad_input() -> None:
+    with pytest.raises(ParameterError, match="sampler"):
+        check_same_law(42, _normal(), num_samples=100)
+    with pytest.raises(ParameterError, match="alpha"):
+        check_same_law(_normal(), _normal(), num_samples=100, alpha=1.5)
+    with pytest.raises(ParameterError, match="same dimension"):
+        check_same_law(_normal(d=2), _normal(d=3), num_samples=100, rng=0)
+    with pytest.raises(ParameterError, match="shape"):
+        check_same_law(lambda num, rng: np.zeros((num + 1, 2)), _normal(), num_samples=100)
+    with pytest.raises(ParameterError, match="positive definite"):
+        gaussian_chain_moments([0.0, 0.0], [[1.0, 2.0], [2.0, 1.0]], GRID)
+    with pytest.raises(ParameterError, match="dimension"):
+        check_gaussian_chain(_normal(d=3), M, S, GRID, num_samples=100, rng=0)
+    with pytest.raises(ParameterError, match="grad_logpdf"):
+        check_stein_discrepancy(_normal(), object(), num_samples=100)
+    with pytest.raises(ParameterError, match="step_dnorm"):
+        check_speculative_acceptance(EulerLocalizationSampler(MIX, GRID), num_samples=10)
