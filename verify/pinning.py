@@ -428,28 +428,33 @@ def _exact_error(n: int, q: int, table: np.ndarray | None) -> ParameterError:
 
 
 # ====================================================================== exact kernels
-def _pair_tv_kl(joint: np.ndarray, s: int) -> tuple[float, float]:
-    """``E_{x_P} TV`` and ``E_{x_P} KL`` from the joint of ``(x_P, x_S)``.
+def _pairs_tv_kl_sum(J: np.ndarray, s: int) -> tuple[float, float]:
+    """Sum over a stack of ``E_{x_P} TV`` and ``E_{x_P} KL`` from joints of ``(x_P, x_S)``.
 
-    ``joint`` has shape ``(QP,) + (q,)*s``: rows are prefix values.
+    ``J`` has shape ``(C, QP) + (q,)*s``: ``C`` set pairs, rows are prefix values.
     """
     if s <= 1:
         return 0.0, 0.0
-    QP = joint.shape[0]
-    mu_p = joint.reshape(QP, -1).sum(axis=1)
+    C, QP = J.shape[:2]
+    mu_p = J.reshape(C, QP, -1).sum(axis=2)
     safe = np.where(mu_p > 0, mu_p, 1.0)
-    nu = mu_p.reshape((QP,) + (1,) * s)
-    axes = tuple(range(1, s + 1))
+    nu = mu_p.reshape((C, QP) + (1,) * s)
+    axes = tuple(range(2, s + 2))
     for k in range(s):
-        others = tuple(ax for ax in axes if ax != k + 1)
-        m_k = joint.sum(axis=others) / safe[:, None]  # (QP, q): mu(x_i | x_P)
-        shape = [QP] + [1] * s
-        shape[k + 1] = joint.shape[k + 1]
+        others = tuple(ax for ax in axes if ax != k + 2)
+        m_k = J.sum(axis=others) / safe[..., None]  # (C, QP, q): mu(x_i | x_P)
+        shape = [C, QP] + [1] * s
+        shape[k + 2] = J.shape[k + 2]
         nu = nu * m_k.reshape(shape)
-    tv = 0.5 * float(np.abs(joint - nu).sum())
-    pos = joint > 0
-    kl = float((joint[pos] * (np.log(joint[pos]) - np.log(nu[pos]))).sum())
+    tv = 0.5 * float(np.abs(J - nu).sum())
+    pos = J > 0
+    kl = float((J[pos] * (np.log(J[pos]) - np.log(nu[pos]))).sum())
     return tv, max(kl, 0.0)
+
+
+def _pair_tv_kl(joint: np.ndarray, s: int) -> tuple[float, float]:
+    """``E_{x_P} TV`` and ``E_{x_P} KL`` from one joint of shape ``(QP,) + (q,)*s``."""
+    return _pairs_tv_kl_sum(joint[None], s)
 
 
 class _Subsets:
@@ -529,15 +534,21 @@ def _exact_block(sub: _Subsets, a: int, b: int) -> tuple[float, float]:
     hit = sub.blocks.get((a, b))
     if hit is not None:
         return hit
+    q = sub.q
+    splits = [list(P) + [c for c in range(b) if c not in P]
+              for P in itertools.combinations(range(b), a)]
+    shape = (q**a,) + (q,) * (b - a)
+    step = max(1, (1 << 22) // q**b)
     tv_sum = kl_sum = 0.0
     count = 0
     for U in itertools.combinations(range(n), b):
-        for P in itertools.combinations(U, a):
-            S = [c for c in U if c not in P]
-            tv, kl = _pair_tv_kl(sub.joint(P, S), b - a)
+        marg = sub.marginal(sum(1 << c for c in U))  # axes: U in increasing order
+        for i in range(0, len(splits), step):
+            J = np.stack([np.transpose(marg, perm).reshape(shape) for perm in splits[i : i + step]])
+            tv, kl = _pairs_tv_kl_sum(J, b - a)
             tv_sum += tv
             kl_sum += kl
-            count += 1
+            count += J.shape[0]
     sub.blocks[(a, b)] = (tv_sum / count, kl_sum / count)
     return sub.blocks[(a, b)]
 
