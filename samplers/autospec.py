@@ -199,11 +199,13 @@ class AutospeculativeSampler:
     #: residual would otherwise loop forever); exceeding it raises RuntimeError.
     max_trials: int = 10**7
     #: Look-ahead: while fewer than ``lookahead_rows`` trials are pending in a
-    #: residual loop, the next batches are evaluated together (at most
-    #: ``lookahead_trials`` trials per call). Trials past the first batch with an
-    #: acceptance are discarded and not charged, so the output law and the
-    #: per-sample cost are those of one batch at a time; set ``lookahead_rows = 0``
-    #: to evaluate exactly one batch per step (the exact-law enumerator does).
+    #: residual loop, the next batches are evaluated together, at most
+    #: ``lookahead_trials`` and at most ~2 / (observed acceptance rate) trials per
+    #: call (the first step of a loop runs one batch only). Trials past the first
+    #: batch with an acceptance are discarded and not charged, so the output law and
+    #: the per-sample cost are those of one batch at a time; set
+    #: ``lookahead_rows = 0`` to evaluate exactly one batch per step (the exact-law
+    #: enumerator does). Look-ahead only cuts Python overhead in long tails.
     lookahead_rows: int = 256
     lookahead_trials: int = 64
 
@@ -435,11 +437,14 @@ class AutospeculativeSampler:
         batches = np.zeros(m, _I64)
         active = np.arange(m)
         t = 1
+        run = hits = 0  # trials evaluated and accepted so far (pooled over the calls)
         while active.size:
-            # the next batch, plus look-ahead batches while the work is small
+            # the next batch, plus look-ahead batches while the pending work is small,
+            # at most ~2 / (observed acceptance rate) trials per call (none at first)
             bounds = [self._next_batch(t)]
             width = bounds[0][1] - bounds[0][0] + 1
-            while active.size * width < self.lookahead_rows and width < self.lookahead_trials:
+            cap = min(self.lookahead_trials, math.ceil(2 * run / hits) if hits else 2 * (t - 1))
+            while active.size * width < self.lookahead_rows and width < cap:
                 bounds.append(self._next_batch(bounds[-1][1] + 1))
                 width = bounds[-1][1] - bounds[0][0] + 1
             lo, hi = bounds[0][0], bounds[-1][1]
@@ -474,6 +479,8 @@ class AutospeculativeSampler:
             ends = np.array([hi_r - lo + 1 for _, hi_r in bounds])
             b_rounds = np.maximum.reduceat((r_l + r_r).reshape(-1, width), starts, axis=1)
             b_queries = np.add.reduceat((q_l + q_r).reshape(-1, width), starts, axis=1)
+            run += acc.size
+            hits += int(acc.sum())
             hit = acc.any(axis=1)
             first = acc.argmax(axis=1)
             last_batch = np.where(hit, np.searchsorted(ends, first, side="right"), len(bounds) - 1)
