@@ -118,14 +118,19 @@ def read_report(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _render_all(doc: dict[str, Any], formats: Sequence[str]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
+    try:
+        text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise ReportError(f"report is not JSON-serialisable: {exc}.") from None
+    figures = render_figures(doc) if ("md" in formats or "html" in formats) else {}
     if "json" in formats:
-        files[REPORT_FILES["json"]] = (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode()
+        files[REPORT_FILES["json"]] = text.encode()
     if "md" in formats:
         files[REPORT_FILES["md"]] = render_markdown(doc).encode()
     if "html" in formats:
-        files[REPORT_FILES["html"]] = render_html(doc).encode()
+        files[REPORT_FILES["html"]] = render_html(doc, figures=figures).encode()
     if "md" in formats:
-        for name, png in render_figures(doc).items():
+        for name, png in figures.items():
             files[f"figures/{name}"] = png
     return files
 

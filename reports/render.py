@@ -10,6 +10,7 @@ embeds them as base64 PNG, the Markdown links to PNG files written next to it.
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 from collections.abc import Iterable
@@ -87,8 +88,11 @@ def check_rows(doc: dict[str, Any]) -> list[list[Any]]:
     """One row per check, columns :data:`CHECK_COLUMNS`."""
     rows = []
     for c in doc["checks"]:
+        method = c.get("method")
+        if isinstance(method, str) and len(method) > 40:
+            method = method[:39] + "…"
         rows.append([
-            c["id"], c.get("sampler"), c.get("target"), c.get("method"), c.get("statistic"),
+            c["id"], c.get("sampler"), c.get("target"), method, c.get("statistic"),
             c.get("pvalue"), c.get("alpha"), c.get("detectable_tv"), c.get("num_samples"),
             c.get("tv_estimate"), c.get("seed"), _verdict(c),
         ])
@@ -242,8 +246,12 @@ def _paragraphs(text: str) -> str:
     return "".join(f"<p>{html.escape(p)}</p>" for p in paras)
 
 
-def render_html(doc: dict[str, Any]) -> str:
-    """One self-contained HTML page (inline CSS, figures as base64 PNG)."""
+def render_html(doc: dict[str, Any], *, figures: dict[str, bytes] | None = None) -> str:
+    """One self-contained HTML page (inline CSS, figures as base64 PNG).
+
+    ``figures`` (file name to PNG bytes, as from :func:`render_figures`) avoids
+    drawing the figures a second time.
+    """
     verdict = doc["verdict"].upper()
     parts: list[str] = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -291,7 +299,10 @@ def render_html(doc: dict[str, Any]) -> str:
             parts.append(_html_table(tab["columns"], tab["rows"], caption=tab.get("caption")))
         for fig in sec.get("figures", []):
             title = fig.get("title", fig["id"])
-            data = figure_png_base64(fig)
+            if figures is not None and _fig_name(fig) in figures:
+                data = base64.b64encode(figures[_fig_name(fig)]).decode("ascii")
+            else:
+                data = figure_png_base64(fig)
             parts.append(f'<figure id="fig-{html.escape(fig["id"])}">'
                          f'<img alt="{html.escape(title)}" src="data:image/png;base64,{data}">')
             if fig.get("caption"):

@@ -105,7 +105,7 @@ def test_write_report_writes_all_files_and_read_report_round_trips(tmp_path):
 
 
 def test_failure_mid_way_leaves_no_partial_report(tmp_path, monkeypatch):
-    def boom(doc):
+    def boom(doc, **kwargs):
         raise RuntimeError("renderer crashed")
 
     monkeypatch.setattr(rio, "render_html", boom)
