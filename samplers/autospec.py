@@ -82,16 +82,31 @@ class _Recorder:
             for ids, vals in self.updates[key]:
                 arr[ids] = vals
             fields[key] = arr
+        for key in ("sample", "a", "b", "depth", "parent", "role", "trial"):
+            fields[key] = cat(key, _I64)
+        fields["context"] = cat("context", _I64, (n,))
+        # drop the look-ahead trials past the charged ones (and their descendants):
+        # the trace is then the execution of the algorithm, one batch at a time
+        parent, depth = fields["parent"], fields["depth"]
+        child = parent >= 0
+        keep = np.ones(K, bool)
+        keep[child] = fields["trial"][child] <= fields["trials"][parent[child]]
+        for d in range(1, int(depth.max(initial=0)) + 1):
+            at = np.flatnonzero(depth == d)
+            keep[at] &= keep[parent[at]]
+        new_id = np.cumsum(keep) - 1
+        fields = {k: v[keep] for k, v in fields.items()}
+        fields["parent"] = np.where(fields["parent"] >= 0, new_id[fields["parent"]], -1)
         return SamplerTrace(
             orders=orders,
-            block_sample=cat("sample", _I64),
-            block_a=cat("a", _I64),
-            block_b=cat("b", _I64),
-            block_depth=cat("depth", _I64),
-            block_parent=cat("parent", _I64),
-            block_role=cat("role", _I64),
-            block_trial=cat("trial", _I64),
-            block_context=cat("context", _I64, (n,)),
+            block_sample=fields["sample"],
+            block_a=fields["a"],
+            block_b=fields["b"],
+            block_depth=fields["depth"],
+            block_parent=fields["parent"],
+            block_role=fields["role"],
+            block_trial=fields["trial"],
+            block_context=fields["context"],
             block_first_accepted=fields["first_accepted"],
             block_trials=fields["trials"],
             block_batches=fields["batches"],

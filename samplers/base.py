@@ -111,7 +111,9 @@ class SamplerTrace:
 
     A block call is one invocation of ``SAMPLE(a, b, x_P)`` (DESIGN 4.2) for one
     sample: the root call, and the left/right child calls made by every residual
-    trial. All ``block_*`` arrays have the same length ``K``.
+    trial the algorithm runs (trials evaluated ahead by the implementation's
+    look-ahead and discarded are not recorded). All ``block_*`` arrays have the
+    same length ``K``; parents come before their children.
 
     Attributes
     ----------
@@ -135,7 +137,8 @@ class SamplerTrace:
     block_first_accepted : ndarray of bool, shape (K,)
         Whether the first stage (speculation) was accepted.
     block_trials, block_batches : ndarray of int, shape (K,)
-        Residual trials run and non-empty batches used (0 when accepted first).
+        Residual trials run (all trials of the batches up to the accepting one)
+        and non-empty batches used (0 when accepted first).
     block_rounds, block_queries : ndarray of int, shape (K,)
         Cost of the call including its descendants, as in :class:`SampleResult`.
     """

@@ -201,10 +201,29 @@ def test_per_sample_cost_does_not_depend_on_batch_size() -> None:
     edges = [2, 3, 6, 10, 20, np.inf]
     h1 = np.histogram(r1, bins=edges)[0]
     h2 = np.histogram(batch.rounds, bins=edges)[0]
-    p_rounds = stats.chi2_contingency(np.array([h1, h2])).pvalue
+    table = np.array([h1, h2])
+    p_rounds = stats.chi2_contingency(table[:, table.sum(axis=0) > 0]).pvalue
     p_queries = stats.mannwhitneyu(q1, batch.queries).pvalue
     assert_family({"rounds": p_rounds, "queries": p_queries}, alpha=ALPHA, seed=72,
                   sizes="400 samples one at a time vs 4000 in one batch")
+
+
+def test_lookahead_does_not_change_the_cost_law() -> None:
+    target = dirichlet_table(8, 2, 75)
+    fast = AutospeculativeSampler(target)
+    slow = AutospeculativeSampler(target)
+    slow.lookahead_rows = 0
+    num = 20_000
+    a = fast.sample(num, rng=np.random.default_rng(76))
+    b = slow.sample(num, rng=np.random.default_rng(77))
+    edges = [2, 3, 5, 8, 12, 20, 40, np.inf]
+    table = np.array([np.histogram(a.rounds, bins=edges)[0], np.histogram(b.rounds, bins=edges)[0]])
+    table = table[:, table.sum(axis=0) > 0]  # bins no sample can reach carry no data
+    pvalues = {
+        "rounds (chi-square, binned)": stats.chi2_contingency(table).pvalue,
+        "queries (Mann-Whitney)": stats.mannwhitneyu(a.queries, b.queries).pvalue,
+    }
+    assert_family(pvalues, alpha=ALPHA, seed=76, sizes=f"{num} samples with and without look-ahead")
 
 
 def test_trace_records_every_block_call() -> None:
@@ -219,6 +238,13 @@ def test_trace_records_every_block_call() -> None:
     par = tr.block_parent[child]
     assert (tr.block_depth[child] == tr.block_depth[par] + 1).all()
     assert (~tr.block_first_accepted[par]).all() and (tr.block_trials[par] >= 1).all()
+    # only trials the algorithm ran (no discarded look-ahead) are recorded
+    assert (tr.block_trial[child] <= tr.block_trials[par]).all()
+    trial_calls = {(int(p), int(t), int(r)) for p, t, r in zip(
+        par, tr.block_trial[child], tr.block_role[child], strict=True)}
+    expected = {(int(p), t, r) for p in np.unique(par) for t in range(1, tr.block_trials[p] + 1)
+                for r in (1, 2)}
+    assert trial_calls == expected
     # every block's context holds exactly its prefix
     for k in range(tr.num_blocks):
         s, a = tr.block_sample[k], tr.block_a[k]

@@ -392,13 +392,6 @@ def test_round_bound_requires_a_trace() -> None:
         P.check_round_bound(AutospeculativeSampler(t), t, num_samples=10, rng=0)
 
 
-def test_sampler_settings_restored() -> None:
-    t = random_table(4, 2, rng=0)
-    s = AutospeculativeSampler(t, trace=True)
-    P.check_round_bound(s, t, num_samples=10, rng=0)
-    assert "lookahead_rows" not in vars(s)
-
-
 # --------------------------------------------------------------------- validation
 def test_bad_input_messages() -> None:
     d = random_table(4, 2, rng=0)
@@ -419,22 +412,6 @@ def test_sampled_orders_on_table_and_exact_agree_roughly() -> None:
     assert ex.num_orders is None and sm.num_orders == 30
     assert sm.level_sums[0] == pytest.approx(ex.level_sums[0])  # root: order-free
     assert len(sm.blocks) == sum(sm.level_blocks)
-
-
-def test_charged_blocks_drop_look_ahead_trials() -> None:
-    # with look-ahead the sampler records trials it then discards; the visited
-    # blocks are: roots, and children of a visited rejected block whose trial index
-    # is within the parent's charged trials (2 children per charged trial)
-    t = random_table(6, 2, concentration=0.3, rng=9)
-    res = AutospeculativeSampler(t, trace=True).sample(300, rng=4)
-    tr = res.trace
-    keep = P.charged_blocks(tr)
-    assert keep[tr.block_parent < 0].all()
-    kids = np.bincount(tr.block_parent[keep & (tr.block_parent >= 0)], minlength=tr.num_blocks)
-    rejected = keep & ~tr.block_first_accepted
-    np.testing.assert_array_equal(kids[rejected], 2 * tr.block_trials[rejected])
-    assert (kids[keep & tr.block_first_accepted] == 0).all()
-    assert (~keep).sum() > 0  # this seed does look ahead, so the filter is exercised
 
 
 def test_cli_and_figures(tmp_path) -> None:  # noqa: ANN001

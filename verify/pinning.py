@@ -71,7 +71,6 @@ __all__ = [
     "recursion_levels",
     "check_round_bound",
     "trace_block_tv",
-    "charged_blocks",
     "enum_limit",
     "check_entropy_monotone",
     "check_entropy_sum",
@@ -1232,28 +1231,6 @@ def _spawn_pair(rng: Any) -> tuple[Any, np.random.Generator]:
     return rng, np.random.default_rng()
 
 
-def charged_blocks(trace: Any) -> np.ndarray:
-    """Which block calls of a trace the algorithm visited (bool, shape (K,)).
-
-    A sampler may evaluate residual trials ahead of need (look-ahead) and discard
-    those past the first accepting batch; they are recorded but not charged. A
-    call is visited when it is a root, or its parent is visited and its trial
-    index is within the parent's charged trials (``block_trials``).
-    """
-    parent = np.asarray(trace.block_parent, dtype=np.int64)
-    trial = np.asarray(trace.block_trial, dtype=np.int64)
-    trials = np.asarray(trace.block_trials, dtype=np.int64)
-    depth = np.asarray(trace.block_depth, dtype=np.int64)
-    ok = parent < 0
-    if parent.size == 0:
-        return ok
-    for d in range(1, int(depth.max()) + 1):
-        idx = np.flatnonzero(depth == d)
-        par = parent[idx]
-        ok[idx] = ok[par] & (trial[idx] <= trials[par])
-    return ok
-
-
 def trace_block_tv(target: Any, trace: Any, *, rng: Any = None) -> tuple[np.ndarray, bool]:
     """``TV(mu_S, nu_S)`` of every block call of a :class:`~samplers.base.SamplerTrace`.
 
@@ -1285,19 +1262,6 @@ def trace_block_tv(target: Any, trace: Any, *, rng: Any = None) -> tuple[np.ndar
         tv[idx] = t
         exact &= ex
     return tv, exact
-
-
-class _SubTrace:
-    """The fields of a trace that :func:`trace_block_tv` reads, restricted to ``keep``."""
-
-    def __init__(self, trace: Any, keep: np.ndarray) -> None:
-        self.orders = trace.orders
-        for name in ("block_a", "block_b", "block_sample", "block_context"):
-            setattr(self, name, np.asarray(getattr(trace, name))[keep])
-
-
-def _subtrace(trace: Any, keep: np.ndarray) -> Any:
-    return _SubTrace(trace, keep)
 
 
 def check_round_bound(
@@ -1355,31 +1319,19 @@ def check_round_bound(
     if getattr(sampler, "n", n) != n:
         raise ParameterError(f"`sampler.n` must equal `target.n` = {n}; got {sampler.n}.")
     src, gen = _spawn_pair(rng)
-    # look-ahead trials are discarded and not charged (same law, same per-sample
-    # cost); switch it off so that the trace holds the visited blocks only
-    had = "lookahead_rows" in vars(sampler)
-    saved = getattr(sampler, "lookahead_rows", None)
-    try:
-        if saved is not None:
-            sampler.lookahead_rows = 0
-        res = sampler.sample(num, rng=src)
-    finally:
-        if saved is not None:
-            if had:
-                sampler.lookahead_rows = saved
-            else:
-                del sampler.lookahead_rows
+    res = sampler.sample(num, rng=src)
     trace = getattr(res, "trace", None)
     if trace is None:
         raise ParameterError(
             "`sampler` must record a trace (SampleResult.trace); build it with trace=True."
         )
-    keep = charged_blocks(trace)
-    tv_all, exact = trace_block_tv(target, _subtrace(trace, keep), rng=gen)
-    smp = np.asarray(trace.block_sample, dtype=np.int64)[keep]
+    # the trace holds the block calls the algorithm ran (look-ahead trials that
+    # the sampler discarded are not recorded; see SamplerTrace)
+    tv_all, exact = trace_block_tv(target, trace, rng=gen)
+    smp = np.asarray(trace.block_sample, dtype=np.int64)
     rounds = np.asarray(res.rounds, dtype=np.float64)
     sum_tv = np.bincount(smp, weights=tv_all, minlength=num).astype(np.float64)
-    rejected = ~np.asarray(trace.block_first_accepted, bool)[keep]
+    rejected = ~np.asarray(trace.block_first_accepted, bool)
     rej = np.bincount(smp, weights=rejected.astype(float), minlength=num)
     log_n = max(math.log2(n), 1.0)
     # constant c = mean(rounds) / ((1 + mean(sumTV)) log2 n), delta-method interval
