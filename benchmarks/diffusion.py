@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         record["vs_steps"][tname] = {}
         for n_steps in n_list:
             # the autospeculative sampler's wall time grows ~ N: fewer samples at large N
-            num_auto = max(8, min(num, auto_budget * 1024 // n_steps))
+            num_auto = max(16, min(num, auto_budget * 1024 // n_steps))
             r = run_one(target, grid(n_steps, args.T), args.window, num, num_auto, args.seed)
             record["vs_steps"][tname][str(n_steps)] = r
             show(tname, n_steps, target.dim, r)
@@ -168,10 +168,13 @@ def plot(record: dict, n_list: list[int], d_list: list[int], path: Path) -> None
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     styles = {"euler": "-", "autospec": "--", "speculative": ":"}
-    for tname, rows in record["vs_steps"].items():
+    for i, (tname, rows) in enumerate(record["vs_steps"].items()):
         for k, ls in styles.items():
+            if k == "euler" and i:
+                continue  # N + 1 for every target
             axes[0].loglog(n_list, [rows[str(n)][k]["rounds_mean"] for n in n_list], ls,
-                           marker="o", ms=3, label=f"{k} / {tname}")
+                           color="k" if k == "euler" else f"C{i}", marker="o", ms=3,
+                           label="euler (N + 1)" if k == "euler" else f"{k} / {tname}")
     axes[0].set_xlabel("steps N")
     axes[0].set_ylabel("mean rounds per sample")
     axes[0].set_title("rounds vs N")
