@@ -553,7 +553,7 @@ def _stage_pinning(ctx: StageContext) -> StageOutput:
         if rb is not None:
             out.checks.append(check_record(
                 "pinning", f"{fam}-{n}/round-bound", "rounds explained by sum TV",
-                rb.passed, sampler="autospeculative", target=f"{fam} n={n}",
+                rb.passed, severity="warning", sampler="autospeculative", target=f"{fam} n={n}",
                 method=rb.method, statistic=rb.value, pvalue=rb.excess_pvalue, alpha=rb.alpha,
                 num_samples=int(rb.num_samples),
                 detail=("flagged: " + "; ".join(rb.reasons)) if rb.flagged else
@@ -573,7 +573,9 @@ def _stage_pinning(ctx: StageContext) -> StageOutput:
                  "sqrt(n log q / 2) and the whole-tree bound ceil(log2 n) sqrt(n log q / 2) "
                  "(exact over all orders for n <= 8, sampled orders with intervals beyond); "
                  "and the autospeculative sampler's rounds against sum TV along its own "
-                 "recursion (flagged when first-stage rejections exceed sum TV significantly)."),
+                 "recursion (flagged when first-stage rejections exceed sum TV significantly at "
+                 "the pinning module's own alpha, outside this run's error budget: a flag is "
+                 "a warning, not a failure)."),
         "tables": [
             {"title": "Round-bound levels", "columns": ["target", "level", "blocks", "sum E TV",
                                                         "low", "high", "bound", "holds"],
@@ -596,6 +598,112 @@ def _short(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _stage_diffusion(ctx: StageContext) -> StageOutput:
+    """Diffusion samplers: exact Gaussian-chain law, two-sample tests, acceptance law."""
+    from distributions.diffusion import FiniteSet, GaussianMixture
+    from samplers.diffusion import (
+        AutospeculativeDiffusionSampler,
+        EulerLocalizationSampler,
+        LocalizationGrid,
+        SpeculativeDiffusionSampler,
+    )
+    from verify.continuous import (
+        check_gaussian_chain,
+        check_same_law,
+        check_speculative_acceptance,
+    )
+
+    cfg = ctx.config
+    grid = LocalizationGrid.uniform(10.0, 32 if cfg.quick else 64)
+    mean, cov = [0.5, -1.0], [[1.0, 0.3], [0.3, 0.5]]
+    targets: dict[str, Any] = {
+        "gaussian": GaussianMixture([1.0], [mean], [cov]),
+        "mixture": GaussianMixture([0.3, 0.7], [[0.0, 0.0], [2.0, 1.0]],
+                                   [np.eye(2), 0.5 * np.eye(2)]),
+    }
+    if not cfg.quick:
+        targets["finite-set"] = FiniteSet([[0.0, 0.0], [1.0, 2.0], [-1.0, 1.0]],
+                                          [0.2, 0.5, 0.3])
+    makers = {
+        "euler": lambda o: EulerLocalizationSampler(o, grid),
+        "autospeculative": lambda o: AutospeculativeDiffusionSampler(o, grid),
+        "speculative": lambda o: SpeculativeDiffusionSampler(o, grid, window=8),
+    }
+    big, small = (1000, 400) if cfg.quick else (4000, 2000)
+    jobs: list[tuple[str, str, str]] = [("gaussian-chain", s, "gaussian") for s in makers]
+    jobs += [("same-law", s, t) for t in targets if t != "gaussian" for s in makers
+             if s == "autospeculative" or (s == "speculative" and not cfg.quick)]
+    jobs.append(("acceptance", "speculative", "mixture"))
+    alpha = ctx.alpha / len(jobs)
+    out = StageOutput()
+    rows: list[list[Any]] = []
+    bar = ctx.progress(len(jobs), "diffusion")
+    for k, (kind, sname, tname) in enumerate(jobs):
+        cid = f"{kind}/{sname}/{tname}"
+        bar.set_postfix_str(cid)
+        num = small if sname == "autospeculative" else big
+        target = targets[tname]
+        seed = ctx.seed_int(k)
+        t0 = time.perf_counter()
+        try:
+            if kind == "gaussian-chain":
+                r = check_gaussian_chain(makers[sname](target), mean, cov, grid,
+                                         num_samples=num, alpha=alpha, rng=seed)
+                effect = f"detectable Mahalanobis shift {r.detectable_mahalanobis_shift:.3g}"
+            elif kind == "same-law":
+                r = check_same_law(makers[sname](target), makers["euler"](target),
+                                   num_samples=num, alpha=alpha, rng=seed,
+                                   max_energy_samples=100 if cfg.quick else 1000)
+                effect = (f"detectable sliced-KS distance {r.detectable_ks_distance:.3g}, "
+                          f"mean shift {r.detectable_mean_shift:.3g}")
+            else:
+                r = check_speculative_acceptance(makers[sname](target), num_samples=num,
+                                                 alpha=alpha, rng=seed)
+                effect = (f"acceptance {r.observed_rate:.4f} observed vs "
+                          f"{r.predicted_rate:.4f} predicted; detectable shift "
+                          f"{r.detectable_rate_shift:.3g}")
+        except Exception as exc:
+            out.checks.append(check_record("diffusion", cid, kind, False, sampler=sname,
+                                           target=tname, detail=f"{type(exc).__name__}: {exc}"))
+            bar.update()
+            continue
+        secs = time.perf_counter() - t0
+        name = {"gaussian-chain": "law equals the exact Euler-chain Gaussian",
+                "same-law": "same law as the sequential Euler chain",
+                "acceptance": "per-step acceptance equals 2 Phi(-|D|/2)"}[kind]
+        out.checks.append(check_record(
+            "diffusion", cid, name, bool(r.passed), sampler=sname, target=tname,
+            method=kind, statistic=r.statistic, pvalue=r.pvalue, alpha=alpha,
+            num_samples=int(getattr(r, "num_samples", getattr(r, "num_steps", num))),
+            seed=seed, detail=effect))
+        rows.append([sname, tname, kind, r.pvalue, effect, num, round(secs, 3)])
+        bar.update()
+    bar.close()
+    cost_rows = []
+    for sname, make in makers.items():
+        res = make(targets["mixture"]).sample(200, rng=ctx.seed_int(99))
+        cost_rows.append([sname, float(np.mean(res.rounds)), float(np.mean(res.queries)),
+                          grid.num_steps])
+    out.sections.append({
+        "id": "diffusion", "title": "Diffusion samplers",
+        "text": (f"Localization grid: {grid.num_steps} uniform steps to T = {grid.T:g}. For a "
+                 "Gaussian target the Euler chain is linear-Gaussian: the output's exact mean "
+                 "and covariance are tested (Mahalanobis, chi-square and whitened KS, Holm). "
+                 "Otherwise the parallel samplers are compared with the sequential Euler chain "
+                 "(energy distance with a permutation null, sliced KS with DKW bounds, "
+                 "per-coordinate KS; Holm). The speculative sampler's per-step acceptance is "
+                 "tested against its closed form 2 Phi(-|D|/2). The stage's alpha "
+                 f"{ctx.alpha:.3g} is split over {len(jobs)} checks: {alpha:.3g} each."),
+        "tables": [
+            {"title": "Checks", "columns": ["sampler", "target", "check", "p-value",
+                                            "power statement", "samples", "seconds"],
+             "rows": rows},
+            {"title": "Cost on the mixture (mean per sample, 200 samples)",
+             "columns": ["sampler", "rounds", "queries", "grid steps"], "rows": cost_rows},
+        ]})
+    return out
+
+
 def _optional_stages() -> list[Stage]:
     """Stages provided by modules written in parallel (listed once their module exists)."""
     return [
@@ -603,6 +711,7 @@ def _optional_stages() -> list[Stage]:
               module="verify.exact_law"),
         Stage("pinning", "Pinning lemma and round bound", _stage_pinning, statistical=False,
               module="verify.pinning_cli"),
+        Stage("diffusion", "Diffusion samplers", _stage_diffusion, module="verify.continuous"),
     ]
 
 
