@@ -146,7 +146,7 @@ def test_parallel_samplers_match_euler(name: str, target, num: int) -> None:
     ("mutant", "num"),
     [
         (MissingQuadraticTerm(MIX, GRID), 1000),
-        (RightHalfFromProposal(MIX, GRID), 3000),
+        (RightHalfFromProposal(MIX, GRID), 1500),
         (WrongReflection(MIX, GRID, window=4), 4000),
     ],
     ids=["girsanov-missing-|f|^2", "right-half-from-proposal", "reflection-wrong-sign"],
