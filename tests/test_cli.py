@@ -56,11 +56,13 @@ def test_report_rerenders_from_json(quick_report, tmp_path):
 
 def test_validate_prints_a_table(capsys, tmp_path):
     code = main(["validate", "--quick", "--samplers", "sequential", "--targets", "potts-path",
-                 "--out", str(tmp_path / "r")])
+                 "--stages", "exactness", "--out", str(tmp_path / "r")])
     text = capsys.readouterr().out
     assert code == 0
     assert "exactness/sequential/potts-path" in text and "PASS" in text
     assert "verdict: PASS" in text
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert [c["id"] for c in doc["checks"]] == ["exactness/sequential/potts-path"]
 
 
 @pytest.mark.parametrize("argv", [
@@ -68,6 +70,7 @@ def test_validate_prints_a_table(capsys, tmp_path):
     ["frobnicate"],
     ["validate", "--seed", "abc"],
     ["validate", "--samplers", "nope"],
+    ["validate", "--stages", "nope"],
     ["audit"],
 ])
 def test_usage_errors_exit_2(argv, capsys):

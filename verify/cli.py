@@ -142,7 +142,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     cfg = ValidationConfig(quick=args.quick, seed=args.seed,
                            samplers=tuple(args.samplers) if args.samplers else None,
                            targets=tuple(args.targets) if args.targets else None,
-                           alpha=args.alpha)
+                           alpha=args.alpha,
+                           stages=tuple(args.stages) if args.stages else None)
     t0 = time.perf_counter()
     stages = available_stages(cfg)
     _say(args, f"{PROG} validate{' --quick' if cfg.quick else ''}: stages "
@@ -231,7 +232,13 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``autospeculation`` command."""
-    from verify.validation import _SAMPLERS, _target_builders, module_present
+    from verify.validation import (
+        _SAMPLERS,
+        ValidationConfig,
+        _target_builders,
+        available_stages,
+        module_present,
+    )
 
     p = _Parser(prog=PROG, description="Exactness checks, oracle audits and validation "
                 "reports for parallel (autospeculative) samplers.")
@@ -252,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     targets = list(_target_builders(True))
     v.add_argument("--targets", nargs="+", metavar="NAME", choices=targets,
                    help=f"restrict to these targets ({', '.join(targets)})")
+    stage_names = [st.name for st in available_stages(ValidationConfig())]
+    v.add_argument("--stages", nargs="+", metavar="NAME", choices=stage_names,
+                   help=f"run only these stages ({', '.join(stage_names)})")
     v.add_argument("--quiet", action="store_true", help="no progress bars and no table")
     v.set_defaults(func=_cmd_validate)
 

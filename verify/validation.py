@@ -75,6 +75,7 @@ class ValidationConfig:
     samplers: tuple[str, ...] | None = None
     targets: tuple[str, ...] | None = None
     alpha: float = 1e-3
+    stages: tuple[str, ...] | None = None
 
     @property
     def tv(self) -> float:
@@ -439,6 +440,13 @@ def available_stages(config: ValidationConfig) -> list[Stage]:
     for extra in _optional_stages():
         if extra.module is None or module_present(extra.module):
             stages.append(extra)
+    if config.stages is not None:
+        names = [s.name for s in stages]
+        for want in config.stages:
+            if want not in names:
+                raise ParameterError(f"`stages` must be among {', '.join(names)}; "
+                                     f"got {want!r}.")
+        stages = [s for s in stages if s.name in config.stages]
     return stages
 
 
