@@ -10,6 +10,12 @@ from samplers.base import (
     SamplerTrace,
     as_random_source,
 )
+from samplers.diffusion import (
+    AutospeculativeDiffusionSampler,
+    EulerLocalizationSampler,
+    LocalizationGrid,
+    SpeculativeDiffusionSampler,
+)
 from samplers.oracle import CountingOracle
 from samplers.sequential import SequentialSampler
 
@@ -26,4 +32,8 @@ __all__ = [
     "default_rho",
     "AGR24Sampler",
     "race_coupling",
+    "LocalizationGrid",
+    "EulerLocalizationSampler",
+    "AutospeculativeDiffusionSampler",
+    "SpeculativeDiffusionSampler",
 ]

@@ -3,6 +3,17 @@
 from verify import errors, pinning
 from verify.audit import AuditResult, Finding, audit_oracle
 from verify.chain_tests import ChainTestResult, chain_test
+from verify.continuous import (
+    AcceptanceResult,
+    GaussianChainResult,
+    SameLawResult,
+    SteinResult,
+    check_gaussian_chain,
+    check_same_law,
+    check_speculative_acceptance,
+    check_stein_discrepancy,
+    gaussian_chain_moments,
+)
 from verify.exactness import ExactnessResult, check_exact, plan_sample_size
 
 __all__ = [
@@ -16,4 +27,13 @@ __all__ = [
     "audit_oracle",
     "AuditResult",
     "Finding",
+    "check_same_law",
+    "check_gaussian_chain",
+    "gaussian_chain_moments",
+    "check_stein_discrepancy",
+    "check_speculative_acceptance",
+    "SameLawResult",
+    "GaussianChainResult",
+    "SteinResult",
+    "AcceptanceResult",
 ]
