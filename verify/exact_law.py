@@ -30,11 +30,12 @@ tractable, all of them running the real code:
    on the loop's later behaviour (true of the real loop, which discards rejected
    trials; true of every mutant in :mod:`verify.mutants`).
 3. **Geometric closure.** The continuation is enumerated one residual step at a
-   time. When two consecutive steps have the same relative law (same accepted
-   outputs with the same relative weights to 1e-9, same rejection probability),
-   the rest of the loop is summed as a geometric series (DESIGN 6.1): under (R),
-   with iid trials and first-accepted-wins, every later batch has the law of
-   the last one. Otherwise steps continue until the continuation weight falls
+   time. When a step's relative law (accepted outputs and their weights relative to
+   the step's entry weight, continuation probability) equals, to 1e-9, that of
+   ``m`` iid copies of the previous step's trials under first-accepted-wins
+   (``r = r_prev**m``, ``rel = rel_prev (1 - r_prev**m) / (1 - r_prev)``), the rest
+   of the loop is summed as a geometric series (DESIGN 6.1): under (R) every
+   later trial has the law of those trials. Otherwise steps continue until the continuation weight falls
    below ``tol`` (truncated, rigorous).
 
 The sampler is run with ``lookahead_rows = 0`` (one residual batch per step; the
@@ -347,9 +348,9 @@ class _Enumerator:
                 return leaves, extra, trunc, others
             rel = {k: v / weight for k, v in run.leaves.items()}
             cur = (rel, run.truncated / weight, nxt[1] / weight)
-            if first is None:
-                first = cur
-            elif _iid_batch(first, cur):
+            if first is None or not _iid_batch(first, cur):
+                first = cur  # reference step: the latest one that did not close
+            else:
                 # closed form: every later trial has the law of the first step's trial
                 r1 = first[2]
                 factor = nxt[1] / (1 - r1)
@@ -417,8 +418,12 @@ def _install_memo(sampler: Any, enum: _Enumerator) -> None:
     def memo_block(a: int, b: int, ctx: np.ndarray, order: np.ndarray, nu_rows: Any,
                    source: Any, rec: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         m = ctx.shape[0]
-        if m == 0 or not isinstance(source, EnumeratingSource):
+        base = source
+        while not isinstance(base, EnumeratingSource) and hasattr(base, "source"):
+            base = base.source  # a mutant's source wrapper: choose on the enumerator
+        if m == 0 or not isinstance(base, EnumeratingSource):
             return orig_block(a, b, ctx, order, nu_rows, source, rec)
+        source = base
         laws = []
         for i in range(m):
             laws.append(block_law(a, b, ctx[i : i + 1].copy(), order[i : i + 1].copy(),

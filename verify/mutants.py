@@ -1,0 +1,414 @@
+"""A catalogue of plausible wrong samplers, and the matrix of which check catches which.
+
+Every mutant subclasses the real
+:class:`~samplers.autospec.AutospeculativeSampler` and overrides exactly ONE of its
+step methods (``_split``, ``_log_probs``, ``_first_log_accept``,
+``_residual_log_accept``, ``_right_context``, ``_left_rows``, ``_residual``); the
+rest is the real code. :func:`mutation_matrix` runs every check of the suite
+against every mutant and the correct sampler:
+
+``gtest``
+    :func:`verify.check_exact` full-table test at the planned size.
+``chain``
+    :func:`verify.check_exact` with ``method="chain"`` (chain-rule, marginal and
+    moment tests, no table) at the chain planner's size.
+``first-stage``
+    The root block's first-stage acceptance rate (from the sampler's trace) against
+    its exact value ``1 - TV(mu, nu)`` with ``nu`` the product of the one-site
+    marginals: exact two-sided binomial test.
+``exact-law``
+    :func:`verify.exact_law` on a small enumerable target: caught when the
+    enumerated law is at TV > 1e-9 from the target (beyond the truncation bound).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from distributions.base import MASK
+from distributions.errors import ParameterError
+from samplers.autospec import AutospeculativeSampler
+
+__all__ = [
+    "MUTANTS",
+    "SwappedResidualRatio",
+    "RightConditionedOnProposal",
+    "ResidualSkipped",
+    "ResidualUnnormalised",
+    "ReusedUniform",
+    "TemperedOracle",
+    "Float32Accumulation",
+    "WrongFirstStageRatio",
+    "OffByOneSplit",
+    "MutationCell",
+    "MutationMatrix",
+    "mutation_matrix",
+    "first_stage_test",
+]
+
+
+class SwappedResidualRatio(AutospeculativeSampler):
+    """Residual coin with the ratio the wrong way round: ``max(0, 1 - mu/nu)``."""
+
+    def _residual_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+        return super()._residual_log_accept(log_nu, log_mu)
+
+
+class RightConditionedOnProposal(AutospeculativeSampler):
+    """The right child is conditioned on the rejected proposal's left half."""
+
+    def _right_context(
+        self, ctx: np.ndarray, left_pos: np.ndarray, y_left: np.ndarray, x_left: np.ndarray
+    ) -> np.ndarray:
+        return super()._right_context(ctx, left_pos, x_left, x_left)
+
+
+class ResidualSkipped(AutospeculativeSampler):
+    """No residual loop: a rejected call returns a fresh draw from ``nu_S``."""
+
+    def _residual(self, a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec):  # noqa: ANN001
+        m, L = x.shape
+        y = source.categorical(nu_rows.reshape(m * L, self.q)).reshape(m, L)
+        rows = np.arange(m)
+        first = self._log_probs(nu_rows[rows, 0, y[:, 0]])
+        base = ctx.copy()
+        base[rows, pos[:, 0]] = y[:, 0]
+        chain = self.oracle.conditionals_at(base, pos[:, 1:], y[:, 1:])
+        log_chain = self._log_probs(np.take_along_axis(chain, y[:, 1:, None], axis=2)[..., 0])
+        ones = np.ones(m, dtype=np.int64)
+        return y, first + log_chain.sum(axis=1), ones, ones * (L - 1)
+
+
+class ResidualUnnormalised(AutospeculativeSampler):
+    """Residual coin ``min(1, (mu - nu)_+ / nu)``: the residual density relative to
+    the proposal instead of ``(mu - nu)_+ / mu``."""
+
+    def _residual_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+        d = log_mu - log_nu
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.minimum(0.0, np.log(np.expm1(np.maximum(d, 0.0))))
+        return np.where(d > 0, out, -np.inf)
+
+
+class _ReusingSource:
+    """Source wrapper of :class:`ReusedUniform`: the first residual trial's coin
+    (drawn outside child block calls) accepts with ``(p - alpha0)_+ / (1 - alpha0)``."""
+
+    def __init__(self, source: Any, alpha0: np.ndarray, depth: list[int]) -> None:
+        self.source = source
+        self.alpha0 = alpha0
+        self.depth = depth
+        self.used = False
+
+    def categorical(self, probs: np.ndarray) -> np.ndarray:
+        return self.source.categorical(probs)
+
+    def permutations(self, m: int, n: int) -> np.ndarray:
+        return self.source.permutations(m, n)
+
+    def normal(self, shape: tuple[int, ...]) -> np.ndarray:
+        return self.source.normal(shape)
+
+    def coin(self, log_p: np.ndarray) -> np.ndarray:
+        if self.depth[0] > 0 or self.used:
+            return self.source.coin(log_p)
+        # the first residual coin call: trial 1 of every call reuses the stale uniform
+        self.used = True
+        lp = np.asarray(log_p, dtype=np.float64)
+        width = max(1, lp.size // max(1, self.alpha0.size))
+        a0 = np.zeros((self.alpha0.size, width))
+        a0[:, 0] = self.alpha0
+        a0 = a0.reshape(-1)
+        p = np.exp(lp)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cond = np.where(a0 < 1.0, np.maximum(p - a0, 0.0) / (1.0 - a0), p)
+            lc = np.log(cond)
+        return np.asarray(self.source.coin(lc), dtype=bool)
+
+
+class ReusedUniform(AutospeculativeSampler):
+    """The residual coins reuse the uniform that rejected the proposal.
+
+    The first stage rejected ``x`` with a uniform ``u >= alpha0 = min(1, mu/nu)``;
+    comparing that same ``u`` against the first residual trial's ``a(y) = (1 -
+    nu/mu)_+`` accepts it with ``(a - alpha0)_+ / (1 - alpha0)`` instead of ``a``
+    (later trials draw fresh uniforms).
+    """
+
+    def _residual(self, a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec):  # noqa: ANN001
+        m, L = x.shape
+        rows = np.arange(m)
+        base = ctx.copy()
+        base[rows, pos[:, 0]] = x[:, 0]
+        chain = self.oracle.conditionals_at(base, pos[:, 1:], x[:, 1:])
+        log_chain = self._log_probs(np.take_along_axis(chain, x[:, 1:, None], axis=2)[..., 0])
+        log_mu_x = self._log_probs(nu_rows[rows, 0, x[:, 0]]) + log_chain.sum(axis=1)
+        alpha0 = np.exp(self._first_log_accept(log_mu_x, log_nu_x))
+        depth = [0]
+        had = "_sample_block" in self.__dict__
+        inner = self._sample_block
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            depth[0] += 1
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        self._sample_block = counted  # type: ignore[method-assign]
+        try:
+            wrapped = _ReusingSource(source, alpha0, depth)
+            return super()._residual(a, b, ctx, pos, nu_rows, x, log_nu_x, wrapped, rec)
+        finally:
+            if had:
+                self._sample_block = inner  # type: ignore[method-assign]
+            else:
+                del self._sample_block
+
+
+class TemperedOracle(AutospeculativeSampler):
+    """Every probability factor tempered: ``log p / T`` with ``T = 1.05``."""
+
+    temperature: float = 1.05
+
+    def _log_probs(self, p: np.ndarray) -> np.ndarray:
+        return super()._log_probs(p) / self.temperature
+
+
+class Float32Accumulation(AutospeculativeSampler):
+    """Log-probabilities in float32 (the chain-rule sums accumulate in float32)."""
+
+    def _log_probs(self, p: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log(np.asarray(p, dtype=np.float32))
+
+
+class WrongFirstStageRatio(AutospeculativeSampler):
+    """First stage accepts with ``min(1, nu/mu)`` instead of ``min(1, mu/nu)``."""
+
+    def _first_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+        out = super()._first_log_accept(log_nu, log_mu)
+        return np.where(np.isneginf(log_mu), -np.inf, out)
+
+
+class OffByOneSplit(AutospeculativeSampler):
+    """Off-by-one in the split bookkeeping: the left child reuses its parent's
+    speculation rows shifted by one (``nu_rows[:, 1:k+1]``)."""
+
+    def _left_rows(self, nu_rows: np.ndarray, k: int) -> np.ndarray:
+        return nu_rows[:, 1 : k + 1]
+
+
+#: The catalogue: name -> mutant class.
+MUTANTS: dict[str, type[AutospeculativeSampler]] = {
+    "swapped-residual-ratio": SwappedResidualRatio,
+    "right-on-proposal": RightConditionedOnProposal,
+    "residual-skipped": ResidualSkipped,
+    "residual-unnormalised": ResidualUnnormalised,
+    "reused-uniform": ReusedUniform,
+    "tempered-oracle": TemperedOracle,
+    "float32-accumulation": Float32Accumulation,
+    "wrong-first-stage-ratio": WrongFirstStageRatio,
+    "off-by-one-split": OffByOneSplit,
+}
+
+
+# ---------------------------------------------------------------------- checks
+def first_stage_test(
+    sampler: AutospeculativeSampler, target: Any, num: int, *, rng: Any = None
+) -> tuple[float, float, int, float]:
+    """Root first-stage acceptance vs ``1 - TV(mu, nu)`` (exact binomial test).
+
+    Returns ``(observed rate, expected rate, num, p-value)``.
+    """
+    n, q = int(target.n), int(target.q)
+    pmf = np.asarray(target.pmf(), dtype=np.float64).reshape((q,) * n)
+    marg = [pmf.sum(axis=tuple(j for j in range(n) if j != i)) for i in range(n)]
+    nu = marg[0]
+    for m_ in marg[1:]:
+        nu = np.multiply.outer(nu, m_)
+    expected = 1.0 - 0.5 * float(np.abs(pmf - nu).sum())
+    old = sampler.trace
+    sampler.trace = True
+    try:
+        res = sampler.sample(num, rng=rng)
+    finally:
+        sampler.trace = old
+    tr = res.trace
+    root = tr.block_depth == 0
+    acc = int(tr.block_first_accepted[root].sum())
+    total = int(root.sum())
+    pv = float(stats.binomtest(acc, total, min(1.0, max(0.0, expected))).pvalue)
+    return acc / total, expected, total, pv
+
+
+# ---------------------------------------------------------------------- matrix
+@dataclass(frozen=True)
+class MutationCell:
+    """One (sampler, check) entry of the matrix."""
+
+    sampler: str
+    check: str
+    caught: bool
+    num_samples: int
+    statistic: float
+    pvalue: float
+    seconds: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class MutationMatrix:
+    """Result of :func:`mutation_matrix`.
+
+    Attributes
+    ----------
+    cells : tuple of MutationCell
+    samplers, checks : tuple of str
+    alpha, tv, power : float
+    """
+
+    cells: tuple[MutationCell, ...]
+    samplers: tuple[str, ...]
+    checks: tuple[str, ...]
+    alpha: float
+    tv: float
+    power: float
+
+    def cell(self, sampler: str, check: str) -> MutationCell:
+        for c in self.cells:
+            if c.sampler == sampler and c.check == check:
+                return c
+        raise KeyError((sampler, check))
+
+    def caught_by_any(self, sampler: str) -> bool:
+        return any(c.caught for c in self.cells if c.sampler == sampler)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha, "tv": self.tv, "power": self.power,
+            "samplers": list(self.samplers), "checks": list(self.checks),
+            "cells": [asdict(c) for c in self.cells],
+        }
+
+    def to_table(self) -> str:
+        """Markdown table: caught (x) / missed (.) with the sample size used."""
+        head = "| sampler | " + " | ".join(self.checks) + " |"
+        sep = "|---" * (len(self.checks) + 1) + "|"
+        lines = [head, sep]
+        for s in self.samplers:
+            row = []
+            for ch in self.checks:
+                c = self.cell(s, ch)
+                mark = "CAUGHT" if c.caught else "pass"
+                size = f"N={c.num_samples}" if ch != "exact-law" else f"tv={c.statistic:.2g}"
+                row.append(f"{mark} ({size})")
+            lines.append(f"| {s} | " + " | ".join(row) + " |")
+        return "\n".join(lines)
+
+
+_CHECKS = ("gtest", "chain", "first-stage", "exact-law")
+
+
+def mutation_matrix(
+    target: Any = None,
+    *,
+    exact_target: Any = None,
+    mutants: dict[str, type[AutospeculativeSampler]] | None = None,
+    checks: Sequence[str] = _CHECKS,
+    tv: float = 0.05,
+    alpha: float = 1e-3,
+    power: float = 0.99,
+    exact_tol: float = 1e-12,
+    rng: Any = None,
+) -> MutationMatrix:
+    """Run every check against every mutant and the correct sampler.
+
+    Parameters
+    ----------
+    target : Enumerable, optional
+        Target of the statistical checks; default ``random_table(5, 2, rng=0)``.
+    exact_target : Enumerable, optional
+        Small target of the ``exact-law`` check; default ``random_table(3, 2, rng=1)``.
+    mutants : dict, optional
+        Name -> sampler class (default :data:`MUTANTS`); ``"correct"`` is added.
+    checks : sequence of {"gtest", "chain", "first-stage", "exact-law"}
+    tv, alpha, power : float
+        Planning of the statistical checks (each at its planned size).
+    exact_tol : float
+        ``tol`` of :func:`verify.exact_law`.
+    rng : seed, optional
+
+    Returns
+    -------
+    MutationMatrix
+        A sampler is "caught" by a check when the check rejects it (p <= alpha;
+        exact-law: TV lower bound > 1e-9, or the sampler raises).
+    """
+    from distributions.families import random_table
+    from verify.chain_tests import plan_chain_sample_size
+    from verify.exact_law import exact_law
+    from verify.exactness import check_exact, plan_sample_size
+
+    for c in checks:
+        if c not in _CHECKS:
+            raise ParameterError(f"`checks` entries must be in {_CHECKS}; got {c!r}.")
+    if target is None:
+        target = random_table(5, 2, rng=0)
+    if exact_target is None:
+        exact_target = random_table(3, 2, rng=1)
+    table = dict(mutants if mutants is not None else MUTANTS)
+    samplers: dict[str, type[AutospeculativeSampler]] = {"correct": AutospeculativeSampler}
+    samplers.update(table)
+    seeds = np.random.SeedSequence(
+        np.random.default_rng(rng).integers(0, 2**63 - 1)
+    ).spawn(len(samplers) * len(checks))
+    cells = []
+    it = iter(seeds)
+    for name, cls in samplers.items():
+        for check in checks:
+            seed = int(next(it).generate_state(1, np.uint64)[0] >> np.uint64(1))
+            t0 = time.perf_counter()
+            try:
+                if check == "gtest":
+                    num = plan_sample_size(target, tv=tv, alpha=alpha, power=power)
+                    r = check_exact(cls(target, validate=False), target, num_samples=num,
+                                    alpha=alpha, power=power, rng=seed)
+                    cell = MutationCell(name, check, not r.passed, num, r.statistic, r.pvalue,
+                                        0.0, f"{r.method}; tv_estimate={r.tv_estimate:.3g}")
+                elif check == "chain":
+                    num = plan_chain_sample_size(target, tv=tv, alpha=alpha, power=power)
+                    r = check_exact(cls(target, validate=False), target, num_samples=num,
+                                    alpha=alpha, power=power, method="chain", rng=seed)
+                    worst = r.worst_cells[0].label if r.worst_cells else ""
+                    cell = MutationCell(name, check, not r.passed, num, r.statistic, r.pvalue,
+                                        0.0, f"worst: {worst}")
+                elif check == "first-stage":
+                    num = plan_sample_size(2, tv=tv, alpha=alpha, power=power)
+                    obs, exp, total, pv = first_stage_test(
+                        cls(target, validate=False), target, num, rng=seed)
+                    cell = MutationCell(name, check, pv <= alpha, total, obs, pv, 0.0,
+                                        f"rate {obs:.4f} vs exact {exp:.4f}")
+                else:
+                    law = exact_law(lambda o, cls=cls: cls(o, validate=False), exact_target,
+                                    tol=exact_tol, rational=False)
+                    cell = MutationCell(name, check, law.tv_lower > 1e-9, 0, law.tv,
+                                        math.nan, 0.0,
+                                        f"truncated={law.truncated_mass:.2g}; worst "
+                                        f"{law.worst_config} diff {law.worst_diff:.3g}")
+            except (RuntimeError, FloatingPointError, ValueError, IndexError) as exc:
+                cell = MutationCell(name, check, True, 0, math.nan, 0.0, 0.0,
+                                    f"raised {type(exc).__name__}: {exc}"[:200])
+            cells.append(MutationCell(**{**asdict(cell),
+                                         "seconds": time.perf_counter() - t0}))
+    return MutationMatrix(tuple(cells), tuple(samplers), tuple(checks), alpha, tv, power)
+
+
+_ = MASK
