@@ -35,8 +35,8 @@ tractable, all of them running the real code:
    ``m`` iid copies of the previous step's trials under first-accepted-wins
    (``r = r_prev**m``, ``rel = rel_prev (1 - r_prev**m) / (1 - r_prev)``), the rest
    of the loop is summed as a geometric series (DESIGN 6.1): under (R) every
-   later trial has the law of those trials. Otherwise steps continue until the continuation weight falls
-   below ``tol`` (truncated, rigorous).
+   later trial has the law of those trials. Otherwise steps continue until the
+   continuation weight falls below ``tol`` (truncated, rigorous).
 
 The sampler is run with ``lookahead_rows = 0`` (one residual batch per step; the
 law does not depend on it).
