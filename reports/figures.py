@@ -98,8 +98,11 @@ def figure_png(spec: dict[str, Any], *, dpi: int = 110) -> bytes:
                            vmin=spec.get("vmin", 0.0), vmax=spec.get("vmax", 1.0))
             ax.set_xticks(range(len(xl)), xl, rotation=30, ha="right", fontsize=8)
             ax.set_yticks(range(len(yl)), yl, fontsize=8)
+            notes = spec.get("annotations")
             for (i, j), v in np.ndenumerate(vals):
-                if np.isfinite(v):
+                if notes is not None:
+                    ax.text(j, i, str(notes[i][j]), ha="center", va="center", fontsize=7)
+                elif np.isfinite(v):
                     ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=7)
             fig.colorbar(im, ax=ax, fraction=0.04)
         else:

@@ -107,6 +107,9 @@ _FIGURE = {
         "values": {"type": "array"},
         "xlabels": {"type": "array"},
         "ylabels": {"type": "array"},
+        "annotations": {"type": "array"},
+        "vmin": {"type": "number"},
+        "vmax": {"type": "number"},
         "png_base64": _STR,
     },
 }
