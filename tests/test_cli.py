@@ -127,3 +127,34 @@ def test_python_m_verify_help_exits_0():
     assert res.returncode == 0
     for cmd in ("validate", "audit", "report", "rounds"):
         assert cmd in res.stdout
+
+
+def test_a_failing_or_crashing_stage_fails_the_run_with_exit_1(monkeypatch, tmp_path):
+    from verify import validation as V
+
+    def failing(ctx):
+        return V.StageOutput(checks=[V.check_record("fake", "bad", "a check", False,
+                                                    detail="made to fail")])
+
+    def crashing(ctx):
+        raise RuntimeError("stage blew up")
+
+    stages = [V.Stage("fake", "Fake", failing), V.Stage("crash", "Crash", crashing)]
+    monkeypatch.setattr(V, "available_stages", lambda cfg: stages)
+    out = tmp_path / "r"
+    assert main(["validate", "--quick", "--quiet", "--out", str(out)]) == 1
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["verdict"] == "fail"
+    crash = [c for c in doc["checks"] if c["stage"] == "crash"]
+    assert crash and not crash[0]["passed"] and "stage blew up" in crash[0]["detail"]
+
+
+def test_stages_of_missing_modules_are_not_listed(monkeypatch):
+    from verify import validation as V
+
+    monkeypatch.setattr(V, "module_present", lambda name: name in {
+        "samplers.sequential", "distributions.families", "verify.validation"})
+    names = [s.name for s in V.available_stages(V.ValidationConfig())]
+    assert names == ["exactness"]
+    assert V.available_samplers() == ["sequential"]
+    assert "curie-weiss" not in V.available_targets()
