@@ -158,3 +158,14 @@ def test_stages_of_missing_modules_are_not_listed(monkeypatch):
     assert names == ["exactness"]
     assert V.available_samplers() == ["sequential"]
     assert "curie-weiss" not in V.available_targets()
+
+
+def test_pinning_subcommand_is_wired_when_its_module_exists(tmp_path):
+    from verify.validation import module_present
+
+    if not module_present("verify.pinning_cli"):
+        pytest.skip("verify.pinning_cli is not installed")
+    assert main(["pinning", "--family", "random-table", "--n", "4", "--samples", "0",
+                 "--quiet", "--out", str(tmp_path / "p")]) == 0
+    assert main(["pinning", "--family", "random-table", "--n", "1", "--samples", "0",
+                 "--quiet", "--out", str(tmp_path / "p")]) == 2

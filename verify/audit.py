@@ -724,6 +724,61 @@ def _audit_diffusion(a: _Auditor, oracle: Any, reference: Any, num_contexts: int
     return info
 
 
+def _diffusion_sampler_runs(a: _Auditor, oracle: Any, reference: Any, seed: int
+                            ) -> list[dict[str, Any]]:
+    """Euler and autospeculative diffusion samplers on the oracle: cost, and the same law
+    as the Euler chain of the reference when one is given."""
+    from verify.validation import module_present
+
+    if not module_present("samplers.diffusion"):
+        return []
+    from samplers.diffusion import (
+        AutospeculativeDiffusionSampler,
+        EulerLocalizationSampler,
+        LocalizationGrid,
+    )
+
+    grid = LocalizationGrid.uniform(10.0, 32)
+    makers = {"euler": EulerLocalizationSampler, "autospeculative":
+              AutospeculativeDiffusionSampler}
+    runs = []
+    for k, (name, cls) in enumerate(makers.items()):
+        run: dict[str, Any] = {"sampler": name}
+        try:
+            t0 = time.perf_counter()
+            res = cls(oracle, grid).sample(200, rng=np.random.SeedSequence([seed, k]))
+            run.update(seconds=time.perf_counter() - t0, num=200,
+                       mean_rounds=float(np.mean(res.rounds)),
+                       mean_queries=float(np.mean(res.queries)))
+            if reference is not None and module_present("verify.continuous"):
+                from verify.continuous import check_same_law
+
+                r = check_same_law(cls(oracle, grid), EulerLocalizationSampler(reference, grid),
+                                   num_samples=400, alpha=SAMPLER_ALPHA / len(makers),
+                                   rng=seed + 101 + k, max_energy_samples=100)
+                run["exactness"] = {"passed": bool(r.passed), "pvalue": r.pvalue,
+                                    "alpha": r.alpha, "num_samples": r.num_samples,
+                                    "method": "same law as the reference's Euler chain",
+                                    "detectable_tv": None, "seed": seed + 101 + k}
+                if r.passed:
+                    a.ok(f"sampler.{name}", f"same law as the reference's Euler chain: "
+                         f"p={r.pvalue:.3g}, 400 samples", value=r.pvalue)
+                else:
+                    a.add(f"sampler.{name}", False, f"{name} diffusion sampler on this oracle "
+                          f"differs from the reference's Euler chain: p={r.pvalue:.3g} < "
+                          f"alpha={r.alpha:.3g}, 400 samples, seed {seed + 101 + k}",
+                          query={"method": "sample", "sampler": name, "seed": seed + 101 + k,
+                                 "num": 400}, value=r.pvalue)
+            else:
+                a.ok(f"sampler.{name}", "ran 200 samples (no reference: cost only)")
+        except Exception as exc:
+            a.add(f"sampler.{name}", False, f"{name} diffusion sampler failed on this oracle: "
+                  f"{type(exc).__name__}: {exc}", query={"method": "sample", "sampler": name})
+            run["error"] = f"{type(exc).__name__}: {exc}"
+        runs.append(run)
+    return runs
+
+
 def _tower(a: _Auditor, oracle: Any, gen: np.random.Generator) -> dict[str, Any]:
     """E[f(t, X_t) | X_s] = f(s, X_s) along localization paths dX = f(t, X) dt + dW."""
     dim = int(oracle.dim)
@@ -800,7 +855,9 @@ def audit_oracle(
     rng : seed, Generator or SeedSequence, optional
     run_samplers : bool, default True
         Run the sequential and autospeculative samplers on a discrete oracle whose
-        contract holds (cost, and exactness when a target pmf is known).
+        contract holds (cost, and exactness when a target pmf is known); for a
+        diffusion oracle the Euler and autospeculative diffusion samplers (cost, and a
+        two-sample test against the reference's Euler chain when a reference is given).
 
     Returns
     -------
@@ -859,6 +916,9 @@ def audit_oracle(
             a.ok("contract.interface")
             shape = {"dim": int(dim)}
             consistency = _audit_diffusion(a, oracle, reference, num_contexts, gen)
+            if run_samplers and not a.has_errors:
+                runs = _diffusion_sampler_runs(a, oracle, reference,
+                                               seed if seed is not None else 0)
     return AuditResult(kind=kind, name=type(oracle).__name__, shape=shape,
                        checks=tuple(a.checks), consistency=consistency,
                        sampler_runs=tuple(runs), num_contexts=num_contexts, seed=seed,
