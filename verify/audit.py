@@ -30,6 +30,8 @@ __all__ = ["Finding", "AuditResult", "audit_oracle", "audit_report"]
 
 #: Largest ``q**n`` for which the chain-rule joints of several orders are computed exactly.
 EXACT_JOINT_LIMIT: int = 4096
+#: Largest n for which chain-rule joints of several orders are estimated by sampling.
+MAX_CHAIN_N: int = 2048
 #: Tolerance on answers that must agree (determinism, batch invariance, consistency).
 AGREE_TOL: float = 1e-9
 #: Tolerance on TV between joints / conditionals that must be equal.
@@ -633,6 +635,9 @@ def _audit_discrete(a: _Auditor, oracle: Any, reference: Any, num_contexts: int,
     consistency = _exchange(a, oracle, x, out, gen)
     if q**n <= EXACT_JOINT_LIMIT:
         consistency.update(_consistency_exact(a, oracle, gen))
+    elif n > MAX_CHAIN_N:
+        a.add("consistency.orders", True, f"not estimated: n = {n} > {MAX_CHAIN_N} (the "
+              "two-position exchange rule still applies)", severity="info")
     else:
         num = int(min(512, max(32, 4_000_000 // (n * max(n, 1)))))
         consistency.update(_consistency_estimated(a, oracle, gen, num))
