@@ -99,6 +99,15 @@ def check_rows(doc: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+def _counts(doc: dict[str, Any]) -> str:
+    checks = doc["checks"]
+    passed = sum(1 for c in checks if c["passed"])
+    failed = sum(1 for c in checks if not c["passed"] and c["severity"] == "error")
+    warned = len(checks) - passed - failed
+    text = f"{len(checks)} checks, {passed} passed, {failed} failed"
+    return text + (f", {warned} warnings or notes" if warned else "")
+
+
 def _failures(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in doc["checks"] if not c["passed"]]
 
@@ -143,10 +152,7 @@ def render_markdown(doc: dict[str, Any], *, figure_dir: str = "figures") -> str:
     out: list[str] = []
     verdict = doc["verdict"].upper()
     out.append(f"# {doc['title']}\n")
-    out.append(f"**Verdict: {verdict}** - {len(doc['checks'])} checks, "
-               f"{sum(1 for c in doc['checks'] if c['passed'])} passed, "
-               f"{sum(1 for c in doc['checks'] if not c['passed'] and c['severity'] == 'error')}"
-               f" failed.\n")
+    out.append(f"**Verdict: {verdict}** - {_counts(doc)}.\n")
     meta = [f"- created (UTC): {doc['created_utc']}"]
     if doc.get("command"):
         meta.append(f"- command: `{' '.join(doc['command'])}`")
@@ -258,9 +264,7 @@ def render_html(doc: dict[str, Any], *, figures: dict[str, bytes] | None = None)
         f"<title>{html.escape(doc['title'])}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(doc['title'])}</h1>",
         f'<p><span class="badge {verdict if verdict == "PASS" else "FAIL"}">{verdict}</span> '
-        f"{len(doc['checks'])} checks, {sum(1 for c in doc['checks'] if c['passed'])} passed, "
-        f"{sum(1 for c in doc['checks'] if not c['passed'] and c['severity'] == 'error')} "
-        f"failed.</p>",
+        f"{html.escape(_counts(doc))}.</p>",
         '<p class="meta">created (UTC) ' + html.escape(doc["created_utc"]),
     ]
     if doc.get("command"):
