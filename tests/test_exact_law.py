@@ -1,0 +1,100 @@
+"""exact_law: enumeration of the real sampler code (issue 3, item 4)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from distributions.errors import ParameterError
+from distributions.families import random_table
+from distributions.table import TableDistribution
+from samplers.agr24 import AGR24Sampler
+from samplers.autospec import AutospeculativeSampler
+from samplers.base import SampleResult, as_random_source
+from samplers.sequential import SequentialSampler
+from verify.exact_law import exact_law
+
+
+def int_table(n: int, seed: int) -> TableDistribution:
+    w = np.random.default_rng(seed).integers(1, 10, size=(2,) * n).astype(float)
+    return TableDistribution(w)
+
+
+@pytest.mark.parametrize("order", ["identity", "random"])
+def test_sequential_exact_and_rational(order):
+    d = int_table(3, 0)
+    res = exact_law(lambda o: SequentialSampler(o, order=order, validate=False), d)
+    assert res.tv <= 1e-12 and res.truncated_mass == 0.0
+    w = np.random.default_rng(0).integers(1, 10, size=(2,) * 3).ravel()
+    exact = tuple(Fraction(int(v), int(w.sum())) for v in w)
+    assert res.rational_pmf == exact and res.rational_tv == 0
+
+
+def test_sequential_1024_cells():
+    d = random_table(10, 2, rng=0)
+    res = exact_law(lambda o: SequentialSampler(o, order="identity", validate=False), d)
+    assert res.tv <= 1e-12 and res.truncated_mass == 0.0 and res.executions == 1024
+
+
+def test_agr24_exact_and_rational():
+    d = int_table(4, 1)
+    res = exact_law(lambda o: AGR24Sampler(o, k=2, order="identity", validate=False), d)
+    assert res.tv <= 1e-12 and res.truncated_mass == 0.0
+    assert res.rational_tv == 0
+
+
+@pytest.mark.parametrize(("n", "order"), [(3, "random"), (4, "identity")])
+def test_autospec_exact(n, order):
+    d = random_table(n, 2, rng=n)
+    res = exact_law(lambda o: AutospeculativeSampler(o, order=order, validate=False), d)
+    assert res.tv_upper <= 1e-9, res
+    assert res.closures > 0
+    assert res.rational_pmf is None and "not rational" in res.note or n > 4
+
+
+class _Rejection:
+    """Plain rejection sampler (uniform proposals, coin p(x)/max p): an unbounded
+    loop without the autospeculative structure, so enumeration truncates it."""
+
+    def __init__(self, d: TableDistribution, bias: float = 0.0) -> None:
+        self.d, self.bias = d, bias
+        self.p = d.pmf()
+
+    def sample(self, num: int, *, rng=None) -> SampleResult:
+        src = as_random_source(rng)
+        n, q = self.d.n, self.d.q
+        out = np.zeros((num, n), dtype=np.int64)
+        top = self.p.max()
+        for i in range(num):
+            while True:
+                x = src.categorical(np.full((n, q), 1.0 / q))
+                k = np.ravel_multi_index(x, (q,) * n)
+                acc = min(1.0, self.p[k] / top + self.bias * (k == 0))
+                if src.coin(np.log([acc]))[0]:
+                    out[i] = x
+                    break
+        return SampleResult(out, np.ones(num, int), np.ones(num, int))
+
+
+def test_truncation_bound_is_rigorous():
+    d = TableDistribution(np.array([0.3, 0.7]))
+    res = exact_law(lambda o: _Rejection(o), d, tol=1e-9, rational=False)
+    # one rejecting branch per loop iteration (weight 0.5 * 4/7): cut below 1e-9
+    assert 0 < res.truncated_mass < 1e-8
+    assert res.pmf.sum() + res.truncated_mass == pytest.approx(1, abs=1e-15)
+    assert res.tv_lower == 0.0 and res.tv <= res.truncated_mass
+    bad = exact_law(lambda o: _Rejection(o, bias=0.2), d, tol=1e-9, rational=False)
+    assert bad.tv_lower > 1e-2 and bad.worst_config in ((0,), (1,))
+
+
+def test_bad_arguments():
+    d = random_table(2, 2, rng=0)
+    with pytest.raises(ParameterError, match="`tol` must be"):
+        exact_law(lambda o: SequentialSampler(o), d, tol=0.0)
+    with pytest.raises(ParameterError, match="Enumerable"):
+        exact_law(lambda o: SequentialSampler(o), object())
+    with pytest.raises(RuntimeError, match="max_paths"):
+        exact_law(lambda o: SequentialSampler(o, order="identity"), random_table(6, 2, rng=0),
+                  max_paths=10)
