@@ -76,6 +76,8 @@ __all__ = [
 
 #: Smallest expected count for which ``method="auto"`` uses the asymptotic G-test.
 MIN_EXPECTED: float = 5.0
+#: Largest table (``q**n``) for full-table tests; larger targets get chain tests.
+MAX_TABLE: int = 2**20
 #: Samples drawn per sampler call (memory bound); the seed stream is fixed by it.
 _CHUNK: int = 1 << 17
 _METHODS = ("auto", "gtest", "pearson", "montecarlo", "chain")
@@ -229,8 +231,8 @@ def plan_sample_size(target_or_k: Any, *, tv: float, alpha: float, power: float)
     217496
     """
     tv, alpha, power = _check_levels(tv, alpha, power)
-    if not isinstance(target_or_k, int | np.integer | np.ndarray) and not callable(
-        getattr(target_or_k, "pmf", None)
+    if not isinstance(target_or_k, int | np.integer | np.ndarray) and not _is_enumerable(
+        target_or_k
     ):
         if hasattr(target_or_k, "conditionals"):
             from verify.chain_tests import plan_chain_sample_size
@@ -446,7 +448,7 @@ def _iv(sampler: Any, target: Any, num_samples: Any, tv: Any, alpha: Any, power:
         num_samples = check_int("num_samples", num_samples, low=1)
     tv, alpha, power = _check_levels(tv, alpha, power)
     method = check_choice("method", method, _METHODS)
-    enumerable = callable(getattr(target, "pmf", None))
+    enumerable = _is_enumerable(target)
     if enumerable and method == "chain":
         enumerable = False
     if not enumerable and method not in ("auto", "chain"):
@@ -454,6 +456,16 @@ def _iv(sampler: Any, target: Any, num_samples: Any, tv: Any, alpha: Any, power:
             f"`method` must be 'auto' or 'chain' for a target without a pmf; got {method!r}."
         )
     return num_samples, tv, alpha, power, method, enumerable
+
+
+def _is_enumerable(target: Any) -> bool:
+    """``pmf`` present and ``q**n <= 2**20`` (the table is tabulated, never guessed)."""
+    if not callable(getattr(target, "pmf", None)):
+        return False
+    try:
+        return int(target.q) ** int(target.n) <= MAX_TABLE
+    except (TypeError, ValueError):
+        return False
 
 
 def check_exact(
@@ -535,7 +547,12 @@ def check_exact(
             impossible_hits=0,
             details=dict(ct.pvalues),
         )
-    pmf = np.asarray(target.pmf(), dtype=np.float64)
+    try:
+        pmf = np.asarray(target.pmf(), dtype=np.float64)
+    except ParameterError as exc:
+        raise ParameterError(
+            f"`target.pmf()` failed ({exc}); use method='chain' for this target."
+        ) from exc
     if pmf.shape != (q**n,):
         raise ParameterError(
             f"`target.pmf()` must have shape ({q**n},); got shape {pmf.shape}."
