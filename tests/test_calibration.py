@@ -61,12 +61,12 @@ def test_false_failure_rate_within_binomial_interval():
 def test_chain_pit_pvalues_uniform_and_family_level():
     """Chain-rule PIT sub-tests are exactly calibrated (uniform p-values); the Holm
     family fails a correct sampler at most at rate alpha."""
-    d = random_table(6, 2, rng=3)
+    d = random_table(4, 2, rng=3)
     seeds = np.random.SeedSequence(SEED + 3).spawn(200)
     pit, fam = [], []
     for sq in seeds:
         g = np.random.default_rng(sq)
-        x = d.sample(300, rng=g)
+        x = d.sample(200, rng=g)
         r = chain_test(x, d, alpha=0.05, rng=g)
         pit.append(r.pvalues["chain-pit[steps 1-1]"])
         fam.append(r.pvalue)

@@ -49,7 +49,7 @@ def test_mixture_n1000_alternative_fails_at_planned_size():
 def test_mixture_exact_sampler_passes():
     target = MixtureOfProducts([0.5, 0.5], _mixture(1000, 0))
     res = check_exact(lambda k, rng: target.sample(k, rng=rng), target,
-                      num_samples=3000, rng=2)
+                      num_samples=2000, rng=2)
     assert res.passed, (res.pvalue, res.details, res.worst_cells)
     assert np.isnan(res.tv_upper) and res.detectable_tv > 0
 
