@@ -193,15 +193,15 @@ def _target_builders(quick: bool) -> dict[str, tuple[str, Callable[[], Any], str
     t: dict[str, tuple[str, Callable[[], Any], str]] = {}
     fam = "distributions.families"
     t["random-table"] = (fam, lambda: _families().random_table(
-        6 if quick else 8, 2, concentration=1.0, rng=20261122),
-        "Dirichlet(1) table, n=6/8, q=2")
+        6 if quick else 8, 2, concentration=1.0 if quick else 2.0, rng=20261122),
+        "Dirichlet(1)/Dirichlet(2) table, n=6/8, q=2")
     t["spiky-table"] = (fam, lambda: _families().random_table(
         4 if quick else 5, 3, concentration=0.3, rng=11),
         "Dirichlet(0.3) table, n=4/5, q=3")
     t["ising-cycle"] = (fam, lambda: _families().ising(
-        (0.3 if quick else 0.6) * _cycle(6 if quick else 10),
+        (0.3 if quick else 0.25) * _cycle(6 if quick else 10),
         np.linspace(-0.2, 0.2, 6 if quick else 10), beta=1.0),
-        "Ising on a cycle, J=0.3/0.6, linear field in [-0.2, 0.2]")
+        "Ising on a cycle, J=0.3/0.25, linear field in [-0.2, 0.2]")
     t["potts-path"] = (fam, lambda: _families().potts(
         _cycle(4 if quick else 6), 3, beta=0.8), "Potts q=3 on a cycle, beta=0.8")
     t["hardcore-grid"] = (fam, lambda: _families().hardcore(
@@ -211,11 +211,11 @@ def _target_builders(quick: bool) -> dict[str, tuple[str, Callable[[], Any], str
     t["curie-weiss"] = (sc, lambda: _scalable().CurieWeiss(6 if quick else 10, 1.0, 0.1),
                         "Curie-Weiss at criticality, beta=1, h=0.1")
     t["ising-chain"] = (sc, lambda: _scalable().IsingChain(
-        6 if quick else 10, 0.4 if quick else 0.7, -0.1 if quick else -0.2),
-        "1-d Ising chain, coupling 0.4/0.7, field -0.1/-0.2")
+        6 if quick else 10, 0.4 if quick else 0.3, -0.1),
+        "1-d Ising chain, coupling 0.4/0.3, field -0.1")
     rng = np.random.default_rng(7)
     w = rng.dirichlet(np.ones(3))
-    p = rng.dirichlet(np.full(2, 4.0 if quick else 1.0), size=(3, 6 if quick else 10))
+    p = rng.dirichlet(np.full(2, 4.0), size=(3, 6 if quick else 10))
     t["mixture"] = (sc, lambda: _scalable().MixtureOfProducts(w, p),
                     "mixture of 3 products, q=2, n=6/10")
     return t
