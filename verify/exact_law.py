@@ -41,17 +41,21 @@ tractable, all of them running the real code:
 The sampler is run with ``lookahead_rows = 0`` (one residual batch per step; the
 law does not depend on it).
 
-Limits (measured, one core, see ``tests/test_exact_law.py`` and the report)
----------------------------------------------------------------------------
-* Sequential sampler: ``order="identity"`` on ``q**n <= 1024`` in about a second;
-  ``order="random"`` multiplies the paths by ``n!`` (fine for ``n <= 5``).
-* AGR24 (categorical draws only): like the sequential sampler times the guesses.
-* Autospeculative: the first stage branches on all ``q**|S|`` proposals of a
-  block and each rejected proposal starts its own residual loop, so the cost grows
-  like ``sum over blocks of q**|S| * q**|S|``: ``n <= 6`` at ``q = 2`` with
-  ``order="identity"`` (``q**n = 64``) and ``n <= 4`` with ``order="random"``; the
-  root block of ``n = 10`` (``q**n = 1024``) alone needs ``~10**6`` re-executions
-  and is out of reach in minutes (use ``max_paths`` to bound the work).
+Limits (measured on a shared 2-core machine; ``random_table(n, 2)``, default rho)
+-------------------------------------------------------------------------------
+* Sequential sampler: ``order="identity"`` on ``q**n = 1024`` (n = 10): 1,024
+  executions, about 2 s; ``order="random"`` multiplies the paths by ``n!`` (n <= 5).
+* AGR24 (categorical draws only): every guess pattern is a separate path.
+  n = 10 (``q**n = 1024``), identity: ``k = 2`` 7,776 executions / 45 s, TV 2e-16;
+  default ``k = 3`` 58,000 executions / 370 s, TV 6.7e-10 with 1.3e-9 cut mass.
+* Autospeculative: the first stage branches on all ``q**|S|`` proposals of a block
+  and every rejected proposal starts its own residual loop (the residual's law may
+  depend on the proposal for a wrong sampler, so it is not shared). Measured:
+  n = 3 random order 6,900 executions / 6-15 s; n = 4 identity 1,000 / 1.5 s;
+  n = 4 random order 20,000 / 44 s; n = 5 identity 50,000 / 150 s. ``q**n = 1024``
+  (n = 10) is out of reach (the root block alone has 1,024 proposals, each with a
+  residual loop over 32 x 32 trial outcomes); ``max_paths`` bounds the work and
+  raises ``RuntimeError`` when exceeded.
 * Exact rational law (``rational=True``): for samplers whose choices are
   categorical draws and permutations (sequential, AGR24) on a target whose
   conditionals are rationals with small denominators (a :class:`TableDistribution`
