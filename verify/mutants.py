@@ -327,6 +327,8 @@ def mutation_matrix(
     alpha: float = 1e-3,
     power: float = 0.99,
     exact_tol: float = 1e-12,
+    order: Any = "random",
+    exact_order: Any = "identity",
     rng: Any = None,
 ) -> MutationMatrix:
     """Run every check against every mutant and the correct sampler.
@@ -344,6 +346,8 @@ def mutation_matrix(
         Planning of the statistical checks (each at its planned size).
     exact_tol : float
         ``tol`` of :func:`verify.exact_law`.
+    order, exact_order : sampler ``order`` for the statistical checks / exact law
+        (enumerating all ``n!`` random orders is slower; see :mod:`verify.exact_law`).
     rng : seed, optional
 
     Returns
@@ -375,30 +379,33 @@ def mutation_matrix(
     for name, cls in samplers.items():
         for check in checks:
             seed = int(next(it).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+            def make(o: Any, cls: type[AutospeculativeSampler] = cls) -> AutospeculativeSampler:
+                return cls(o, validate=False, order=order)
+
             t0 = time.perf_counter()
             try:
                 if check == "gtest":
                     num = plan_sample_size(target, tv=tv, alpha=alpha, power=power)
-                    r = check_exact(cls(target, validate=False), target, num_samples=num,
+                    r = check_exact(make(target), target, num_samples=num,
                                     alpha=alpha, power=power, rng=seed)
                     cell = MutationCell(name, check, not r.passed, num, r.statistic, r.pvalue,
                                         0.0, f"{r.method}; tv_estimate={r.tv_estimate:.3g}")
                 elif check == "chain":
                     num = plan_chain_sample_size(target, tv=tv, alpha=alpha, power=power)
-                    r = check_exact(cls(target, validate=False), target, num_samples=num,
+                    r = check_exact(make(target), target, num_samples=num,
                                     alpha=alpha, power=power, method="chain", rng=seed)
                     worst = r.worst_cells[0].label if r.worst_cells else ""
                     cell = MutationCell(name, check, not r.passed, num, r.statistic, r.pvalue,
                                         0.0, f"worst: {worst}")
                 elif check == "first-stage":
                     num = plan_sample_size(2, tv=tv, alpha=alpha, power=power)
-                    obs, exp, total, pv = first_stage_test(
-                        cls(target, validate=False), target, num, rng=seed)
+                    obs, exp, total, pv = first_stage_test(make(target), target, num, rng=seed)
                     cell = MutationCell(name, check, pv <= alpha, total, obs, pv, 0.0,
                                         f"rate {obs:.4f} vs exact {exp:.4f}")
                 else:
-                    law = exact_law(lambda o, cls=cls: cls(o, validate=False), exact_target,
-                                    tol=exact_tol, rational=False)
+                    law = exact_law(lambda o, cls=cls: cls(o, validate=False, order=exact_order),
+                                    exact_target, tol=exact_tol, rational=False)
                     cell = MutationCell(name, check, law.tv_lower > 1e-9, 0, law.tv,
                                         math.nan, 0.0,
                                         f"truncated={law.truncated_mass:.2g}; worst "
