@@ -2,7 +2,7 @@
 
 from verify import errors, pinning
 from verify.audit import AuditResult, Finding, audit_oracle
-from verify.chain_tests import ChainTestResult, chain_test
+from verify.chain_tests import ChainTestResult, chain_test, plan_chain_sample_size
 from verify.continuous import (
     AcceptanceResult,
     GaussianChainResult,
@@ -14,7 +14,9 @@ from verify.continuous import (
     check_stein_discrepancy,
     gaussian_chain_moments,
 )
-from verify.exactness import ExactnessResult, check_exact, plan_sample_size
+from verify.exact_law import EnumeratingSource, ExactLawResult, exact_law
+from verify.exactness import ExactnessResult, WorstCell, check_exact, plan_sample_size
+from verify.mutants import MUTANTS, MutationCell, MutationMatrix, first_stage_test, mutation_matrix
 
 __all__ = [
     "errors",
@@ -22,6 +24,16 @@ __all__ = [
     "check_exact",
     "plan_sample_size",
     "ExactnessResult",
+    "WorstCell",
+    "exact_law",
+    "ExactLawResult",
+    "EnumeratingSource",
+    "mutation_matrix",
+    "MutationMatrix",
+    "MutationCell",
+    "MUTANTS",
+    "first_stage_test",
+    "plan_chain_sample_size",
     "chain_test",
     "ChainTestResult",
     "audit_oracle",
