@@ -18,6 +18,12 @@ from distributions.table import TableDistribution
 from samplers.autospec import AutospeculativeSampler, default_rho
 from samplers.sequential import SequentialSampler
 from tests._stats import assert_exact_gtest, assert_family, gtest_table
+from verify.mutants import (
+    LeftRowsFromRightHalf,
+    ResidualSkipped,
+    RightConditionedOnProposal,
+    SwappedResidualRatio,
+)
 
 ALPHA = 1e-3
 
@@ -253,40 +259,10 @@ def test_trace_records_every_block_call() -> None:
 
 
 # ---------------------------------------------------------------------- negative controls
-class SwappedResidualRatio(AutospeculativeSampler):
-    """Residual accepted with max(0, 1 - mu/nu) instead of max(0, 1 - nu/mu)."""
-
-    def _residual_log_accept(self, log_mu, log_nu):
-        return super()._residual_log_accept(log_nu, log_mu)
-
-
-class RightGivenProposal(AutospeculativeSampler):
-    """Right half conditioned on the rejected proposal's left half."""
-
-    def _right_context(self, ctx, left_pos, y_left, x_left):
-        return super()._right_context(ctx, left_pos, x_left, x_left)
-
-
-class ResidualSkipped(AutospeculativeSampler):
-    """On rejection, return a fresh speculation sample instead of the residual."""
-
-    def _residual(self, a, b, ctx, order, nu_rows, x, log_nu_x, source, rec):
-        m, L = x.shape
-        y = source.categorical(nu_rows.reshape(m * L, self.q)).reshape(m, L)
-        log_nu = self._log_probs(np.take_along_axis(nu_rows, y[..., None], axis=2)[..., 0])
-        zeros = np.zeros(m, np.int64)
-        return y, log_nu.sum(axis=1), zeros, zeros
-
-
-class RowsFromRightHalf(AutospeculativeSampler):
-    """Left child reuses the right half's speculation rows."""
-
-    def _left_rows(self, nu_rows, k):
-        return nu_rows[:, nu_rows.shape[1] - k :]
-
-
+# the wrong variants of issue 7, from the mutant catalogue of verify.mutants
 @pytest.mark.parametrize(
-    "mutant", [SwappedResidualRatio, RightGivenProposal, ResidualSkipped, RowsFromRightHalf]
+    "mutant",
+    [SwappedResidualRatio, RightConditionedOnProposal, ResidualSkipped, LeftRowsFromRightHalf],
 )
 def test_negative_controls_fail_the_same_check(mutant) -> None:
     target = dirichlet_table(6, 2, 91)

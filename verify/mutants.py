@@ -47,6 +47,7 @@ __all__ = [
     "Float32Accumulation",
     "WrongFirstStageRatio",
     "OffByOneSplit",
+    "LeftRowsFromRightHalf",
     "MutationCell",
     "MutationMatrix",
     "mutation_matrix",
@@ -206,6 +207,14 @@ class OffByOneSplit(AutospeculativeSampler):
         return nu_rows[:, 1 : k + 1]
 
 
+class LeftRowsFromRightHalf(AutospeculativeSampler):
+    """Rows not reused correctly: the left child is given the speculation rows of
+    the right half (``nu_rows[:, L-k:]``) instead of its own first ``k`` rows."""
+
+    def _left_rows(self, nu_rows: np.ndarray, k: int) -> np.ndarray:
+        return nu_rows[:, nu_rows.shape[1] - k :]
+
+
 #: The catalogue: name -> mutant class.
 MUTANTS: dict[str, type[AutospeculativeSampler]] = {
     "swapped-residual-ratio": SwappedResidualRatio,
@@ -217,6 +226,7 @@ MUTANTS: dict[str, type[AutospeculativeSampler]] = {
     "float32-accumulation": Float32Accumulation,
     "wrong-first-stage-ratio": WrongFirstStageRatio,
     "off-by-one-split": OffByOneSplit,
+    "left-rows-from-right-half": LeftRowsFromRightHalf,
 }
 
 
