@@ -14,6 +14,8 @@ from scipy import stats
 
 from distributions.base import MASK
 from distributions.errors import ParameterError
+from distributions.families import hardcore, ising, potts
+from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts
 from distributions.table import TableDistribution
 from samplers.autospec import AutospeculativeSampler, default_rho
 from samplers.sequential import SequentialSampler
@@ -55,6 +57,39 @@ def test_exact_on_random_tables(n: int, q: int, seed: int) -> None:
     res = AutospeculativeSampler(target).sample(num, rng=np.random.default_rng(seed + 1000))
     assert_exact_gtest(res.samples, target.pmf(), q, alpha=ALPHA, seed=seed + 1000,
                        label=f"autospec on Dirichlet table n={n} q={q}")
+
+
+def _family_targets() -> dict[str, object]:
+    rng = np.random.default_rng(2026)
+    J8 = np.triu(rng.uniform(-1.0, 1.0, (8, 8)), 1)
+    J6 = np.triu(rng.uniform(0.0, 1.2, (6, 6)), 1)
+    grid = np.zeros((9, 9), dtype=int)  # 3 x 3 grid graph
+    for i in range(9):
+        if i % 3 < 2:
+            grid[i, i + 1] = grid[i + 1, i] = 1
+        if i < 6:
+            grid[i, i + 3] = grid[i + 3, i] = 1
+    return {
+        "ising(8)": ising(J8 + J8.T, rng.uniform(-0.5, 0.5, 8), beta=1.0),
+        "potts(6, q=3)": potts(J6 + J6.T, 3, beta=1.0),
+        "hardcore(3x3 grid)": hardcore(grid, 2.0),
+        "mixture(K=3, n=10)": MixtureOfProducts([0.5, 0.3, 0.2], rng.random((3, 10, 2)) ** 3),
+        "curie_weiss(10, beta=1)": CurieWeiss(10, 1.0, 0.05),
+        "ising_chain(10, J=2)": IsingChain(10, 2.0, 0.1),
+    }
+
+
+def test_exact_on_target_families() -> None:
+    num, seed = 100_000, 2027
+    gen = np.random.default_rng(seed)
+    pvalues = {}
+    for name, target in _family_targets().items():
+        res = AutospeculativeSampler(target).sample(num, rng=gen)
+        g = gtest_table(res.samples, target.pmf(), target.q)
+        assert g.impossible_hits == 0, f"{name}: sampled a zero-probability configuration"
+        pvalues[name] = g.pvalue
+    assert_family(pvalues, alpha=ALPHA, seed=seed,
+                  sizes=f"{num} samples per target, {len(pvalues)} targets")
 
 
 def test_exact_with_zero_probability_cells() -> None:
