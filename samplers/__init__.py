@@ -1,6 +1,6 @@
 """Sequential and parallel samplers (how it is sampled, what it costs)."""
 
-from samplers.agr24 import AGR24Sampler, race_coupling
+from samplers.agr24 import AGR24Sampler, default_block_size, race_coupling
 from samplers.autospec import AutospeculativeSampler, default_rho
 from samplers.base import (
     NumpySource,
@@ -32,6 +32,7 @@ __all__ = [
     "default_rho",
     "AGR24Sampler",
     "race_coupling",
+    "default_block_size",
     "LocalizationGrid",
     "EulerLocalizationSampler",
     "AutospeculativeDiffusionSampler",
