@@ -36,12 +36,10 @@ from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _common import SAMPLERS  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts  # noqa: E402
-from samplers.agr24 import AGR24Sampler  # noqa: E402
-from samplers.autospec import AutospeculativeSampler  # noqa: E402
-from samplers.sequential import SequentialSampler  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 MAX_CHUNK_ENTRIES = 2**22  # samples per sampler call: chunk * n <= this
@@ -66,18 +64,6 @@ FAMILIES: dict[str, Callable[[int], Any]] = {
     "curie-weiss beta=0.5": lambda n: CurieWeiss(n, 0.5),
     "curie-weiss beta=1.0": lambda n: CurieWeiss(n, 1.0),
     "ising-chain J=2": lambda n: IsingChain(n, 2.0),
-}
-
-
-def _k_sqrt(n: int) -> int:
-    return math.isqrt(n - 1) + 1 if n > 1 else 1
-
-
-SAMPLERS: dict[str, Callable[[Any, bool], Any]] = {
-    "sequential": lambda d, v: SequentialSampler(d, order="random", validate=v),
-    "agr24 k=n^1/3": lambda d, v: AGR24Sampler(d, order="random", validate=v),
-    "agr24 k=n^1/2": lambda d, v: AGR24Sampler(d, k=_k_sqrt(d.n), order="random", validate=v),
-    "autospec": lambda d, v: AutospeculativeSampler(d, order="random", validate=v),
 }
 
 

@@ -20,20 +20,16 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import pathlib  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _common import SAMPLERS  # noqa: E402
 
 from distributions.families import random_table  # noqa: E402
 from distributions.scalable import MixtureOfProducts  # noqa: E402
-from samplers.agr24 import AGR24Sampler  # noqa: E402
-from samplers.autospec import AutospeculativeSampler  # noqa: E402
-from samplers.sequential import SequentialSampler  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
@@ -43,18 +39,6 @@ def mixture2(n: int) -> MixtureOfProducts:
     probs[0, :, 1], probs[1, :, 1] = 0.7, 0.3
     probs[..., 0] = 1.0 - probs[..., 1]
     return MixtureOfProducts(np.array([0.5, 0.5]), probs)
-
-
-def _k_sqrt(n: int) -> int:
-    return math.isqrt(n - 1) + 1 if n > 1 else 1
-
-
-SAMPLERS: dict[str, Callable[[Any, bool], Any]] = {
-    "sequential": lambda d, v: SequentialSampler(d, order="random", validate=v),
-    "agr24 k=n^1/3": lambda d, v: AGR24Sampler(d, order="random", validate=v),
-    "agr24 k=n^1/2": lambda d, v: AGR24Sampler(d, k=_k_sqrt(d.n), order="random", validate=v),
-    "autospec": lambda d, v: AutospeculativeSampler(d, order="random", validate=v),
-}
 
 
 def measure(sampler: Any, batch: int, min_seconds: float, seed: int) -> dict[str, float]:
@@ -85,7 +69,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
     min_seconds = 1.0 if args.quick else 5.0
     targets = {
-        "random_table(10, 2)": (random_table(10, 2, rng=args.seed), 4096 if args.quick else 20000),
+        "random_table(10, 2)": (
+            random_table(10, 2, rng=args.seed), 4096 if args.quick else 100_000
+        ),
         "mixture-2 n=1024": (mixture2(1024), 32 if args.quick else 256),
     }
     rows = []
