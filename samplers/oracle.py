@@ -105,13 +105,23 @@ class CountingOracle:
         return out
 
     # ------------------------------------------------------------------ checks
+    def check_answer(self, out: np.ndarray, x: np.ndarray) -> None:
+        """Check an answer ``out`` of ``conditionals(x)`` against the contract.
+
+        Neither calls the oracle nor counts. Raises :class:`OracleError` naming the
+        rule, the batch row, the position, the context and the value seen.
+        """
+        out = np.asarray(out)
+        x = np.asarray(x)
+        B = x.shape[0]
+        positions = np.broadcast_to(np.arange(self.n), (B, self.n))
+        self._check_rows(out, (B, self.n, self.q), x, positions, None)
+        self._check_full(out, x)
+
     def _full(self, x: np.ndarray) -> np.ndarray:
         out = np.asarray(self.inner.conditionals(x))
         if self.validate:
-            B = x.shape[0]
-            positions = np.broadcast_to(np.arange(self.n), (B, self.n))
-            self._check_rows(out, (B, self.n, self.q), x, positions, None)
-            self._check_full(out, x)
+            self.check_answer(out, x)
         return out
 
     def _fail(self, rule: str, b: int, pos: int, ctx: np.ndarray, seen: str) -> None:
