@@ -1,3 +1,22 @@
-"""Rendering of validation results (what a reviewer reads)."""
+"""Rendering of validation results (what a reviewer reads).
 
-__all__: list[str] = []
+One JSON document (versioned schema) is the source; Markdown and a self-contained
+HTML file are rendered from it and written atomically.
+"""
+
+from reports.io import environment_info, make_document, read_report, write_report
+from reports.render import render_html, render_markdown
+from reports.schema import REPORT_SCHEMA, SCHEMA_VERSION, jsonable, validate_report
+
+__all__ = [
+    "make_document",
+    "write_report",
+    "read_report",
+    "environment_info",
+    "render_markdown",
+    "render_html",
+    "REPORT_SCHEMA",
+    "SCHEMA_VERSION",
+    "validate_report",
+    "jsonable",
+]

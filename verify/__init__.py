@@ -17,6 +17,8 @@ from verify.continuous import (
 from verify.exact_law import EnumeratingSource, ExactLawResult, exact_law
 from verify.exactness import ExactnessResult, WorstCell, check_exact, plan_sample_size
 from verify.mutants import MUTANTS, MutationCell, MutationMatrix, first_stage_test, mutation_matrix
+from verify.rounds import rounds_scaling
+from verify.validation import ValidationConfig, available_stages, run_validation
 
 __all__ = [
     "errors",
@@ -34,6 +36,10 @@ __all__ = [
     "MUTANTS",
     "first_stage_test",
     "plan_chain_sample_size",
+    "ValidationConfig",
+    "run_validation",
+    "available_stages",
+    "rounds_scaling",
     "chain_test",
     "ChainTestResult",
     "audit_oracle",
