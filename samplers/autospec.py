@@ -97,22 +97,7 @@ class _Recorder:
         new_id = np.cumsum(keep) - 1
         fields = {k: v[keep] for k, v in fields.items()}
         fields["parent"] = np.where(fields["parent"] >= 0, new_id[fields["parent"]], -1)
-        return SamplerTrace(
-            orders=orders,
-            block_sample=fields["sample"],
-            block_a=fields["a"],
-            block_b=fields["b"],
-            block_depth=fields["depth"],
-            block_parent=fields["parent"],
-            block_role=fields["role"],
-            block_trial=fields["trial"],
-            block_context=fields["context"],
-            block_first_accepted=fields["first_accepted"],
-            block_trials=fields["trials"],
-            block_batches=fields["batches"],
-            block_rounds=fields["rounds"],
-            block_queries=fields["queries"],
-        )
+        return SamplerTrace(orders=orders, **{f"block_{k}": v for k, v in fields.items()})
 
 
 @dataclass(frozen=True)
