@@ -13,63 +13,80 @@ pmf is a sub-probability missing exactly that mass).
 Autospeculative sampler
 -----------------------
 Naive path enumeration of :class:`~samplers.autospec.AutospeculativeSampler`
-explodes (residual loops of trials, each trial recursing). Three devices keep it
+explodes (residual loops of trials, each trial recursing). Four devices keep it
 tractable, all of them running the real code:
 
 1. **Memoised block calls.** ``_sample_block`` is wrapped on the instance: each
    distinct single-call input ``(a, b, ctx, order, nu_rows)`` is enumerated once
    (its own nested enumeration of the real ``_sample_block``) and then becomes ONE
-   choice point over its output law ``(y, log mu_S(y))``; a batch of ``m`` calls is
-   a joint choice (the calls are independent given their inputs). Cost outputs
-   (rounds, queries) of memoised calls are reported as 0: only the samples' law
-   is computed.
-2. **Lumped rejected trials.** Inside ``_residual`` a coin call whose outcomes are
-   all False (the whole batch rejected) does not branch on the rejected trials'
-   values: all such paths of one residual step are merged into one continuation
-   carrying their total weight. *Assumption (R)*: a rejected batch leaves no trace
-   on the loop's later behaviour (true of the real loop, which discards rejected
-   trials; true of every mutant in :mod:`verify.mutants`).
-3. **Geometric closure.** The continuation is enumerated one residual step at a
+   choice point over its output law. An outcome is the pair ``(y, log mu_S)`` the
+   call returns (a wrong sampler may report a ``log mu_S`` that is not a function
+   of ``y``); a batch of ``m`` calls is a joint choice (the calls are independent
+   given their inputs). Cost outputs (rounds, queries) of memoised calls are
+   reported as 0: only the samples' law is computed.
+2. **Memoised residual loops, shared across proposals.** ``_residual`` is wrapped
+   the same way. Its inputs include the rejected proposal ``x`` and ``log nu_S(x)``,
+   which the real loop does not read; they are passed as read-detecting stand-ins
+   (:class:`_Watched`: shape and indexing are free, any use of the values is
+   recorded). If no execution of the loop's enumeration read them, the loop behaved
+   identically for every proposal and its law is shared by all the rejected
+   proposals of that block call; otherwise (a mutant that uses the proposal) the law
+   is enumerated again for each proposal.
+3. **Lumped rejected trials.** A coin issued by the residual loop code of
+   :class:`~samplers.autospec.AutospeculativeSampler` (found from the call stack;
+   coins of other code, e.g. a subclass's own ``_residual``, always branch) whose
+   outcomes are all False (the whole batch rejected) does not branch on the
+   rejected trials' values: all such paths of one residual step are merged into one
+   continuation carrying their total weight. *Assumption (R)*: a rejected batch
+   leaves no trace on the loop's later behaviour. The loop code discards rejected
+   trials; (R) holds as long as the hooks it calls keep no state of their own (true
+   of every mutant in :mod:`verify.mutants`).
+4. **Geometric closure.** The continuation is enumerated one residual step at a
    time. When a step's relative law (accepted outputs and their weights relative to
-   the step's entry weight, continuation probability) equals, to 1e-9, that of
-   ``m`` iid copies of the previous step's trials under first-accepted-wins
-   (``r = r_prev**m``, ``rel = rel_prev (1 - r_prev**m) / (1 - r_prev)``), the rest
-   of the loop is summed as a geometric series (DESIGN 6.1): under (R) every
-   later trial has the law of those trials. Otherwise steps continue until the
-   continuation weight falls below ``tol`` (truncated, rigorous).
+   the step's entry weight, continuation probability) equals, to 1e-9 (exactly in
+   rational mode), that of ``m`` iid copies of the previous step's trials under
+   first-accepted-wins (``r = r_prev**m``, ``rel = rel_prev (1 - r_prev**m) / (1 -
+   r_prev)``), the rest of the loop is summed as a geometric series (DESIGN 6.1):
+   under (R) every later trial has the law of those trials. Otherwise steps continue
+   until the continuation weight falls below ``tol`` (truncated, rigorous).
 
 The sampler is run with ``lookahead_rows = 0`` (one residual batch per step; the
-law does not depend on it).
+law does not depend on it). For every sampler, repeated oracle queries are answered
+from a cache (:class:`_CachedOracle`; the oracle must be deterministic, which the
+re-execution assumes anyway).
 
-Limits (measured on a shared 2-core machine; ``random_table(n, 2)``, default rho)
+Limits (measured on one core of the 2-core machine; ``random_table(10, 2, rng=10)``,
+``q**n = 1024``, ``order="identity"``, ``tol = 1e-12``)
 -------------------------------------------------------------------------------
-* Sequential sampler: ``order="identity"`` on ``q**n = 1024`` (n = 10): 1,024
-  executions, about 2 s; ``order="random"`` multiplies the paths by ``n!`` (n <= 5).
-* AGR24 (categorical draws only): every guess pattern is a separate path.
-  n = 10 (``q**n = 1024``), identity: ``k = 2`` 7,776 executions / 45 s, TV 2e-16;
-  default ``k = 3`` 58,000 executions / 370 s, TV 6.7e-10 with 1.3e-9 cut mass.
-* Autospeculative: the first stage branches on all ``q**|S|`` proposals of a block
-  and every rejected proposal starts its own residual loop (the residual's law may
-  depend on the proposal for a wrong sampler, so it is not shared). Measured:
-  n = 3 random order 6,900 executions / 6-15 s; n = 4 identity 1,000 / 1.5 s;
-  n = 4 random order 20,000 / 44 s; n = 5 identity 50,000 / 150 s. ``q**n = 1024``
-  (n = 10) is out of reach (the root block alone has 1,024 proposals, each with a
-  residual loop over 32 x 32 trial outcomes); ``max_paths`` bounds the work and
-  raises ``RuntimeError`` when exceeded.
-* Exact rational law (``rational=True``): for samplers whose choices are
-  categorical draws and permutations (sequential, AGR24) on a target whose
-  conditionals are rationals with small denominators (a :class:`TableDistribution`
-  of small-integer weights; every probability is recovered with
-  ``Fraction.limit_denominator(10**9)`` and checked against the float to 1e-13).
-  A coin (acceptance probability ``exp(log_p)``, a ratio of products of
-  conditionals) is not recovered exactly from its float: the autospeculative
-  sampler gets the float law only (``rational_pmf = None`` and a note).
+* Sequential sampler: 1,024 executions, 0.4 s, TV 1.8e-16.
+* AGR24 (categorical draws only; every guess pattern is a separate path):
+  ``k = 2``: 7,776 executions, 16 s, TV 1.9e-16; default ``k = 3``: 58,242
+  executions, 93 s, TV 6.7e-10 with 1.3e-9 mass cut at ``tol = 1e-12``.
+* Autospeculative (default rho): 289,000 executions, 78 s, TV 8.2e-16, no mass
+  cut, 463 loops closed. Random orders multiply the paths by up to ``n!``: n <= 5
+  for every sampler (autospeculative, ``n = 4``: 6,700 executions, 2 s).
+* ``max_paths`` bounds the work and raises ``RuntimeError`` when exceeded.
+
+Exact rational law
+------------------
+With ``rational=True`` the enumeration is repeated in :class:`fractions.Fraction`
+arithmetic on a target whose probabilities are small-denominator rationals (a
+:class:`TableDistribution` of small-integer weights). Each categorical probability
+is recovered with ``Fraction.limit_denominator(10**9)`` and checked against the
+float to 1e-13. Each coin probability ``exp(log_p)`` (a ratio of products of
+conditionals) is recovered as the fraction of denominator <= 10**6 nearest to the
+float and accepted only within 1e-13: two distinct such fractions differ by at
+least 1e-12, so this is the true value whenever its denominator is at most 10**6,
+and otherwise it is refused (``rational_pmf = None`` with a note). The rational law
+is then exact arithmetic on those values: for the exact samplers on an integer-
+weight table with ``n <= 4, q = 2`` it equals the target with ``rational_tv == 0``.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -79,10 +96,14 @@ import numpy as np
 
 from distributions._validation import check_float, check_int
 from distributions.errors import ParameterError
+from samplers.autospec import AutospeculativeSampler
 
 __all__ = ["ExactLawResult", "EnumeratingSource", "exact_law"]
 
 _MAX_DEN = 10**9
+_MAX_COIN_DEN = 10**6
+_LOOP_CODE = AutospeculativeSampler._residual.__code__
+_BLOCK_CODE = AutospeculativeSampler._sample_block.__code__
 
 
 class _Truncated(Exception):
@@ -102,6 +123,43 @@ def _rationalise(p: float) -> Fraction:
     if abs(float(f) - float(p)) > 1e-13 * max(1.0, abs(float(p))):
         raise _RationalFailed(f"probability {p!r} is not a small-denominator rational")
     return f
+
+
+def _rationalise_coin(p: float) -> Fraction:
+    """Coin probability ``exp(log_p)`` as the fraction of denominator <= 10**6 nearest
+    to it, accepted only within ``1e-13``: two distinct such fractions differ by at
+    least ``1e-12``, so this is the true value whenever its denominator is at most
+    10**6 (the float carries ~1e-15 relative error); otherwise it is refused."""
+    if p == 0.0 or p == 1.0:
+        return Fraction(int(p))
+    f = Fraction(p).limit_denominator(_MAX_COIN_DEN)
+    if abs(float(f) - p) > 1e-13:
+        raise _RationalFailed(
+            f"coin probability {p!r} is not a rational of denominator <= {_MAX_COIN_DEN}"
+        )
+    return f
+
+
+def _called_from_loop() -> bool:
+    """Whether the current coin call comes from the residual loop code of
+    :class:`~samplers.autospec.AutospeculativeSampler` (possibly through a source
+    wrapper), rather than from other code such as a subclass's own ``_residual``.
+    The nearest enclosing frame of the sampler's loop or block kernel decides."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code is _LOOP_CODE:
+            return True
+        if frame.f_code is _BLOCK_CODE:
+            return False
+        frame = frame.f_back
+    return False
+
+
+def _prod(src: EnumeratingSource, factors: Any) -> Any:
+    w: Any = Fraction(1) if src.rational else 1.0
+    for f in factors:
+        w = w * f
+    return w
 
 
 @dataclass
@@ -163,20 +221,27 @@ class EnumeratingSource:
         self.base_weight: Any = base_weight
 
     # ------------------------------------------------------------------ core
+    def _replaying(self) -> bool:
+        return self.pos < len(self.prefix)
+
+    def _take(self, i: int, w: Any, lump: int | None = None) -> int:
+        """Follow the prescribed prefix: outcome ``i`` of weight ``w``."""
+        self.pos += 1
+        self.taken.append(i)
+        self.weight = self.weight * w
+        if self.pos == self.no_park and self.base_weight is not None:
+            # end of a merged continuation's representative prefix: its weight is
+            # the merged total, not the representative path's own weight
+            self.weight = self.base_weight
+        if lump is not None and i == lump and self.in_residual and self.pos > self.no_park:
+            self._park()
+        return i
+
     def _choose(self, weights: list[Any], lump: int | None = None) -> int:
         """Pick the outcome at the current choice point; ``weights`` sum to <= 1."""
-        if self.pos < len(self.prefix):
+        if self._replaying():
             i = self.prefix[self.pos]
-            self.pos += 1
-            self.taken.append(i)
-            self.weight = self.weight * weights[i]
-            if self.pos == self.no_park and self.base_weight is not None:
-                # end of a merged continuation's representative prefix: its weight is
-                # the merged total, not the representative path's own weight
-                self.weight = self.base_weight
-            if lump is not None and i == lump and self.in_residual and self.pos > self.no_park:
-                self._park()
-            return i
+            return self._take(i, weights[i], lump)
         total = sum(weights)
         deficit = (1 - total) if not self.rational else Fraction(1) - total
         if deficit > 1e-15:
@@ -218,13 +283,20 @@ class EnumeratingSource:
     def choose_joint(self, laws: list[list[Any]]) -> tuple[int, ...]:
         """Joint choice over independent laws (lists of weights)."""
         supports = [[i for i, w in enumerate(law) if w != 0] for law in laws]
+        if self._replaying():
+            # decode the prescribed combination (itertools.product order) without
+            # listing all the others
+            k = self.prefix[self.pos]
+            combo = []
+            for sup in reversed(supports):
+                k, r = divmod(k, len(sup))
+                combo.append(sup[r])
+            combo.reverse()
+            w = _prod(self, (law[i] for law, i in zip(laws, combo, strict=True)))
+            self._take(self.prefix[self.pos], w)
+            return tuple(combo)
         combos = list(itertools.product(*supports))
-        weights = []
-        for c in combos:
-            w: Any = Fraction(1) if self.rational else 1.0
-            for law, i in zip(laws, c, strict=True):
-                w = w * law[i]
-            weights.append(w)
+        weights = [_prod(self, (law[i] for law, i in zip(laws, c, strict=True))) for c in combos]
         k = self._choose(weights)
         return combos[k]
 
@@ -247,18 +319,24 @@ class EnumeratingSource:
 
     def coin(self, log_p: np.ndarray) -> np.ndarray:
         lp = np.asarray(log_p, dtype=np.float64).reshape(-1)
-        if self.rational:
-            raise _RationalFailed("coins (exp(log_p) acceptance probabilities) are not rational")
         ps = np.exp(np.minimum(lp, 0.0))
+        if self.rational:
+            pr: list[Any] = [_rationalise_coin(float(v)) for v in ps]
+            one: Any = Fraction(1)
+        else:
+            pr, one = [float(v) for v in ps], 1.0
         m = lp.size
+        # combo 0 (all False) is lumped only for the real loop's own coin
+        lump = 0 if self.in_residual and _called_from_loop() else None
+        if self._replaying():
+            k = self.prefix[self.pos]
+            hits = [bool((k >> (m - 1 - j)) & 1) for j in range(m)]
+            w = _prod(self, (p if h else one - p for p, h in zip(pr, hits, strict=True)))
+            self._take(k, w, lump)
+            return np.array(hits, dtype=bool)
         combos = list(itertools.product((False, True), repeat=m))
-        weights = []
-        for c in combos:
-            w = 1.0
-            for p, hit in zip(ps, c, strict=True):
-                w *= float(p) if hit else 1.0 - float(p)
-            weights.append(w)
-        lump = 0 if self.in_residual else None  # combos[0] is all False
+        weights = [_prod(self, (p if h else one - p for p, h in zip(pr, c, strict=True)))
+                   for c in combos]
         k = self._choose(weights, lump=lump)
         return np.array(combos[k], dtype=bool)
 
@@ -372,7 +450,8 @@ def _iid_batch(first: tuple[dict, Any, Any], cur: tuple[dict, Any, Any]) -> bool
     A step is ``(rel, rel_truncated, r)``: accepted outputs and cut mass relative to
     the step's entry weight, and the probability of continuing. With ``m`` iid
     trials and first-accepted-wins, ``r_m = r1**m`` and ``rel_m = rel1 (1 - r1**m) /
-    (1 - r1)``.
+    (1 - r1)``: to 1e-9 relative in floating point, exactly with :class:`Fraction`
+    weights.
     """
     r1, r = float(first[2]), float(cur[2])
     if not (0.0 < r1 < 1.0) or not (0.0 < r < 1.0) or first[0].keys() != cur[0].keys():
@@ -381,6 +460,12 @@ def _iid_batch(first: tuple[dict, Any, Any], cur: tuple[dict, Any, Any]) -> bool
     mi = round(m)
     if mi < 1 or abs(m - mi) > 1e-6:
         return False
+    if isinstance(first[2], Fraction):
+        # exact arithmetic: the relation must hold exactly
+        r1f = first[2]
+        gf = (1 - r1f**mi) / (1 - r1f)
+        return (cur[2] == r1f**mi and cur[1] == first[1] * gf
+                and all(cur[0][k] == first[0][k] * gf for k in first[0]))
     g = (1.0 - r1**mi) / (1.0 - r1)
 
     def close(x: float, y: float) -> bool:
@@ -389,6 +474,141 @@ def _iid_batch(first: tuple[dict, Any, Any], cur: tuple[dict, Any, Any]) -> bool
     return all(close(float(cur[0][k]), float(first[0][k]) * g) for k in first[0]) and (
         abs(float(cur[1]) - float(first[1]) * g) <= 1e-9 * float(first[1]) * g + 1e-18
     )
+
+
+# ---------------------------------------------------------------------- read detection
+class _Watched:
+    """Read-detecting stand-in for an array argument of ``_residual``.
+
+    Metadata (``shape``, ``ndim``, ``dtype``, ``size``, ``len``) and indexing (which
+    returns another watched view) are free; every other use of the data (numpy
+    coercion, ufuncs, array functions, operators, iteration, truth value, any other
+    attribute) first sets the shared ``flag``. A residual call whose enumeration
+    never set the flag behaved identically for every value of the array, so its
+    law may be shared across those values.
+    """
+
+    __slots__ = ("_data", "_flag")
+
+    def __init__(self, data: np.ndarray, flag: list[bool]) -> None:
+        self._data = data
+        self._flag = flag
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __getitem__(self, key: Any) -> _Watched:
+        return _Watched(self._data[_unwatch(key, self._flag)], self._flag)
+
+    def _read(self) -> np.ndarray:
+        self._flag[0] = True
+        return self._data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self._read(), dtype=dtype)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        self._read()
+        return getattr(ufunc, method)(*_unwatch(inputs, self._flag),
+                                      **_unwatch(kwargs, self._flag))
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        self._read()
+        return func(*_unwatch(args, self._flag), **_unwatch(kwargs, self._flag))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._read(), name)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _unwatch(obj: Any, flag: list[bool]) -> Any:
+    """Replace watched arrays inside ``obj`` by their data (flagging the read)."""
+    if isinstance(obj, _Watched):
+        flag[0] = True
+        return obj._data
+    if isinstance(obj, tuple):
+        return tuple(_unwatch(v, flag) for v in obj)
+    if isinstance(obj, list):
+        return [_unwatch(v, flag) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _unwatch(v, flag) for k, v in obj.items()}
+    return obj
+
+
+def _watched_dunder(name: str) -> Callable[..., Any]:
+    def method(self: _Watched, *args: Any) -> Any:
+        return getattr(self._read(), name)(*_unwatch(args, self._flag))
+
+    method.__name__ = name
+    return method
+
+
+for _name in (
+    "__iter__", "__bool__", "__int__", "__float__", "__index__", "__complex__", "__repr__",
+    "__str__", "__format__", "__contains__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__",
+    "__ge__", "__neg__", "__pos__", "__abs__", "__invert__", "__add__", "__radd__", "__sub__",
+    "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__floordiv__",
+    "__rfloordiv__", "__mod__", "__rmod__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__",
+    "__and__", "__rand__", "__or__", "__ror__", "__xor__", "__rxor__", "__lshift__",
+    "__rshift__", "__copy__", "__deepcopy__", "__reduce__", "__reduce_ex__", "__setitem__",
+    "__dlpack__", "__buffer__",
+):
+    setattr(_Watched, _name, _watched_dunder(_name))
+
+
+# ---------------------------------------------------------------------- oracle cache
+class _CachedOracle:
+    """Answers repeated oracle queries from a cache (the enumeration re-executes the
+    same program prefix many times). The oracle is a deterministic function of its
+    query, which the enumeration assumes anyway; answers are returned read-only."""
+
+    def __init__(self, oracle: Any) -> None:
+        self._oracle = oracle
+        self._cache: dict[tuple, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._oracle, name)
+
+    def _ask(self, key: tuple, call: Callable[[], np.ndarray]) -> np.ndarray:
+        out = self._cache.get(key)
+        if out is None:
+            out = np.array(call())
+            out.flags.writeable = False
+            self._cache[key] = out
+        return out
+
+    def conditionals(self, x: np.ndarray) -> np.ndarray:
+        a = np.ascontiguousarray(x)
+        return self._ask(("c", a.shape, a.dtype.str, a.tobytes()),
+                         lambda: self._oracle.conditionals(x))
+
+    def conditionals_at(self, x: np.ndarray, positions: np.ndarray,
+                        chain_values: np.ndarray | None = None) -> np.ndarray:
+        key: tuple = ("a",)
+        for arr in (x, positions, chain_values):
+            if arr is None:
+                key += (None,)
+            else:
+                a = np.ascontiguousarray(arr)
+                key += (a.shape, a.dtype.str, a.tobytes())
+        return self._ask(key, lambda: self._oracle.conditionals_at(x, positions, chain_values))
 
 
 # ---------------------------------------------------------------------- memoisation
@@ -409,12 +629,14 @@ def _install_memo(sampler: Any, enum: _Enumerator) -> None:
 
         def program(src: EnumeratingSource) -> tuple[Any, Any]:
             y, log_mu, _, _ = orig_block(a, b, ctx, order, nu_rows, src, None)
-            return tuple(int(v) for v in y[0]), float(log_mu[0])
+            # the output is the pair (y, log mu_S): a wrong sampler may report a
+            # log mu that is not a function of y, so both form the outcome
+            return (tuple(int(v) for v in y[0]), float(log_mu[0])), None
 
         leaves, extra, trunc = enum.law(program)
         keys = sorted(leaves)
         weights = [leaves[k] for k in keys]
-        outs = [(np.array(k, dtype=np.int64), extra[k]) for k in keys]
+        outs = [(np.array(k[0], dtype=np.int64), k[1]) for k in keys]
         # the child's missing (truncated) mass shows as a deficit at the parent's choice
         cache[key] = (weights, outs)
         return weights, outs
@@ -439,22 +661,65 @@ def _install_memo(sampler: Any, enum: _Enumerator) -> None:
         return y, log_mu, zeros, zeros.copy()
 
     sampler._sample_block = memo_block
-    if hasattr(sampler, "_residual"):
-        orig_res = sampler._residual
+    if not hasattr(sampler, "_residual"):
+        return
+    orig_res = sampler._residual
+    res_cache: dict[tuple, tuple[list[Any], list[tuple[np.ndarray, float]]]] = {}
+    reads_x: set[tuple] = set()  # residual inputs whose law depends on the proposal
 
-        def residual(*args: Any, **kwargs: Any) -> Any:
-            source = args[7] if len(args) > 7 else kwargs.get("source")
-            if isinstance(source, EnumeratingSource):
-                if source.in_residual == 0:
-                    source.residual_anchor = tuple(source.taken)
-                source.in_residual += 1
-                try:
-                    return orig_res(*args, **kwargs)
-                finally:
-                    source.in_residual -= 1
-            return orig_res(*args, **kwargs)
+    def residual_law(a: int, b: int, ctx: np.ndarray, pos: np.ndarray, nu_rows: np.ndarray,
+                     x: np.ndarray, log_nu_x: np.ndarray) -> tuple[list[Any], list[Any]]:
+        key: tuple = (a, b, ctx.tobytes(), pos.tobytes(), np.ascontiguousarray(nu_rows).tobytes())
+        full = key + (x.tobytes(), log_nu_x.tobytes())
+        hit = res_cache.get(full if key in reads_x else key)
+        if hit is not None:
+            return hit
+        flag = [False]
 
-        sampler._residual = residual
+        def program(src: EnumeratingSource) -> tuple[Any, Any]:
+            src.in_residual = 1
+            src.residual_anchor = ()
+            y, log_mu, _, _ = orig_res(a, b, ctx.copy(), pos, nu_rows, _Watched(x, flag),
+                                       _Watched(log_nu_x, flag), src, None)
+            return (tuple(int(v) for v in np.asarray(y)[0]), float(np.asarray(log_mu)[0])), None
+
+        leaves, extra, _trunc = enum.law(program)
+        keys = sorted(leaves)
+        law = ([leaves[k] for k in keys], [(np.array(k[0], dtype=np.int64), k[1]) for k in keys])
+        if flag[0]:  # the code read the proposal: this law is for this proposal only
+            reads_x.add(key)
+            key = full
+        res_cache[key] = law
+        return law
+
+    def residual(a: int, b: int, ctx: np.ndarray, pos: np.ndarray, nu_rows: np.ndarray,
+                 x: np.ndarray, log_nu_x: np.ndarray, source: Any,
+                 rec: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        m = ctx.shape[0]
+        if isinstance(source, EnumeratingSource) and m > 0:
+            laws = [residual_law(a, b, ctx[i : i + 1].copy(), pos[i : i + 1].copy(),
+                                 np.array(nu_rows[i : i + 1]), np.array(x[i : i + 1]),
+                                 np.array(log_nu_x[i : i + 1])) for i in range(m)]
+            pick = source.choose_joint([w for w, _ in laws])
+            y = np.stack([laws[i][1][j][0] for i, j in enumerate(pick)]).reshape(m, b - a)
+            log_mu = np.array([laws[i][1][j][1] for i, j in enumerate(pick)], dtype=np.float64)
+            zeros = np.zeros(m, dtype=np.int64)
+            return y, log_mu, zeros, zeros.copy()
+        base = source
+        while not isinstance(base, EnumeratingSource) and hasattr(base, "source"):
+            base = base.source
+        if not isinstance(base, EnumeratingSource):
+            return orig_res(a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec)
+        # a mutant's source wrapper: enumerate the loop inline (rejected trials lumped)
+        if base.in_residual == 0:
+            base.residual_anchor = tuple(base.taken)
+        base.in_residual += 1
+        try:
+            return orig_res(a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec)
+        finally:
+            base.in_residual -= 1
+
+    sampler._residual = residual
 
 
 # ---------------------------------------------------------------------- result
@@ -545,9 +810,10 @@ def exact_law(
     tol : float, default 1e-12
         Paths lighter than ``tol`` are cut (their weight goes to ``truncated_mass``).
     rational : bool, optional
-        Also compute the exact rational law. Default: try for ``n <= 4, q = 2``;
-        silently skipped (with a note) when the sampler uses coins or the target's
-        probabilities are not small-denominator rationals.
+        Also compute the exact rational law (see "Exact rational law" above).
+        Default: try for ``n <= 4, q = 2``; skipped, with the reason in ``note``,
+        when a categorical or coin probability is not a small-denominator rational
+        (e.g. a target of irrational weights, or a tempered mutant).
     max_paths : int, default 2,000,000
         Bound on program executions; exceeding it raises ``RuntimeError``.
 
@@ -585,7 +851,9 @@ def exact_law(
     def compute(rat: bool) -> tuple[dict, Any, _Enumerator]:
         enum = _Enumerator(tol, rat, max_paths)
         sampler = sampler_factory(target)
-        if hasattr(sampler, "_sample_block"):
+        if hasattr(getattr(sampler, "oracle", None), "conditionals_at"):
+            sampler.oracle = _CachedOracle(sampler.oracle)
+        if isinstance(sampler, AutospeculativeSampler):
             _install_memo(sampler, enum)
 
         def program(src: EnumeratingSource) -> tuple[Any, Any]:
