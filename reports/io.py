@@ -36,7 +36,7 @@ __all__ = [
 #: File names written by :func:`write_report` (figures go to ``figures/``).
 REPORT_FILES: dict[str, str] = {"json": "report.json", "md": "report.md", "html": "report.html"}
 
-_PACKAGES = ("autospeculation", "numpy", "scipy", "statsmodels", "sympy", "matplotlib", "tqdm")
+_PACKAGES = ("autospeculation", "numpy", "scipy", "statsmodels", "matplotlib", "tqdm")
 
 
 def environment_info() -> dict[str, Any]:
