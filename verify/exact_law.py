@@ -55,17 +55,26 @@ law does not depend on it). For every sampler, repeated oracle queries are answe
 from a cache (:class:`_CachedOracle`; the oracle must be deterministic, which the
 re-execution assumes anyway).
 
-Limits (measured on one core of the 2-core machine; ``random_table(10, 2, rng=10)``,
-``q**n = 1024``, ``order="identity"``, ``tol = 1e-12``)
+Limits (measured on one core of the 2-core machine, the other core busy;
+``random_table(n, q, rng=n)``, ``benchmarks/exact_law.py``)
 -------------------------------------------------------------------------------
-* Sequential sampler: 1,024 executions, 0.4 s, TV 1.8e-16.
-* AGR24 (categorical draws only; every guess pattern is a separate path):
-  ``k = 2``: 7,776 executions, 16 s, TV 1.9e-16; default ``k = 3``: 58,242
-  executions, 93 s, TV 6.7e-10 with 1.3e-9 mass cut at ``tol = 1e-12``.
-* Autospeculative (default rho): 289,000 executions, 78 s, TV 8.2e-16, no mass
-  cut, 463 loops closed. Random orders multiply the paths by up to ``n!``: n <= 5
-  for every sampler (autospeculative, ``n = 4``: 6,700 executions, 2 s).
-* ``max_paths`` bounds the work and raises ``RuntimeError`` when exceeded.
+``q**n = 1024`` cells, ``order="identity"``:
+
+* Sequential sampler (n = 10, q = 2): 1,024 executions, 0.3 s, TV 1.8e-16.
+* AGR24 (categorical draws only; every guess pattern is a separate path; n = 10):
+  ``k = 2``: 7,776 executions, 14 s, TV 1.9e-16; default ``k = 3`` at ``tol =
+  1e-13``: 61,000 executions, 97 s, TV 3.3e-11 with 6.7e-11 mass cut.
+* Autospeculative (default rho): n = 10, q = 2: 328,000 executions, 82 s, TV
+  6.3e-16, no mass cut, 463 loops closed; n = 5, q = 4: 280,000 executions, 135 s,
+  TV 9.3e-13 with 1.9e-12 mass cut.
+
+The autospeculative cost is driven by the widest residual batch enumerated before
+the loop closes: all ``(q**|S|)**width`` joint trial outcomes of a batch are paths.
+With ``n <= 2`` the default ``rho = 1`` makes the second batch two trials wide: n = 2
+is feasible up to q = 16 (256 cells: 167,000 executions, 78 s), not q = 32. Random
+orders multiply the paths by up to ``n!``: the autospeculative sampler in random
+order takes 726 executions / 0.3 s at n = 3 and 6,700 / 2 s at n = 4.
+``max_paths`` bounds the work and raises ``RuntimeError`` when exceeded.
 
 Exact rational law
 ------------------
@@ -389,15 +398,26 @@ class _Enumerator:
             run.extra.setdefault(key, extra)
         return run
 
-    def law(self, program: Callable[[EnumeratingSource], Any]) -> tuple[dict, dict, Any]:
-        """Law of ``program(source) -> (key, extra)``: (weights, extras, truncated)."""
+    def law(
+        self, program: Callable[[EnumeratingSource], Any], *, loop: bool = False
+    ) -> tuple[dict, dict, Any]:
+        """Law of ``program(source) -> (key, extra)``: (weights, extras, truncated).
+
+        ``loop=True``: ``program`` is one residual loop entered at its start (entry
+        weight 1), so the first run is the loop's first step and serves as the
+        reference of the geometric closure.
+        """
         one = Fraction(1) if self.rational else 1.0
         run = self._dfs(program, [([], one)], None)
         leaves, extra, trunc = dict(run.leaves), dict(run.extra), run.truncated
+        step1 = None
+        if loop and list(run.parked) == [()]:
+            step1 = (dict(run.leaves), run.truncated, run.parked[()][1])
         queue = list(run.parked.values())
         while queue:
             prefix, w = queue.pop()
-            l2, e2, t2, more = self._spine(program, prefix, w)
+            l2, e2, t2, more = self._spine(program, prefix, w, step1)
+            step1 = None
             for k, v in l2.items():
                 leaves[k] = leaves.get(k, self.zero()) + v
             for k, v in e2.items():
@@ -407,12 +427,12 @@ class _Enumerator:
         return leaves, extra, trunc
 
     def _spine(
-        self, program: Callable[[EnumeratingSource], Any], prefix: list[int], weight: Any
+        self, program: Callable[[EnumeratingSource], Any], prefix: list[int], weight: Any,
+        first: tuple[dict, Any, Any] | None = None,
     ) -> tuple[dict, dict, Any, list]:
         leaves: dict[Any, Any] = {}
         extra: dict[Any, Any] = {}
         trunc = self.zero()
-        first: tuple[dict, Any, Any] | None = None
         others: list = []
         while True:
             if float(weight) < self.tol:
@@ -683,7 +703,7 @@ def _install_memo(sampler: Any, enum: _Enumerator) -> None:
                                        _Watched(log_nu_x, flag), src, None)
             return (tuple(int(v) for v in np.asarray(y)[0]), float(np.asarray(log_mu)[0])), None
 
-        leaves, extra, _trunc = enum.law(program)
+        leaves, extra, _trunc = enum.law(program, loop=True)
         keys = sorted(leaves)
         law = ([leaves[k] for k in keys], [(np.array(k[0], dtype=np.int64), k[1]) for k in keys])
         if flag[0]:  # the code read the proposal: this law is for this proposal only
