@@ -23,7 +23,10 @@ tractable, all of them running the real code:
    call returns (a wrong sampler may report a ``log mu_S`` that is not a function
    of ``y``); a batch of ``m`` calls is a joint choice (the calls are independent
    given their inputs). Cost outputs (rounds, queries) of memoised calls are
-   reported as 0: only the samples' law is computed.
+   reported as 0: only the samples' law is computed. Memoisation assumes that a
+   call's behaviour is a function of its arguments (no state carried on the
+   instance from one call to the next), as for the real sampler and every mutant
+   in :mod:`verify.mutants`.
 2. **Memoised residual loops, shared across proposals.** ``_residual`` is wrapped
    the same way. Its inputs include the rejected proposal ``x`` and ``log nu_S(x)``,
    which the real loop does not read; they are passed as read-detecting stand-ins
@@ -65,7 +68,7 @@ Limits (measured on one core of the 2-core machine, the other core busy;
   ``k = 2``: 7,776 executions, 14 s, TV 1.9e-16; default ``k = 3`` at ``tol =
   1e-13``: 61,000 executions, 97 s, TV 3.3e-11 with 6.7e-11 mass cut.
 * Autospeculative (default rho): n = 10, q = 2: 328,000 executions, 82 s, TV
-  6.3e-16, no mass cut, 463 loops closed; n = 5, q = 4: 280,000 executions, 135 s,
+  6.3e-16, no mass cut, 463 loops closed; n = 5, q = 4: 280,000 executions, 63 s,
   TV 9.3e-13 with 1.9e-12 mass cut.
 
 The autospeculative cost is driven by the widest residual batch enumerated before
@@ -73,7 +76,8 @@ the loop closes: all ``(q**|S|)**width`` joint trial outcomes of a batch are pat
 With ``n <= 2`` the default ``rho = 1`` makes the second batch two trials wide: n = 2
 is feasible up to q = 16 (256 cells: 167,000 executions, 78 s), not q = 32. Random
 orders multiply the paths by up to ``n!``: the autospeculative sampler in random
-order takes 726 executions / 0.3 s at n = 3 and 6,700 / 2 s at n = 4.
+order takes 726 executions / 0.3 s at n = 3, 6,700 / 2 s at n = 4 and 72,000 /
+16 s at n = 5.
 ``max_paths`` bounds the work and raises ``RuntimeError`` when exceeded.
 
 Exact rational law
