@@ -180,7 +180,6 @@ class _Run:
     """Accumulators of one enumeration (one DFS)."""
 
     leaves: dict[Any, Any] = field(default_factory=dict)
-    extra: dict[Any, Any] = field(default_factory=dict)
     truncated: Any = 0.0
     parked: dict[tuple[int, ...], list[Any]] = field(default_factory=dict)
     paths: int = 0
@@ -395,17 +394,16 @@ class _Enumerator:
                     "(see the limits in verify.exact_law)."
                 )
             try:
-                key, extra = program(src)
+                key = program(src)
             except (_Truncated, _Parked):
                 continue
             run.leaves[key] = run.leaves.get(key, self.zero()) + src.weight
-            run.extra.setdefault(key, extra)
         return run
 
     def law(
         self, program: Callable[[EnumeratingSource], Any], *, loop: bool = False
-    ) -> tuple[dict, dict, Any]:
-        """Law of ``program(source) -> (key, extra)``: (weights, extras, truncated).
+    ) -> tuple[dict, Any]:
+        """Law of ``program(source) -> key``: (weights by key, truncated mass).
 
         ``loop=True``: ``program`` is one residual loop entered at its start (entry
         weight 1), so the first run is the loop's first step and serves as the
@@ -413,45 +411,40 @@ class _Enumerator:
         """
         one = Fraction(1) if self.rational else 1.0
         run = self._dfs(program, [([], one)], None)
-        leaves, extra, trunc = dict(run.leaves), dict(run.extra), run.truncated
+        leaves, trunc = dict(run.leaves), run.truncated
         step1 = None
         if loop and list(run.parked) == [()]:
             step1 = (dict(run.leaves), run.truncated, run.parked[()][1])
         queue = list(run.parked.values())
         while queue:
             prefix, w = queue.pop()
-            l2, e2, t2, more = self._spine(program, prefix, w, step1)
+            l2, t2, more = self._spine(program, prefix, w, step1)
             step1 = None
             for k, v in l2.items():
                 leaves[k] = leaves.get(k, self.zero()) + v
-            for k, v in e2.items():
-                extra.setdefault(k, v)
             trunc += t2
             queue.extend(more)
-        return leaves, extra, trunc
+        return leaves, trunc
 
     def _spine(
         self, program: Callable[[EnumeratingSource], Any], prefix: list[int], weight: Any,
         first: tuple[dict, Any, Any] | None = None,
-    ) -> tuple[dict, dict, Any, list]:
+    ) -> tuple[dict, Any, list]:
         leaves: dict[Any, Any] = {}
-        extra: dict[Any, Any] = {}
         trunc = self.zero()
         others: list = []
         while True:
             if float(weight) < self.tol:
-                return leaves, extra, trunc + weight, others
+                return leaves, trunc + weight, others
             anchor = tuple(prefix)
             run = self._dfs(program, [(prefix, weight)], anchor, weight)
-            for k, v in run.extra.items():
-                extra.setdefault(k, v)
             for k, v in run.leaves.items():
                 leaves[k] = leaves.get(k, self.zero()) + v
             trunc += run.truncated
             nxt = run.parked.pop(anchor, None)
             others.extend(run.parked.values())
             if nxt is None:
-                return leaves, extra, trunc, others
+                return leaves, trunc, others
             rel = {k: v / weight for k, v in run.leaves.items()}
             cur = (rel, run.truncated / weight, nxt[1] / weight)
             if first is None or not _iid_batch(first, cur):
@@ -464,7 +457,7 @@ class _Enumerator:
                     leaves[k] = leaves.get(k, self.zero()) + v * factor
                 trunc += first[1] * factor
                 self.closures += 1
-                return leaves, extra, trunc, others
+                return leaves, trunc, others
             prefix, weight = nxt
 
 
@@ -655,9 +648,9 @@ def _install_memo(sampler: Any, enum: _Enumerator) -> None:
             y, log_mu, _, _ = orig_block(a, b, ctx, order, nu_rows, src, None)
             # the output is the pair (y, log mu_S): a wrong sampler may report a
             # log mu that is not a function of y, so both form the outcome
-            return (tuple(int(v) for v in y[0]), float(log_mu[0])), None
+            return tuple(int(v) for v in y[0]), float(log_mu[0])
 
-        leaves, extra, trunc = enum.law(program)
+        leaves, _trunc = enum.law(program)
         keys = sorted(leaves)
         weights = [leaves[k] for k in keys]
         outs = [(np.array(k[0], dtype=np.int64), k[1]) for k in keys]
@@ -705,9 +698,9 @@ def _install_memo(sampler: Any, enum: _Enumerator) -> None:
             src.residual_anchor = ()
             y, log_mu, _, _ = orig_res(a, b, ctx.copy(), pos, nu_rows, _Watched(x, flag),
                                        _Watched(log_nu_x, flag), src, None)
-            return (tuple(int(v) for v in np.asarray(y)[0]), float(np.asarray(log_mu)[0])), None
+            return tuple(int(v) for v in np.asarray(y)[0]), float(np.asarray(log_mu)[0])
 
-        leaves, extra, _trunc = enum.law(program, loop=True)
+        leaves, _trunc = enum.law(program, loop=True)
         keys = sorted(leaves)
         law = ([leaves[k] for k in keys], [(np.array(k[0], dtype=np.int64), k[1]) for k in keys])
         if flag[0]:  # the code read the proposal: this law is for this proposal only
@@ -729,19 +722,8 @@ def _install_memo(sampler: Any, enum: _Enumerator) -> None:
             log_mu = np.array([laws[i][1][j][1] for i, j in enumerate(pick)], dtype=np.float64)
             zeros = np.zeros(m, dtype=np.int64)
             return y, log_mu, zeros, zeros.copy()
-        base = source
-        while not isinstance(base, EnumeratingSource) and hasattr(base, "source"):
-            base = base.source
-        if not isinstance(base, EnumeratingSource):
-            return orig_res(a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec)
-        # a mutant's source wrapper: enumerate the loop inline (rejected trials lumped)
-        if base.in_residual == 0:
-            base.residual_anchor = tuple(base.taken)
-        base.in_residual += 1
-        try:
-            return orig_res(a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec)
-        finally:
-            base.in_residual -= 1
+        # any other source (e.g. a mutant's wrapper): the loop runs inline, unlumped
+        return orig_res(a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec)
 
     sampler._residual = residual
 
@@ -880,12 +862,12 @@ def exact_law(
         if isinstance(sampler, AutospeculativeSampler):
             _install_memo(sampler, enum)
 
-        def program(src: EnumeratingSource) -> tuple[Any, Any]:
+        def program(src: EnumeratingSource) -> tuple[int, ...]:
             out = sampler.sample(1, rng=src)
             x = np.asarray(getattr(out, "samples", out))
-            return tuple(int(v) for v in x[0]), None
+            return tuple(int(v) for v in x[0])
 
-        leaves, _, trunc = enum.law(program)
+        leaves, trunc = enum.law(program)
         return leaves, trunc, enum
 
     leaves, trunc, enum = compute(False)
