@@ -13,6 +13,7 @@ __all__ = [
     "ParameterError",
     "OracleError",
     "ReportError",
+    "BudgetExceededError",
 ]
 
 
@@ -38,3 +39,14 @@ class OracleError(AutospecError, ValueError):
 
 class ReportError(AutospecError, OSError):
     """A report could not be read or written (missing file, bad schema, I/O)."""
+
+
+class BudgetExceededError(AutospecError, RuntimeError):
+    """A sampler or a check ran past its round or time budget (``max_rounds``,
+    ``timeout``).
+
+    The message names the budget, the value reached and, for the autospeculative
+    sampler, the block ``(a, b)``, the number of residual trials run and the
+    acceptance rate seen, so that a runaway sampler (typically one driven by a
+    broken oracle) stops with a diagnosis instead of hanging.
+    """

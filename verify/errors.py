@@ -6,6 +6,18 @@ re-exported here unchanged: ``verify.errors.OracleError is
 distributions.errors.OracleError``.
 """
 
-from distributions.errors import AutospecError, OracleError, ParameterError, ReportError
+from distributions.errors import (
+    AutospecError,
+    BudgetExceededError,
+    OracleError,
+    ParameterError,
+    ReportError,
+)
 
-__all__ = ["AutospecError", "OracleError", "ParameterError", "ReportError"]
+__all__ = [
+    "AutospecError",
+    "BudgetExceededError",
+    "OracleError",
+    "ParameterError",
+    "ReportError",
+]
