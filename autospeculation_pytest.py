@@ -18,6 +18,21 @@ declares with ``@pytest.mark.exactness(checks=k)`` (default 1). A test that make
 more checks than it declares fails with a usage message rather than overspending the
 budget. An explicit ``alpha=`` (marker or call) overrides the split for that test or
 check. The terminal summary states the split and the total alpha spent.
+
+Replay: a failing check prints a command that reproduces it alone, with the same
+seed, the same alpha share and so the same sample size and statistic: it carries
+``--autospec-seed`` and ``--autospec-family M`` (the number of tests the session's
+alpha was split over; by default the number of collected tests that use the fixture).
+
+Under pytest-xdist (``pytest -n auto``) every worker runs its share of the tests with
+the same split (each worker collects the whole session); the workers send their check
+records to the controller (``workeroutput``, as pytest-cov and pytest-benchmark do),
+which prints the summary line and writes the one report of every check, in collection
+order.
+
+Marker keywords are checked at collection: an unknown keyword or a bad value is a
+one-line usage error naming the test and the keyword (exit code 4), not a fixture
+error.
 """
 
 from __future__ import annotations
@@ -36,6 +51,7 @@ __all__ = ["ExactnessChecker", "DEFAULT_ALPHA"]
 DEFAULT_ALPHA: float = 1e-3
 
 _MARK_KEYS = ("tv", "alpha", "power", "checks", "num_samples", "method")
+_WORKER_KEY = "autospeculation_records"
 
 
 @dataclass
@@ -44,6 +60,8 @@ class _State:
     alpha: float
     report: str | None
     num_tests: int = 0
+    family: int | None = None
+    order: dict[str, int] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
     spent: float = 0.0
     started: float = field(default_factory=time.perf_counter)
@@ -61,6 +79,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          f"split across them (default {DEFAULT_ALPHA:g})")
     group.addoption("--autospec-report", default=None, metavar="DIR",
                     help="write one report (json, md, html) of every exactness check into DIR")
+    group.addoption("--autospec-family", type=int, default=None, metavar="M",
+                    help="number of tests the session alpha is split over (default: the "
+                         "collected tests that use the fixture); replay lines set it so that "
+                         "a test run alone gets the same alpha share")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,7 +101,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--autospec-alpha must be a number in (0, 1); got {alpha}.")
     if seed < 0:
         raise pytest.UsageError(f"--autospec-seed must be an integer >= 0; got {seed}.")
-    config.stash[_KEY] = _State(seed=int(seed), alpha=alpha,
+    family = config.getoption("--autospec-family", default=None)
+    if family is not None and family < 1:
+        raise pytest.UsageError(f"--autospec-family must be an integer >= 1; got {family}.")
+    config.stash[_KEY] = _State(seed=int(seed), alpha=alpha, family=family,
                                 report=config.getoption("--autospec-report", default=None))
 
 
@@ -89,10 +114,62 @@ def pytest_report_header(config: pytest.Config) -> str:
             f"family-wise alpha {st.alpha:g}")
 
 
+def _mark_problem(kwargs: dict[str, Any], args: tuple[Any, ...]) -> str | None:
+    """Why an ``exactness`` marker's arguments are unusable (``None`` when they are fine)."""
+    if args:
+        return f"takes keyword arguments only ({', '.join(_MARK_KEYS)}); got {args!r}"
+    for key in kwargs:
+        if key not in _MARK_KEYS:
+            return f"got the unknown keyword {key!r}; known: {', '.join(_MARK_KEYS)}"
+    for key in ("tv", "alpha", "power"):
+        v = kwargs.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
+                              or not 0.0 < float(v) < 1.0):
+            return f"`{key}` must be a number in (0, 1); got {v!r}"
+    for key in ("checks", "num_samples"):
+        v = kwargs.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            return f"`{key}` must be an integer >= 1; got {v!r}"
+    v = kwargs.get("method")
+    if v is not None and not isinstance(v, str):
+        return f"`method` must be a string; got {v!r}"
+    return None
+
+
+_MARK_ERROR = pytest.StashKey[str]()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    for item in items:
+        for mark in item.iter_markers("exactness"):
+            why = _mark_problem(dict(mark.kwargs), tuple(mark.args))
+            if why is None:
+                continue
+            msg = f"{item.nodeid}: @pytest.mark.exactness {why}."
+            if not _is_xdist_worker(config):
+                raise pytest.UsageError(msg)
+            # an xdist worker cannot end the session with a usage error (the controller
+            # reports a crash): the test errors at set-up with the same one line instead
+            item.stash[_MARK_ERROR] = msg
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    msg = item.stash.get(_MARK_ERROR, None)
+    if msg is not None:
+        pytest.fail(f"usage error: {msg}", pytrace=False)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     st = session.config.stash[_KEY]
-    st.num_tests = sum(1 for it in session.items
-                       if "exactness" in getattr(it, "fixturenames", ()))
+    users = [it.nodeid for it in session.items if "exactness" in getattr(it, "fixturenames", ())]
+    st.num_tests = len(users)
+    st.order = {nodeid: i for i, nodeid in enumerate(users)}
+
+
+def _family(st: _State) -> int:
+    """How many tests the session's alpha is split over."""
+    return st.family if st.family is not None else max(st.num_tests, 1)
 
 
 def _fmt(v: Any) -> str:
@@ -109,17 +186,9 @@ class ExactnessChecker:
         self._nodeid = request.node.nodeid
         mark = request.node.get_closest_marker("exactness")
         self._mark: dict[str, Any] = dict(mark.kwargs) if mark is not None else {}
-        if mark is not None and mark.args:
-            raise pytest.UsageError(f"{self._nodeid}: @pytest.mark.exactness takes keyword "
-                                    f"arguments only ({', '.join(_MARK_KEYS)}).")
-        unknown = set(self._mark) - set(_MARK_KEYS)
-        if unknown:
-            raise pytest.UsageError(f"{self._nodeid}: @pytest.mark.exactness got unknown "
-                                    f"argument(s) {sorted(unknown)}; known: {_MARK_KEYS}.")
+        # marker arguments were checked at collection (pytest_collection_modifyitems)
         self.declared = int(self._mark.get("checks", 1))
-        if self.declared < 1:
-            raise pytest.UsageError(f"{self._nodeid}: exactness(checks=...) must be >= 1.")
-        m = max(state.num_tests, 1)
+        m = _family(state)
         self.test_alpha = float(self._mark["alpha"]) if "alpha" in self._mark else state.alpha / m
         self.count = 0
         self.results: list[Any] = []
@@ -190,18 +259,23 @@ class ExactnessChecker:
         self._state.spent += a
         name = label or f"{_name(sampler)} vs {_name(target)}"
         self.results.append(res)
-        self._state.records.append(_record(self._nodeid, k, name, res, secs))
+        self._state.records.append(
+            _record(self._nodeid, self._state.order.get(self._nodeid, -1), k, name, res, secs))
         if not res.passed:
             pytest.fail(self._message(name, res, a), pytrace=False)
         return res
 
     def _message(self, name: str, res: Any, a: float) -> str:
         st = self._state
+        status = _status(res)
+        verdict = (f"p-value={res.pvalue:.3g} < alpha={a:.3g}" if status == "fail" else
+                   f"p-value={res.pvalue:.3g}, alpha={a:.3g}: status {status!r} (the test has "
+                   f"no power at this size; it is not a pass)")
         lines = [
             f"exactness check failed: {name}",
-            f"  {res.method}: statistic={_fmt(res.statistic)}, p-value={res.pvalue:.3g} "
-            f"< alpha={a:.3g} (session alpha {st.alpha:g} split over {max(st.num_tests, 1)} "
-            f"test(s), {self.declared} check(s) in this test)",
+            f"  {res.method}: statistic={_fmt(res.statistic)}, {verdict} (session alpha "
+            f"{st.alpha:g} split over {_family(st)} test(s), {self.declared} check(s) in this "
+            f"test)",
             f"  samples: {res.num_samples}; detectable TV: {res.detectable_tv:.3g} at power "
             f"{_fmt(getattr(res, 'power', float('nan')))}; TV estimate: {res.tv_estimate:.3g}"
             f" (upper bound {_fmt(getattr(res, 'tv_upper', float('nan')))})",
@@ -216,8 +290,9 @@ class ExactnessChecker:
                 lines.append(f"    {getattr(c, 'label', c)}: observed {float(c.observed):.0f}, "
                              f"expected {float(c.expected):.1f}"
                              + (" (impossible)" if getattr(c, "impossible", False) else ""))
-        lines.append(f"  replay: pytest \"{self._nodeid}\" --autospec-seed={st.seed}  "
-                     f"(this check: check_exact(..., rng={res.seed}))")
+        lines.append(f"  replay: pytest \"{self._nodeid}\" --autospec-seed={st.seed} "
+                     f"--autospec-alpha={st.alpha!r} --autospec-family={_family(st)}  "
+                     f"(this check: check_exact(..., alpha={a!r}, rng={res.seed}))")
         return "\n".join(lines)
 
 
@@ -229,18 +304,27 @@ def _name(obj: Any) -> str:
     return text
 
 
-def _record(nodeid: str, k: int, name: str, res: Any, secs: float) -> dict[str, Any]:
+def _status(res: Any) -> str:
+    """The check's status (``"pass"``, ``"fail"``, ``"no-power"``)."""
+    status = getattr(res, "status", None)
+    return str(status) if status is not None else ("pass" if res.passed else "fail")
+
+
+def _record(nodeid: str, index: int, k: int, name: str, res: Any,
+            secs: float) -> dict[str, Any]:
+    """The report record of one check, in plain Python types (it crosses xdist's wire)."""
     cells = []
     for c in list(getattr(res, "worst_cells", ()))[:5]:
         cells.append({"cell": getattr(c, "label", str(c)), "observed": float(c.observed),
                       "expected": float(c.expected)})
     return {
         "id": f"{nodeid}#{k}", "stage": nodeid.split("::")[0], "name": name,
-        "passed": bool(res.passed), "severity": "error", "method": res.method,
-        "statistic": res.statistic, "pvalue": res.pvalue, "alpha": res.alpha,
-        "detectable_tv": res.detectable_tv, "num_samples": int(res.num_samples),
-        "tv_estimate": res.tv_estimate, "seed": int(res.seed), "worst_cells": cells,
-        "detail": f"{name}; {secs:.2f} s",
+        "passed": bool(res.passed), "status": _status(res), "severity": "error",
+        "method": str(res.method), "statistic": float(res.statistic),
+        "pvalue": float(res.pvalue), "alpha": float(res.alpha),
+        "detectable_tv": float(res.detectable_tv), "num_samples": int(res.num_samples),
+        "tv_estimate": float(res.tv_estimate), "seed": int(res.seed), "worst_cells": cells,
+        "detail": f"{name}; {secs:.2f} s", "_order": [int(index), int(k)],
     }
 
 
@@ -250,34 +334,63 @@ def exactness(request: pytest.FixtureRequest) -> ExactnessChecker:
     return ExactnessChecker(request, request.config.stash[_KEY])
 
 
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """On an xdist worker: hand this worker's records to the controller."""
+    config = session.config
+    st = config.stash.get(_KEY, None)
+    if st is not None and _is_xdist_worker(config):
+        config.workeroutput[_WORKER_KEY] = {"records": st.records, "spent": st.spent,
+                                            "num_tests": st.num_tests}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the xdist controller: collect the records a worker sent (pytest-xdist hook)."""
+    st = node.config.stash.get(_KEY, None)
+    out = getattr(node, "workeroutput", None) or {}
+    if st is None or _WORKER_KEY not in out:
+        return
+    got = out[_WORKER_KEY]
+    st.records.extend(got["records"])
+    st.spent += float(got["spent"])
+    st.num_tests = max(st.num_tests, int(got["num_tests"]))
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
                             config: pytest.Config) -> None:
     st = config.stash.get(_KEY, None)
-    if st is None or not st.records:
+    if st is None or not st.records or _is_xdist_worker(config):
         return
-    failed = sum(1 for r in st.records if not r["passed"])
-    tests = len({r["id"].rsplit("#", 1)[0] for r in st.records})
+    st.records.sort(key=lambda r: tuple(r.get("_order", (-1, 0))))
+    records = [{k: v for k, v in r.items() if k != "_order"} for r in st.records]
+    failed = sum(1 for r in records if r["status"] != "pass")
+    tests = len({r["id"].rsplit("#", 1)[0] for r in records})
+    m = _family(st)
     terminalreporter.write_sep("-", "autospeculation exactness")
     terminalreporter.write_line(
-        f"autospeculation: {len(st.records)} exactness checks in {tests} tests, {failed} failed;"
-        f" family-wise alpha {st.alpha:g} split (Bonferroni) over {max(st.num_tests, 1)} "
-        f"test(s): {st.alpha / max(st.num_tests, 1):.3g} each; alpha spent {st.spent:.3g}; "
+        f"autospeculation: {len(records)} exactness checks in {tests} tests, {failed} failed;"
+        f" family-wise alpha {st.alpha:g} split (Bonferroni) over {m} "
+        f"test(s): {st.alpha / m:.3g} each; alpha spent {st.spent:.3g}; "
         f"seed {st.seed}")
     if st.report:
         try:
             from reports.io import make_document, write_report
 
             doc = make_document(
-                "pytest", "autospeculation exactness checks (pytest session)", st.records,
+                "pytest", "autospeculation exactness checks (pytest session)", records,
                 [{"id": "pytest-session", "title": "Session",
                   "text": (f"Family-wise alpha {st.alpha:g} split (Bonferroni) over "
-                           f"{max(st.num_tests, 1)} tests using the exactness fixture; "
+                           f"{m} tests using the exactness fixture; "
                            f"alpha spent {st.spent:.3g}. Replay with --autospec-seed="
                            f"{st.seed}.")}],
                 seeds={"session": st.seed},
                 stage_seconds=[("pytest", time.perf_counter() - st.started)],
                 command=["pytest", *config.invocation_params.args],
-                config={"alpha": st.alpha, "num_tests": st.num_tests})
+                config={"alpha": st.alpha, "num_tests": m})
             paths = write_report(doc, st.report)
             terminalreporter.write_line(f"autospeculation report: {paths['html']}")
         except Exception as exc:  # a report failure must not hide the test outcome

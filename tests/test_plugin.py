@@ -58,7 +58,7 @@ def test_passing_and_failing_user_tests_with_readable_message(pytester):
     for part in ("exactness check failed: tempered oracle", "p-value=", "< alpha=0.0005",
                  "detectable TV: 0.05", "worst cells:", "x=(", "observed",
                  'replay: pytest "test_user.py::test_tempered_sampler" --autospec-seed=123',
-                 "check_exact(..., rng="):
+                 "check_exact(..., alpha=0.0005, rng="):
         assert part in out, part
     assert "Traceback" not in out  # the message, not a stack dump
     res.stdout.fnmatch_lines([
@@ -122,3 +122,140 @@ def test_bad_alpha_is_a_usage_error(pytester):
     res = pytester.runpytest("-p", "autospeculation_pytest", "--autospec-alpha", "2")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     res.stderr.fnmatch_lines(["*--autospec-alpha must be a number in (0, 1); got 2.0*"])
+
+
+FOUR_TESTS = '''
+import numpy as np
+import pytest
+
+from distributions.table import TableDistribution
+from samplers.sequential import SequentialSampler
+
+TARGET = TableDistribution(np.arange(1.0, 9.0).reshape(2, 2, 2))
+
+
+class Tempered:
+    """A subtly wrong oracle: the target's conditionals raised to the power 1.6."""
+
+    n, q = 3, 2
+
+    def conditionals(self, x):
+        p = TARGET.conditionals(x) ** 1.6
+        return p / p.sum(-1, keepdims=True)
+
+
+@pytest.mark.exactness(tv=0.05)
+def test_a_exact(exactness):
+    exactness.check(SequentialSampler(TARGET), TARGET)
+
+
+@pytest.mark.exactness(tv=0.05)
+def test_b_tempered(exactness):
+    exactness.check(SequentialSampler(Tempered()), TARGET, label="tempered oracle")
+
+
+@pytest.mark.exactness(tv=0.05)
+def test_c_exact(exactness):
+    exactness.check(SequentialSampler(TARGET), TARGET)
+
+
+@pytest.mark.exactness(tv=0.05, checks=2)
+def test_d_two_checks(exactness):
+    exactness.check(SequentialSampler(TARGET), TARGET, label="first")
+    exactness.check(SequentialSampler(Tempered()), TARGET, label="second, tempered")
+'''
+
+
+def test_xdist_workers_send_every_check_to_the_controller(pytester):
+    """Under ``-n 2`` the controller prints the summary and the report has every check."""
+    pytester.makepyfile(test_four=FOUR_TESTS)
+    report = pytester.path / "rep"
+    res = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider",
+                                        "--autospec-seed", "77", "--autospec-report",
+                                        str(report))
+    res.assert_outcomes(passed=2, failed=2)
+    res.stdout.fnmatch_lines([
+        "autospeculation: 5 exactness checks in 4 tests, 2 failed; family-wise alpha 0.001 "
+        "split (Bonferroni) over 4 test(s): 0.00025 each; alpha spent 0.001; seed 77",
+        "autospeculation report: *report.html",
+    ])
+    doc = json.loads((report / "report.json").read_text())
+    ids = [c["id"] for c in doc["checks"]]
+    assert ids == ["test_four.py::test_a_exact#1", "test_four.py::test_b_tempered#1",
+                   "test_four.py::test_c_exact#1", "test_four.py::test_d_two_checks#1",
+                   "test_four.py::test_d_two_checks#2"], ids
+    assert [c["status"] for c in doc["checks"]] == ["pass", "fail", "pass", "pass", "fail"]
+    # the same checks, the same figures as a run without xdist
+    serial = pytester.path / "rep1"
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--autospec-seed", "77",
+                                  "--autospec-report", str(serial))
+    doc1 = json.loads((serial / "report.json").read_text())
+    keys = ("id", "status", "statistic", "pvalue", "alpha", "num_samples", "seed")
+    assert ([{k: c[k] for k in keys} for c in doc["checks"]]
+            == [{k: c[k] for k in keys} for c in doc1["checks"]])
+
+
+def test_printed_replay_command_reproduces_the_failing_check(pytester):
+    """The replay line carries the alpha share: run alone, the same size and statistic."""
+    pytester.makepyfile(test_four=FOUR_TESTS)
+    res = pytester.runpytest("-p", "autospeculation_pytest", "-p", "no:cacheprovider",
+                             "--autospec-seed", "31")
+    res.assert_outcomes(passed=2, failed=2)
+    out = res.stdout.str()
+    replay = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("replay: pytest")]
+    assert len(replay) == 2, out
+    line = replay[0]
+    assert "--autospec-family=4" in line and "--autospec-alpha=0.001" in line, line
+    argv = line.split("  (")[0].split()[2:]
+    nodeid = argv[0].strip('"')
+    again = pytester.runpytest("-p", "autospeculation_pytest", "-p", "no:cacheprovider",
+                               nodeid, *argv[1:])
+    again.assert_outcomes(failed=1)
+    out2 = again.stdout.str()
+
+    def figures(text: str) -> list[str]:
+        return [ln.strip() for ln in text.splitlines()
+                if "statistic=" in ln or ln.strip().startswith("samples:")]
+
+    first = figures(out)[:2]  # the first failure reported is the first replay line's
+    assert len(first) == 2 and first == figures(out2), (first, figures(out2))
+
+
+@pytest.mark.parametrize("mark, why", [
+    ("tvv=0.01", "got the unknown keyword 'tvv'"),
+    ("tv=2.0", "`tv` must be a number in (0, 1); got 2.0"),
+    ("checks=0", "`checks` must be an integer >= 1; got 0"),
+    ("0.05", "takes keyword arguments only"),
+])
+def test_bad_marker_keyword_is_a_one_line_usage_error(pytester, mark, why):
+    pytester.makepyfile(test_bad=f'''
+import pytest
+
+@pytest.mark.exactness({mark})
+def test_bad(exactness):
+    pass
+''')
+    res = pytester.runpytest("-p", "autospeculation_pytest", "-p", "no:cacheprovider")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    err = res.stderr.str()
+    assert f"test_bad.py::test_bad: @pytest.mark.exactness {why}" in err, err
+    assert "Traceback" not in err + res.stdout.str()
+    assert "fixture" not in err
+
+
+def test_bad_marker_keyword_under_xdist_is_one_line_per_test(pytester):
+    """An xdist worker cannot end the session with a usage error: the test errors at
+    set-up with the same one line (no crash report, no fixture traceback)."""
+    pytester.makepyfile(test_bad='''
+import pytest
+
+@pytest.mark.exactness(tvv=0.01)
+def test_bad(exactness):
+    pass
+''')
+    res = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    res.assert_outcomes(errors=1)
+    out = res.stdout.str()
+    assert ("usage error: test_bad.py::test_bad: @pytest.mark.exactness got the unknown "
+            "keyword 'tvv'") in out, out
+    assert "INTERNALERROR" not in out and "Traceback" not in out
