@@ -24,6 +24,7 @@ from typing import Any
 from distributions.errors import ReportError
 from reports.render import render_figures, render_html, render_markdown
 from reports.schema import SCHEMA_ID, SCHEMA_VERSION, jsonable, validate_report
+from reports.status import check_status, verdict
 
 __all__ = [
     "environment_info",
@@ -70,13 +71,31 @@ def make_document(
     total_seconds: float | None = None,
     command: Sequence[str] | None = None,
     config: dict[str, Any] | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Assemble a schema-valid report document.
 
-    The verdict is ``"fail"`` when any check of severity ``"error"`` did not pass.
+    Every check gets its ``status`` (:mod:`reports.status`; derived from ``passed`` and
+    ``severity`` when the record has none), and the verdict is
+    :func:`reports.status.verdict` of the checks: ``"fail"`` iff some check has status
+    ``"fail"``, or with ``strict=True`` iff some check is not ``"pass"``.
+
+    Raises
+    ------
+    ReportError
+        If a check's ``status`` is unknown or disagrees with its ``passed``, or a
+        figure is mistyped (e.g. a p-value given as text).
     """
+    if not isinstance(strict, bool):
+        raise ReportError(f"`strict` must be a bool; got {strict!r}.")
     checks_j = jsonable(list(checks))
-    failed = any(not c["passed"] and c["severity"] == "error" for c in checks_j)
+    for chk in checks_j:
+        if not isinstance(chk, dict):
+            raise ReportError(f"every check must be a dict; got {type(chk).__name__}.")
+        status = check_status(chk)
+        chk.setdefault("severity", "error")
+        chk["status"] = status
+        chk["passed"] = status == "pass"
     stages = [{"stage": s, "seconds": round(float(t), 3)} for s, t in stage_seconds]
     total = float(total_seconds) if total_seconds is not None else sum(s["seconds"] for s in stages)
     doc = {
@@ -86,7 +105,8 @@ def make_document(
         "title": title,
         "created_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": list(command) if command is not None else [],
-        "verdict": "fail" if failed else "pass",
+        "verdict": verdict(checks_j, strict=strict),
+        "strict": strict,
         "seeds": jsonable(seeds or {}),
         "config": jsonable(config or {}),
         "environment": environment_info(),

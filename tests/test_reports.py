@@ -170,3 +170,139 @@ def test_html_renders_with_its_figures_in_headless_chromium(tmp_path):
     green = np.all(np.abs(img - np.array([0x2E, 0x7D, 0x32]) / 255.0) < 0.06, axis=-1)
     assert green.sum() > 50
     Path(shot).unlink()
+
+
+# ---------------------------------------------------------------- status vocabulary, verdict
+from reports import status as rstatus  # noqa: E402
+
+
+def _chk(cid: str, status: str | None = None, *, passed: bool | None = None,
+         severity: str = "error") -> dict:
+    rec = {"id": cid, "stage": "s", "name": cid, "severity": severity}
+    if status is not None:
+        rec["status"] = status
+    rec["passed"] = (status == "pass") if passed is None else passed
+    return rec
+
+
+def test_verdict_default_rule_fails_only_on_fail_and_strict_on_anything_not_pass():
+    for st in rstatus.STATUSES:
+        checks = [_chk("a", "pass"), _chk("b", st)]
+        assert rstatus.verdict(checks) == ("fail" if st == "fail" else "pass"), st
+        assert rstatus.verdict(checks, strict=True) == ("pass" if st == "pass" else "fail"), st
+    assert rstatus.verdict([]) == "pass"
+    with pytest.raises(ReportError, match="`strict` must be a bool; got 'yes'"):
+        rstatus.verdict([], strict="yes")
+
+
+def test_status_of_old_records_is_derived_from_passed_and_severity():
+    assert rstatus.check_status({"id": "a", "passed": True, "severity": "warning"}) == "pass"
+    assert rstatus.check_status({"id": "a", "passed": False, "severity": "error"}) == "fail"
+    assert rstatus.check_status({"id": "a", "passed": False, "severity": "warning"}) == "warn"
+    assert rstatus.check_status({"id": "a", "passed": False, "severity": "info"}) == "warn"
+
+
+def test_passed_must_agree_with_status_and_status_must_be_known():
+    with pytest.raises(ReportError, match="`passed` must be True iff `status` is 'pass'"):
+        rstatus.check_status(_chk("a", "no-power", passed=True))
+    with pytest.raises(ReportError, match="`passed` must be True iff"):
+        rstatus.check_status(_chk("a", "pass", passed=False))
+    with pytest.raises(ReportError, match=r"`status` must be one of .*got 'ok'"):
+        rstatus.check_status(_chk("a", "ok", passed=False))
+    with pytest.raises(ReportError, match="passed"):
+        rio.make_document("validate", "t", [_chk("a", "skipped", passed=True)])
+
+
+def test_summary_line_counts_every_status():
+    checks = ([_chk(f"p{i}", "pass") for i in range(52)]
+              + [_chk(f"w{i}", "warn") for i in range(4)])
+    assert rstatus.summary_line(checks) == \
+        "PASS (56 checks: 52 passed, 4 warnings, 0 failed, 0 skipped, 0 no-power)"
+    assert rstatus.summary_line(checks, strict=True).startswith("FAIL [strict] (56 checks:")
+    mixed = [_chk("a", "fail"), _chk("b", "skipped"), _chk("c", "no-power"), _chk("d", "warn")]
+    assert rstatus.summary_line(mixed) == \
+        "FAIL (4 checks: 0 passed, 1 warning, 1 failed, 1 skipped, 1 no-power)"
+
+
+def test_make_document_stores_status_and_the_recomputed_verdict():
+    doc = rio.make_document("validate", "t", [_chk("a", "pass"), _chk("b", "no-power")])
+    assert [c["status"] for c in doc["checks"]] == ["pass", "no-power"]
+    assert doc["verdict"] == "pass" and doc["strict"] is False
+    strict = rio.make_document("validate", "t", [_chk("a", "pass"), _chk("b", "no-power")],
+                               strict=True)
+    assert strict["verdict"] == "fail" and strict["strict"] is True
+    validate_report(json.loads(json.dumps(strict)), use_jsonschema=True)
+    old = rio.make_document("validate", "t", [{"id": "x", "stage": "s", "name": "x",
+                                                "passed": False, "severity": "warning"}])
+    assert old["checks"][0]["status"] == "warn" and old["verdict"] == "pass"
+
+
+def _all_failed_but_pass(tmp_path: Path) -> Path:
+    doc = rio.make_document("validate", "t", [_chk(f"c{i}", "fail") for i in range(42)])
+    assert doc["verdict"] == "fail"
+    doc["verdict"] = "pass"  # a stored document that lies
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_a_stored_verdict_that_disagrees_with_its_checks_is_refused(tmp_path):
+    path = _all_failed_but_pass(tmp_path)
+    for use in (False, True):
+        with pytest.raises(ReportError, match=r"stored verdict 'pass' disagrees with its checks "
+                                              r"\(42 checks: 0 pass, 42 fail"):
+            validate_report(json.loads(path.read_text()), use_jsonschema=use)
+    with pytest.raises(ReportError, match="disagrees with its checks"):
+        rio.read_report(path)
+    with pytest.raises(ReportError, match="disagrees with its checks"):
+        rio.write_report(json.loads(path.read_text()), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    # a strict document whose warnings did not fail it is refused too
+    doc = rio.make_document("validate", "t", [_chk("w", "warn")], strict=True)
+    doc["verdict"] = "pass"
+    with pytest.raises(ReportError, match="rule strict"):
+        validate_report(doc)
+
+
+def test_schema_version_1_documents_are_still_read(tmp_path):
+    doc = json.loads(json.dumps(_doc(fail=True)))
+    doc["schema_version"] = 1
+    doc.pop("strict")
+    for c in doc["checks"]:
+        c.pop("status")
+    validate_report(doc, use_jsonschema=True)
+    assert "**Verdict: FAIL**" in render_markdown(doc)
+    doc["verdict"] = "pass"  # the recomputation applies to old documents as well
+    with pytest.raises(ReportError, match="disagrees"):
+        validate_report(doc)
+    doc2 = json.loads(json.dumps(_doc()))
+    doc2["checks"][0].pop("status")  # version 2 requires the status
+    with pytest.raises(ReportError, match="has no 'status'"):
+        validate_report(doc2)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("pvalue", "0.3"), ("pvalue", "inf"), ("pvalue", 1.5), ("pvalue", -0.1),
+    ("alpha", "0.01"), ("alpha", "nan"), ("statistic", "big"), ("detectable_tv", "0.05"),
+    ("detectable_tv", -1.0), ("tv_estimate", "small"), ("num_samples", "100"),
+    ("num_samples", -3), ("num_samples", 2.5),
+])
+def test_every_figure_of_a_check_is_typed(field, value):
+    doc = json.loads(json.dumps(_doc()))
+    doc["checks"][0][field] = value
+    for use in (False, True):
+        with pytest.raises(ReportError, match=field):
+            validate_report(doc, use_jsonschema=use)
+
+
+def test_non_finite_markers_are_accepted_only_where_named():
+    doc = json.loads(json.dumps(_doc()))
+    doc["checks"][0].update(statistic="inf", pvalue="nan", detectable_tv="inf",
+                            tv_estimate="nan")
+    validate_report(doc, use_jsonschema=True)
+    fig = doc["sections"][0]["figures"][0]
+    fig["series"][0]["y"][1] = "nan"
+    validate_report(doc, use_jsonschema=True)
+    fig["series"][0]["y"][1] = "9.1"
+    with pytest.raises(ReportError, match="series/0/y/1"):
+        validate_report(doc, use_jsonschema=True)
