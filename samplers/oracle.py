@@ -20,6 +20,40 @@ def _fmt_context(ctx: np.ndarray) -> str:
     return "[" + " ".join(vals) + more + "]"
 
 
+_RULE_IDS: tuple[tuple[str, str], ...] = (
+    ("shape must be", "contract.shape"),
+    ("dtype must be floating", "contract.dtype"),
+    ("entries must be finite", "contract.finite"),
+    ("entries must lie in [0, 1]", "contract.range"),
+    ("rows must sum to 1", "contract.normalised"),
+    ("unmasked positions must hold the one-hot", "contract.one-hot"),
+    ("a zero-probability context has all-zero rows", "contract.zero-context"),
+    ("the oracle must not modify its input", "contract.input"),
+)
+
+
+def _rule_id(rule: str) -> str:
+    return next((rid for text, rid in _RULE_IDS if rule.startswith(text)), "contract.other")
+
+
+def _annotate(err: OracleError, rule: str, b: int | None, pos: int | None,
+              ctx: np.ndarray | None, seen: str) -> OracleError:
+    err.rule = rule  # type: ignore[attr-defined]
+    err.batch_row = b  # type: ignore[attr-defined]
+    err.position = pos  # type: ignore[attr-defined]
+    err.context = None if ctx is None else [int(v) for v in np.asarray(ctx).tolist()]  # type: ignore[attr-defined]
+    err.seen = seen  # type: ignore[attr-defined]
+    return err
+
+
+def _oracle_error(rule: str, rule_id: str, b: int | None, pos: int | None,
+                  ctx: np.ndarray | None, seen: str) -> OracleError:
+    where = "" if b is None else (f" Batch row {b}, position {pos}, context "
+                                  f"{_fmt_context(np.asarray(ctx))};")
+    err = OracleError(f"oracle answer breaks the rule: {rule}.{where} value seen: {seen}.")
+    return _annotate(err, rule_id, b, pos, ctx, seen)
+
+
 class CountingOracle:
     """Wrap a :class:`DiscreteOracle`: count calls and rows, check every answer.
 
@@ -29,8 +63,12 @@ class CountingOracle:
         The oracle to guard. If it has ``conditionals_at``
         (:class:`~distributions.base.PositionalOracle`) that fast path is used.
     validate : bool, default True
-        Check every answer against the contract of DESIGN 3.1: shape, finite
-        values in [0, 1], rows summing to 1 within :data:`ROW_SUM_TOL` or all zero
+        Check every call against the contract of DESIGN 3.1: the oracle leaves its
+        input arrays unchanged (it is handed copies, so a sampler's state survives an
+        oracle that writes into them); the answer has the batch's shape (an answer
+        squeezed to ``(n, q)`` for a batch of one context is named as such), a
+        floating dtype (an integer answer truncates probabilities), finite values in
+        [0, 1], rows summing to 1 within :data:`ROW_SUM_TOL` or all zero
         (zero-probability context), all masked rows of a context zero together,
         one-hot rows at unmasked positions.
 
@@ -44,8 +82,11 @@ class CountingOracle:
     Raises
     ------
     OracleError
-        On the first answer that breaks a rule; the message names the rule, the
-        batch row, the position, the context and the value seen.
+        On the first call that breaks a rule; the message names the rule, the
+        batch row, the position, the context and the value seen. The error also
+        carries them as attributes ``rule`` (rule id, e.g. ``"contract.dtype"``),
+        ``batch_row``, ``position`` and ``context`` (list of ints, ``-1`` masked;
+        ``None`` where the rule has no row, e.g. a wrong shape) and ``seen`` (str).
     """
 
     def __init__(self, oracle: DiscreteOracle, *, validate: bool = True) -> None:
@@ -95,9 +136,17 @@ class CountingOracle:
         positions = np.asarray(positions)
         B, L = positions.shape
         if self._fast:
-            out = np.asarray(self.inner.conditionals_at(x, positions, chain_values))  # type: ignore[attr-defined]
             if self.validate:
+                args = [x, positions] + ([] if chain_values is None else [chain_values])
+                given = [np.array(arr, copy=True) for arr in args]
+                out = np.asarray(self.inner.conditionals_at(  # type: ignore[attr-defined]
+                    given[0], given[1], given[2] if chain_values is not None else None))
+                self._check_unmodified(args, given, ("x", "positions", "chain_values"),
+                                       x, positions)
                 self._check_rows(out, (B, L, self.q), x, positions, chain_values)
+            else:
+                out = np.asarray(self.inner.conditionals_at(  # type: ignore[attr-defined]
+                    x, positions, chain_values))
         else:
             out = positional_conditionals(self._full, x, positions, chain_values)
         self.calls += 1
@@ -119,16 +168,45 @@ class CountingOracle:
         self._check_full(out, x)
 
     def _full(self, x: np.ndarray) -> np.ndarray:
-        out = np.asarray(self.inner.conditionals(x))
-        if self.validate:
-            self.check_answer(out, x)
+        if not self.validate:
+            return np.asarray(self.inner.conditionals(x))
+        given = np.array(x, copy=True)
+        out = np.asarray(self.inner.conditionals(given))
+        self._check_unmodified([x], [given], ("x",), x, None)
+        self.check_answer(out, x)
         return out
 
+    def _check_unmodified(self, before: list[np.ndarray], after: list[np.ndarray],
+                          names: tuple[str, ...], x: np.ndarray,
+                          positions: np.ndarray | None) -> None:
+        """OracleError if the oracle wrote into a copy of an input array it was handed."""
+        for arr, got, name in zip(before, after, names, strict=False):
+            if got.shape == arr.shape and np.array_equal(got, arr):
+                continue
+            if got.shape != arr.shape:
+                raise _oracle_error(
+                    "the oracle must not modify its input arrays", "contract.input", None, None,
+                    None, f"`{name}` reshaped in place from {arr.shape} to {got.shape}")
+            b, j = (int(i) for i in np.argwhere(got != arr)[0])
+            pos = j if name == "x" else int(positions[b, j]) if positions is not None else j
+            where = "" if name == "x" else f" (entry {j} of `{name}`)"
+            raise _oracle_error(
+                "the oracle must not modify its input contexts", "contract.input", b, pos,
+                np.asarray(x[b]),
+                f"`{name}`[{b}, {j}] changed from {arr[b, j].item()!r} to "
+                f"{got[b, j].item()!r} by the call{where}")
+
     def _fail(self, rule: str, b: int, pos: int, ctx: np.ndarray, seen: str) -> None:
-        raise OracleError(
-            f"oracle answer breaks the rule: {rule}. Batch row {b}, position {pos}, "
-            f"context {_fmt_context(ctx)}; value seen: {seen}."
-        )
+        raise _oracle_error(rule, _rule_id(rule), b, pos, ctx, seen)
+
+    @staticmethod
+    def _masked_at(x: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """``(B, L)``: is ``positions[b, j]`` masked in the context of row ``(b, j)``.
+
+        With chain values, step ``j`` reveals ``positions[b, :j]`` only, so its own
+        position is masked exactly when it is masked in ``x``.
+        """
+        return np.take_along_axis(np.asarray(x), positions, axis=1) == MASK
 
     def _context_of(
         self, x: np.ndarray, positions: np.ndarray, chain_values: np.ndarray | None, b: int, j: int
@@ -147,16 +225,30 @@ class CountingOracle:
         chain_values: np.ndarray | None,
     ) -> None:
         if out.shape != shape:
-            raise OracleError(
+            hint, row = "", None
+            if shape[0] == 1 and out.shape in (shape[1:], tuple(d for d in shape if d != 1)):
+                row = np.asarray(x[0])
+                hint = (f" (the batch axis is missing: the answer to the batch of one context "
+                        f"{_fmt_context(row)} was squeezed, e.g. by np.squeeze; keep the "
+                        f"leading axis of size 1)")
+            err = OracleError(
                 f"oracle answer breaks the rule: shape must be {shape} for a batch of "
-                f"{shape[0]} contexts; value seen: shape {out.shape}."
+                f"{shape[0]} contexts; value seen: shape {out.shape}{hint}."
             )
-        if out.dtype.kind not in "fiu":
-            raise OracleError(
-                f"oracle answer breaks the rule: dtype must be floating; value seen: {out.dtype}."
-            )
+            raise _annotate(err, "contract.shape", None if row is None else 0, None, row,
+                            f"shape {out.shape}")
         if out.size == 0:
             return
+        if out.dtype.kind != "f":
+            # name a row the dtype damages: a masked position's row, else row 0, position 0
+            b, j = 0, 0
+            masked = np.argwhere(self._masked_at(x, positions))
+            if masked.size:
+                b, j = (int(i) for i in masked[0])
+            self._fail("dtype must be floating (an integer or boolean answer cannot hold "
+                       "probabilities strictly between 0 and 1)", b, int(positions[b, j]),
+                       self._context_of(x, positions, chain_values, b, j),
+                       f"dtype {out.dtype}, row {out[b, j].tolist()}")
         bad = ~np.isfinite(out)
         if bad.any():
             b, j, v = (int(i) for i in np.argwhere(bad)[0])

@@ -170,3 +170,118 @@ def test_constructor_rejects_non_oracles() -> None:
 
     with pytest.raises(ParameterError, match=r"`oracle.q` must be an integer >= 2; got 1\."):
         CountingOracle(QOne())
+
+
+# ---------------------------------------------------------------- issue 19 item 5
+# Each broken oracle gets the contract error naming the real cause (rule, row, position,
+# context, value), from the guard and hence from every sampler, never a downstream
+# symptom ("`probs` rows must have positive mass", a one-hot violation).
+
+
+def _as_int(out: np.ndarray) -> np.ndarray:
+    return out.astype(np.int64)
+
+
+class Mutating(FullOnly):
+    """Writes value 0 into the masked entries of the contexts it is handed."""
+
+    def conditionals(self, x: np.ndarray) -> np.ndarray:
+        out = self.inner.conditionals(x)
+        x[x == MASK] = 0
+        return out
+
+
+class MutatingChain(Positional):
+    """Fast path that overwrites the chain values it is handed."""
+
+    def conditionals_at(self, x: np.ndarray, positions: np.ndarray,
+                        chain_values: np.ndarray | None = None) -> np.ndarray:
+        out = self.inner.conditionals_at(x, positions, chain_values)
+        if chain_values is not None:
+            chain_values[:] = 1 - chain_values
+        return out
+
+
+def test_integer_answer_is_a_dtype_error_naming_row_position_context() -> None:
+    guard = CountingOracle(FullOnly(TARGET, _as_int))
+    with pytest.raises(OracleError, match=PREFIX + r"dtype must be floating .*\. Batch row 0, "
+                       r"position 1, context \[0 \* \* 1\]; value seen: dtype int64, "
+                       r"row \[0, 0\]\.") as info:
+        guard.conditionals(X)
+    err = info.value
+    assert (err.rule, err.batch_row, err.position, err.context) == (
+        "contract.dtype", 0, 1, [0, MASK, MASK, 1])
+    # booleans and the fast path too
+    with pytest.raises(OracleError, match=r"dtype must be floating.*dtype bool"):
+        CountingOracle(FullOnly(TARGET, lambda o: o > 0.5)).conditionals(X)
+    with pytest.raises(OracleError, match=r"dtype must be floating.*Batch row 0, position 1, "
+                       r"context \[0 \* \* 1\]; value seen: dtype int64"):
+        CountingOracle(Positional(TARGET, _as_int)).conditionals_at(X, np.array([[1], [2]]))
+
+
+@pytest.mark.parametrize("sampler_name", ["SequentialSampler", "AutospeculativeSampler"])
+def test_samplers_blame_an_integer_answer_not_probs(sampler_name: str) -> None:
+    """Before: a warning, then ParameterError "`probs` rows must have positive mass"."""
+    import samplers
+
+    sampler = getattr(samplers, sampler_name)(FullOnly(TARGET, _as_int))
+    with pytest.raises(OracleError, match=r"dtype must be floating") as info:
+        sampler.sample(8, rng=np.random.default_rng(0))
+    assert info.value.rule == "contract.dtype"
+
+
+def test_squeezed_answer_for_one_context_is_named() -> None:
+    """Before: a bare shape error (and in the audit, 'batch-invariance differs by inf')."""
+    guard = CountingOracle(FullOnly(TARGET, np.squeeze))
+    assert guard.conditionals(X).shape == (2, 4, 2)  # fine for a batch of two
+    with pytest.raises(OracleError, match=PREFIX + r"shape must be \(1, 4, 2\) for a batch of 1 "
+                       r"contexts; value seen: shape \(4, 2\) \(the batch axis is missing: the "
+                       r"answer to the batch of one context \[\* 1 \* \*\] was squeezed") as info:
+        guard.conditionals(X[1:])
+    assert (info.value.rule, info.value.context) == ("contract.shape", [MASK, 1, MASK, MASK])
+    squeezing = Positional(TARGET, np.squeeze)
+    with pytest.raises(OracleError, match=r"shape must be \(1, 3, 2\) .* shape \(3, 2\) \(the "
+                       r"batch axis is missing"):
+        CountingOracle(squeezing).conditionals_at(X[1:], np.array([[0, 2, 3]]))
+    # a sampler drawing one sample meets it first-hand
+    from samplers import SequentialSampler
+
+    with pytest.raises(OracleError, match=r"batch axis is missing"):
+        SequentialSampler(FullOnly(TARGET, np.squeeze)).sample(1, rng=np.random.default_rng(1))
+
+
+def test_oracle_modifying_its_input_is_named_and_cannot_corrupt_the_caller() -> None:
+    """Before: the samplers reported a one-hot violation at the corrupted context."""
+    guard = CountingOracle(Mutating(TARGET))
+    x = X.copy()
+    with pytest.raises(OracleError, match=PREFIX + r"the oracle must not modify its input "
+                       r"contexts\. Batch row 0, position 1, context \[0 \* \* 1\]; value seen: "
+                       r"`x`\[0, 1\] changed from -1 to 0 by the call\.") as info:
+        guard.conditionals(x)
+    np.testing.assert_array_equal(x, X)  # the caller's array is intact
+    assert (info.value.rule, info.value.batch_row, info.value.position) == (
+        "contract.input", 0, 1)
+    from samplers import AutospeculativeSampler, SequentialSampler
+
+    for cls in (SequentialSampler, AutospeculativeSampler):
+        with pytest.raises(OracleError, match=r"must not modify its input") as info:
+            cls(Mutating(TARGET)).sample(4, rng=np.random.default_rng(2))
+        assert "one-hot" not in str(info.value)
+
+
+def test_fast_path_modifying_chain_values_is_named() -> None:
+    guard = CountingOracle(MutatingChain(TARGET))
+    vals = np.array([[1, 0, 0], [0, 1, 1]])
+    pos = np.array([[1, 2, 0], [0, 3, 2]])
+    with pytest.raises(OracleError, match=r"must not modify its input contexts\. Batch row 0, "
+                       r"position 1, context \[\* \* \* \*\]; value seen: `chain_values`\[0, 0\] "
+                       r"changed from 1 to 0 by the call \(entry 0 of `chain_values`\)\."):
+        guard.conditionals_at(np.full((2, 4), MASK), pos, vals)
+    np.testing.assert_array_equal(vals, [[1, 0, 0], [0, 1, 1]])
+
+
+def test_validate_false_hands_the_oracle_the_callers_arrays() -> None:
+    """No copies and no checks without validation (the fast, trusted path)."""
+    x = X.copy()
+    CountingOracle(Mutating(TARGET), validate=False).conditionals(x)
+    assert (x != MASK).all()
