@@ -75,7 +75,9 @@ def test_validate_prints_a_table(capsys, tmp_path):
 ])
 def test_usage_errors_exit_2(argv, capsys):
     assert main(argv) == 2
-    assert "usage:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("autospeculation") and "error:" in err and "--help" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -169,3 +171,264 @@ def test_pinning_subcommand_is_wired_when_its_module_exists(tmp_path):
                  "--quiet", "--out", str(tmp_path / "p")]) == 0
     assert main(["pinning", "--family", "random-table", "--n", "1", "--samples", "0",
                  "--quiet", "--out", str(tmp_path / "p")]) == 2
+
+
+# ------------------------------------------------------------- issue 18: items 7-11, 14
+class _Reached(Exception):
+    """Raised by a stand-in for the work of a subcommand: the arguments were accepted."""
+
+
+@pytest.fixture
+def no_work(monkeypatch, tmp_path):
+    """Replace the work of every subcommand by a stand-in that raises ``_Reached``;
+    run in an empty directory (so default output locations are inside it)."""
+    import reports.io
+    import verify.audit
+    import verify.pinning_cli
+    import verify.rounds
+    import verify.validation
+
+    calls = []
+
+    def stop(*args, **kwargs):
+        calls.append(args)
+        raise _Reached
+
+    monkeypatch.setattr(verify.validation, "run_validation", stop)
+    monkeypatch.setattr(verify.audit, "audit_oracle", stop)
+    monkeypatch.setattr(verify.rounds, "rounds_scaling", stop)
+    monkeypatch.setattr(verify.pinning_cli, "compute", stop)
+    monkeypatch.setattr(reports.io, "write_report", stop)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    (work / "a-file").write_text("not a directory\n")
+    monkeypatch.chdir(work)
+    return calls
+
+
+_GOOD_REPORT = "good-report.json"
+
+#: (subcommand and fixed arguments, option, a boundary value that is accepted,
+#:  values that are usage errors). Every option taking a value of every subcommand.
+_OPTION_SWEEP = [
+    (["validate", "--quick"], "--seed", "0", ["-1", "abc", "1.5"]),
+    (["validate", "--quick"], "--alpha", "0.999999", ["1.5", "-0.1", "0", "1", "nan",
+                                                      "inf", "x"]),
+    (["validate", "--quick"], "--alpha", "1e-12", []),
+    (["validate", "--quick"], "--out", "new/deeper/dir", ["a-file", "a-file/sub", ""]),
+    (["validate", "--quick"], "--samplers", "sequential", ["nope"]),
+    (["validate", "--quick"], "--targets", "spiky-table", ["nope"]),
+    (["validate", "--quick"], "--stages", "exactness", ["nope"]),
+    (["audit", f"{EXAMPLE}:make_model"], "--seed", "0", ["-1", "x"]),
+    (["audit", f"{EXAMPLE}:make_model"], "--contexts", "4", ["3", "0", "-5", "4.5"]),
+    (["audit", f"{EXAMPLE}:make_model"], "--out", "new/dir", ["a-file", "a-file/sub"]),
+    (["audit", f"{EXAMPLE}:make_model"], "--reference", f"{EXAMPLE}:make_reference",
+     ["nope", f"{EXAMPLE}:no_such"]),
+    (["report", _GOOD_REPORT], "--out", "new/dir", ["a-file", "a-file/sub"]),
+    (["rounds", "--quick"], "--num", "2", ["0", "1", "-3", "2.5"]),
+    (["rounds", "--quick"], "--seed", "0", ["-1"]),
+    (["rounds", "--quick"], "--samplers", "agr24", ["sequential", "nope"]),
+    (["rounds", "--quick"], "--out", "new/dir", ["a-file", "a-file/sub"]),
+    (["pinning", "--family", "random-table"], "--n", "2", ["1", "0", "21", "x"]),
+    (["pinning", "--family", "random-table"], "--n", "20", []),
+    (["pinning", "--n", "4"], "--family", "product", ["nope"]),
+    (["pinning", "--family", "product", "--n", "4"], "--seed", "0", ["-1"]),
+    (["pinning", "--family", "product", "--n", "4"], "--orders", "2", ["1", "0"]),
+    (["pinning", "--family", "product", "--n", "4"], "--samples", "0", ["1", "-1"]),
+    (["pinning", "--family", "product", "--n", "4"], "--samples", "2", []),
+    (["pinning", "--family", "product", "--n", "4"], "--out", "new/dir",
+     ["a-file", "a-file/sub"]),
+]
+_SWEEP_CASES = [pytest.param(base, opt, good, None, id=f"{base[0]}{opt}={good}")
+                for base, opt, good, _ in _OPTION_SWEEP]
+_SWEEP_CASES += [pytest.param(base, opt, None, bad, id=f"{base[0]}{opt}={bad!r}")
+                 for base, opt, _, bads in _OPTION_SWEEP for bad in bads]
+
+
+def _listing(root):
+    return sorted((str(p.relative_to(root)), p.stat().st_mode) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("base, option, good, bad", _SWEEP_CASES)
+def test_every_option_is_checked_before_any_work(base, option, good, bad, no_work, capsys,
+                                                 quick_report):
+    """Items 7 and 8: a boundary value reaches the work; a bad value exits 2 with one
+    line and no traceback, before any work and with nothing written."""
+    import shutil
+
+    shutil.copy(quick_report[1] / "report.json", _GOOD_REPORT)
+    argv = [*base, option, good if bad is None else bad]
+    before = _listing(Path.cwd())
+    if bad is None:
+        with pytest.raises(_Reached):
+            main(argv)
+        assert len(no_work) == 1
+        return
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, (argv, err)
+    assert err.startswith("autospeculation") and "error:" in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert ".." not in err.replace("...", ""), err
+    assert no_work == [], f"{argv}: the work started before the argument was checked"
+    assert _listing(Path.cwd()) == before, f"{argv}: something was written"
+
+
+def test_bad_alpha_and_out_fail_before_the_run(tmp_path, capsys):
+    """Item 7 without stand-ins: a bad --alpha or an --out under a file ends at once."""
+    import time
+
+    (tmp_path / "f").write_text("")
+    for argv in (["validate", "--alpha", "1.5"], ["validate", "--alpha", "-0.1"],
+                 ["validate", "--out", str(tmp_path / "f" / "r")], ["validate", "--seed", "-1"]):
+        t0 = time.perf_counter()
+        assert main([*argv, "--quiet"]) == 2
+        assert time.perf_counter() - t0 < 5.0
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+def test_rounds_samplers_lists_only_what_it_accepts(capsys):
+    """Item 10: 'sequential' is not offered as a choice it then rejects."""
+    assert main(["rounds", "--samplers", "sequential"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'sequential'" in err
+    assert "sequential" not in err.split("choose from", 1)[1]
+    from verify.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    rounds = sub.choices["rounds"]
+    samplers = next(a for a in rounds._actions if a.dest == "samplers")
+    assert "sequential" not in samplers.choices and "sequential" not in samplers.help
+
+
+def test_every_option_of_every_subcommand_has_help():
+    """Item 10: help text for every option (rounds had none)."""
+    from verify.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert set(sub.choices) >= {"validate", "audit", "report", "rounds", "pinning"}
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            assert action.help and action.help.strip(), (name, action.option_strings or
+                                                          action.dest)
+
+
+def test_version(capsys):
+    """Item 10: --version prints the installed version and exits 0."""
+    from importlib import metadata
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == \
+        f"autospeculation {metadata.version('autospeculation')}"
+
+
+def _fake_stages(statuses):
+    """One fake stage whose checks have the given statuses (and use the progress bar)."""
+    from verify import validation as V
+
+    def run(ctx):
+        bar = ctx.progress(len(statuses), "fake")
+        out = V.StageOutput()
+        for k, st in enumerate(statuses):
+            bar.set_postfix_str(f"c{k}")
+            out.checks.append(V.check_record("fake", f"c{k}", f"check {k}", st == "pass",
+                                             severity="warning", status=st))
+            bar.update()
+        bar.close()
+        return out
+
+    return [V.Stage("fake", "A fake stage", run)]
+
+
+def test_log_lines_off_a_terminal(monkeypatch, tmp_path, capsys):
+    """Item 9: off a TTY one log line per stage (start, end) and per check; --quiet
+    silences them; on a TTY progress bars are used instead of log lines."""
+    from verify import cli
+    from verify import validation as V
+
+    monkeypatch.setattr(V, "available_stages", lambda cfg: _fake_stages(["pass", "warn",
+                                                                         "pass"]))
+    assert main(["validate", "--quick", "--out", str(tmp_path / "a")]) == 0
+    cap = capsys.readouterr()
+    lines = [ln for ln in cap.err.splitlines() if ln.startswith("[validate] ")]
+    assert lines == [
+        "[validate] stage 1/1 fake: A fake stage",
+        *[ln for ln in lines if " fake 1/3 c0 " in ln],
+        *[ln for ln in lines if " fake 2/3 c1 " in ln],
+        *[ln for ln in lines if " fake 3/3 c2 " in ln],
+        lines[-1],
+    ] and len(lines) == 5, cap.err
+    assert lines[-1].startswith("[validate] stage 1/1 fake: done in ")
+    assert "3 checks: 2 pass, 0 fail, 1 warn, 0 skipped, 0 no-power" in lines[-1]
+    assert "not passed: fake/c1" in lines[-1]
+
+    assert main(["validate", "--quick", "--quiet", "--out", str(tmp_path / "b")]) == 0
+    cap = capsys.readouterr()
+    assert cap.err == "" and cap.out == ""
+
+    monkeypatch.setattr(cli, "_on_tty", lambda: True)
+    assert main(["validate", "--quick", "--out", str(tmp_path / "c")]) == 0
+    assert "[validate]" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("statuses, code, strict_code, line", [
+    (["pass", "pass"], 0, 0, "(2 checks: 2 passed, 0 warnings, 0 failed, 0 skipped, "
+                             "0 no-power)"),
+    (["pass", "warn"], 0, 1, "(2 checks: 1 passed, 1 warning, 0 failed, 0 skipped, "
+                             "0 no-power)"),
+    (["pass", "no-power"], 0, 1, "(2 checks: 1 passed, 0 warnings, 0 failed, 0 skipped, "
+                                 "1 no-power)"),
+    (["skipped", "pass"], 0, 1, "(2 checks: 1 passed, 0 warnings, 0 failed, 1 skipped, "
+                                "0 no-power)"),
+    (["fail", "warn"], 1, 1, "(2 checks: 0 passed, 1 warning, 1 failed, 0 skipped, "
+                             "0 no-power)"),
+])
+def test_verdict_counts_every_status_and_strict_fails_on_non_pass(
+        statuses, code, strict_code, line, monkeypatch, tmp_path, capsys):
+    """Item 14: the summary line counts every status; warnings, skipped and no-power
+    checks fail the run only with --strict; exit code and stored verdict agree."""
+    from verify import validation as V
+
+    monkeypatch.setattr(V, "available_stages", lambda cfg: _fake_stages(statuses))
+    for strict, want in ((False, code), (True, strict_code)):
+        out = tmp_path / f"r{int(strict)}"
+        argv = ["validate", "--quick", "--out", str(out)] + (["--strict"] if strict else [])
+        assert main(argv) == want
+        text = capsys.readouterr().out
+        verdict = "PASS" if want == 0 else "FAIL"
+        summary = [ln for ln in text.splitlines() if ln.startswith("verdict: ")]
+        assert len(summary) == 1 and summary[0].startswith(
+            f"verdict: {verdict}{' [strict]' if strict else ''} {line}"), text
+        doc = json.loads((out / "report.json").read_text())
+        assert doc["verdict"] == verdict.lower() and doc["strict"] is strict
+        assert [c["status"] for c in doc["checks"]] == statuses
+        assert [c["passed"] for c in doc["checks"]] == [s == "pass" for s in statuses]
+        umask = os.umask(0)
+        os.umask(umask)
+        assert (out / "report.json").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_pinning_files_follow_the_umask_and_help_names_them(tmp_path, capsys):
+    """Item 11: pinning's JSON and PNG files get the usual mode (not 0600) and its help
+    states the default directory and the files written."""
+    from verify.pinning_cli import OUTPUT_FILES
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "p"
+        assert main(["pinning", "--family", "random-table", "--n", "4", "--samples", "2",
+                     "--out", str(out)]) in (0, 1)
+        written = sorted(p.name for p in out.iterdir())
+        assert written == sorted(OUTPUT_FILES)
+        for p in out.iterdir():
+            assert p.stat().st_mode & 0o777 == 0o644, (p.name, oct(p.stat().st_mode))
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    assert main(["pinning", "--help"]) == 0
+    helptext = " ".join(capsys.readouterr().out.split())
+    assert "pinning-out" in helptext and "umask" in helptext
+    for name in OUTPUT_FILES:
+        assert name in helptext

@@ -4,8 +4,10 @@ Prints the entropy profile summary, the per-level sums of ``E TV(mu_S, nu_S)``
 against ``sqrt(n log q / 2)``, the whole-tree sum against
 ``ceil(log2 n) sqrt(n log q / 2)``, and (unless ``--samples 0``) the
 autospeculative sampler's rounds against ``sum TV`` along its own recursion, and
-writes the four PNG figures to ``--out``. Exit code 0 when every check passes, 1
-otherwise.
+writes :data:`OUTPUT_FILES` (four PNG figures and ``pinning.json``; file modes follow
+the umask) into ``--out`` (default ``./pinning-out``). Every argument and the output
+location are checked before any work. Exit code 0 when every check passes, 1
+otherwise, 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -70,6 +72,15 @@ def _table(n: int) -> Any:
     return random_table(n, 2, concentration=0.5, rng=0)
 
 
+#: Files ``pinning`` writes into ``--out``.
+OUTPUT_FILES: tuple[str, ...] = (
+    "pinning.json",
+    "pinning_entropy_profile.png",
+    "pinning_block_tv.png",
+    "pinning_level_sums.png",
+    "pinning_rounds_vs_tv.png",
+)
+
 #: Benchmark families (issue 7 item 5) and two small controls.
 FAMILIES: dict[str, tuple[str, Callable[[int], Any]]] = {
     "mixture2": ("MixtureOfProducts, 2 components (0.7/0.3)", _mixture(2)),
@@ -94,22 +105,29 @@ def add_pinning_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``pinning`` subcommand on an ``argparse`` subparsers object."""
     p = subparsers.add_parser(
         "pinning",
-        help="pinning-lemma TV tables and the sum-TV round bound",
+        help="pinning-lemma TV tables and the sum-TV round bound; writes files into --out",
         description="Entropy profile h_t, per-level sums of E TV(mu_S, nu_S) against "
         "sqrt(n log q / 2), and the autospeculative sampler's rounds against sum TV "
-        "along its own recursion; writes PNG figures.",
+        "along its own recursion. Prints the tables and writes into --out (default "
+        "./pinning-out, created if missing; existing files of these names are replaced; "
+        f"file modes follow the umask): {', '.join(OUTPUT_FILES)} (the last figure only "
+        "when --samples > 0).",
     )
     p.add_argument("--family", required=True, choices=list(FAMILIES), help="target family")
-    p.add_argument("--n", type=int, required=True, help="sequence length")
+    p.add_argument("--n", type=int, required=True,
+                   help="sequence length, an integer >= 2 (<= 20 for random-table)")
     p.add_argument("--out", metavar="DIR", default="pinning-out",
-                   help="directory for the figures and pinning.json (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="root seed (default: %(default)s)")
+                   help="directory for the four PNG figures and pinning.json "
+                   "(default: ./%(default)s)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="root seed, an integer >= 0 (default: %(default)s)")
     p.add_argument("--orders", type=int, default=None,
-                   help="random orders / Monte Carlo draws (default: exact when the target "
-                   f"has a table and n <= 8, else {P.DEFAULT_ORDERS})")
+                   help="random orders / Monte Carlo draws, an integer >= 2 (default: exact "
+                   f"when the target has a table and n <= 8, else {P.DEFAULT_ORDERS})")
     p.add_argument("--samples", type=int, default=100,
-                   help="sampler runs for the round bound; 0 skips it (default: %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="no table")
+                   help="sampler runs for the round bound, 0 (skip it) or an integer >= 2 "
+                   "(default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no table and no list of files")
     p.set_defaults(func=run_pinning)
     return p
 
@@ -185,11 +203,24 @@ def _table_text(name: str, res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _umask_mode() -> int:
+    """The mode of a new regular file under the current umask (0o666 & ~umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` atomically (temporary file, then rename) with the usual mode.
+
+    ``tempfile.mkstemp`` creates its file with mode 0600; the file is given the mode
+    an ordinary ``open`` would (``0o666 & ~umask``) before it is moved into place.
+    """
     fd, tmp = tempfile.mkstemp(prefix=".pinning-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
             json.dump(payload, fh, indent=1)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -197,15 +228,31 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
         raise
 
 
+def check_args(args: argparse.Namespace) -> tuple[int, int | None, int]:
+    """Every ``pinning`` argument and the output location, before any work.
+
+    Returns ``(seed, orders, samples)``; raises :class:`ParameterError`.
+    """
+    from verify.cli import check_out_dir
+
+    if args.family not in FAMILIES:
+        raise ParameterError(f"`--family` must be one of {', '.join(FAMILIES)}; "
+                             f"got {args.family!r}.")
+    check_int("--n", args.n, low=2, high=20 if args.family == "random-table" else None)
+    seed = check_int("--seed", args.seed, low=0)
+    orders = None if args.orders is None else check_int("--orders", args.orders, low=2)
+    samples = check_int("--samples", args.samples, low=0)
+    if samples == 1:
+        raise ParameterError("`--samples` must be 0 (skip) or an integer >= 2; got 1.")
+    check_out_dir("--out", args.out)
+    return seed, orders, samples
+
+
 def run_pinning(args: argparse.Namespace) -> int:
     """Run the ``pinning`` subcommand; returns 0 when every check passes, else 1."""
     from verify import pinning_figures as F
 
-    seed = check_int("seed", args.seed, low=0)
-    orders = None if args.orders is None else check_int("orders", args.orders, low=2)
-    samples = check_int("samples", args.samples, low=0)
-    if samples == 1:
-        raise ParameterError("`samples` must be 0 (skip) or an integer >= 2; got 1.")
+    seed, orders, samples = check_args(args)
     res = compute(args.family, args.n, seed=seed, orders=orders, samples=samples)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -226,6 +273,9 @@ def run_pinning(args: argparse.Namespace) -> int:
         "checks": [c.to_dict() for c in res["checks"]],
     }
     _write_json(out / "pinning.json", payload)
+    mode = _umask_mode()
+    for f in files:  # the figure writer's temporary files are created with mode 0600
+        os.chmod(f, mode)
     passed = all(c.passed for c in res["checks"])
     rb = res["round_bound"]
     passed = passed and (rb is None or not rb.flagged)

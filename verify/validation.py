@@ -5,9 +5,14 @@ sections). :func:`available_stages` lists the stages whose modules are present i
 this installation; a stage whose module exists but fails to import is listed and
 reports a failing ``import`` check (it is never silently skipped). A *check record*
 is a plain dict with the fields of :data:`reports.schema.REPORT_SCHEMA`'s checks:
-``id, stage, name, passed, severity`` and optionally ``sampler, target, method,
-statistic, pvalue, alpha, detectable_tv, num_samples, tv_estimate, seed, detail,
-worst_cells, query, extra``.
+``id, stage, name, passed, severity, status`` and optionally ``sampler, target,
+method, statistic, pvalue, alpha, detectable_tv, num_samples, tv_estimate, seed,
+detail, worst_cells, query, extra``.
+
+Status and verdict: ``status`` is one of :data:`STATUSES` ("pass", "warn", "fail",
+"skipped", "no-power"); ``passed`` is True only for "pass". The run's verdict is
+:func:`reports.status.verdict` of the records ("fail" iff some check has status
+"fail"; in strict mode also when some check is "warn", "no-power" or "skipped").
 
 Error budget: the run's family-wise ``alpha`` is split equally (Bonferroni) among
 the statistical stages and, within a stage, among its checks; the split is stated
@@ -31,6 +36,7 @@ from distributions._validation import check_float, check_int
 from distributions.errors import ParameterError
 
 __all__ = [
+    "STATUSES",
     "Stage",
     "StageContext",
     "StageOutput",
@@ -41,7 +47,9 @@ __all__ = [
     "exactness_check",
     "make_sampler",
     "module_present",
+    "record_status",
     "run_validation",
+    "status_counts",
 ]
 
 
@@ -127,11 +135,50 @@ class _NoBar:
         pass
 
 
+#: The status vocabulary of check records (the same as :mod:`reports.status`, which
+#: this layer may not import).
+STATUSES: tuple[str, ...] = ("pass", "fail", "warn", "skipped", "no-power")
+
+
+def record_status(rec: dict[str, Any]) -> str:
+    """The ``status`` of a check record.
+
+    A record carrying ``status`` keeps it; an older record (or one of another
+    module) gets it from ``passed`` and ``severity``: "pass" when passed, else
+    "fail" for severity "error" and "warn" for "warning" and "info".
+    """
+    status = rec.get("status")
+    if status is not None:
+        if status not in STATUSES:
+            raise ParameterError(f"`status` must be one of {', '.join(STATUSES)}; "
+                                 f"got {status!r} (check {rec.get('id')!r}).")
+        return str(status)
+    if rec.get("passed"):
+        return "pass"
+    return "fail" if rec.get("severity", "error") == "error" else "warn"
+
+
+def status_counts(checks: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Number of checks of each status of :data:`STATUSES` (zeros included)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for c in checks:
+        counts[record_status(c)] += 1
+    return counts
+
+
 def check_record(stage: str, cid: str, name: str, passed: bool, *, severity: str = "error",
-                 **fields: Any) -> dict[str, Any]:
-    """A check record (see the module docstring)."""
+                 status: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A check record (see the module docstring).
+
+    ``status`` defaults to the one :func:`record_status` derives from ``passed``
+    and ``severity``; ``passed`` is stored as True only for status "pass".
+    """
     rec: dict[str, Any] = {"id": f"{stage}/{cid}", "stage": stage, "name": name,
                            "passed": bool(passed), "severity": severity}
+    if status is not None:
+        rec["status"] = status
+    rec["status"] = record_status(rec)
+    rec["passed"] = rec["status"] == "pass"
     rec.update({k: v for k, v in fields.items() if v is not None})
     return rec
 
@@ -347,7 +394,10 @@ def exactness_check(sampler: Any, target: Any, *, tv: float, alpha: float,
 
         r = check_exact(sampler, target, num_samples=num_samples, tv=tv, alpha=alpha,
                         power=power, rng=seed)
-        return {
+        out: dict[str, Any] = {"status": getattr(r, "status", None)}
+        if getattr(r, "batch_size", None) is not None:
+            out["extra"] = {"batch_size": int(r.batch_size)}
+        return out | {
             "passed": bool(r.passed), "method": str(r.method), "statistic": r.statistic,
             "pvalue": r.pvalue, "alpha": r.alpha, "num_samples": int(r.num_samples),
             "detectable_tv": r.detectable_tv, "tv_estimate": r.tv_estimate,
@@ -385,8 +435,8 @@ def _stage_exactness(ctx: StageContext) -> StageOutput:
             res = exactness_check(sampler, target, tv=cfg.tv, alpha=alpha, seed=ctx.seed_int(k))
             secs = time.perf_counter() - t0
             out.checks.append(check_record("exactness", cid, "law equals the exact pmf",
-                                           res.pop("passed"), sampler=sname, target=tname,
-                                           **res))
+                                           res.pop("passed"), status=res.pop("status", None),
+                                           sampler=sname, target=tname, **res))
             cost = make_sampler(sname, target).sample(2000, rng=ctx.seed_int(k, 1))
             cost_rows.append([sname, tname, target.n, target.q,
                               float(np.mean(cost.rounds)), float(np.mean(cost.queries)),
@@ -852,10 +902,14 @@ def run_validation(
     *,
     progress: Callable[[int, str], Any] | None = None,
     stages: Sequence[Stage] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, float]]]:
     """Run every stage; return (checks, sections, stage timings).
 
     A stage that raises is recorded as one failing check naming the exception.
+    ``progress(total, desc)`` makes the per-stage progress object (``update``,
+    ``set_postfix_str``, ``close``); ``log(line)``, when given, receives one line
+    when a stage starts and one when it ends (its time and status counts).
     """
     if progress is None:
         progress = lambda total, desc: _NoBar()  # noqa: E731
@@ -866,10 +920,12 @@ def run_validation(
     checks: list[dict[str, Any]] = []
     sections: list[dict[str, Any]] = []
     timings: list[tuple[str, float]] = []
-    for stage, child in zip(stages, children, strict=True):
+    for i, (stage, child) in enumerate(zip(stages, children, strict=True)):
         ctx = StageContext(config=config, seed=child,
                            alpha=config.alpha / n_stat if stage.statistical else config.alpha,
                            progress=progress)
+        if log is not None:
+            log(f"stage {i + 1}/{len(stages)} {stage.name}: {stage.title}")
         t0 = time.perf_counter()
         try:
             out = stage.run(ctx)
@@ -880,6 +936,12 @@ def run_validation(
                 stage.name, "stage", f"stage {stage.name} ran", False,
                 detail=f"{type(exc).__name__}: {exc}")])
         timings.append((stage.name, time.perf_counter() - t0))
+        if log is not None:
+            k = status_counts(out.checks)
+            bad = [c["id"] for c in out.checks if record_status(c) != "pass"]
+            log(f"stage {i + 1}/{len(stages)} {stage.name}: done in {timings[-1][1]:.1f} s, "
+                f"{len(out.checks)} checks: " + ", ".join(f"{v} {s}" for s, v in k.items())
+                + (f"; not passed: {', '.join(bad)}" if bad else ""))
         checks.extend(out.checks)
         sections.extend(out.sections)
     return checks, sections, timings
