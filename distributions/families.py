@@ -2,15 +2,30 @@
 
 Every function returns a :class:`~distributions.table.TableDistribution`. Log
 weights are accumulated in log space over the full ``(q,)*n`` grid (one broadcast
-add per edge) and normalised with log-sum-exp, so no weight overflows.
+add per edge) and normalised with log-sum-exp
+(:meth:`TableDistribution.from_log_weights`), so no weight overflows.
+
+Extreme parameters (issue 18 item 18). A log weight summed from ``k`` terms of
+total magnitude ``S`` is off by at most ``(k + 3) * 2**-53 * S`` (first order,
+products and the normalisation included); when that bound exceeds
+:data:`~distributions._numerics.LOG_WEIGHT_TOL` (``1e-8``) float64 can no longer
+resolve the law (e.g. ``couplings = 1e20`` with a unit field: the field is lost in
+the rounding of the coupling terms) and :func:`ising` and :func:`potts` raise
+:class:`ParameterError` naming the parameters and the bound. Accepted parameters
+give probabilities and conditionals correct to a relative ``~2e-8`` at worst
+(typically ``1e-15``). :func:`hardcore` is always resolvable (``|log fugacity| <=
+745`` and ``n <= 20``) and :func:`random_table` draws its Gamma variates in a scaled
+log space, so neither refuses a finite parameter.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from distributions._numerics import LOG_WEIGHT_TOL, UNIT_ROUNDOFF, log_abs_sum
 from distributions._validation import _short, check_float, check_int
 from distributions.errors import ParameterError
 from distributions.table import MAX_TABLE_SIZE, TableDistribution
@@ -73,10 +88,34 @@ def _log_table(
 
 
 def _from_log(logw: np.ndarray) -> TableDistribution:
-    top = float(np.max(logw))
-    if not np.isfinite(top):
-        raise ParameterError("the weights must not all be zero; got an all -inf log table.")
-    return TableDistribution(np.exp(logw - top))
+    return TableDistribution.from_log_weights(logw)
+
+
+def _fmt_log(log_value: float) -> str:
+    """``exp(log_value)`` for a message, also beyond the float range."""
+    if log_value < 700.0:
+        return f"{math.exp(log_value):.3g}"
+    l10 = log_value / math.log(10.0)
+    return f"{10.0 ** (l10 - math.floor(l10)):.3g}e+{math.floor(l10)}"
+
+
+def _check_resolvable(names: str, k: int, beta: float, parts: dict[str, np.ndarray]) -> None:
+    """Refuse log weights float64 cannot resolve: ``(k + 3) u |beta| sum |terms|``."""
+    logs = {name: log_abs_sum(v) for name, v in parts.items()}
+    finite = [v for v in logs.values() if math.isfinite(v)]
+    if beta == 0.0 or not finite:
+        return
+    top = max(finite)
+    log_sum = top + math.log(sum(math.exp(v - top) for v in finite))
+    log_bound = math.log((k + 3) * UNIT_ROUNDOFF) + math.log(abs(beta)) + log_sum
+    if log_bound > math.log(LOG_WEIGHT_TOL):
+        got = ", ".join(f"{name} = {_fmt_log(v) if math.isfinite(v) else 0}"
+                        for name, v in logs.items())
+        raise ParameterError(
+            f"{names} must keep the log weights resolvable in float64: (k + 3) * 2**-53 * "
+            f"|beta| * ({' + '.join(parts)}) must be <= {LOG_WEIGHT_TOL:g} (k = {k} terms); "
+            f"got |beta| = {abs(beta):.3g}, {got} (bound {_fmt_log(log_bound)})."
+        )
 
 
 # ---------------------------------------------------------------------- families
@@ -102,7 +141,10 @@ def random_table(
     Notes
     -----
     Gamma variates are drawn in log space (``log G(a) = log G(a+1) + log(U)/a``),
-    so tiny concentrations do not underflow every cell to zero.
+    so tiny concentrations do not underflow every cell to zero; for ``a < 1`` the
+    log weights are formed as ``(a log G(a+1) + log U - top) / a`` so that even a
+    subnormal concentration does not overflow (the law is then a point mass up to
+    rounding, as the Dirichlet is).
     """
     n = check_int("n", n, low=1)
     q = check_int("q", q, low=2)
@@ -110,7 +152,17 @@ def random_table(
     a = check_float("concentration", concentration, low=0.0, low_open=True)
     gen = np.random.default_rng(rng)
     size = q**n
-    log_g = np.log(gen.gamma(a + 1.0, size=size)) + np.log1p(-gen.random(size)) / a
+    log_g1 = np.log(gen.gamma(a + 1.0, size=size))
+    log_u = np.log1p(-gen.random(size))
+    # terms that underflow are negligible next to the others (correctly rounded)
+    with np.errstate(under="ignore", over="ignore"):
+        if a >= 1.0:
+            log_g = log_g1 + log_u / a  # |log_u / a| <= 745
+        else:
+            # log(u) / a overflows for tiny a: scale by a, subtract the top, then
+            # divide; a difference overflowing to -inf is a weight that rounds to 0
+            scaled = a * log_g1 + log_u
+            log_g = (scaled - scaled.max()) / a
     return _from_log(log_g.reshape((q,) * n))
 
 
@@ -134,6 +186,13 @@ def ising(
     Returns
     -------
     TableDistribution
+
+    Raises
+    ------
+    ParameterError
+        Also when ``(k + 3) * 2**-53 * |beta| * (sum_{i<j} |J_ij| + sum_i |h_i|)``
+        exceeds ``1e-8`` (``k`` = non-zero couplings + ``n``): float64 cannot
+        resolve such log weights (see the module notes).
     """
     J = _check_square("couplings", couplings)
     n = J.shape[0]
@@ -152,6 +211,10 @@ def ising(
             k = int(np.argmin(np.isfinite(h)))
             raise ParameterError(f"`field` must be finite; got {float(h[k])!r} at index {k}.")
     beta = check_float("beta", beta)
+    upper = J[np.triu_indices(n, 1)]
+    k = int(np.count_nonzero(upper)) + n
+    _check_resolvable("`couplings`, `field` and `beta`", k, beta,
+                      {"sum_{i<j} |J_ij|": upper, "sum_i |h_i|": h})
     spin = np.array([-1.0, 1.0])
     unary = beta * h[:, None] * spin[None, :]
     ss = np.outer(spin, spin)
@@ -174,12 +237,21 @@ def potts(couplings: Any, q: int, *, beta: float = 1.0) -> TableDistribution:
     Returns
     -------
     TableDistribution
+
+    Raises
+    ------
+    ParameterError
+        Also when ``(k + 3) * 2**-53 * |beta| * sum_{i<j} |J_ij|`` exceeds ``1e-8``
+        (``k`` = non-zero couplings): float64 cannot resolve such log weights.
     """
     J = _check_square("couplings", couplings)
     n = J.shape[0]
     q = check_int("q", q, low=2)
     _check_table_size(n, q)
     beta = check_float("beta", beta)
+    upper = J[np.triu_indices(n, 1)]
+    _check_resolvable("`couplings` and `beta`", int(np.count_nonzero(upper)), beta,
+                      {"sum_{i<j} |J_ij|": upper})
     eye = np.eye(q)
     pairs = [(i, j, beta * J[i, j] * eye) for i in range(n) for j in range(i + 1, n) if J[i, j]]
     return _from_log(_log_table(n, q, None, pairs))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from distributions._numerics import exp_neg, log_softmax, logsumexp
 from distributions._oracle_utils import (
     check_chain_values,
     check_contexts,
     check_positions,
     positional_conditionals,
 )
-from distributions._validation import check_int, check_probability_array
+from distributions._validation import _short, check_int, check_probability_array
 from distributions.base import MASK
 from distributions.errors import ParameterError
 
@@ -20,6 +21,8 @@ __all__ = ["TableDistribution", "MAX_TABLE_SIZE"]
 MAX_TABLE_SIZE: int = 2**20
 #: Largest "extended" table ``(q+1)**n`` precomputed for O(n q) conditionals.
 _MAX_EXTENDED: int = 2**23
+#: Above this smallest log probability the extended table is summed in linear space.
+_LOG_LINEAR_SAFE: float = -600.0
 
 
 class TableDistribution:
@@ -33,10 +36,17 @@ class TableDistribution:
 
     Notes
     -----
-    When ``(q+1)**n <= 2**23`` the constructor tabulates the marginal of every
+    The table is normalised in log space (``log mu = log w - logsumexp(log w)``), so
+    weights of any finite magnitude, from subnormal to ``1.8e308``, give the exact
+    law; :meth:`from_log_weights` takes log weights directly. When
+    ``(q+1)**n <= 2**23`` the constructor tabulates the log marginal of every
     partial assignment (the "extended table", digit 0 = masked), so that one
-    context row is answered with ``O(n q)`` look-ups. Larger tables fall back to a
-    chunked masked sum over the table.
+    context row is answered with ``O(n q)`` look-ups and a softmax over ``q`` log
+    masses: a context of tiny but positive probability still gets its exact
+    conditionals, a context of probability zero gets zero rows. Larger tables fall
+    back to a chunked masked sum over the table, scaled per context by its most
+    likely consistent cell. :meth:`pmf` is the normalised table in float64
+    (probabilities below ``1e-308`` round to 0 or a subnormal, silently).
 
     Examples
     --------
@@ -49,38 +59,97 @@ class TableDistribution:
 
     def __init__(self, probs: object) -> None:
         arr = check_probability_array("probs", probs)
-        n = arr.ndim
-        if n < 1:
-            raise ParameterError(f"`probs` must have at least 1 axis; got shape {arr.shape}.")
-        q = arr.shape[0]
-        if q < 2 or any(s != q for s in arr.shape):
+        self._check_shape("probs", arr.shape)
+        if not (arr > 0).any():
+            raise ParameterError(f"`probs` must have a positive sum; got {float(arr.sum())!r}.")
+        with np.errstate(divide="ignore"):
+            log_arr = np.log(arr)  # zero weights: -inf
+        self._setup(log_arr)
+
+    @classmethod
+    def from_log_weights(cls, log_weights: object) -> TableDistribution:
+        """The law ``mu(x) ∝ exp(log_weights[x])``, normalised in log space.
+
+        Parameters
+        ----------
+        log_weights : array_like, shape (q,)*n
+            Finite numbers or ``-inf`` (weight 0), at least one finite; ``q >= 2``,
+            ``q**n <= 2**20``. Log weights of any finite magnitude are accepted: only
+            their differences enter the law, so ``[1e308, 1e308 - 1e292]`` is fine.
+
+        Returns
+        -------
+        TableDistribution
+        """
+        try:
+            lw = np.asarray(log_weights, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
             raise ParameterError(
-                f"`probs` must have shape (q,)*n with q >= 2; got shape {arr.shape}."
-            )
-        if arr.size > MAX_TABLE_SIZE:
+                f"`log_weights` must be an array of numbers; got {_short(log_weights)}."
+            ) from exc
+        cls._check_shape("log_weights", lw.shape)
+        bad = np.isnan(lw) | (lw == np.inf)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ParameterError(
-                f"`probs` must have at most {MAX_TABLE_SIZE} entries (q**n); got {arr.size}."
+                f"`log_weights` must be finite or -inf; got {float(lw[where])!r} at index {where}."
             )
-        total = float(arr.sum())
-        if not total > 0:
-            raise ParameterError(f"`probs` must have a positive sum; got {total!r}.")
+        if not np.isfinite(lw).any():
+            raise ParameterError("`log_weights` must have a finite entry; got all -inf.")
+        obj = cls.__new__(cls)
+        obj._setup(lw)
+        return obj
+
+    @staticmethod
+    def _check_shape(name: str, shape: tuple[int, ...]) -> None:
+        if len(shape) < 1:
+            raise ParameterError(f"`{name}` must have at least 1 axis; got shape {shape}.")
+        q = shape[0]
+        if q < 2 or any(s != q for s in shape):
+            raise ParameterError(
+                f"`{name}` must have shape (q,)*n with q >= 2; got shape {shape}."
+            )
+        size = int(np.prod(shape))
+        if size > MAX_TABLE_SIZE:
+            raise ParameterError(
+                f"`{name}` must have at most {MAX_TABLE_SIZE} entries (q**n); got {size}."
+            )
+
+    def _setup(self, log_weights: np.ndarray) -> None:
+        """Normalise in log space: ``log mu = lw - logsumexp(lw)`` (no overflow at any
+        magnitude: the largest weight is scaled to 1 before anything is summed)."""
+        n = log_weights.ndim
+        q = log_weights.shape[0]
         self.n: int = n
         self.q: int = q
-        self._table = arr / total
-        self._flat = self._table.reshape(-1)
-        with np.errstate(divide="ignore"):
-            self._log_flat = np.log(self._flat)
-        self._ext: np.ndarray | None = None
+        top = float(np.max(log_weights))
+        with np.errstate(over="ignore"):  # -1e308 - 1e308 = -inf is weight 0 after exp
+            shifted = log_weights - top
+        self._log_table = shifted - float(logsumexp(shifted))
+        self._log_flat = self._log_table.reshape(-1)
+        self._flat = exp_neg(self._log_flat)
+        self._table = self._flat.reshape((q,) * n)
+        self._log_ext: np.ndarray | None = None
         self._ext_weights: np.ndarray | None = None
         if (q + 1) ** n <= _MAX_EXTENDED:
-            self._ext = self._extended_table()
+            self._log_ext = self._extended_log_table()
             self._ext_weights = (q + 1) ** np.arange(n - 1, -1, -1, dtype=np.int64)
 
     # ------------------------------------------------------------------ tables
-    def _extended_table(self) -> np.ndarray:
-        ext = self._table
+    def _extended_log_table(self) -> np.ndarray:
+        """Log marginal of every partial assignment (digit 0 = masked), flat."""
+        lt = self._log_table
+        if float(np.min(np.where(np.isfinite(lt), lt, 0.0))) > _LOG_LINEAR_SAFE:
+            # every positive cell is a normal float far from underflow: plain sums
+            # (a partial sum is at least its largest cell) are as exact and faster
+            ext = self._table
+            for axis in range(self.n):
+                ext = np.concatenate([ext.sum(axis=axis, keepdims=True), ext], axis=axis)
+            with np.errstate(divide="ignore"):
+                return np.log(np.ascontiguousarray(ext).reshape(-1))
+        ext = lt
         for axis in range(self.n):
-            ext = np.concatenate([ext.sum(axis=axis, keepdims=True), ext], axis=axis)
+            ext = np.concatenate([logsumexp(ext, axis=axis, keepdims=True), ext], axis=axis)
         return np.ascontiguousarray(ext).reshape(-1)
 
     def pmf(self) -> np.ndarray:
@@ -122,7 +191,7 @@ class TableDistribution:
         ctx = check_contexts(x, self.n, self.q)
         B = ctx.shape[0]
         positions = np.broadcast_to(np.arange(self.n), (B, self.n))
-        if self._ext is not None:
+        if self._log_ext is not None:
             out = self._ext_conditionals(ctx, positions)
         else:
             out = self._brute_conditionals(ctx)
@@ -137,14 +206,14 @@ class TableDistribution:
         ctx = check_contexts(x, self.n, self.q)
         pos = check_positions(positions, ctx)
         vals = None if chain_values is None else check_chain_values(chain_values, pos.shape, self.q)
-        if self._ext is None:
+        if self._log_ext is None:
             return positional_conditionals(self.conditionals, ctx, pos, vals)
         return self._ext_conditionals(ctx, pos, vals)
 
     def _ext_conditionals(
         self, ctx: np.ndarray, positions: np.ndarray, chain_values: np.ndarray | None = None
     ) -> np.ndarray:
-        assert self._ext is not None and self._ext_weights is not None
+        assert self._log_ext is not None and self._ext_weights is not None
         w = self._ext_weights
         codes = (ctx + 1) @ w  # (B,)
         pos_w = w[positions]  # (B, L)
@@ -155,12 +224,12 @@ class TableDistribution:
             steps = (chain_values + 1) * pos_w
             base = base + np.cumsum(steps, axis=1) - steps  # exclusive cumsum
         vals = np.arange(1, self.q + 1, dtype=np.int64)
-        num = self._ext[base[..., None] + vals * pos_w[..., None]]  # (B, L, q)
-        tot = num.sum(axis=-1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(tot > 0, num / np.where(tot > 0, tot, 1.0), 0.0)
+        log_num = self._log_ext[base[..., None] + vals * pos_w[..., None]]  # (B, L, q)
+        return exp_neg(log_softmax(log_num, axis=-1))  # all -inf (impossible): zeros
 
     def _brute_conditionals(self, ctx: np.ndarray) -> np.ndarray:
+        """Masked sums over the table, per context scaled by its most likely
+        consistent cell (so no context's mass underflows, however small)."""
         n, q = self.n, self.q
         configs = np.stack(np.unravel_index(np.arange(q**n), (q,) * n), axis=1)
         onehot = (configs[:, :, None] == np.arange(q)).reshape(q**n, n * q).astype(np.float64)
@@ -169,11 +238,12 @@ class TableDistribution:
         for s in range(0, ctx.shape[0], chunk):
             c = ctx[s : s + chunk]
             ok = ((c[:, None, :] == MASK) | (c[:, None, :] == configs[None])).all(axis=2)
-            mass = (ok * self._flat) @ onehot
-            mass = mass.reshape(-1, n, q)
-            tot = mass.sum(axis=-1, keepdims=True)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[s : s + chunk] = np.where(tot > 0, mass / np.where(tot > 0, tot, 1.0), 0.0)
+            lw = np.where(ok, self._log_flat, -np.inf)
+            top = lw.max(axis=1, keepdims=True)
+            rel = exp_neg(lw - np.where(np.isfinite(top), top, 0.0))
+            mass = (rel @ onehot).reshape(-1, n, q)  # the top cell counts 1: no underflow
+            with np.errstate(divide="ignore"):
+                out[s : s + chunk] = exp_neg(log_softmax(np.log(mass), axis=-1))
         return out
 
     def __repr__(self) -> str:

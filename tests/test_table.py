@@ -91,7 +91,7 @@ def test_large_table_fallback_path_matches_brute_force() -> None:
     table = rng.random((q,) * n) ** 3
     table.reshape(-1)[rng.random(q**n) < 0.2] = 0.0
     d = TableDistribution(table)
-    assert d._ext is None  # the path under test
+    assert d._log_ext is None  # the path under test
     x = rng.integers(MASK, q, size=(3, n))
     x[0] = MASK
     ref = brute_conditionals(d.pmf(), n, q, x)
