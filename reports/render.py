@@ -13,12 +13,17 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
+from distributions.errors import ReportError
 from reports.figures import figure_png, figure_png_base64
+from reports.status import STATUS_LABELS, STATUSES, check_status, summary_line, verdict
 
 __all__ = [
+    "CHECK_COLUMNS",
+    "SUMMARY_COLUMNS",
     "render_markdown",
     "render_html",
     "render_figures",
@@ -27,7 +32,9 @@ __all__ = [
     "fmt",
 ]
 
+#: Columns of the per-check table; the verdict comes first so it is always in view.
 CHECK_COLUMNS = [
+    "verdict",
     "check",
     "sampler",
     "target",
@@ -39,9 +46,11 @@ CHECK_COLUMNS = [
     "samples",
     "TV estimate",
     "seed",
-    "verdict",
 ]
 
+#: Columns of the per-stage summary table.
+SUMMARY_COLUMNS = ["stage", "verdict", "checks", "passed", "warnings", "failed", "skipped",
+                   "no-power"]
 
 def fmt(value: Any) -> str:
     """Short human format of a cell value (3 significant digits for floats)."""
@@ -65,51 +74,65 @@ def fmt(value: Any) -> str:
 
 
 def _verdict(chk: dict[str, Any]) -> str:
-    if chk["passed"]:
-        return "PASS"
-    return {"error": "FAIL", "warning": "WARN", "info": "NOTE"}[chk["severity"]]
+    return STATUS_LABELS[check_status(chk)]
+
+
+def _strict(doc: dict[str, Any]) -> bool:
+    return bool(doc.get("strict", False))
+
+
+def _doc_verdict(doc: dict[str, Any]) -> str:
+    """The verdict recomputed from the checks; refuses a document whose stored one differs."""
+    v = verdict(doc["checks"], strict=_strict(doc))
+    if doc.get("verdict") != v:
+        line = summary_line(doc["checks"], strict=_strict(doc))
+        raise ReportError(f"stored verdict {doc.get('verdict')!r} disagrees with its checks, "
+                          f"whose verdict is {v!r} ({line}); refusing to render it.")
+    return v
 
 
 def summary_rows(doc: dict[str, Any]) -> list[list[Any]]:
-    """Rows ``[stage, checks, passed, failed, warnings, verdict]`` in stage order."""
+    """Rows of :data:`SUMMARY_COLUMNS`, one per stage in order of first appearance.
+
+    A stage's verdict is :func:`reports.status.verdict` of its checks under the
+    document's rule (``strict``).
+    """
     stages: dict[str, list[dict[str, Any]]] = {}
     for chk in doc["checks"]:
         stages.setdefault(chk["stage"], []).append(chk)
     rows = []
     for stage, checks in stages.items():
-        failed = sum(1 for c in checks if not c["passed"] and c["severity"] == "error")
-        warned = sum(1 for c in checks if not c["passed"] and c["severity"] != "error")
-        passed = sum(1 for c in checks if c["passed"])
-        rows.append([stage, len(checks), passed, failed, warned, "FAIL" if failed else "PASS"])
+        n = dict.fromkeys(STATUSES, 0)
+        for c in checks:
+            n[check_status(c)] += 1
+        rows.append([stage, verdict(checks, strict=_strict(doc)).upper(), len(checks),
+                     n["pass"], n["warn"], n["fail"], n["skipped"], n["no-power"]])
     return rows
 
 
 def check_rows(doc: dict[str, Any]) -> list[list[Any]]:
-    """One row per check, columns :data:`CHECK_COLUMNS`."""
+    """One row per check, columns :data:`CHECK_COLUMNS` (verdict first)."""
     rows = []
     for c in doc["checks"]:
         method = c.get("method")
         if isinstance(method, str) and len(method) > 40:
             method = method[:39] + "…"
         rows.append([
-            c["id"], c.get("sampler"), c.get("target"), method, c.get("statistic"),
+            _verdict(c), c["id"], c.get("sampler"), c.get("target"), method, c.get("statistic"),
             c.get("pvalue"), c.get("alpha"), c.get("detectable_tv"), c.get("num_samples"),
-            c.get("tv_estimate"), c.get("seed"), _verdict(c),
+            c.get("tv_estimate"), c.get("seed"),
         ])
     return rows
 
 
 def _counts(doc: dict[str, Any]) -> str:
-    checks = doc["checks"]
-    passed = sum(1 for c in checks if c["passed"])
-    failed = sum(1 for c in checks if not c["passed"] and c["severity"] == "error")
-    warned = len(checks) - passed - failed
-    text = f"{len(checks)} checks, {passed} passed, {failed} failed"
-    return text + (f", {warned} warnings or notes" if warned else "")
+    """``"56 checks: 52 passed, 4 warnings, 0 failed, 0 skipped, 0 no-power"``."""
+    line = summary_line(doc["checks"], strict=_strict(doc))
+    return line[line.index("(") + 1:-1]
 
 
 def _failures(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for c in doc["checks"] if not c["passed"]]
+    return [c for c in doc["checks"] if check_status(c) != "pass"]
 
 
 def _fig_name(fig: dict[str, Any]) -> str:
@@ -150,9 +173,10 @@ def _md_table(columns: list[str], rows: Iterable[list[Any]]) -> str:
 def render_markdown(doc: dict[str, Any], *, figure_dir: str = "figures") -> str:
     """Markdown text of the report; figures are linked as ``figure_dir/<id>.png``."""
     out: list[str] = []
-    verdict = doc["verdict"].upper()
+    word = _doc_verdict(doc).upper()
     out.append(f"# {doc['title']}\n")
-    out.append(f"**Verdict: {verdict}** - {_counts(doc)}.\n")
+    out.append(f"**Verdict: {word}** - {_counts(doc)}.\n")
+    out.append(_rule_text(doc) + "\n")
     meta = [f"- created (UTC): {doc['created_utc']}"]
     if doc.get("command"):
         meta.append(f"- command: `{' '.join(doc['command'])}`")
@@ -160,11 +184,10 @@ def render_markdown(doc: dict[str, Any], *, figure_dir: str = "figures") -> str:
     meta.append(f"- total time: {doc['timing']['total_seconds']:.1f} s")
     out.append("\n".join(meta) + "\n")
     out.append("## Summary\n")
-    out.append(_md_table(["stage", "checks", "passed", "failed", "warnings", "verdict"],
-                         summary_rows(doc)) + "\n")
+    out.append(_md_table(SUMMARY_COLUMNS, summary_rows(doc)) + "\n")
     fails = _failures(doc)
     if fails:
-        out.append("## Failures and warnings\n")
+        out.append(f"## {_FAILURES_TITLE}\n")
         for c in fails:
             out.append(f"- **{_verdict(c)}** `{c['id']}`: {c.get('detail', '')}")
             if c.get("query"):
@@ -199,6 +222,18 @@ def render_markdown(doc: dict[str, Any], *, figure_dir: str = "figures") -> str:
     return "\n".join(out)
 
 
+_FAILURES_TITLE = "Checks that did not pass"
+
+
+def _rule_text(doc: dict[str, Any]) -> str:
+    if _strict(doc):
+        return ("Verdict rule: strict - the run fails unless every check passes (a warning, "
+                "a skipped check or a test without power at its size fails it too).")
+    return ("Verdict rule: the run fails iff some check failed; warnings, skipped checks and "
+            "tests without power at their size (no-power) are listed and counted but do not "
+            "fail it (`--strict` makes them fail).")
+
+
 def fmt_query(query: dict[str, Any]) -> str:
     """One-line text of an oracle query record (``{"method": ..., "x": ...}``)."""
     parts = []
@@ -211,39 +246,64 @@ def fmt_query(query: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------- html
 _CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
-color:#222;line-height:1.4;padding:0 1em}
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em 0;
+color:#222;line-height:1.4;padding:0 1.5em}
+p,ul,figcaption,.meta{max-width:80em}
 h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.86em}
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:.6em 0;font-size:.86em;max-width:100%}
+table.checks{width:100%}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}
+td.num{white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums}
 th{background:#f3f3f3}tr:nth-child(even) td{background:#fafafa}
 .badge{display:inline-block;padding:.15em .7em;border-radius:4px;color:#fff;font-weight:bold}
-.PASS{background:#2e7d32}.FAIL{background:#c62828}.WARN{background:#ef8f00}.NOTE{background:#777}
-table td.PASS,table td.FAIL,table td.WARN,table td.NOTE{color:#fff;font-weight:bold}
-table td.PASS{background:#2e7d32}table td.FAIL{background:#c62828}
-table td.WARN{background:#ef8f00}table td.NOTE{background:#777}
+td.v{white-space:nowrap;font-weight:bold;color:#fff}
+.PASS,tr:nth-child(even) td.PASS{background:#2e7d32}
+.FAIL,tr:nth-child(even) td.FAIL{background:#c62828}
+.WARN,tr:nth-child(even) td.WARN{background:#a35200}
+.SKIPPED,tr:nth-child(even) td.SKIPPED{background:#5f6368}
+.NO-POWER,tr:nth-child(even) td.NO-POWER{background:#6a1b9a}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}code{background:#f3f3f3;padding:0 3px}
-.meta{color:#555;font-size:.9em}.scroll{overflow-x:auto}
+.meta{color:#555;font-size:.9em}.scroll{overflow-x:auto;max-width:100%}
+table.checks td:nth-child(2){min-width:11em}table.checks td:nth-child(3){min-width:7em}
+table.checks td:nth-child(4){min-width:8em}table.checks td:nth-child(5){min-width:7em}
 """
+
+#: columns of the per-check table shown right-aligned without wrapping
+_NUM_COLS = frozenset(range(5, len(CHECK_COLUMNS)))
 
 
 def _h(v: Any) -> str:
     return html.escape(fmt(v))
 
 
+_BREAK_AFTER = re.compile(r"([/,_=])(?=\S)")
+
+
 def _html_table(columns: list[str], rows: Iterable[list[Any]], *, verdict_col: int | None = None,
-                caption: str | None = None) -> str:
+                caption: str | None = None, num_cols: frozenset[int] = frozenset(),
+                table_class: str | None = None, table_id: str | None = None) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = []
     for r in rows:
         cells = []
         for i, v in enumerate(r):
-            cls = f' class="{html.escape(str(v))}"' if i == verdict_col else ""
-            cells.append(f"<td{cls}>{_h(v)}</td>")
+            if i == verdict_col:
+                cls = f' class="v {html.escape(str(v))}"'
+            elif i in num_cols and (not isinstance(v, str) or v in ("inf", "-inf", "nan")):
+                cls = ' class="num"'
+            else:
+                cls = ""
+            text = _h(v)
+            if not cls:  # break long identifiers after / , _ = before breaking inside words
+                text = _BREAK_AFTER.sub(r"\1<wbr>", text)
+            cells.append(f"<td{cls}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return (f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead><tbody>'
+    attrs = (f' class="{table_class}"' if table_class else "") + \
+        (f' id="{html.escape(table_id)}"' if table_id else "")
+    return (f'<div class="scroll"><table{attrs}>{cap}<thead><tr>{head}</tr></thead><tbody>'
             + "".join(body) + "</tbody></table></div>")
 
 
@@ -258,13 +318,14 @@ def render_html(doc: dict[str, Any], *, figures: dict[str, bytes] | None = None)
     ``figures`` (file name to PNG bytes, as from :func:`render_figures`) avoids
     drawing the figures a second time.
     """
-    verdict = doc["verdict"].upper()
+    word = _doc_verdict(doc).upper()
     parts: list[str] = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         f"<title>{html.escape(doc['title'])}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(doc['title'])}</h1>",
-        f'<p><span class="badge {verdict if verdict == "PASS" else "FAIL"}">{verdict}</span> '
+        f'<p id="verdict"><span class="badge {word}">{word}</span> '
         f"{html.escape(_counts(doc))}.</p>",
+        f'<p class="meta">{html.escape(_rule_text(doc))}</p>',
         '<p class="meta">created (UTC) ' + html.escape(doc["created_utc"]),
     ]
     if doc.get("command"):
@@ -273,11 +334,11 @@ def render_html(doc: dict[str, Any], *, figures: dict[str, bytes] | None = None)
                                                            doc["seeds"].items())))
     parts.append(f" &middot; total {doc['timing']['total_seconds']:.1f} s</p>")
     parts.append('<h2 id="summary">Summary</h2>')
-    parts.append(_html_table(["stage", "checks", "passed", "failed", "warnings", "verdict"],
-                             summary_rows(doc), verdict_col=5))
+    parts.append(_html_table(SUMMARY_COLUMNS, summary_rows(doc), verdict_col=1,
+                             table_id="summary-table"))
     fails = _failures(doc)
     if fails:
-        parts.append('<h2 id="failures">Failures and warnings</h2><ul>')
+        parts.append(f'<h2 id="failures">{_FAILURES_TITLE}</h2><ul>')
         for c in fails:
             v = _verdict(c)
             item = (f'<li><span class="badge {v}">{v}</span> <code>{html.escape(c["id"])}</code>: '
@@ -292,7 +353,8 @@ def render_html(doc: dict[str, Any], *, figures: dict[str, bytes] | None = None)
             parts.append(item + "</li>")
         parts.append("</ul>")
     parts.append('<h2 id="checks">Checks</h2>')
-    parts.append(_html_table(CHECK_COLUMNS, check_rows(doc), verdict_col=len(CHECK_COLUMNS) - 1))
+    parts.append(_html_table(CHECK_COLUMNS, check_rows(doc), verdict_col=0, num_cols=_NUM_COLS,
+                             table_class="checks", table_id="checks-table"))
     for sec in doc["sections"]:
         parts.append(f'<h2 id="{html.escape(sec["id"])}">{html.escape(sec["title"])}</h2>')
         if sec.get("text"):

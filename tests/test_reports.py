@@ -82,9 +82,12 @@ def test_jsonable_converts_numpy_and_non_finite():
 def test_markdown_and_html_render_every_part():
     doc = _doc(fail=True)
     md = render_markdown(doc)
-    for part in ("# Test report", "**Verdict: FAIL**", "## Summary", "## Checks",
-                 "## Failures and warnings", "## Rounds scaling", "figures/rounds-fig.png",
-                 "| exactness | 2 | 1 | 1 | 0 | FAIL |", "## Environment", "query: `method="):
+    for part in ("# Test report", "**Verdict: FAIL** - 3 checks: 1 passed, 1 warning, 1 failed,"
+                 " 0 skipped, 0 no-power.", "## Summary", "## Checks",
+                 "## Checks that did not pass", "## Rounds scaling", "figures/rounds-fig.png",
+                 "| stage | verdict | checks | passed | warnings | failed | skipped | no-power |",
+                 "| exactness | FAIL | 2 | 1 | 0 | 1 | 0 | 0 |", "| verdict | check | sampler |",
+                 "| PASS | exactness/seq/t1 | seq |", "## Environment", "query: `method="):
         assert part in md, part
     html = render_html(doc)
     assert html.count("data:image/png;base64,") == 2
