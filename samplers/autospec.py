@@ -42,7 +42,15 @@ import numpy as np
 
 from distributions._validation import check_float, check_int
 from distributions.base import MASK, DiscreteOracle
-from samplers.base import RandomSource, SampleResult, SamplerTrace, as_random_source
+from distributions.errors import BudgetExceededError
+from samplers.base import (
+    Budget,
+    RandomSource,
+    SampleResult,
+    SamplerTrace,
+    as_random_source,
+    check_budget,
+)
 from samplers.oracle import CountingOracle
 from samplers.sequential import resolve_orders
 
@@ -150,6 +158,47 @@ class _TraceHandle:
         self.recorder.updates[key].append((self.ids, np.asarray(values)))
 
 
+# ---------------------------------------------------------------------- budget
+@dataclass
+class _BudgetState:
+    """What a budget message reports: where the sampler is and what it has seen.
+
+    Updated once per block call and once per residual batch (never per query).
+    """
+
+    budget: Budget
+    block: tuple[int, int]
+    loop_block: tuple[int, int] | None = None
+    loop_open: int = 0  # calls of that loop still rejected
+    loop_trials: int = 0  # trials charged to each of them so far
+    loop_run: int = 0  # trials evaluated in that loop (look-ahead included)
+    loop_hits: int = 0
+    run: int = 0  # over every residual loop of the sample() call
+    hits: int = 0
+
+    def describe(self) -> str:
+        a, b = self.block
+        parts = [f"last block entered: ({a}, {b})"]
+        if self.loop_block is None:
+            parts.append("no residual trial run yet")
+        else:
+            la, lb = self.loop_block
+            parts.append(
+                f"residual loop of block ({la}, {lb}): {self.loop_open} call(s) still "
+                f"rejected after {self.loop_trials} residual trials each; acceptance rate "
+                f"seen there {_rate(self.loop_hits, self.loop_run)}"
+            )
+            parts.append(
+                f"all residual loops: {self.run} trials run, acceptance rate "
+                f"{_rate(self.hits, self.run)}"
+            )
+        return "; ".join(parts)
+
+
+def _rate(hits: int, run: int) -> str:
+    return f"{hits / run:.3g} ({hits} of {run} trials accepted)" if run else "none (no trial)"
+
+
 # ---------------------------------------------------------------------- sampler
 class AutospeculativeSampler:
     """Exact parallel sampler by recursive speculative rejection (DESIGN 4.2).
@@ -169,6 +218,29 @@ class AutospeculativeSampler:
     trace : bool, default False
         Record every block call in ``SampleResult.trace`` (a
         :class:`~samplers.base.SamplerTrace`).
+    max_rounds : int, optional
+        Round budget, ``>= 1``: :meth:`sample` raises
+        :class:`~distributions.errors.BudgetExceededError` as soon as the rounds
+        charged to one block call (the root call is the whole sample) exceed it, so
+        every returned sample has ``rounds <= max_rounds``. Checked once per residual
+        batch on the rounds charged so far (a lower bound on the call's cost; the
+        block calls of trials evaluated ahead by the look-ahead count too) and on
+        the samples' rounds at the end. Default ``None``: no round budget.
+    timeout : float, optional
+        Seconds of wall time allowed per :meth:`sample` call, ``> 0``; exceeding
+        it raises :class:`~distributions.errors.BudgetExceededError`. Checked at
+        every block call and residual batch and, on the main thread of a POSIX
+        system, also enforced by an interval timer that interrupts a long oracle
+        call (see :class:`~samplers.base.Budget`). Default ``None``: no time limit.
+
+    Raises
+    ------
+    BudgetExceededError
+        From :meth:`sample`, when ``max_rounds``, ``timeout`` or the safety cap
+        :attr:`max_trials` is exceeded. The message names the budget, the value
+        reached, the block ``(a, b)`` of the residual loop, the residual trials run
+        and the acceptance rate seen (typically ~0 with a broken oracle). Budget
+        checks draw no randomness: within the budget the output is unchanged.
 
     Notes
     -----
@@ -196,7 +268,8 @@ class AutospeculativeSampler:
     """
 
     #: Safety cap on residual trials of one block call (a numerically zero
-    #: residual would otherwise loop forever); exceeding it raises RuntimeError.
+    #: residual would otherwise loop forever); exceeding it raises
+    #: :class:`~distributions.errors.BudgetExceededError` (a ``RuntimeError``).
     max_trials: int = 10**7
     #: Look-ahead: while fewer than ``lookahead_rows`` trials are pending in a
     #: residual loop, the next batches are evaluated together, at most
@@ -208,6 +281,8 @@ class AutospeculativeSampler:
     #: enumerator does). Look-ahead only cuts Python overhead in long tails.
     lookahead_rows: int = 256
     lookahead_trials: int = 64
+    #: Budget of the running :meth:`sample` call (None outside it).
+    _budget: _BudgetState | None = None
 
     def __init__(
         self,
@@ -217,7 +292,10 @@ class AutospeculativeSampler:
         order: Any = "random",
         validate: bool = True,
         trace: bool = False,
+        max_rounds: int | None = None,
+        timeout: float | None = None,
     ) -> None:
+        self.max_rounds, self.timeout = check_budget(max_rounds, timeout)
         self.oracle = CountingOracle(oracle, validate=validate)
         self.n: int = self.oracle.n
         self.q: int = self.oracle.q
@@ -247,17 +325,36 @@ class AutospeculativeSampler:
         SampleResult
             ``samples`` (num, n) int, per-sample ``rounds`` and ``queries``, and the
             ``trace`` when the sampler was built with ``trace=True``.
+
+        Raises
+        ------
+        BudgetExceededError
+            When ``max_rounds``, ``timeout`` or :attr:`max_trials` is exceeded (see
+            the class docstring).
         """
         num = check_int("num", num, low=0)
         source = as_random_source(rng)
-        orders = resolve_orders(self.order, num, self.n, source)
-        ctx = np.full((num, self.n), MASK, dtype=_I64)
-        recorder = _Recorder() if self.trace else None
-        spec = None
-        if recorder is not None:
-            zeros = np.zeros(num, _I64)
-            spec = _TraceSpec(recorder, np.arange(num, dtype=_I64), zeros - 1, 0, zeros, zeros)
-        y, _, rounds, queries = self._sample_block(0, self.n, ctx, orders, None, source, spec)
+        budget = Budget(type(self).__name__, self.max_rounds, self.timeout)
+        state = _BudgetState(budget, (0, self.n))
+        budget.describe = state.describe
+        outer, self._budget = self._budget, state
+        try:
+            with budget:
+                orders = resolve_orders(self.order, num, self.n, source)
+                ctx = np.full((num, self.n), MASK, dtype=_I64)
+                recorder = _Recorder() if self.trace else None
+                spec = None
+                if recorder is not None:
+                    zeros = np.zeros(num, _I64)
+                    spec = _TraceSpec(recorder, np.arange(num, dtype=_I64), zeros - 1, 0, zeros,
+                                      zeros)
+                y, _, rounds, queries = self._sample_block(0, self.n, ctx, orders, None, source,
+                                                           spec)
+                if num:
+                    worst = int(np.argmax(rounds))
+                    budget.check_rounds(int(rounds[worst]), f"sample {worst}")
+        finally:
+            self._budget = outer
         samples = ctx  # every position of the root's context is MASK again here
         samples[np.arange(num)[:, None], orders] = y
         trace = recorder.build(orders, self.n) if recorder is not None else None
@@ -359,6 +456,10 @@ class AutospeculativeSampler:
         queries = np.zeros(m, _I64)
         if m == 0:
             return np.zeros((0, L), _I64), np.zeros(0), rounds, queries
+        state = self._budget
+        if state is not None:  # once per block call (m calls in lock step)
+            state.block = (a, b)
+            state.budget.check_time()
         handle = rec.open(a, b, ctx) if rec is not None else None
         rows = np.arange(m)
         if nu_rows is None:
@@ -438,6 +539,7 @@ class AutospeculativeSampler:
         active = np.arange(m)
         t = 1
         run = hits = 0  # trials evaluated and accepted so far (pooled over the calls)
+        state = self._budget
         while active.size:
             # the next batch, plus look-ahead batches while the pending work is small,
             # at most ~2 / (observed acceptance rate) trials per call (none at first)
@@ -450,9 +552,12 @@ class AutospeculativeSampler:
             lo, hi = bounds[0][0], bounds[-1][1]
             t = hi + 1
             if lo > self.max_trials:
-                raise RuntimeError(
-                    f"residual loop of block ({a}, {b}) ran {self.max_trials} trials without an "
-                    "acceptance: the residual mass is numerically zero (check the oracle)."
+                raise BudgetExceededError(
+                    f"`max_trials` = {self.max_trials} exceeded: the residual loop of block "
+                    f"({a}, {b}) ran {lo - 1} residual trials per call without an acceptance "
+                    f"({active.size} call(s) still rejected); acceptance rate seen "
+                    f"{_rate(hits, run)}: the residual mass is numerically zero (check the "
+                    "oracle)."
                 )
             calls = np.repeat(active, width)
             trial_idx = np.tile(np.arange(lo, hi + 1, dtype=_I64), active.size)
@@ -494,6 +599,17 @@ class AutospeculativeSampler:
             y[done] = t_y[pick]
             log_mu[done] = t_log_mu[pick]
             active = active[~hit]
+            if state is not None:  # once per step of the loop (one or more batches)
+                state.block = state.loop_block = (a, b)
+                state.loop_open, state.loop_trials = int(active.size), t - 1
+                state.loop_run, state.loop_hits = run, hits
+                state.run += acc.size
+                state.hits += int(acc.sum())
+                state.budget.check_time()
+                if active.size and state.budget.max_rounds is not None:
+                    state.budget.check_rounds(
+                        int(rounds[active].max()), f"a call of block ({a}, {b})"
+                    )
         if rec is not None:
             rec.set("trials", trials)
             rec.set("batches", batches)

@@ -10,17 +10,31 @@ source that branches on every draw to compute a sampler's exact output law by
 running the real sampler code (DESIGN 6.1). A sampler's ``rng`` argument accepts a
 seed, a ``Generator``, a ``SeedSequence`` or a ``RandomSource`` (see
 :func:`as_random_source`).
+
+Budgets
+-------
+Every sampler takes keyword-only ``max_rounds`` and ``timeout`` (validated by
+:func:`check_budget`); one ``sample()`` call runs inside a :class:`Budget`, which
+the sampler checks once per round (or residual batch), never per query, and which
+raises :class:`~distributions.errors.BudgetExceededError` with the sampler's
+diagnosis. On the main thread of a POSIX system the timeout is also enforced by an
+interval timer (``SIGALRM``), so that a single long oracle call is interrupted too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import FrameType, TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from distributions.errors import ParameterError
+from distributions._validation import check_float, check_int
+from distributions.errors import BudgetExceededError, ParameterError
 
 __all__ = [
     "Sampler",
@@ -29,6 +43,8 @@ __all__ = [
     "RandomSource",
     "NumpySource",
     "as_random_source",
+    "Budget",
+    "check_budget",
 ]
 
 
@@ -192,3 +208,155 @@ class Sampler(Protocol):
     """A sampler: ``sample(num, *, rng=None) -> SampleResult``."""
 
     def sample(self, num: int, *, rng: Any = None) -> SampleResult: ...
+
+
+# ---------------------------------------------------------------------- budgets
+def check_budget(max_rounds: Any, timeout: Any) -> tuple[int | None, float | None]:
+    """Validate a sampler's ``max_rounds`` and ``timeout`` arguments.
+
+    Parameters
+    ----------
+    max_rounds : int or None
+        ``None`` (no round budget) or an integer ``>= 1``.
+    timeout : float or None
+        ``None`` (no time budget) or a finite number of seconds ``> 0``.
+
+    Returns
+    -------
+    (max_rounds, timeout) : tuple
+        Normalised to ``int`` / ``float`` (or ``None``).
+
+    Raises
+    ------
+    ParameterError
+        Naming the parameter, the rule and the value seen.
+    """
+    if max_rounds is not None:
+        max_rounds = check_int("max_rounds", max_rounds, low=1)
+    if timeout is not None:
+        timeout = check_float("timeout", timeout, low=0.0, low_open=True)
+    return max_rounds, timeout
+
+
+class Budget:
+    """The round and time budget of one ``sample()`` call.
+
+    Used as a context manager around the call. The sampler calls
+    :meth:`check_time` and :meth:`check_rounds` once per round or batch (a check
+    draws no randomness and costs one clock read); on a breach they raise
+    :class:`~distributions.errors.BudgetExceededError` naming the budget, the value
+    reached and ``describe()``, the sampler's own diagnosis (e.g. the block, the
+    residual trials run and the acceptance rate seen).
+
+    Parameters
+    ----------
+    owner : str
+        Name of the sampler, for messages.
+    max_rounds : int or None
+        Round budget (validated by :func:`check_budget`).
+    timeout : float or None
+        Seconds of wall time allowed, counted from construction.
+    describe : callable () -> str, optional
+        Diagnosis appended to every budget message; it is called only when a
+        budget is exceeded.
+
+    Notes
+    -----
+    Between checks a single oracle call can run long (an oracle evaluating many
+    contexts, or one that hangs). When a timeout is set, ``sample()`` runs on the
+    main thread and ``signal.setitimer`` is available, and neither a ``SIGALRM``
+    handler nor a real-time interval timer is already in use, entering the budget
+    also arms an interval timer whose handler raises the same error at the
+    deadline, wherever the program is (as Ctrl-C would: an oracle keeping internal
+    state should tolerate being interrupted). Leaving the budget disarms it and
+    restores the previous handler. Otherwise the timeout is checked between rounds
+    only and may be overrun by one round's work.
+    """
+
+    def __init__(
+        self,
+        owner: str,
+        max_rounds: int | None,
+        timeout: float | None,
+        describe: Callable[[], str] | None = None,
+    ) -> None:
+        self.owner = owner
+        self.max_rounds = max_rounds
+        self.timeout = timeout
+        self.describe: Callable[[], str] = describe if describe is not None else str
+        self.start = time.monotonic()
+        self.deadline: float | None = None if timeout is None else self.start + timeout
+        self._armed = False
+        self._previous: Any = None
+
+    # ------------------------------------------------------------------ checks
+    def elapsed(self) -> float:
+        """Seconds since the budget started."""
+        return time.monotonic() - self.start
+
+    def check_time(self) -> None:
+        """Raise :class:`BudgetExceededError` if the deadline has passed."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise self.timeout_error()
+
+    def check_rounds(self, reached: int, what: str) -> None:
+        """Raise :class:`BudgetExceededError` if ``reached > max_rounds``.
+
+        ``what`` says whose rounds ``reached`` counts (e.g. "sample 3").
+        """
+        if self.max_rounds is not None and reached > self.max_rounds:
+            raise self.rounds_error(reached, what)
+
+    def timeout_error(self) -> BudgetExceededError:
+        """The error for an exceeded ``timeout`` (built, not raised)."""
+        return BudgetExceededError(
+            f"`timeout` = {self.timeout:g} s exceeded: {self.elapsed():.3g} s of wall time "
+            f"elapsed in {self.owner}.sample(){self._diagnosis()}"
+        )
+
+    def rounds_error(self, reached: int, what: str) -> BudgetExceededError:
+        """The error for an exceeded ``max_rounds`` (built, not raised)."""
+        return BudgetExceededError(
+            f"`max_rounds` = {self.max_rounds} exceeded: {what} reached {reached} rounds "
+            f"in {self.owner}.sample(){self._diagnosis()}"
+        )
+
+    def _diagnosis(self) -> str:
+        text = self.describe()
+        return f"; {text}." if text else "."
+
+    # ------------------------------------------------------------------ timer
+    def __enter__(self) -> Budget:
+        if self.timeout is not None and self._timer_free():
+            self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.timeout)
+            self._armed = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._armed:
+            self._armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0.0)
+            signal.signal(signal.SIGALRM, self._previous)
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        if self._armed:
+            raise self.timeout_error()
+
+    @staticmethod
+    def _timer_free() -> bool:
+        """Whether SIGALRM and the real-time interval timer are ours to use."""
+        if not hasattr(signal, "setitimer") or not hasattr(signal, "SIGALRM"):
+            return False
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        try:
+            free = signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+            return free and signal.getitimer(signal.ITIMER_REAL)[0] == 0.0
+        except (OSError, ValueError):
+            return False

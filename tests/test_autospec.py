@@ -7,13 +7,17 @@ negative controls must fail the very same test at the same size.
 from __future__ import annotations
 
 import itertools
+import signal
+import threading
+import time
+import warnings
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from distributions.base import MASK
-from distributions.errors import ParameterError
+from distributions.errors import BudgetExceededError, ParameterError
 from distributions.families import hardcore, ising, potts
 from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts
 from distributions.table import TableDistribution
@@ -344,3 +348,176 @@ def test_batches_partition_trials() -> None:
             if hi >= lo:
                 direct.append((lo, hi))
         assert seen[: len(direct)] == direct
+
+
+# ---------------------------------------------------------------------- budgets
+class ChainDisagrees:
+    """A broken masked model on {0, 1}^2: its chain-rule answers (``chain_values``
+    given) put 0.9 on value 0, its plain answers for the very same contexts are
+    uniform. The speculation x ~ nu_S is rejected with probability 0.4; every residual
+    trial (left half from the plain rows, right half from a plain call) then has
+    mu_S(y) = nu_S(y), so its acceptance probability is exactly 0 and the residual
+    loop of block (0, 2) never ends. ``delay`` seconds are slept in each chain call
+    (a slow oracle call)."""
+
+    n = 2
+    q = 2
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+
+    def conditionals(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        out = np.full((x.shape[0], self.n, self.q), 0.5)
+        b, i = np.nonzero(x != MASK)
+        out[b, i] = np.eye(self.q)[x[b, i]]
+        return out
+
+    def conditionals_at(self, x, positions, chain_values=None) -> np.ndarray:  # noqa: ANN001
+        x, positions = np.asarray(x), np.asarray(positions)
+        if chain_values is None:
+            full = self.conditionals(x)
+            return full[np.arange(x.shape[0])[:, None], positions]
+        if self.delay:
+            time.sleep(self.delay)
+        return np.broadcast_to(np.array([0.9, 0.1]), (*positions.shape, self.q)).copy()
+
+
+def _alarm_free() -> bool:
+    return (signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
+
+
+def test_runaway_residual_loop_stops_at_the_round_budget() -> None:
+    """Without a budget this loop only ends at the safety cap of 10**7 trials; with
+    max_rounds = 12 it stops after 13 residual batches (one round each, 8191 trials), naming the
+    budget, the block, the trials run and the acceptance rate seen (exactly 0)."""
+    sampler = AutospeculativeSampler(ChainDisagrees(), order="identity", max_rounds=12)
+    start = time.monotonic()
+    with pytest.raises(BudgetExceededError) as info:
+        sampler.sample(20, rng=np.random.default_rng(5))
+    msg = str(info.value)
+    assert time.monotonic() - start < 30, msg
+    assert "`max_rounds` = 12 exceeded: a call of block (0, 2) reached 13 rounds" in msg, msg
+    assert "residual loop of block (0, 2)" in msg, msg
+    assert "still rejected after 8191 residual trials each" in msg, msg
+    assert "acceptance rate seen there 0 (0 of " in msg, msg
+    assert _alarm_free()
+
+
+def test_runaway_residual_loop_stops_at_the_timeout() -> None:
+    """The same runaway loop stops at a 0.5 s timeout (main thread: the interval
+    timer), with the block, the residual trials and the acceptance rate named; the
+    SIGALRM handler and timer are restored afterwards."""
+    sampler = AutospeculativeSampler(ChainDisagrees(), order="identity", timeout=0.5)
+    start = time.monotonic()
+    with pytest.raises(BudgetExceededError) as info:
+        sampler.sample(20, rng=np.random.default_rng(5))
+    elapsed = time.monotonic() - start
+    msg = str(info.value)
+    assert 0.5 <= elapsed < 10, (elapsed, msg)
+    assert msg.startswith("`timeout` = 0.5 s exceeded: "), msg
+    assert "wall time elapsed in AutospeculativeSampler.sample()" in msg, msg
+    assert "residual loop of block (0, 2)" in msg and "residual trials each" in msg, msg
+    assert "acceptance rate seen there 0 (0 of " in msg, msg
+    assert _alarm_free()
+
+
+def test_timeout_is_checked_between_batches_off_the_main_thread() -> None:
+    """Off the main thread no interval timer can be used: the timeout is checked at
+    every block call and residual batch, and still stops the runaway loop."""
+    sampler = AutospeculativeSampler(ChainDisagrees(), order="identity", timeout=0.3)
+    caught: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            sampler.sample(20, rng=np.random.default_rng(5))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            caught.append(exc)
+
+    start = time.monotonic()
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive()
+    assert len(caught) == 1 and isinstance(caught[0], BudgetExceededError), caught
+    msg = str(caught[0])
+    assert msg.startswith("`timeout` = 0.3 s exceeded: "), msg
+    assert "residual loop of block (0, 2)" in msg, msg
+    assert time.monotonic() - start < 60, msg
+    assert _alarm_free()
+
+
+def test_timeout_interrupts_a_long_oracle_call() -> None:
+    """An oracle call that would take 60 s is interrupted at the 0.5 s deadline (the
+    interval timer on the main thread); the message names the block entered."""
+    sampler = AutospeculativeSampler(ChainDisagrees(delay=60.0), order="identity", timeout=0.5)
+    start = time.monotonic()
+    with pytest.raises(BudgetExceededError, match=r"`timeout` = 0.5 s exceeded") as info:
+        sampler.sample(1, rng=np.random.default_rng(5))
+    assert time.monotonic() - start < 10, str(info.value)
+    assert "last block entered: (0, 2); no residual trial run yet" in str(info.value)
+    assert _alarm_free()
+
+
+def test_residual_safety_cap_is_a_budget_error() -> None:
+    sampler = AutospeculativeSampler(ChainDisagrees(), order="identity")
+    sampler.max_trials = 1000
+    with pytest.raises(BudgetExceededError, match=r"`max_trials` = 1000 exceeded: the residual "
+                       r"loop of block \(0, 2\) ran 1023 residual trials per call without an "
+                       r"acceptance .*acceptance rate seen 0 \(0 of \d+ trials accepted\)"):
+        sampler.sample(20, rng=np.random.default_rng(5))
+    assert issubclass(BudgetExceededError, RuntimeError)
+
+
+def test_round_budget_bounds_every_returned_sample_and_draws_no_randomness() -> None:
+    """Budgets change nothing within them (same seed, same samples and costs); the
+    round budget passes at the largest rounds seen and fails one below it."""
+    target = dirichlet_table(8, 2, 31)
+    free = AutospeculativeSampler(target).sample(3000, rng=np.random.default_rng(32))
+    top = int(free.rounds.max())
+    within = AutospeculativeSampler(target, max_rounds=top, timeout=600.0).sample(
+        3000, rng=np.random.default_rng(32))
+    np.testing.assert_array_equal(within.samples, free.samples)
+    np.testing.assert_array_equal(within.rounds, free.rounds)
+    np.testing.assert_array_equal(within.queries, free.queries)
+    with pytest.raises(BudgetExceededError, match=rf"`max_rounds` = {top - 1} exceeded: .* "
+                       rf"reached {top} rounds"):
+        AutospeculativeSampler(target, max_rounds=top - 1).sample(
+            3000, rng=np.random.default_rng(32))
+    assert _alarm_free()
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"max_rounds": 0}, r"`max_rounds` must be an integer >= 1; got 0\."),
+        ({"max_rounds": 2.5}, r"`max_rounds` must be an integer >= 1; got 2.5\."),
+        ({"max_rounds": True}, r"`max_rounds` must be an integer >= 1; got True\."),
+        ({"timeout": -1}, r"`timeout` must be a finite number > 0; got -1\."),
+        ({"timeout": 0}, r"`timeout` must be a finite number > 0; got 0\."),
+        ({"timeout": "x"}, r"`timeout` must be a finite number > 0; got 'x'\."),
+        ({"timeout": float("inf")}, r"`timeout` must be a finite number > 0; got inf\."),
+    ],
+)
+def test_budget_arguments_are_checked_before_any_work(kw: dict, match: str) -> None:
+    """Checked first, in the constructor: even before the oracle is looked at."""
+    with pytest.raises(ParameterError, match=match):
+        AutospeculativeSampler(object(), **kw)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match=match):
+        AutospeculativeSampler(ChainDisagrees(), **kw)
+
+
+def test_curie_weiss_at_n_1e5_raises_no_warning_and_stops_at_the_timeout() -> None:
+    """Issue 18 item 21: one sample of CurieWeiss(100000, beta=1) (its root chain
+    round alone takes minutes) stops at a 2 s timeout with a BudgetExceededError,
+    and no RuntimeWarning (underflow included) is raised on the way."""
+    with warnings.catch_warnings(), np.errstate(all="warn"):
+        warnings.simplefilter("error")
+        target = CurieWeiss(100_000, beta=1.0)
+        sampler = AutospeculativeSampler(target, timeout=2.0)
+        start = time.monotonic()
+        with pytest.raises(BudgetExceededError, match=r"`timeout` = 2 s exceeded"):
+            sampler.sample(1, rng=np.random.default_rng(21))
+    assert time.monotonic() - start < 30
+    assert _alarm_free()
