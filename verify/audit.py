@@ -10,10 +10,23 @@ neither a discrete nor a diffusion oracle, a reference of another kind).
 The per-answer contract rules are those of :class:`samplers.oracle.CountingOracle`
 (its checks are run row by row, so that every broken rule is found with the first
 context that shows it, not only the first rule).
+
+Every rule of the audit appears in :attr:`AuditResult.checks` with a ``status``:
+``"pass"``, ``"fail"`` (an error), ``"warn"`` (a warning or a note) or ``"skipped"``
+(not run; the finding's message gives the reason, e.g. that the contract is broken, so
+that the consistency rules, which assume answers obeying it, were not evaluated).
+``passed`` is True only for ``"pass"``.
+
+The sampler runs are bounded: each ``sample()`` call of a sampler runs under the
+budget ``sampler_timeout`` (seconds of wall time) and ``sampler_max_rounds``; a sampler
+that exceeds it (typically one driven by a broken oracle into a residual loop that
+does not end) becomes a finding naming the budget, the block and the seed instead of
+a hang.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 import time
@@ -22,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from distributions._validation import check_int
+from distributions._validation import check_float, check_int
 from distributions.base import MASK
-from distributions.errors import OracleError, ParameterError
+from distributions.errors import BudgetExceededError, OracleError, ParameterError
 
 __all__ = ["Finding", "AuditResult", "audit_oracle", "audit_report"]
 
@@ -39,6 +52,11 @@ TV_TOL: float = 1e-6
 #: TV the audit's sampler exactness tests detect (power 0.99) and their total alpha.
 SAMPLER_TV: float = 0.1
 SAMPLER_ALPHA: float = 0.01
+#: Default wall-time budget (seconds) of each ``sample()`` call in the sampler runs.
+SAMPLER_TIMEOUT: float = 60.0
+
+#: Status of a finding (the report vocabulary; the audit never reports ``"no-power"``).
+STATUSES: tuple[str, ...] = ("pass", "fail", "warn", "skipped")
 
 _RULE_IDS = [
     ("shape must be", "contract.shape"),
@@ -61,6 +79,7 @@ _TITLES = {
     "contract.normalised": "rows sum to 1 (or all zero)",
     "contract.one-hot": "one-hot at unmasked positions",
     "contract.zero-context": "zero-probability context convention",
+    "contract.other": "other contract rule",
     "determinism": "same call twice gives the same answer",
     "batch-invariance": "a row's answer does not depend on the batch",
     "consistency.exchange": "two-position chain rule agrees in both orders",
@@ -68,7 +87,26 @@ _TITLES = {
     "consistency.pmf": "chain-rule joint equals the declared pmf",
     "reference": "agrees with the reference oracle",
     "diffusion.tower": "tower property on simulated localization paths",
+    "sampler.sequential": "sequential sampler runs on the oracle (and is exact)",
+    "sampler.autospeculative": "autospeculative sampler runs on the oracle (and is exact)",
+    "sampler.batch-invariance": "sampler output law does not depend on the batch size",
+    "sampler.euler": "Euler diffusion sampler runs on the oracle",
 }
+
+#: Every rule of a discrete audit, in report order (``contract.other`` only when seen).
+DISCRETE_RULES: tuple[str, ...] = (
+    "contract.interface", "contract.raises", "contract.input", "contract.shape",
+    "contract.dtype", "contract.finite", "contract.range", "contract.normalised",
+    "contract.one-hot", "contract.zero-context", "contract.other", "determinism",
+    "batch-invariance", "consistency.exchange", "consistency.orders", "consistency.pmf",
+    "reference", "sampler.sequential", "sampler.autospeculative", "sampler.batch-invariance",
+)
+#: Every rule of a diffusion audit, in report order.
+DIFFUSION_RULES: tuple[str, ...] = (
+    "contract.interface", "contract.raises", "contract.input", "contract.shape",
+    "contract.dtype", "contract.finite", "determinism", "batch-invariance",
+    "diffusion.tower", "reference", "sampler.euler", "sampler.autospeculative",
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +127,10 @@ class Finding:
         "conditionals", "x": [...], "position": i}`` and more for consistency.
     value : float or None
         The rule's measured quantity (max deviation, TV...).
+    status : {"pass", "fail", "warn", "skipped"}
+        Derived when not given: ``"pass"`` if ``passed``, else ``"fail"`` for severity
+        ``"error"`` and ``"warn"`` otherwise. ``"skipped"`` (a rule not run) is given
+        explicitly, with ``passed=False``, and ``message`` states the reason.
     """
 
     rule: str
@@ -97,10 +139,29 @@ class Finding:
     message: str
     query: dict[str, Any] | None = None
     value: float | None = None
+    status: str = ""
+
+    def __post_init__(self) -> None:
+        derived = "pass" if self.passed else ("fail" if self.severity == "error" else "warn")
+        status = self.status or derived
+        if status not in STATUSES:
+            raise ParameterError(f"`status` must be one of {list(STATUSES)}; got {status!r}.")
+        if (status == "pass") is not bool(self.passed):
+            raise ParameterError(f"`passed` must be True iff `status` is 'pass'; got "
+                                 f"passed={self.passed!r} with status {status!r}.")
+        object.__setattr__(self, "status", status)
 
     @property
     def title(self) -> str:
         return _TITLES.get(self.rule, self.rule)
+
+    def lines(self) -> list[str]:
+        """Terminal lines: status, rule and message, then the query that shows it."""
+        label = {"fail": self.severity, "warn": self.severity}.get(self.status, self.status)
+        out = [f"  [{label}] {self.rule}: {self.message}"]
+        if self.query:
+            out.append(f"      query: {_fmt_query(self.query)}")
+        return out
 
 
 @dataclass(frozen=True)
@@ -115,15 +176,24 @@ class AuditResult:
     shape : dict
         ``{"n", "q"}`` or ``{"dim"}``.
     checks : tuple of Finding
-        Every rule audited, passed or not.
+        Every rule of the audit (:data:`DISCRETE_RULES` or :data:`DIFFUSION_RULES`),
+        with its status: passed, failed, warned or skipped (with the reason).
     consistency : dict
         Method (``"exact"`` or ``"estimated"``), orders and the largest disagreement.
     sampler_runs : tuple of dict
-        Per sampler: cost (mean rounds, queries, seconds) and exactness when a target
-        with a pmf is known.
+        Per sampler: cost (mean rounds, queries), ``sample_seconds`` (the cost run),
+        ``seconds`` (wall time of the whole run, exactness test included), the
+        budget, and exactness when a target with a pmf is known.
     num_contexts : int
     seed : int or None
     seconds : float
+        Wall time of the whole :func:`audit_oracle` call.
+    timings : dict
+        Wall time (seconds) of each phase: ``"contract"`` (contract, determinism,
+        batch invariance), ``"consistency"``, ``"reference"``, ``"samplers"``; the
+        phases add up to ``seconds`` up to bookkeeping.
+    budget : dict
+        ``{"sampler_timeout", "sampler_max_rounds"}`` used for the sampler runs.
     """
 
     kind: str
@@ -135,34 +205,98 @@ class AuditResult:
     num_contexts: int = 0
     seed: int | None = None
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    budget: dict[str, Any] = field(default_factory=dict)
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        """The rules that failed (errors, warnings and notes)."""
-        return tuple(f for f in self.checks if not f.passed)
+        """The rules that ran and did not pass (status ``"fail"`` or ``"warn"``)."""
+        return tuple(f for f in self.checks if f.status in ("fail", "warn"))
+
+    @property
+    def skipped(self) -> tuple[Finding, ...]:
+        """The rules not run; each message states why."""
+        return tuple(f for f in self.checks if f.status == "skipped")
 
     @property
     def errors(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.severity == "error")
+        """The failed rules (status ``"fail"``, severity ``"error"``)."""
+        return tuple(f for f in self.checks if f.status == "fail")
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of rules of each status (every key of :data:`STATUSES`)."""
+        counts = dict.fromkeys(STATUSES, 0)
+        for f in self.checks:
+            counts[f.status] += 1
+        return counts
 
     @property
     def passed(self) -> bool:
-        """True when no finding has severity ``"error"``."""
+        """True when no rule failed (no status ``"fail"``); see :meth:`verdict`."""
         return not self.errors
 
-    def __str__(self) -> str:
-        head = (f"audit of {self.name} ({', '.join(f'{k}={v}' for k, v in self.shape.items())}):"
-                f" {'PASS' if self.passed else 'FAIL'}, {len(self.checks)} rules, "
-                f"{len(self.errors)} errors")
-        lines = [head]
+    def verdict(self, *, strict: bool = False) -> str:
+        """``"pass"`` or ``"fail"``: fail iff some rule failed; with ``strict``, also
+        when some rule warned or was skipped."""
+        counts = self.counts
+        if counts["fail"] or (strict and (counts["warn"] or counts["skipped"])):
+            return "fail"
+        return "pass"
+
+    def summary(self, *, strict: bool = False) -> str:
+        """One line: verdict, every status counted, wall time."""
+        c = self.counts
+        shape = ", ".join(f"{k}={v}" for k, v in self.shape.items())
+        warn = "warning" if c["warn"] == 1 else "warnings"
+        return (f"audit of {self.name} ({shape}): {self.verdict(strict=strict).upper()}"
+                f"{' [strict]' if strict else ''} ({len(self.checks)} rules: {c['pass']} "
+                f"passed, {c['warn']} {warn}, {c['fail']} failed, {c['skipped']} skipped; "
+                f"{self.seconds:.1f} s)")
+
+    def lines(self, *, strict: bool = False) -> list[str]:
+        """Terminal lines: the summary, then every finding with the query that shows it,
+        then every skipped rule with its reason."""
+        out = [self.summary(strict=strict)]
         for f in self.findings:
-            lines.append(f"  [{f.severity}] {f.rule}: {f.message}")
-        return "\n".join(lines)
+            out.extend(f.lines())
+        for f in self.skipped:
+            out.extend(f.lines())
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
 
 
 # ---------------------------------------------------------------------- helpers
 def _ctx_list(ctx: np.ndarray) -> list[int]:
     return [int(v) for v in np.asarray(ctx).tolist()]
+
+
+_QUERY_MAX = 40
+
+
+def _fmt_value(key: str, v: Any) -> str:
+    if isinstance(v, list):
+        if v and all(isinstance(u, int) and not isinstance(u, bool) for u in v) and (
+                key == "x" or key.startswith("then_x")):
+            body = " ".join("*" if u == MASK else str(u) for u in v[:_QUERY_MAX])
+        else:
+            body = ", ".join(_fmt_value("", u) for u in v[:_QUERY_MAX])
+        more = f" ... ({len(v)} entries; full query in report.json)" if len(v) > _QUERY_MAX else ""
+        return f"[{body}{more}]"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}={_fmt_value(k, u)}" for k, u in v.items()) + "}"
+    return str(v)
+
+
+def _fmt_query(query: dict[str, Any]) -> str:
+    """A query on one line: ``conditionals x=[0 * 1] position=2 ...`` (``*`` = masked)."""
+    parts = [str(query.get("method", "query"))]
+    parts += [f"{k}={_fmt_value(k, v)}" for k, v in query.items() if k != "method"]
+    return " ".join(parts)
 
 
 class _Auditor:
@@ -179,9 +313,33 @@ class _Auditor:
     def ok(self, rule: str, message: str = "ok", value: float | None = None) -> None:
         self.add(rule, True, message, value=value)
 
+    def skip(self, rule: str, reason: str) -> None:
+        """Record ``rule`` as not run, with ``reason``."""
+        self.checks.append(Finding(rule, False, "info", reason, status="skipped"))
+
+    def has(self, rule: str) -> bool:
+        return any(f.rule == rule for f in self.checks)
+
+    def skip_rest(self, rules: tuple[str, ...], reason: str) -> None:
+        """Skip every rule of ``rules`` not yet recorded (``contract.other`` excepted)."""
+        for rule in rules:
+            if rule != "contract.other" and not self.has(rule):
+                self.skip(rule, reason)
+
+    def broken(self) -> str:
+        """Reason for skipping rules that assume the contract: the rules that failed."""
+        failed = [f.rule for f in self.checks if f.status == "fail"]
+        return (f"the contract is broken ({', '.join(failed)} failed); this rule assumes "
+                "answers that obey it")
+
+    def ordered(self, rules: tuple[str, ...]) -> tuple[Finding, ...]:
+        """The findings in the order of ``rules`` (unknown rules last, stable)."""
+        rank = {r: k for k, r in enumerate(rules)}
+        return tuple(sorted(self.checks, key=lambda f: rank.get(f.rule, len(rules))))
+
     @property
     def has_errors(self) -> bool:
-        return any(not f.passed and f.severity == "error" for f in self.checks)
+        return any(f.status == "fail" for f in self.checks)
 
 
 def _random_contexts(n: int, q: int, num: int, gen: np.random.Generator) -> np.ndarray:
@@ -219,8 +377,13 @@ def _call(fn: Any, *args: Any) -> tuple[np.ndarray | None, str | None]:
 
 
 # ---------------------------------------------------------------------- discrete
+def _batch_shapes(B: int) -> list[int]:
+    """Batch sizes whose answer shapes the contract checks (those re-batching uses)."""
+    return sorted({B, 1, *((B // 2,) if B >= 4 else ())}, reverse=True)
+
+
 def _contract_discrete(a: _Auditor, oracle: Any, x: np.ndarray) -> np.ndarray | None:
-    from samplers.oracle import CountingOracle
+    from samplers.oracle import _RULE_IDS, CountingOracle
 
     n, q = int(oracle.n), int(oracle.q)
     B = x.shape[0]
@@ -240,24 +403,39 @@ def _contract_discrete(a: _Auditor, oracle: Any, x: np.ndarray) -> np.ndarray | 
         return None
     a.ok("contract.raises")
     if not np.array_equal(x_in, x):
-        b = int(np.argmax((x_in != x).any(axis=1)))
-        a.add("contract.input", False, "the oracle modified the context array passed to it",
-              query={"method": "conditionals", "x": _ctx_list(x[b])})
+        b, i = (int(v) for v in np.argwhere(x_in != x)[0])
+        a.add("contract.input", False, f"the oracle modified the context array passed to it: "
+              f"entry {i} of context #{b} changed from {int(x[b, i])} to "
+              f"{x_in[b, i].item()!r}", query={"method": "conditionals",
+                                                "x": _ctx_list(x[b]), "position": i})
     else:
         a.ok("contract.input")
     assert out is not None
-    if out.shape != (B, n, q):
-        a.add("contract.shape", False, f"answer to a batch of {B} contexts has shape "
-              f"{out.shape}; expected {(B, n, q)}",
-              query={"method": "conditionals", "x": _ctx_list(x[0]), "batch_size": B})
+    # the answer's shape for the batch, for one context alone and for half the batch
+    for size in _batch_shapes(B):
+        got = out if size == B else _call(oracle.conditionals, x[:size].copy())[0]
+        if got is None or got.shape == (size, n, q):
+            continue
+        hint = ""
+        if size == 1 and got.shape in ((n, q), tuple(d for d in (1, n, q) if d != 1)):
+            hint = (": the batch axis is dropped for a batch of one context (e.g. by "
+                    "np.squeeze); keep the leading axis of size 1")
+        a.add("contract.shape", False, f"answer to a batch of {size} context"
+              f"{'s' if size != 1 else ''} has shape {got.shape}; expected {(size, n, q)}{hint}",
+              query={"method": "conditionals", "x": _ctx_list(x[0]), "batch_size": size})
         return None
-    a.ok("contract.shape")
+    a.ok("contract.shape", f"batches of {', '.join(map(str, _batch_shapes(B)))} contexts")
     if out.dtype.kind != "f":
-        a.add("contract.dtype", False, f"answer dtype is {out.dtype}, not floating",
-              severity="error" if out.dtype.kind not in "iu" else "warning",
-              query={"method": "conditionals", "x": _ctx_list(x[0])})
-        if out.dtype.kind not in "iu":
+        masked = np.argwhere(x == MASK)
+        b, i = (int(v) for v in masked[0]) if masked.size else (0, 0)
+        a.add("contract.dtype", False, f"answer dtype is {out.dtype}, not floating: an integer "
+              f"or boolean answer cannot hold probabilities strictly between 0 and 1 (context "
+              f"#{b}, position {i} is answered {out[b, i].tolist()})",
+              query={"method": "conditionals", "x": _ctx_list(x[b]), "position": i,
+                     "answer_row": out[b, i].tolist()})
+        if out.dtype.kind not in "iub":
             return None
+        out = out.astype(np.float64)
     else:
         a.ok("contract.dtype")
     guard = CountingOracle(oracle, validate=True)
@@ -268,13 +446,17 @@ def _contract_discrete(a: _Auditor, oracle: Any, x: np.ndarray) -> np.ndarray | 
             guard.check_answer(out[b:b + 1], x[b:b + 1])
         except OracleError as exc:
             msg = str(exc)
-            rule = next((rid for text, rid in _RULE_IDS if text in msg), "contract.other")
+            rule = getattr(exc, "rule", None) or next(
+                (rid for text, rid in _RULE_IDS if text in msg), "contract.other")
             counts[rule] = counts.get(rule, 0) + 1
             if rule not in seen:
-                m = re.search(r"position (\d+)", msg)
-                seen[rule] = (b, msg.replace("Batch row 0", f"Audit context #{b}"),
-                              int(m.group(1)) if m else None)
-    for _, rule in _RULE_IDS[2:]:
+                pos = getattr(exc, "position", None)
+                if pos is None:
+                    m = re.search(r"position (\d+)", msg)
+                    pos = int(m.group(1)) if m else None
+                seen[rule] = (b, msg.replace("Batch row 0", f"Audit context #{b}"), pos)
+    for rule in ("contract.finite", "contract.range", "contract.normalised", "contract.one-hot",
+                 "contract.zero-context"):
         if rule in seen:
             b, msg, pos = seen[rule]
             query = {"method": "conditionals", "x": _ctx_list(x[b])}
@@ -330,6 +512,11 @@ def _batch_invariance(a: _Auditor, call: Any, x: np.ndarray, out: np.ndarray,
             a.add("batch-invariance", False, f"call {label} raised {err}",
                   query=fmt_query(int(rows[0])))
             return
+        assert res is not None
+        if res.shape != out[rows].shape:
+            a.add("batch-invariance", False, f"the answer {label} has shape {res.shape}; "
+                  f"expected {out[rows].shape}", query=fmt_query(int(rows[0])))
+            return
         d, k = _max_diff(out[rows], res)
         if d > worst[0] or (k is None and d > 0):
             row = int(rows[k[0]]) if k else int(rows[0])
@@ -354,8 +541,8 @@ def _exchange(a: _Auditor, oracle: Any, x: np.ndarray, out: np.ndarray,
             and np.all(out[b][masked[b]].sum(axis=-1) > 0)]
     rows = rows[:48]
     if not rows:
-        a.add("consistency.exchange", True, "no context with two masked positions and "
-              "positive probability", severity="info")
+        a.skip("consistency.exchange", "no audit context has two masked positions and "
+               "positive probability")
         return {}
     K = len(rows)
     ij = np.array([gen.choice(np.flatnonzero(masked[b]), size=2, replace=False) for b in rows])
@@ -468,7 +655,14 @@ def _consistency_exact(a: _Auditor, oracle: Any, gen: np.random.Generator) -> di
             else:
                 a.ok("consistency.pmf", f"TV {tvp:.3g}", value=tvp)
         elif err is not None:
-            a.add("consistency.pmf", False, f"pmf() raised {err}", severity="warning")
+            a.add("consistency.pmf", False, f"pmf() raised {err}", severity="warning",
+                  query={"method": "pmf"})
+        else:
+            a.add("consistency.pmf", False, f"pmf() returned shape "
+                  f"{None if p is None else p.shape}; expected ({q**n},) (flat, C order)",
+                  severity="warning", query={"method": "pmf"})
+    else:
+        a.skip("consistency.pmf", "the oracle declares no pmf()")
     return info
 
 
@@ -564,9 +758,151 @@ def _reference_discrete(a: _Auditor, oracle: Any, reference: Any, gen: np.random
     return info
 
 
+class _Recorder:
+    """Delegates to an oracle and keeps its last few calls (arguments and answers), so
+    that a sampler failure can be traced to the query that caused it."""
+
+    KEEP = 16
+
+    def __init__(self, oracle: Any) -> None:
+        self._oracle = oracle
+        self.n, self.q = int(oracle.n), int(oracle.q)
+        self.calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        if callable(getattr(oracle, "conditionals_at", None)):
+            self.conditionals_at = self._conditionals_at
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_oracle":
+            raise AttributeError(name)
+        return getattr(self._oracle, name)
+
+    def _keep(self, ctx: np.ndarray, pos: np.ndarray, out: Any) -> None:
+        self.calls.append((ctx, pos, np.asarray(out)))
+        del self.calls[:-self.KEEP]
+
+    def conditionals(self, x: np.ndarray) -> np.ndarray:
+        out = self._oracle.conditionals(x)
+        x = np.array(x, copy=True)
+        self._keep(x, np.broadcast_to(np.arange(self.n), x.shape), out)
+        return out
+
+    def _conditionals_at(self, x: np.ndarray, positions: np.ndarray,
+                         chain_values: np.ndarray | None = None) -> np.ndarray:
+        out = self._oracle.conditionals_at(x, positions, chain_values)
+        x, positions = np.asarray(x), np.asarray(positions)
+        B, L = positions.shape
+        if chain_values is None:
+            ctx = np.repeat(x[:, None, :], L, axis=1)
+        else:  # row (b, j): x[b] with positions[b, :j] revealed
+            ctx = np.repeat(x[:, None, :], L, axis=1).copy()
+            cv = np.asarray(chain_values)
+            for j in range(1, L):
+                ctx[np.arange(B), j:, positions[:, j - 1]] = cv[:, j - 1, None]
+        self._keep(ctx.reshape(B * L, self.n), positions.reshape(B * L, 1),
+                   np.asarray(out).reshape(B * L, 1, -1))
+        return out
+
+
+def _zero_context_witness(rec: _Recorder) -> dict[str, Any] | None:
+    """A context the oracle answers as impossible (all-zero rows) although the chain rule
+    of its own answers gives its revealed values positive probability, from the calls
+    ``rec`` kept (newest first): the query that shows an inconsistency, or None."""
+    n = rec.n
+    cands: list[tuple[np.ndarray, int, list[float]]] = []
+    for ctx, pos, out in reversed(rec.calls):
+        if out.ndim != 3 or out.shape[0] != ctx.shape[0] or out.dtype.kind not in "fiub":
+            continue
+        sums = np.asarray(out, dtype=np.float64).sum(axis=-1)
+        masked = np.take_along_axis(ctx, pos, axis=1) == MASK
+        for r, c in np.argwhere((sums == 0) & masked)[:64]:
+            cands.append((ctx[r], int(pos[r, c]), [float(v) for v in out[r, c]]))
+        if len(cands) >= 64:
+            break
+    for ctx, i, row in cands:
+        revealed = np.flatnonzero(ctx != MASK)
+        if revealed.size == 0:
+            continue
+        prefixes = np.full((revealed.size, n), MASK, dtype=np.int64)
+        for j in range(1, revealed.size):
+            prefixes[j:, revealed[j - 1]] = ctx[revealed[j - 1]]
+        got, err = _call(rec._oracle.conditionals, prefixes)
+        if err is not None or got is None or got.shape != (revealed.size, n, rec.q):
+            continue
+        steps = got[np.arange(revealed.size), revealed, ctx[revealed]].astype(np.float64)
+        if np.all(steps > 0):
+            return {"method": "conditionals", "x": _ctx_list(ctx), "position": i,
+                    "answer_row": row, "chain_order": [int(v) for v in revealed],
+                    "chain_probabilities": [float(v) for v in steps]}
+    return None
+
+
+def _budget_failure(name: str, exc: BudgetExceededError, during: dict[str, Any],
+                    budget: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Message and query of a sampler run stopped by its budget."""
+    query: dict[str, Any] = {**during, "budget": {k: budget[k] for k in
+                                                  ("sampler_timeout", "sampler_max_rounds")}}
+    for attr in ("block", "trials", "acceptance_rate", "rounds", "seconds"):
+        v = getattr(exc, attr, None)
+        if isinstance(v, tuple | list | np.ndarray):
+            query[attr] = [int(u) for u in v]
+        elif isinstance(v, int | float | np.integer | np.floating):
+            query[attr] = v.item() if isinstance(v, np.generic) else v
+    if "block" not in query:  # the block named in the sampler's diagnosis
+        m = re.search(r"residual loop of block \((\d+), (\d+)\)", str(exc)) or re.search(
+            r"block entered: \((\d+), (\d+)\)", str(exc))
+        if m:
+            query["block"] = [int(m.group(1)), int(m.group(2))]
+    return (f"the {name} sampler ran past its budget on this oracle (sampler_timeout="
+            f"{budget['sampler_timeout']} s, sampler_max_rounds="
+            f"{budget['sampler_max_rounds']}) and was stopped: {exc}"), query
+
+
+def _failure(name: str, exc: Exception, rec: _Recorder, during: dict[str, Any],
+             budget: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Message and query of a sampler run that raised ``exc``."""
+    if isinstance(exc, BudgetExceededError):
+        return _budget_failure(name, exc, during, budget)
+    rule = getattr(exc, "rule", None)
+    if isinstance(exc, OracleError) and rule is not None:
+        query = {"method": "conditionals", "x": getattr(exc, "context", None),
+                 "position": getattr(exc, "position", None), "rule": rule, "during": during}
+        return (f"the {name} sampler met an oracle answer that breaks {rule} at a context the "
+                f"audit batch did not contain: {exc}"), {k: v for k, v in query.items()
+                                                         if v is not None}
+    witness = _zero_context_witness(rec)
+    inside = f"{type(exc).__name__}: {exc}"
+    if witness is not None:
+        ctx = _fmt_value("x", witness["x"])
+        return (f"the {name} sampler reached context {ctx}, which the oracle answers as a "
+                f"zero-probability context (all-zero row at position {witness['position']}), "
+                f"although the chain rule of its own answers gives the revealed values "
+                f"probabilities {[f'{p:.3g}' for p in witness['chain_probabilities']]} "
+                f"(order {witness['chain_order']}): the answers contradict each other (the "
+                f"sampler then raised {inside})"), {**witness, "during": during}
+    if rec.calls:
+        ctx, _, _ = rec.calls[-1]
+        return (f"the {name} sampler raised {inside} after the oracle query below (its last; "
+                f"first context of a batch of {ctx.shape[0]})"), {
+                    "method": "conditionals", "x": _ctx_list(ctx[0]),
+                    "batch_size": int(ctx.shape[0]), "during": during}
+    return f"the {name} sampler raised {inside} before any oracle query", during
+
+
+def _budget_kwargs(cls: Any, budget: dict[str, Any]) -> dict[str, Any]:
+    """The budget keywords ``cls`` accepts (``max_rounds``, ``timeout``)."""
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return {}
+    kw = {"timeout": budget["sampler_timeout"], "max_rounds": budget["sampler_max_rounds"]}
+    return {k: v for k, v in kw.items() if k in params}
+
+
 def _sampler_runs(a: _Auditor, oracle: Any, reference: Any, seed: int,
-                  num: int) -> list[dict[str, Any]]:
-    from verify.validation import available_samplers, exactness_check, make_sampler
+                  num: int, budget: dict[str, Any]) -> list[dict[str, Any]]:
+    from samplers.autospec import AutospeculativeSampler
+    from samplers.sequential import SequentialSampler
+    from verify.validation import exactness_check
 
     n, q = int(oracle.n), int(oracle.q)
     target = None
@@ -574,49 +910,121 @@ def _sampler_runs(a: _Auditor, oracle: Any, reference: Any, seed: int,
         if cand is not None and callable(getattr(cand, "pmf", None)) and q**n <= 2**12:
             target = cand
             break
-    names = [s for s in ("sequential", "autospeculative") if s in available_samplers()]
+    classes = {"sequential": SequentialSampler, "autospeculative": AutospeculativeSampler}
+    tests = (len(classes) if target is not None else 0) + 1  # + batch invariance
     runs = []
-    for k, name in enumerate(names):
-        run: dict[str, Any] = {"sampler": name}
+    for k, (name, cls) in enumerate(classes.items()):
+        run: dict[str, Any] = {"sampler": name, "budget": dict(budget)}
+        kw = _budget_kwargs(cls, budget)
+        run["budget"]["enforced"] = sorted(kw)
+        rec = _Recorder(oracle)
+        t0 = time.perf_counter()
+        during: dict[str, Any] = {"method": "sample", "sampler": name,
+                                  "seed": [seed, k], "num": num}
         try:
-            t0 = time.perf_counter()
-            res = make_sampler(name, oracle).sample(num, rng=np.random.SeedSequence([seed, k]))
-            run.update(seconds=time.perf_counter() - t0, num=num,
+            res = cls(rec, **kw).sample(num, rng=np.random.SeedSequence([seed, k]))
+            run.update(sample_seconds=time.perf_counter() - t0, num=num,
                        mean_rounds=float(np.mean(res.rounds)),
                        mean_queries=float(np.mean(res.queries)))
             if target is not None:
-                chk = exactness_check(make_sampler(name, oracle), target, tv=SAMPLER_TV,
-                                      alpha=SAMPLER_ALPHA / len(names), seed=seed + 101 + k)
+                during = {"method": "check_exact", "sampler": name, "seed": seed + 101 + k,
+                          "tv": SAMPLER_TV, "alpha": SAMPLER_ALPHA / tests}
+                chk = exactness_check(cls(rec, **kw), target, tv=SAMPLER_TV,
+                                      alpha=SAMPLER_ALPHA / tests, seed=seed + 101 + k)
                 run["exactness"] = chk
                 label = "the reference" if target is reference else "the oracle's own pmf()"
-                if chk["passed"]:
+                status = chk.get("status", "pass" if chk["passed"] else "fail")
+                if status == "pass":
                     a.ok(f"sampler.{name}", f"output law matches {label}: p={chk['pvalue']:.3g}"
                          f", detectable TV {chk['detectable_tv']:.3g}, "
                          f"{chk['num_samples']} samples", value=chk["pvalue"])
+                elif status != "fail":  # e.g. no-power: not a pass, not an error
+                    a.add(f"sampler.{name}", False, f"{status}: the exactness test of the {name} "
+                          f"sampler against {label} is inconclusive: p={chk['pvalue']:.3g}, "
+                          f"detectable TV {chk['detectable_tv']:.3g}, {chk['num_samples']} "
+                          f"samples, seed {chk['seed']}", severity="warning",
+                          query={"method": "check_exact", "sampler": name, "seed": chk["seed"],
+                                 "num": chk["num_samples"], "tv": SAMPLER_TV,
+                                 "alpha": chk["alpha"]}, value=chk["pvalue"])
                 else:
                     a.add(f"sampler.{name}", False,
                           f"{name} sampler on this oracle does not match {label}: "
                           f"{chk['method']} p={chk['pvalue']:.3g} < alpha={chk['alpha']:.3g}, "
                           f"{chk['num_samples']} samples, seed {chk['seed']}",
-                          query={"method": "sample", "sampler": name, "seed": chk["seed"],
-                                 "num": chk["num_samples"]}, value=chk["pvalue"])
+                          query={"method": "check_exact", "sampler": name, "seed": chk["seed"],
+                                 "num": chk["num_samples"], "tv": SAMPLER_TV,
+                                 "alpha": chk["alpha"]}, value=chk["pvalue"])
             else:
-                a.ok(f"sampler.{name}", f"ran {num} samples (no target pmf known: cost only)")
-        except Exception as exc:
-            a.add(f"sampler.{name}", False, f"{name} sampler failed on this oracle: "
-                  f"{type(exc).__name__}: {exc}", query={"method": "sample", "sampler": name})
+                a.ok(f"sampler.{name}", f"ran {num} samples within the budget (no target pmf "
+                     f"known: cost only)")
+        except Exception as exc:  # the sampler's failure on this oracle is a finding
+            msg, query = _failure(name, exc, rec, during, budget)
+            a.add(f"sampler.{name}", False, msg, query=query)
             run["error"] = f"{type(exc).__name__}: {exc}"
+        run["seconds"] = time.perf_counter() - t0
         runs.append(run)
+    _sampler_batch_invariance(a, oracle, seed, num, budget, SAMPLER_ALPHA / tests,
+                              failed=any("error" in r for r in runs))
     return runs
 
 
+def _sampler_batch_invariance(a: _Auditor, oracle: Any, seed: int, num: int,
+                              budget: dict[str, Any], alpha: float, *, failed: bool) -> None:
+    """The autospeculative sampler's law at batch size 1 and at its production batch
+    size, compared by :func:`verify.exactness.check_batch_invariance`."""
+    rule = "sampler.batch-invariance"
+    if failed:
+        a.skip(rule, "a sampler run failed on this oracle (see the sampler rules)")
+        return
+    from verify import exactness
+
+    check = getattr(exactness, "check_batch_invariance", None)
+    if check is None:
+        a.skip(rule, "verify.exactness.check_batch_invariance is not available in this "
+               "installation")
+        return
+    from samplers.autospec import AutospeculativeSampler
+
+    kw = _budget_kwargs(AutospeculativeSampler, budget)
+    rec = _Recorder(oracle)
+    sampler = AutospeculativeSampler(rec, **kw)
+    big = int(getattr(sampler, "batch_size", None) or num)
+    sizes = (1, big)
+    during = {"method": "check_batch_invariance", "sampler": "autospeculative",
+              "batch_sizes": list(sizes), "seed": seed + 201, "tv": SAMPLER_TV, "alpha": alpha}
+    try:
+        r = check(sampler, batch_sizes=sizes, tv=SAMPLER_TV, alpha=alpha, rng=seed + 201)
+    except Exception as exc:
+        msg, query = _failure("autospeculative", exc, rec, during, budget)
+        a.add(rule, False, msg, query=query)
+        return
+    status = getattr(r, "status", "pass" if r.passed else "fail")
+    text = (f"autospeculative sampler at batch sizes {sizes[0]} and {sizes[1]}: "
+            f"{r.method} p={r.pvalue:.3g}, alpha={r.alpha:.3g}, detectable TV "
+            f"{r.detectable_tv:.3g}, {r.num_samples} samples, seed {seed + 201}")
+    if status == "pass":
+        a.ok(rule, text, value=r.pvalue)
+    elif status == "fail":
+        a.add(rule, False, f"the output law depends on the batch size: {text}", query=during,
+              value=r.pvalue)
+    else:  # no-power / warn: not a pass, not an error
+        a.add(rule, False, f"{status}: {text}", severity="warning", query=during,
+              value=r.pvalue)
+
+
 def _audit_discrete(a: _Auditor, oracle: Any, reference: Any, num_contexts: int,
-                    gen: np.random.Generator, seed: int, run_samplers: bool
+                    gen: np.random.Generator, seed: int, run_samplers: bool,
+                    budget: dict[str, Any], timings: dict[str, float]
                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     n, q = int(oracle.n), int(oracle.q)
+    t0 = time.perf_counter()
     x = _random_contexts(n, q, num_contexts, gen)
     out = _contract_discrete(a, oracle, x)
     if out is None:
+        timings["contract"] = time.perf_counter() - t0
+        failed = [f.rule for f in a.checks if f.status == "fail"]
+        a.skip_rest(DISCRETE_RULES, f"the oracle's answers cannot be checked further "
+                    f"({', '.join(failed)} failed)")
         return {}, []
 
     def fmt_query(b: int, k: tuple[int, ...] | None = None) -> dict[str, Any]:
@@ -627,22 +1035,40 @@ def _audit_discrete(a: _Auditor, oracle: Any, reference: Any, num_contexts: int,
 
     _determinism(a, oracle.conditionals, x, out, fmt_query)
     _batch_invariance(a, oracle.conditionals, x, out, gen, fmt_query)
+    timings["contract"] = time.perf_counter() - t0
     if a.has_errors:
-        a.add("consistency.orders", True, "skipped: the contract is broken", severity="info")
+        a.skip_rest(DISCRETE_RULES, a.broken())
         return {}, []
+    t0 = time.perf_counter()
     consistency = _exchange(a, oracle, x, out, gen)
     if q**n <= EXACT_JOINT_LIMIT:
         consistency.update(_consistency_exact(a, oracle, gen))
-    elif n > MAX_CHAIN_N:
-        a.add("consistency.orders", True, f"not estimated: n = {n} > {MAX_CHAIN_N} (the "
-              "two-position exchange rule still applies)", severity="info")
     else:
-        num = int(min(512, max(32, 4_000_000 // (n * max(n, 1)))))
-        consistency.update(_consistency_estimated(a, oracle, gen, num))
+        if n > MAX_CHAIN_N:
+            a.skip("consistency.orders", f"not estimated: n = {n} > {MAX_CHAIN_N} (the "
+                   "two-position exchange rule still applies)")
+        else:
+            num = int(min(512, max(32, 4_000_000 // (n * max(n, 1)))))
+            consistency.update(_consistency_estimated(a, oracle, gen, num))
+        a.skip("consistency.pmf", f"q**n = {q**n} > {EXACT_JOINT_LIMIT}: the chain-rule "
+               "joint is not tabulated")
+    timings["consistency"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     if reference is not None:
         consistency["reference"] = _reference_discrete(a, oracle, reference, gen, num_contexts)
-    num = 2000 if n * q <= 64 else 200
-    runs = _sampler_runs(a, oracle, reference, seed, num) if run_samplers else []
+    else:
+        a.skip("reference", "no reference oracle given")
+    timings["reference"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    runs: list[dict[str, Any]] = []
+    if run_samplers:
+        num = 2000 if n * q <= 64 else 200
+        runs = _sampler_runs(a, oracle, reference, seed, num, budget)
+    else:
+        a.skip_rest(("sampler.sequential", "sampler.autospeculative",
+                     "sampler.batch-invariance"), "sampler runs not requested "
+                    "(run_samplers=False)")
+    timings["samplers"] = time.perf_counter() - t0
     return consistency, runs
 
 
@@ -724,11 +1150,13 @@ def _audit_diffusion(a: _Auditor, oracle: Any, reference: Any, num_contexts: int
                       query=fmt_query(b), value=mx)
             else:
                 a.ok("reference", f"max relative error {mx:.3g}", value=mx)
+    else:
+        a.skip("reference", "no reference oracle given")
     return info
 
 
-def _diffusion_sampler_runs(a: _Auditor, oracle: Any, reference: Any, seed: int
-                            ) -> list[dict[str, Any]]:
+def _diffusion_sampler_runs(a: _Auditor, oracle: Any, reference: Any, seed: int,
+                            budget: dict[str, Any]) -> list[dict[str, Any]]:
     """Euler and autospeculative diffusion samplers on the oracle: cost, and the same law
     as the Euler chain of the reference when one is given."""
     from verify.validation import module_present
@@ -747,16 +1175,19 @@ def _diffusion_sampler_runs(a: _Auditor, oracle: Any, reference: Any, seed: int
     runs = []
     for k, (name, cls) in enumerate(makers.items()):
         run: dict[str, Any] = {"sampler": name}
+        t0 = time.perf_counter()
         try:
-            t0 = time.perf_counter()
-            res = cls(oracle, grid).sample(200, rng=np.random.SeedSequence([seed, k]))
-            run.update(seconds=time.perf_counter() - t0, num=200,
+            kw = _budget_kwargs(cls, budget)
+            run["budget"] = {**budget, "enforced": sorted(kw)}
+            res = cls(oracle, grid, **kw).sample(200, rng=np.random.SeedSequence([seed, k]))
+            run.update(sample_seconds=time.perf_counter() - t0, num=200,
                        mean_rounds=float(np.mean(res.rounds)),
                        mean_queries=float(np.mean(res.queries)))
             if reference is not None and module_present("verify.continuous"):
                 from verify.continuous import check_same_law
 
-                r = check_same_law(cls(oracle, grid), EulerLocalizationSampler(reference, grid),
+                r = check_same_law(cls(oracle, grid, **kw),
+                                   EulerLocalizationSampler(reference, grid),
                                    num_samples=400, alpha=SAMPLER_ALPHA / len(makers),
                                    rng=seed + 101 + k, max_energy_samples=100)
                 run["exactness"] = {"passed": bool(r.passed), "pvalue": r.pvalue,
@@ -774,10 +1205,16 @@ def _diffusion_sampler_runs(a: _Auditor, oracle: Any, reference: Any, seed: int
                                  "num": 400}, value=r.pvalue)
             else:
                 a.ok(f"sampler.{name}", "ran 200 samples (no reference: cost only)")
-        except Exception as exc:
-            a.add(f"sampler.{name}", False, f"{name} diffusion sampler failed on this oracle: "
-                  f"{type(exc).__name__}: {exc}", query={"method": "sample", "sampler": name})
+        except Exception as exc:  # the sampler's failure on this oracle is a finding
+            during = {"method": "sample", "sampler": name, "seed": [seed, k], "num": 200}
+            if isinstance(exc, BudgetExceededError):
+                msg, query = _budget_failure(name, exc, during, budget)
+            else:
+                msg = f"{name} diffusion sampler failed on this oracle: {type(exc).__name__}: {exc}"
+                query = during
+            a.add(f"sampler.{name}", False, msg, query=query)
             run["error"] = f"{type(exc).__name__}: {exc}"
+        run["seconds"] = time.perf_counter() - t0
         runs.append(run)
     return runs
 
@@ -842,6 +1279,8 @@ def audit_oracle(
     num_contexts: int = 64,
     rng: Any = None,
     run_samplers: bool = True,
+    sampler_timeout: float | None = SAMPLER_TIMEOUT,
+    sampler_max_rounds: int | None = None,
 ) -> AuditResult:
     """Audit an oracle against its contract and for internal consistency (DESIGN 6.4).
 
@@ -861,11 +1300,24 @@ def audit_oracle(
         contract holds (cost, and exactness when a target pmf is known); for a
         diffusion oracle the Euler and autospeculative diffusion samplers (cost, and a
         two-sample test against the reference's Euler chain when a reference is given).
+        For a discrete oracle also the batch-size invariance of the autospeculative
+        sampler's law (:func:`verify.exactness.check_batch_invariance`, batch sizes 1
+        and the sampler's production batch size).
+    sampler_timeout : float or None, default :data:`SAMPLER_TIMEOUT` (60 s)
+        Wall-time budget, in seconds (> 0), of each ``sample()`` call of the sampler
+        runs (passed to the samplers as ``timeout``). None: no time budget.
+    sampler_max_rounds : int or None, default None
+        Round budget (>= 1) of each ``sample()`` call of the sampler runs (passed as
+        ``max_rounds``). None: no round budget.
 
     Returns
     -------
     AuditResult
-        ``passed`` is False when any finding has severity ``"error"``.
+        Every rule with its status (``passed`` is False when any rule failed); the
+        sampler runs' costs and budgets; the wall time of the audit and of each phase.
+        A sampler that exceeds its budget is a failed ``sampler.*`` rule naming the
+        budget, the block and the seed; a sampler that raises is a failed rule naming
+        the oracle query that caused it.
 
     Notes
     -----
@@ -881,8 +1333,17 @@ def audit_oracle(
     tower property ``E[f(t, X_t) | X_s] = f(s, X_s)`` on Euler-simulated localization
     paths, and agreement in norm with a reference.
     """
+    t_start = time.perf_counter()
     kind = _kind(oracle, "oracle")
     num_contexts = check_int("num_contexts", num_contexts, low=4)
+    if sampler_timeout is not None:
+        sampler_timeout = check_float("sampler_timeout", sampler_timeout, low=0.0,
+                                      low_open=True)
+    if sampler_max_rounds is not None:
+        sampler_max_rounds = check_int("sampler_max_rounds", sampler_max_rounds, low=1)
+    if not isinstance(run_samplers, bool | np.bool_):
+        raise ParameterError(f"`run_samplers` must be a bool; got {run_samplers!r}.")
+    budget = {"sampler_timeout": sampler_timeout, "sampler_max_rounds": sampler_max_rounds}
     if reference is not None and _kind(reference, "reference") != kind:
         raise ParameterError(f"`reference` must be an oracle of the same kind as `oracle` "
                              f"({kind}); got {type(reference).__name__}.")
@@ -895,7 +1356,7 @@ def audit_oracle(
         seed = None
     gen = np.random.default_rng(seed if seed is not None else (seed_seq or rng))
     a = _Auditor()
-    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
     consistency: dict[str, Any] = {}
     runs: list[dict[str, Any]] = []
     if kind == "discrete":
@@ -909,7 +1370,8 @@ def audit_oracle(
             a.ok("contract.interface")
             shape = {"n": int(n), "q": int(q)}
             consistency, runs = _audit_discrete(a, oracle, reference, num_contexts, gen,
-                                                seed if seed is not None else 0, run_samplers)
+                                                seed if seed is not None else 0, run_samplers,
+                                                budget, timings)
     else:
         dim = getattr(oracle, "dim", None)
         if not isinstance(dim, int | np.integer) or dim < 1:
@@ -918,14 +1380,25 @@ def audit_oracle(
         else:
             a.ok("contract.interface")
             shape = {"dim": int(dim)}
+            t0 = time.perf_counter()
             consistency = _audit_diffusion(a, oracle, reference, num_contexts, gen)
-            if run_samplers and not a.has_errors:
+            timings["contract"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            if not run_samplers:
+                a.skip_rest(("sampler.euler", "sampler.autospeculative"),
+                            "sampler runs not requested (run_samplers=False)")
+            elif not a.has_errors:
                 runs = _diffusion_sampler_runs(a, oracle, reference,
-                                               seed if seed is not None else 0)
+                                               seed if seed is not None else 0, budget)
+            timings["samplers"] = time.perf_counter() - t0
+    rules = DISCRETE_RULES if kind == "discrete" else DIFFUSION_RULES
+    if a.has_errors:
+        a.skip_rest(rules, a.broken())
+    a.skip_rest(rules, "not evaluated on this audit path")  # safety net; tests: never used
     return AuditResult(kind=kind, name=type(oracle).__name__, shape=shape,
-                       checks=tuple(a.checks), consistency=consistency,
+                       checks=a.ordered(rules), consistency=consistency,
                        sampler_runs=tuple(runs), num_contexts=num_contexts, seed=seed,
-                       seconds=time.perf_counter() - t0)
+                       seconds=time.perf_counter() - t_start, timings=timings, budget=budget)
 
 
 def audit_report(result: AuditResult, *, oracle_spec: str | None = None,
@@ -934,8 +1407,8 @@ def audit_report(result: AuditResult, *, oracle_spec: str | None = None,
     checks = []
     for f in result.checks:
         rec: dict[str, Any] = {"id": f"audit/{f.rule}", "stage": "audit", "name": f.title,
-                               "passed": f.passed, "severity": f.severity, "detail": f.message,
-                               "method": f.rule, "statistic": f.value}
+                               "passed": f.passed, "status": f.status, "severity": f.severity,
+                               "detail": f.message, "method": f.rule, "statistic": f.value}
         if f.query:
             rec["query"] = f.query
         for run in result.sampler_runs:
@@ -950,12 +1423,17 @@ def audit_report(result: AuditResult, *, oracle_spec: str | None = None,
     text = (f"Audited oracle: {oracle_spec or result.name} ({result.kind}; "
             f"{', '.join(f'{k}={v}' for k, v in result.shape.items())}); reference: "
             f"{reference_spec or 'none'}; {result.num_contexts} audit contexts; seed "
-            f"{result.seed}. Each failed rule names the exact query that shows it.")
-    rows = [[f.rule, f.title, "PASS" if f.passed else f.severity.upper(), f.value, f.message]
-            for f in result.checks]
+            f"{result.seed}; {result.summary()}. Each failed rule names the exact query "
+            f"that shows it; each skipped rule states why it was not run. Sampler runs: "
+            f"budget of each sample() call: timeout {result.budget.get('sampler_timeout')} s, "
+            f"max rounds {result.budget.get('sampler_max_rounds')}.")
+    label = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "skipped": "SKIPPED"}
+    rows = [[f.rule, f.title, label[f.status], f.value, f.message,
+             _fmt_query(f.query) if f.query else "-"] for f in result.checks]
     sections: list[dict[str, Any]] = [{
         "id": "audit-findings", "title": "Audit rules and findings", "text": text,
-        "tables": [{"title": "Rules", "columns": ["rule", "what", "result", "value", "detail"],
+        "tables": [{"title": "Rules", "columns": ["rule", "what", "result", "value", "detail",
+                                                  "query"],
                     "rows": rows}]}]
     cons = {k: v for k, v in result.consistency.items() if not isinstance(v, dict | list)}
     if cons:
@@ -967,12 +1445,18 @@ def audit_report(result: AuditResult, *, oracle_spec: str | None = None,
         for r in result.sampler_runs:
             ex = r.get("exactness", {})
             rows2.append([r["sampler"], r.get("num"), r.get("mean_rounds"), r.get("mean_queries"),
-                          r.get("seconds"), ex.get("pvalue"), ex.get("detectable_tv"),
+                          r.get("sample_seconds"), r.get("seconds"), ex.get("pvalue"),
+                          ex.get("detectable_tv"),
                           "PASS" if ex.get("passed") else ("-" if not ex else "FAIL"),
                           r.get("error")])
         sections.append({"id": "audit-samplers", "title": "Samplers run on the oracle",
                          "tables": [{"columns": ["sampler", "samples", "mean rounds",
-                                                 "mean queries", "seconds", "p-value",
+                                                 "mean queries", "seconds (cost run)",
+                                                 "seconds (run with exactness test)", "p-value",
                                                  "detectable TV", "exactness", "error"],
                                      "rows": rows2}]})
+    sections.append({"id": "audit-timing", "title": "Audit wall time",
+                     "tables": [{"columns": ["phase", "seconds"],
+                                 "rows": [*([k, v] for k, v in result.timings.items()),
+                                          ["total (audit_oracle)", result.seconds]]}]})
     return checks, sections
