@@ -31,6 +31,7 @@ __all__ = [
     "softmax",
     "sigmoid_pair",
     "log_abs_sum",
+    "fmt_log",
 ]
 
 #: Unit roundoff of float64, ``2**-53``.
@@ -103,6 +104,11 @@ def log_abs_sum(*values: Any) -> float:
         return math.log(top) + math.log(float(np.sum(allv / top)))
 
 
-def error_bound_exceeds(log_bound: float) -> bool:
-    """Whether a bound given by its log exceeds :data:`LOG_WEIGHT_TOL`."""
-    return log_bound > math.log(LOG_WEIGHT_TOL)
+def fmt_log(log_value: float) -> str:
+    """``exp(log_value)`` formatted for a message, also beyond the float range."""
+    if not math.isfinite(log_value):
+        return "0" if log_value < 0 else "inf"
+    if log_value < 700.0:
+        return f"{math.exp(log_value):.3g}"
+    l10 = log_value / math.log(10.0)
+    return f"{10.0 ** (l10 - math.floor(l10)):.3g}e+{math.floor(l10)}"

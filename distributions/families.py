@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from distributions._numerics import LOG_WEIGHT_TOL, UNIT_ROUNDOFF, log_abs_sum
+from distributions._numerics import LOG_WEIGHT_TOL, UNIT_ROUNDOFF, fmt_log, log_abs_sum
 from distributions._validation import _short, check_float, check_int
 from distributions.errors import ParameterError
 from distributions.table import MAX_TABLE_SIZE, TableDistribution
@@ -91,14 +91,6 @@ def _from_log(logw: np.ndarray) -> TableDistribution:
     return TableDistribution.from_log_weights(logw)
 
 
-def _fmt_log(log_value: float) -> str:
-    """``exp(log_value)`` for a message, also beyond the float range."""
-    if log_value < 700.0:
-        return f"{math.exp(log_value):.3g}"
-    l10 = log_value / math.log(10.0)
-    return f"{10.0 ** (l10 - math.floor(l10)):.3g}e+{math.floor(l10)}"
-
-
 def _check_resolvable(names: str, k: int, beta: float, parts: dict[str, np.ndarray]) -> None:
     """Refuse log weights float64 cannot resolve: ``(k + 3) u |beta| sum |terms|``."""
     logs = {name: log_abs_sum(v) for name, v in parts.items()}
@@ -109,12 +101,12 @@ def _check_resolvable(names: str, k: int, beta: float, parts: dict[str, np.ndarr
     log_sum = top + math.log(sum(math.exp(v - top) for v in finite))
     log_bound = math.log((k + 3) * UNIT_ROUNDOFF) + math.log(abs(beta)) + log_sum
     if log_bound > math.log(LOG_WEIGHT_TOL):
-        got = ", ".join(f"{name} = {_fmt_log(v) if math.isfinite(v) else 0}"
+        got = ", ".join(f"{name} = {fmt_log(v)}"
                         for name, v in logs.items())
         raise ParameterError(
             f"{names} must keep the log weights resolvable in float64: (k + 3) * 2**-53 * "
             f"|beta| * ({' + '.join(parts)}) must be <= {LOG_WEIGHT_TOL:g} (k = {k} terms); "
-            f"got |beta| = {abs(beta):.3g}, {got} (bound {_fmt_log(log_bound)})."
+            f"got |beta| = {abs(beta):.3g}, {got} (bound {fmt_log(log_bound)})."
         )
 
 

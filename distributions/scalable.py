@@ -33,20 +33,35 @@ IsingChain                O(n)            O(n + L log L)
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
-from scipy.special import expit, gammaln, logsumexp
+from scipy.special import expit, gammaln
 
+from distributions._numerics import (
+    LOG_WEIGHT_TOL,
+    UNIT_ROUNDOFF,
+    exp_neg,
+    fmt_log,
+    log_abs_sum,
+    logsumexp,
+    sigmoid_pair,
+    softmax,
+)
 from distributions._oracle_utils import check_chain_values, check_contexts, check_positions
 from distributions._validation import check_float, check_int, check_probability_array
 from distributions.base import MASK
 from distributions.errors import ParameterError
+from distributions.table import MAX_TABLE_SIZE
 
 __all__ = ["Product", "MixtureOfProducts", "CurieWeiss", "IsingChain", "MAX_PMF_SIZE"]
 
-#: Largest ``q**n`` for which :meth:`pmf` tabulates the law.
-MAX_PMF_SIZE: int = 2**16
+#: Largest ``q**n`` for which :meth:`pmf` tabulates the law (the table cap of
+#: :class:`~distributions.table.TableDistribution` and of the checks, 2**20).
+MAX_PMF_SIZE: int = MAX_TABLE_SIZE
+#: Rows of configurations per block when :meth:`pmf` tabulates.
+_PMF_BLOCK: int = 2**16
 #: Largest ``n`` for which :class:`CurieWeiss` builds its chain table.
 _CW_TABLE_MAX_N: int = 2**15
 #: Entries of the Curie-Weiss chain table (levels are spaced to stay below this).
@@ -109,23 +124,44 @@ class _ScalableOracle:
             raise ParameterError("`x` must be full configurations (no MASK entries).")
         return self._log_pmf(arr)
 
+    def _log_pmf_table(self) -> np.ndarray:
+        """``log_pmf`` of every configuration, flat C order (blocks of ``2**16`` rows).
+
+        The families override this with an ``O(q**n)`` recursion over the digits.
+        """
+        n, q = self.n, self.q
+        size = q**n
+        out = np.empty(size)
+        powers = q ** np.arange(n - 1, -1, -1, dtype=np.int64)
+        for s in range(0, size, _PMF_BLOCK):
+            idx = np.arange(s, min(size, s + _PMF_BLOCK), dtype=np.int64)
+            out[s : s + idx.size] = self._log_pmf((idx[:, None] // powers) % q)
+        return out
+
     def pmf(self) -> np.ndarray:
-        """Exact law, flat, C order over ``(q,)*n``; only when ``q**n <= 2**16``."""
-        size = self.q**self.n
-        if size > MAX_PMF_SIZE:
+        """Exact law, flat, C order over ``(q,)*n``; when ``q**n <= 2**20``.
+
+        ``exp(log_pmf)`` of every configuration, tabulated in ``O(q**n)`` vectorised
+        work and memory (a few arrays of ``q**n`` floats).
+
+        Raises
+        ------
+        ParameterError
+            When ``q**n > 2**20`` (use the chain-rule checks instead).
+        """
+        n, q = self.n, self.q
+        if n * math.log2(q) > math.log2(MAX_PMF_SIZE) + 1e-9:
+            size = q**n if n * math.log2(q) < 64 else None
+            got = f"{q}**{n}" + (f" = {size}" if size is not None else "")
             raise ParameterError(
-                f"pmf() needs q**n <= {MAX_PMF_SIZE} (2**16); got {self.q}**{self.n} = {size}."
+                f"pmf() tabulates at most {MAX_PMF_SIZE} (2**20) cells, q**n; got {got}."
             )
-        configs = np.stack(np.unravel_index(np.arange(size), (self.q,) * self.n), axis=1)
-        return np.exp(self._log_pmf(configs.astype(np.int64)))
+        return exp_neg(self._log_pmf_table())
 
 
 def _lse_rows(a: np.ndarray) -> np.ndarray:
     """``log(sum(exp(a), axis=1))`` for a 2-d array (rows of all ``-inf`` give ``-inf``)."""
-    top = a.max(axis=1)
-    safe = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return np.log(np.exp(a - safe[:, None]).sum(axis=1)) + safe
+    return logsumexp(a, axis=1)
 
 
 def _exclusive_cumsum(a: np.ndarray, axis: int) -> np.ndarray:
@@ -142,11 +178,7 @@ def _exclusive_cumsum(a: np.ndarray, axis: int) -> np.ndarray:
 
 def _softmax_rows(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     """Softmax; an all ``-inf`` slice gives all zeros (a zero-probability context)."""
-    top = np.max(logits, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    w = np.exp(logits - top)
-    tot = w.sum(axis=axis, keepdims=True)
-    return w / np.where(tot > 0, tot, 1.0)
+    return softmax(logits, axis=axis)
 
 
 def _categorical_rows(cdf: np.ndarray, last: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -190,22 +222,25 @@ class MixtureOfProducts(_ScalableOracle):
             )
         if q < 2:
             raise ParameterError(f"`probs` must have q = shape[-1] >= 2; got shape {p.shape}.")
-        if not w.sum() > 0:
+        if not (w > 0).any():
             raise ParameterError(f"`weights` must have a positive sum; got {float(w.sum())!r}.")
-        sums = p.sum(axis=-1)
-        if not (sums > 0).all():
-            where = tuple(int(i) for i in np.argwhere(~(sums > 0))[0])
+        alive = (p > 0).any(axis=-1)
+        if not alive.all():
+            where = tuple(int(i) for i in np.argwhere(~alive)[0])
             raise ParameterError(
                 f"`probs` rows must have a positive sum; got row {where} summing to 0."
             )
         self.n: int = n
         self.q: int = q
         self.K: int = K
-        self.weights = w / w.sum()
-        self.component_probs = p / sums[..., None]
+        # normalised in log space: weights of any finite magnitude (1e308 or
+        # subnormal) neither overflow the sums nor lose their ratios
         with np.errstate(divide="ignore"):
-            self._logw = np.log(self.weights)
-            self._logp = np.log(self.component_probs)
+            logw, logp = np.log(w), np.log(p)
+        self._logw = logw - logsumexp(logw)
+        self._logp = logp - logsumexp(logp, axis=-1, keepdims=True)
+        self.weights = exp_neg(self._logw)
+        self.component_probs = exp_neg(self._logp)
         self._full_support = bool((self.component_probs > 0).all())
         self._logp_cells = self._logp.reshape(K, n * q)
         self._logp_ext = np.concatenate([self._logp, np.zeros((K, n, 1))], axis=-1).reshape(K, -1)
@@ -246,7 +281,8 @@ class MixtureOfProducts(_ScalableOracle):
 
     def _masked_conditionals(self, ctx: np.ndarray) -> np.ndarray:
         post = _softmax_rows(self._base_loglik(ctx))
-        return np.einsum("bk,kiv->biv", post, self.component_probs)
+        with np.errstate(under="ignore"):  # products below 1e-308: correctly rounded
+            return np.einsum("bk,kiv->biv", post, self.component_probs)
 
     def _positional(
         self, ctx: np.ndarray, pos: np.ndarray, vals: np.ndarray | None
@@ -258,14 +294,28 @@ class MixtureOfProducts(_ScalableOracle):
             step = np.stack([self._logp[k][pos, vals] for k in range(self.K)], axis=-1)
             post = _softmax_rows(base[:, None, :] + _exclusive_cumsum(step, axis=1))
         out = np.zeros(pos.shape + (self.q,))
-        for k in range(self.K):
-            out += post[..., k, None] * self.component_probs[k][pos]
+        with np.errstate(under="ignore"):  # products below 1e-308: correctly rounded
+            for k in range(self.K):
+                out += post[..., k, None] * self.component_probs[k][pos]
         return out
 
     def _log_pmf(self, x: np.ndarray) -> np.ndarray:
         cols = np.arange(self.n)
         ll = np.stack([self._logp[k][cols, x].sum(axis=1) for k in range(self.K)], axis=1)
         return logsumexp(ll + self._logw, axis=1)
+
+    def _log_pmf_table(self) -> np.ndarray:
+        """Per component, ``sum_i log p_k(i, x_i)`` by outer sums digit by digit;
+        then a log-sum-exp over the components (running, so memory ``O(q**n)``)."""
+        total: np.ndarray | None = None
+        for k in range(self.K):
+            lk = np.zeros(1)
+            for i in range(self.n):
+                lk = (lk[:, None] + self._logp[k, i][None, :]).reshape(-1)
+            lk = lk + self._logw[k]
+            total = lk if total is None else np.logaddexp(total, lk)
+        assert total is not None
+        return total
 
     # ---------------------------------------------------------------- sampling
     def sample(self, num: int, *, rng: Any = None) -> np.ndarray:
@@ -343,6 +393,7 @@ class CurieWeiss(_ScalableOracle):
         self.q: int = 2
         self.beta: float = check_float("beta", beta)
         self.h: float = check_float("h", h)
+        self._check_resolvable()
         k = np.arange(self.n + 1, dtype=np.float64)
         mag = 2.0 * k - self.n
         self._phi = self.beta / (2.0 * self.n) * mag**2 + self.h * mag
@@ -352,6 +403,26 @@ class CurieWeiss(_ScalableOracle):
         self._table: np.ndarray | None = None
         self._direct_work = 0
         self._step = max(1, -(-((self.n + 1) ** 2) // _CW_TABLE_ELEMS))
+
+    def _check_resolvable(self) -> None:
+        """Refuse ``(beta, h, n)`` whose log weights float64 cannot resolve.
+
+        ``phi(k)`` has magnitude up to ``S = |beta| n / 2 + |h| n`` and the binomial
+        terms up to ``G = log Gamma(n + 2)``; the log weights are then off by at most
+        ``2**-53 (8 S + 4 G)`` (first order), which must be ``<= 1e-8``.
+        """
+        n = self.n
+        log_s = log_abs_sum(np.array([self.beta / 2.0, self.h])) + math.log(n)
+        log_g = math.log(4.0 * float(gammaln(n + 2.0)))
+        a, b = math.log(8.0) + log_s, log_g  # log(e**a + e**b), b finite
+        log_bound = math.log(UNIT_ROUNDOFF) + max(a, b) + math.log1p(math.exp(-abs(a - b)))
+        if log_bound > math.log(LOG_WEIGHT_TOL):
+            raise ParameterError(
+                "`beta` and `h` must keep the log weights resolvable in float64: 2**-53 * "
+                "(8 (|beta| n / 2 + |h| n) + 4 log Gamma(n + 2)) must be <= "
+                f"{LOG_WEIGHT_TOL:g}; got beta = {self.beta!r}, h = {self.h!r}, n = {n} "
+                f"(bound {fmt_log(log_bound)})."
+            )
 
     def _logC(self, m: Any, u: Any) -> np.ndarray:
         lf = self._logfact
@@ -385,7 +456,8 @@ class CurieWeiss(_ScalableOracle):
         for m in range(1, (levels - 1) * c + 1):
             src, dst = bufs[(m - 1) % 2], bufs[m % 2]
             size = n + 1 - m
-            cur = np.logaddexp(src[:size], src[1 : size + 1], out=dst[:size])
+            with np.errstate(under="ignore"):  # log1p(exp(-large)): negligible, rounded
+                cur = np.logaddexp(src[:size], src[1 : size + 1], out=dst[:size])
             # the max grows by at most log 2 a level; subtracting it (a per-level
             # constant, which cancels in every query) keeps the values small
             if m % 64 == 0 or m % c == 0:
@@ -419,7 +491,8 @@ class CurieWeiss(_ScalableOracle):
         return out.reshape(shape)
 
     def _p_plus(self, p: np.ndarray, f: np.ndarray) -> np.ndarray:
-        """Probability that one of ``f >= 1`` free spins is +1 given ``p`` pinned +1s."""
+        """``[P(0), P(1)]`` (last axis) of one of ``f >= 1`` free spins given ``p``
+        pinned +1s."""
         f = np.maximum(f, 1)
         p = np.minimum(p, self.n - f)
         m = f - 1
@@ -434,15 +507,14 @@ class CurieWeiss(_ScalableOracle):
             z0 = self._z_direct(p, m).reshape(p.shape)
         else:
             z1, z0 = self._z(p + 1, m), self._z(p, m)
-        return expit(z1 - z0)
+        return sigmoid_pair(z1 - z0)
 
     def _counts(self, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.count_nonzero(ctx == 1, axis=1), np.count_nonzero(ctx == MASK, axis=1)
 
     def _masked_conditionals(self, ctx: np.ndarray) -> np.ndarray:
         p, f = self._counts(ctx)
-        pp = self._p_plus(p, f)
-        row = np.stack([1.0 - pp, pp], axis=-1)  # (B, 2)
+        row = self._p_plus(p, f)  # (B, 2)
         return np.broadcast_to(row[:, None, :], (ctx.shape[0], self.n, 2))
 
     def _positional(
@@ -451,21 +523,26 @@ class CurieWeiss(_ScalableOracle):
         p, f = self._counts(ctx)
         B, L = pos.shape
         if vals is None:
-            pp = np.broadcast_to(self._p_plus(p, f)[:, None], (B, L))
-        else:
-            pj = p[:, None] + _exclusive_cumsum(vals, axis=1)
-            fj = f[:, None] - np.arange(L)[None, :]
-            pp = self._p_plus(pj, fj)
-        return np.stack([1.0 - pp, pp], axis=-1)
+            return np.broadcast_to(self._p_plus(p, f)[:, None, :], (B, L, 2))
+        pj = p[:, None] + _exclusive_cumsum(vals, axis=1)
+        fj = f[:, None] - np.arange(L)[None, :]
+        return self._p_plus(pj, fj)
 
     def _log_pmf(self, x: np.ndarray) -> np.ndarray:
         return self._phi[x.sum(axis=1)] - self._logZ
+
+    def _log_pmf_table(self) -> np.ndarray:
+        """``phi(#ones) - log Z``; the count of ones built digit by digit."""
+        ones = np.zeros(1, dtype=np.int64)
+        for _ in range(self.n):
+            ones = (ones[:, None] + np.arange(2)[None, :]).reshape(-1)
+        return self._phi[ones] - self._logZ
 
     def sample(self, num: int, *, rng: Any = None) -> np.ndarray:
         """Exact iid samples, shape (num, n): total count first, then a uniform subset."""
         num = check_int("num", num, low=0)
         gen = np.random.default_rng(rng)
-        law = np.exp(self._log_count_law - self._logZ)
+        law = exp_neg(self._log_count_law - self._logZ)
         cdf = np.cumsum(law)
         last = np.asarray(self.n - int(np.argmax(law[::-1] > 0)))
         k = _categorical_rows(cdf, last, gen.random(num))
@@ -486,9 +563,10 @@ class CurieWeiss(_ScalableOracle):
 # ==================================================================== Ising chain
 def _log_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Log-space product of stacks of 2x2 matrices (broadcast over leading axes)."""
-    return np.logaddexp(
-        a[..., :, 0, None] + b[..., None, 0, :], a[..., :, 1, None] + b[..., None, 1, :]
-    )
+    with np.errstate(under="ignore"):  # log1p(exp(-large)): negligible, rounded
+        return np.logaddexp(
+            a[..., :, 0, None] + b[..., None, 0, :], a[..., :, 1, None] + b[..., None, 1, :]
+        )
 
 
 def _prev_smaller(t: np.ndarray) -> np.ndarray:
@@ -588,18 +666,41 @@ class IsingChain(_ScalableOracle):
         self.q: int = 2
         self.coupling: float = check_float("coupling", coupling)
         self.field: float = check_float("field", field)
+        self._check_resolvable()
         J, h = self.coupling, self.field
         s = np.array([-1.0, 1.0])
         self._log_t = h * s[:, None] / 2 + J * np.outer(s, s) + h * s[None, :] / 2
         self._log_e = h * s / 2
         self._log_pow, self._pow_off = self._powers(self.n)
         # boundary messages: (e^T T^k)[v] = (T^k e)[v], normalised per k
-        lb = np.logaddexp(self._log_e[0] + self._log_pow[:, 0, :],
-                          self._log_e[1] + self._log_pow[:, 1, :])
+        with np.errstate(under="ignore"):
+            lb = np.logaddexp(self._log_e[0] + self._log_pow[:, 0, :],
+                              self._log_e[1] + self._log_pow[:, 1, :])
         self._log_bound = lb  # (n+1, 2), offset self._pow_off[k]
         self._flat_messages = np.concatenate([self._log_pow.reshape(-1), lb.reshape(-1)])
         last = self.n - 1
         self._logZ = float(logsumexp(lb[last] + self._log_e)) + float(self._pow_off[last])
+
+    def _check_resolvable(self) -> None:
+        """Refuse ``(coupling, field)`` whose log weights float64 cannot resolve.
+
+        The normalised log powers ``log T^k`` have entries of magnitude up to
+        ``2 (|J| + |h|)`` and go through ``2 bit_length(n) + 4`` rounded log-space
+        products, so the conditionals' log odds are off by at most
+        ``(2 bit_length(n) + 4) * 2**-53 * 4 (|J| + |h|)`` (first order), which must
+        be ``<= 1e-8`` (``|J| + |h| <= ~6e5`` at ``n = 10**5``). Beyond, e.g. at
+        ``coupling = 1e308``, the field and even the coupling are lost in rounding.
+        """
+        levels = 2 * self.n.bit_length() + 4
+        log_s = log_abs_sum(np.array([self.coupling, self.field]))
+        log_bound = math.log(levels * UNIT_ROUNDOFF * 4.0) + log_s
+        if log_bound > math.log(LOG_WEIGHT_TOL):
+            raise ParameterError(
+                "`coupling` and `field` must keep the log weights resolvable in float64: "
+                "(2 bit_length(n) + 4) * 2**-53 * 4 (|coupling| + |field|) must be <= "
+                f"{LOG_WEIGHT_TOL:g}; got coupling = {self.coupling!r}, "
+                f"field = {self.field!r}, n = {self.n} (bound {fmt_log(log_bound)})."
+            )
 
     def _powers(self, kmax: int) -> tuple[np.ndarray, np.ndarray]:
         """``log T^k - off[k]`` for ``k = 0..kmax`` (max entry 0) and ``off``."""
@@ -636,8 +737,7 @@ class IsingChain(_ScalableOracle):
         left = np.where(l >= 0, (i - l) * 4 + a * 2, off + i * 2)
         right = np.where(r < n, (r - i) * 4 + c * 2, off + (n - 1 - i) * 2)
         g = self._flat_messages
-        p1 = expit(g[left + 1] + g[right + 1] - g[left] - g[right])
-        return np.stack([1.0 - p1, p1], axis=-1)
+        return sigmoid_pair(g[left + 1] + g[right + 1] - g[left] - g[right])
 
     def _neighbours(self, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest pinned position strictly left / right of every site, (B, n) each."""
@@ -692,6 +792,15 @@ class IsingChain(_ScalableOracle):
     def _log_pmf(self, x: np.ndarray) -> np.ndarray:
         lt = self._log_t[x[:, :-1], x[:, 1:]].sum(axis=1)
         return lt + self._log_e[x[:, 0]] + self._log_e[x[:, -1]] - self._logZ
+
+    def _log_pmf_table(self) -> np.ndarray:
+        """Transfer-matrix terms appended digit by digit (the last digit of a flat
+        C-order index is its parity)."""
+        lw = self._log_e.copy()
+        for _ in range(self.n - 1):
+            last = np.arange(lw.size) % 2
+            lw = (lw[:, None] + self._log_t[last]).reshape(-1)
+        return lw + self._log_e[np.arange(lw.size) % 2] - self._logZ
 
     # ------------------------------------------------------------- sampling
     def sample(self, num: int, *, rng: Any = None) -> np.ndarray:

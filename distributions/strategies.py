@@ -24,7 +24,7 @@ from distributions._validation import check_float, check_int
 from distributions.base import MASK
 from distributions.errors import ParameterError
 from distributions.families import hardcore, ising, potts, random_table
-from distributions.scalable import MAX_PMF_SIZE, CurieWeiss, IsingChain, MixtureOfProducts, Product
+from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts, Product
 from distributions.table import TableDistribution
 
 __all__ = ["FAMILIES", "enumerable_distributions", "contexts", "chain_queries"]
@@ -44,6 +44,9 @@ FAMILIES: tuple[str, ...] = (
 _BINARY = frozenset({"ising", "hardcore", "curie_weiss", "ising_chain"})
 
 _SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
+#: Largest ``q**n`` whose table the strategies read (strategy-time cost; the
+#: targets themselves tabulate up to 2**20).
+MAX_PMF_SIZE: int = 2**16
 
 
 def _zero_some(gen: np.random.Generator, arr: np.ndarray, axis_keep: int | None) -> np.ndarray:

@@ -267,8 +267,10 @@ def test_large_n_log_pmf_normaliser() -> None:
         (lambda: IsingChain(-3, 1.0), r"`n` must be an integer >= 1; got -3\."),
         (lambda: IsingChain(4, "J"), r"`coupling` must be a finite number; got 'J'\."),
         (lambda: IsingChain(4, 1.0, field=np.inf), r"`field` must be a finite number"),
-        (lambda: Product(np.ones((17, 2))).pmf(), r"pmf\(\) needs q\*\*n <= 65536 \(2\*\*16\); "
-         r"got 2\*\*17 = 131072\."),
+        (lambda: Product(np.ones((21, 2))).pmf(), r"pmf\(\) tabulates at most 1048576 "
+         r"\(2\*\*20\) cells, q\*\*n; got 2\*\*21 = 2097152\."),
+        (lambda: CurieWeiss(100_000, 1.0).pmf(), r"pmf\(\) tabulates at most 1048576 "
+         r"\(2\*\*20\) cells, q\*\*n; got 2\*\*100000\."),
         (lambda: CurieWeiss(3, 1.0).sample(-1), r"`num` must be an integer >= 0; got -1\."),
         (lambda: IsingChain(3, 1.0).log_pmf(np.array([[0, MASK, 1]])), r"full configurations"),
     ],
