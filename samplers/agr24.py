@@ -41,7 +41,7 @@ import numpy as np
 from distributions._validation import check_int, check_probability_array
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
-from samplers.base import RandomSource, SampleResult, as_random_source
+from samplers.base import Budget, RandomSource, SampleResult, as_random_source, check_budget
 from samplers.oracle import CountingOracle
 from samplers.sequential import resolve_orders
 
@@ -204,6 +204,16 @@ class AGR24Sampler:
         ``"random"`` draws one uniform order per sample.
     validate : bool, default True
         Check every oracle answer (see :class:`~samplers.oracle.CountingOracle`).
+    max_rounds : int, optional
+        Round budget, ``>= 1``: :meth:`sample` raises
+        :class:`~distributions.errors.BudgetExceededError` as soon as one sample's
+        rounds exceed it (checked after every round-pair), so every returned sample
+        has ``rounds <= max_rounds``. Default ``None``: no round budget.
+    timeout : float, optional
+        Seconds of wall time allowed per :meth:`sample` call, ``> 0``; checked
+        before every round-pair and, on the main thread of a POSIX system, enforced
+        by an interval timer that also interrupts a long oracle call (see
+        :class:`~samplers.base.Budget`). Default ``None``: no time limit.
 
     Notes
     -----
@@ -230,7 +240,10 @@ class AGR24Sampler:
         k: int | None = None,
         order: Any = "random",
         validate: bool = True,
+        max_rounds: int | None = None,
+        timeout: float | None = None,
     ) -> None:
+        self.max_rounds, self.timeout = check_budget(max_rounds, timeout)
         self.oracle = CountingOracle(oracle, validate=validate)
         self.n, self.q = self.oracle.n, self.oracle.q
         self.k = default_block_size(self.n) if k is None else check_int("k", k, low=1)
@@ -238,23 +251,44 @@ class AGR24Sampler:
         self.order = order
 
     def sample(self, num: int, *, rng: Any = None) -> SampleResult:
-        """Draw ``num`` exact samples; see :class:`~samplers.base.SampleResult`."""
+        """Draw ``num`` exact samples; see :class:`~samplers.base.SampleResult`.
+
+        Raises
+        ------
+        BudgetExceededError
+            When ``max_rounds`` or ``timeout`` is exceeded; the message names the
+            rounds reached and the coordinates fixed so far.
+        """
         num = check_int("num", num, low=0)
         source = as_random_source(rng)
         n, k = self.n, min(self.k, self.n)
-        orders = resolve_orders(self.order, num, n, source)
-        x = np.full((num, n), MASK, dtype=np.int64)
         t = np.zeros(num, dtype=np.int64)
         rounds = np.zeros(num, dtype=np.int64)
-        queries = np.zeros(num, dtype=np.int64)
-        while True:
-            active = np.flatnonzero(t < n)
-            if active.size == 0:
-                break
-            lengths = np.minimum(k, n - t[active])
-            for L in np.unique(lengths):
-                sel = active[lengths == L]
-                self._round_pair(x, orders, t, sel, int(L), source, rounds, queries)
+
+        def describe() -> str:
+            left = t < n
+            least = int(t.min()) if num else n
+            most = int(rounds.max()) if num else 0
+            return (f"k = {k}; {num - int(left.sum())} of {num} samples complete, the least "
+                    f"advanced has {least} of n = {n} coordinates fixed; most rounds used by "
+                    f"a sample: {most}")
+
+        with Budget(type(self).__name__, self.max_rounds, self.timeout, describe) as budget:
+            orders = resolve_orders(self.order, num, n, source)
+            x = np.full((num, n), MASK, dtype=np.int64)
+            queries = np.zeros(num, dtype=np.int64)
+            while True:
+                active = np.flatnonzero(t < n)
+                if active.size == 0:
+                    break
+                budget.check_time()
+                lengths = np.minimum(k, n - t[active])
+                for L in np.unique(lengths):
+                    sel = active[lengths == L]
+                    self._round_pair(x, orders, t, sel, int(L), source, rounds, queries)
+                if budget.max_rounds is not None:
+                    worst = int(active[np.argmax(rounds[active])])
+                    budget.check_rounds(int(rounds[worst]), f"sample {worst}")
         return SampleResult(samples=x, rounds=rounds, queries=queries)
 
     # ------------------------------------------------------------------ kernel

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import signal
+import threading
+import time
+import warnings
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from distributions.errors import ParameterError
+from distributions.errors import BudgetExceededError, ParameterError
+from distributions.scalable import CurieWeiss
 from distributions.table import TableDistribution
 from samplers.agr24 import AGR24Sampler, _race_rows, default_block_size, race_coupling
 from tests._stats import assert_exact_gtest, assert_family, gtest_table
@@ -355,3 +360,94 @@ def test_k1_is_sequential_and_all_values_reachable() -> None:
     assert (res.rounds == 3).all() and (res.queries == 3).all()
     seen = {tuple(r) for r in res.samples.tolist()}
     assert seen == set(itertools.product(range(3), repeat=3))
+
+
+# ---------------------------------------------------------------------- budgets
+def _alarm_free() -> bool:
+    return (signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
+
+
+class SlowChain:
+    """An exact positional oracle (a product law) whose chain-rule calls sleep."""
+
+    def __init__(self, n: int, delay: float) -> None:
+        self.n, self.q, self.delay = n, 2, delay
+
+    def conditionals(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        out = np.full((x.shape[0], self.n, 2), 0.5)
+        b, i = np.nonzero(x >= 0)
+        out[b, i] = np.eye(2)[x[b, i]]
+        return out
+
+    def conditionals_at(self, x, positions, chain_values=None) -> np.ndarray:  # noqa: ANN001
+        if chain_values is not None:
+            time.sleep(self.delay)
+        full = self.conditionals(x)
+        return full[np.arange(full.shape[0])[:, None], np.asarray(positions)]
+
+
+def test_round_budget_bounds_every_sample_and_draws_no_randomness() -> None:
+    """Within the budget nothing changes (same seed, same samples and costs); one
+    round below the largest rounds seen it stops, naming the rounds reached."""
+    target = ising_chain_table(8, 1.2)
+    free = AGR24Sampler(target, k=3).sample(2000, rng=np.random.default_rng(41))
+    top = int(free.rounds.max())
+    within = AGR24Sampler(target, k=3, max_rounds=top, timeout=600.0).sample(
+        2000, rng=np.random.default_rng(41))
+    np.testing.assert_array_equal(within.samples, free.samples)
+    np.testing.assert_array_equal(within.rounds, free.rounds)
+    with pytest.raises(BudgetExceededError, match=rf"`max_rounds` = {top - 1} exceeded: sample "
+                       rf"\d+ reached {top} rounds in AGR24Sampler.sample\(\); k = 3; "):
+        AGR24Sampler(target, k=3, max_rounds=top - 1).sample(2000, rng=np.random.default_rng(41))
+    assert _alarm_free()
+
+
+def test_timeout_stops_slow_round_pairs() -> None:
+    """40 round-pairs of 0.2 s each stop at the 0.5 s timeout (main thread: the
+    interval timer; off it: the check before every round-pair)."""
+    start = time.monotonic()
+    with pytest.raises(BudgetExceededError, match=r"`timeout` = 0.5 s exceeded: .*AGR24Sampler"
+                       r".*of n = 80 coordinates fixed"):
+        AGR24Sampler(SlowChain(80, 0.2), k=2, timeout=0.5).sample(3, rng=0)
+    assert time.monotonic() - start < 5
+    assert _alarm_free()
+    caught: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            AGR24Sampler(SlowChain(80, 0.05), k=2, timeout=0.3).sample(3, rng=0)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            caught.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    assert len(caught) == 1 and isinstance(caught[0], BudgetExceededError), caught
+    assert "`timeout` = 0.3 s exceeded" in str(caught[0])
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"max_rounds": 0}, r"`max_rounds` must be an integer >= 1; got 0\."),
+        ({"max_rounds": -5}, r"`max_rounds` must be an integer >= 1; got -5\."),
+        ({"timeout": -1}, r"`timeout` must be a finite number > 0; got -1\."),
+        ({"timeout": "x"}, r"`timeout` must be a finite number > 0; got 'x'\."),
+    ],
+)
+def test_budget_arguments_are_checked_first(kw: dict, match: str) -> None:
+    with pytest.raises(ParameterError, match=match):
+        AGR24Sampler(object(), **kw)  # type: ignore[arg-type]
+
+
+def test_curie_weiss_at_n_1e5_raises_no_warning() -> None:
+    """Issue 18 item 21: AGR24 round-pairs on CurieWeiss(100000, beta=1) raise no
+    RuntimeWarning (underflow included) until the 2 s timeout stops the sample."""
+    with warnings.catch_warnings(), np.errstate(all="warn"):
+        warnings.simplefilter("error")
+        sampler = AGR24Sampler(CurieWeiss(100_000, beta=1.0), timeout=2.0)
+        with pytest.raises(BudgetExceededError, match=r"of n = 100000 coordinates fixed"):
+            sampler.sample(1, rng=np.random.default_rng(21))
+    assert _alarm_free()
