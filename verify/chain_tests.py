@@ -39,8 +39,8 @@ Sub-tests
     with conditional probability 0 is an immediate failure.
 ``chain-score`` (martingale CLT)
     ``sum_t [log p_t(v_t) + H(p_t)] / sqrt(sum_t Var_{p_t} log p_t)`` is asymptotically
-    N(0, 1); detects tempered / sharpened samplers. Omitted when every conditional
-    is deterministic (zero variance).
+    N(0, 1); detects tempered / sharpened samplers. Omitted, with a note, when the
+    variance is zero (every conditional deterministic or uniform).
 ``site[i]`` (exact binomial)
     Counts of ``X_i = v`` against the exact one-site marginal (one oracle call).
 ``pair[i,j]`` (exact binomial)
@@ -497,8 +497,8 @@ def chain_test(
         pvals["chain-score"] = float(2.0 * stats.norm.sf(abs(z)))
         info["chain-score"] = (float(score.sum()), 0.0)
     else:
-        notes.append("chain-score omitted: every revealed conditional is deterministic "
-                     "(zero variance)")
+        notes.append("chain-score omitted: log p_t is constant under every revealed "
+                     "conditional (deterministic or uniform conditionals: zero variance)")
     # ---- one-site marginals
     empty = np.full((1, n), MASK, dtype=np.int64)
     single = co.conditionals_at(empty, np.arange(n)[None, :])[0]  # (n, q)
