@@ -201,3 +201,239 @@ def test_diffusion_oracle_correct_passes_and_misscaled_fails_tower_and_reference
     bad = audit_oracle(Scaled(), reference=gm, rng=0)
     assert _finding(bad, "diffusion.tower").severity == "error"
     assert "t" in _finding(bad, "reference").query
+
+
+# ------------------------------------------------------------------ issue 18 item 15
+# Statuses: every rule listed, skipped ones with their reason and counted apart; sampler
+# findings name the oracle query; the terminal shows the queries; the wall time is true.
+
+def _rule(res: AuditResult, rule: str) -> Finding:
+    hits = [f for f in res.checks if f.rule == rule]
+    assert len(hits) == 1, f"expected one record of {rule!r}; got {len(hits)}:\n{res}"
+    return hits[0]
+
+
+def _all_rules(res: AuditResult) -> None:
+    from verify.audit import DISCRETE_RULES
+
+    rules = [f.rule for f in res.checks]
+    assert len(rules) == len(set(rules)), rules
+    assert set(DISCRETE_RULES) - {"contract.other"} <= set(rules), rules
+    assert not [f for f in res.checks if "not evaluated on this audit path" in f.message]
+
+
+def test_broken_contract_skips_dependent_rules_with_reason_not_pass():
+    """Before: consistency.orders PASS ("skipped: the contract is broken"), counted as
+    passed; exchange, pmf, reference and sampler rules were missing."""
+    res = audit_oracle(Unnormalised(_table(1)), reference=_table(1), rng=3)
+    _all_rules(res)
+    for rule in ("consistency.exchange", "consistency.orders", "consistency.pmf", "reference",
+                 "sampler.sequential", "sampler.autospeculative", "sampler.batch-invariance"):
+        f = _rule(res, rule)
+        assert f.status == "skipped" and f.passed is False, f
+        assert "contract.normalised failed" in f.message, f
+    counts = res.counts
+    assert counts["skipped"] == 7 and counts["fail"] == 1, counts
+    assert counts["pass"] + counts["fail"] + counts["warn"] + counts["skipped"] == len(res.checks)
+    assert not res.passed and res.verdict() == "fail"
+    assert "1 failed, 7 skipped" in res.summary()
+    assert not [f for f in res.findings if f.status == "skipped"]  # findings: fail/warn only
+    text = str(res)
+    assert "[skipped] consistency.orders: the contract is broken" in text
+
+
+def test_correct_oracle_lists_every_rule_and_skips_only_what_was_not_asked():
+    res = audit_oracle(_table(1), rng=3, run_samplers=False)
+    _all_rules(res)
+    skipped = {f.rule: f.message for f in res.skipped}
+    assert set(skipped) == {"reference", "sampler.sequential", "sampler.autospeculative",
+                            "sampler.batch-invariance"}, skipped
+    assert skipped["reference"] == "no reference oracle given"
+    assert "run_samplers=False" in skipped["sampler.sequential"]
+    assert res.passed and res.verdict() == "pass" and res.verdict(strict=True) == "fail"
+    with pytest.raises(ParameterError, match="`passed` must be True iff"):
+        Finding("x", True, "error", "m", status="skipped")
+
+
+class ZeroTrap(_Wrap):
+    """Answers every context revealing x0 = 1 and x3 = 1 as impossible (all-zero masked
+    rows, a legal answer on its own) although its other answers give it positive mass."""
+
+    def conditionals(self, x):
+        out = super().conditionals(x).copy()
+        trap = (x[:, 0] == 1) & (x[:, 3] == 1)
+        out[(x == MASK) & trap[:, None]] = 0.0
+        return out
+
+
+def test_sampler_failure_names_the_oracle_query_not_an_internal_message():
+    """Before: "sequential sampler failed on this oracle: ParameterError: `probs` rows
+    must have positive mass; got row 80" with the query {"method": "sample"}."""
+    oracle = ZeroTrap(_table(1))
+    res = audit_oracle(oracle, rng=0)
+    for name in ("sequential", "autospeculative"):
+        f = _rule(res, f"sampler.{name}")
+        assert f.status == "fail" and not f.message.startswith("`probs`"), f
+        assert "zero-probability context" in f.message and "contradict" in f.message
+        x, i = np.array([f.query["x"]]), f.query["position"]
+        assert x[0, 0] == 1 and x[0, 3] == 1 and x[0, i] == MASK, f.query
+        # the query shows it: an all-zero row at a context of positive chain probability
+        np.testing.assert_array_equal(oracle.conditionals(x)[0, i], 0.0)
+        assert all(p > 0 for p in f.query["chain_probabilities"])
+        assert f.query["during"]["sampler"] == name
+    text = str(res)
+    assert text.count("query: conditionals x=[1 ") >= 2, text
+
+
+def test_terminal_lines_show_the_query_of_every_finding():
+    """Before: the terminal showed no queries (only report.md did)."""
+    res = audit_oracle(Mixed(_table(1), _table(2)), rng=3, run_samplers=False)
+    lines = res.lines()
+    assert lines[0] == res.summary()
+    for f in res.findings:
+        k = lines.index(f.lines()[0])
+        assert lines[k + 1].startswith("      query: "), lines
+    f = _rule(res, "consistency.exchange")
+    assert "positions=[" in f.lines()[1] and "then_x_with_i=[" in f.lines()[1]
+
+
+def test_reported_time_is_the_wall_time_with_phases():
+    """Before: the sampler table's seconds covered the cost run only (0.1 s of a 5 s
+    audit), and no phase was timed."""
+    import time
+
+    t = _table(2, n=3, q=2)
+    t0 = time.perf_counter()
+    res = audit_oracle(t, reference=t, rng=4)
+    wall = time.perf_counter() - t0
+    assert 0.95 * wall <= res.seconds <= wall, (res.seconds, wall)
+    assert set(res.timings) == {"contract", "consistency", "reference", "samplers"}
+    assert abs(sum(res.timings.values()) - res.seconds) <= 0.05 * res.seconds + 0.01
+    for run in res.sampler_runs:
+        assert run["seconds"] >= run["sample_seconds"] > 0
+    # the sampler phase is the sum of its runs (cost + exactness) and the batch check
+    assert res.timings["samplers"] >= sum(r["seconds"] for r in res.sampler_runs)
+    assert f"{res.seconds:.1f} s" in res.summary()
+
+
+# ------------------------------------------------------------------ issue 19 item 5
+class IntegerAnswers(_Wrap):
+    def conditionals(self, x):
+        return super().conditionals(x).astype(np.int64)
+
+
+class Squeezing(_Wrap):
+    def conditionals(self, x):
+        return np.squeeze(super().conditionals(x))
+
+
+class ModifiesInput(_Wrap):
+    def conditionals(self, x):
+        out = super().conditionals(x)
+        x[x == MASK] = 0
+        return out
+
+
+def test_integer_answer_is_a_dtype_error_not_a_warning():
+    """Before: a dtype warning, then the samplers blamed `probs` (positive mass)."""
+    res = audit_oracle(IntegerAnswers(_table(1)), rng=3)
+    f = _rule(res, "contract.dtype")
+    assert f.status == "fail" and f.severity == "error" and "int64" in f.message
+    assert f.query["answer_row"] == [0, 0] and f.query["x"][f.query["position"]] == MASK
+    assert not [g for g in res.checks if "probs" in g.message]
+    assert _rule(res, "sampler.autospeculative").status == "skipped"
+
+
+def test_squeezed_answer_for_one_context_is_a_shape_error():
+    """Before: "batch-invariance: ... alone (batch of 1) ... differs by up to inf"."""
+    res = audit_oracle(Squeezing(_table(1)), rng=3)
+    f = _rule(res, "contract.shape")
+    assert f.status == "fail" and f.query["batch_size"] == 1
+    assert "(4, 2); expected (1, 4, 2)" in f.message and "batch axis" in f.message
+    assert _rule(res, "batch-invariance").status == "skipped"
+    assert not [g for g in res.checks if "inf" in g.message]
+
+
+def test_oracle_modifying_its_input_is_named_with_entry():
+    res = audit_oracle(ModifiesInput(_table(1)), rng=3)
+    f = _rule(res, "contract.input")
+    assert f.status == "fail" and "changed from -1 to 0" in f.message
+    assert f.query["x"][f.query["position"]] == MASK
+    assert _rule(res, "sampler.sequential").status == "skipped"
+
+
+# ------------------------------------------------------------------ issue 18 items 3 and 2
+class ForgetfulFastPath(_Wrap):
+    """``conditionals`` is right, but the fast path ``conditionals_at`` without chain
+    values forgets the revealed positions (answers the empty context's marginals).
+    The audit's contract and consistency rules use ``conditionals`` and pass; the
+    autospeculative sampler's residual loop then never accepts (rate 0)."""
+
+    def conditionals_at(self, x, positions, chain_values=None):
+        if chain_values is not None:
+            return self.inner.conditionals_at(x, positions, chain_values)
+        out = self.inner.conditionals_at(np.full_like(x, MASK), positions)
+        rev = np.take_along_axis(x, positions, axis=1)
+        onehot = np.eye(self.q)[np.where(rev == MASK, 0, rev)]
+        return np.where((rev == MASK)[..., None], out, onehot)
+
+
+def test_runaway_sampler_is_a_budget_finding_within_a_bound():
+    """Before: no budget; the autospeculative run went on for tens of seconds per
+    sample() call (until the 10**7-trial safety cap) instead of reporting."""
+    import time
+
+    t = _table(1)
+    t0 = time.perf_counter()
+    res = audit_oracle(ForgetfulFastPath(t), reference=t, rng=0, sampler_timeout=1.0)
+    wall = time.perf_counter() - t0
+    assert wall < 10.0, f"audit took {wall:.1f} s with sampler_timeout=1 s"
+    f = _rule(res, "sampler.autospeculative")
+    assert f.status == "fail" and "ran past its budget" in f.message, f
+    assert "timeout" in f.message and "acceptance rate" in f.message, f.message
+    assert f.query["budget"] == {"sampler_timeout": 1.0, "sampler_max_rounds": None}
+    assert len(f.query["block"]) == 2 and f.query["seed"] == [0, 1], f.query
+    assert _rule(res, "sampler.batch-invariance").status == "skipped"
+    # the round budget too
+    t0 = time.perf_counter()
+    res = audit_oracle(ForgetfulFastPath(t), reference=t, rng=0, sampler_timeout=30.0,
+                       sampler_max_rounds=10)
+    assert time.perf_counter() - t0 < 10.0
+    f = _rule(res, "sampler.autospeculative")
+    assert "`max_rounds` = 10 exceeded" in f.message, f.message
+    assert f.query["budget"]["sampler_max_rounds"] == 10
+
+
+def test_budget_arguments_checked_before_any_work():
+    for kw, match in (({"sampler_timeout": 0.0}, r"`sampler_timeout` must be"),
+                      ({"sampler_timeout": float("nan")}, r"`sampler_timeout` must be"),
+                      ({"sampler_max_rounds": 0}, r"`sampler_max_rounds` must be"),
+                      ({"run_samplers": "yes"}, r"`run_samplers` must be a bool")):
+        with pytest.raises(ParameterError, match=match):
+            audit_oracle(NaNRows(_table(1)), **kw)
+
+
+class LargeBatchesTempered(_Wrap):
+    """Right on small batches (those the contract rules use), tempered (p**2,
+    renormalised) on calls of more than 256 rows, as a batched fast path might be."""
+
+    def conditionals(self, x):
+        out = super().conditionals(x)
+        if x.shape[0] <= 256:
+            return out
+        t = out**2
+        return t / t.sum(-1, keepdims=True)
+
+
+def test_sampler_batch_invariance_finding():
+    """Issue 18 item 2: the audit compares the autospeculative sampler's law at batch
+    sizes 1 and its production size (check_batch_invariance, alpha and TV stated)."""
+    t = _table(2, n=3, q=2)
+    ok = audit_oracle(t, reference=t, rng=5)
+    g = _rule(ok, "sampler.batch-invariance")
+    assert g.status == "pass" and "batch sizes 1 and 2000" in g.message, g
+    res = audit_oracle(LargeBatchesTempered(t), reference=t, rng=5)
+    assert not [f for f in res.findings if f.rule.startswith(("contract.", "consistency."))]
+    f = _rule(res, "sampler.batch-invariance")
+    assert f.status == "fail" and "depends on the batch size" in f.message, f
+    assert f.query["batch_sizes"] == [1, 2000] and f.value < f.query["alpha"]
