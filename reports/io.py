@@ -1,18 +1,32 @@
 """Build, read and atomically write report documents.
 
 :func:`write_report` renders everything in memory first (JSON text, Markdown, HTML,
-PNG figures), then writes it into a fresh temporary directory beside the target and
-moves the files into place with :func:`os.replace`. A failure while rendering or
-writing leaves nothing behind: no partial report ever appears in ``out_dir`` (when
-``out_dir`` does not exist yet the whole directory appears in one rename).
+PNG figures), then writes the whole report directory beside the target (a hidden
+sibling ``.<name>.autospec-tmp-<pid>-<random>``) and swaps it into place in one step:
+a rename when ``out_dir`` does not exist, else an atomic exchange of the two
+directories (Linux ``renameat2(RENAME_EXCHANGE)``), after which the previous report is
+deleted. A reader therefore sees the complete old report or the complete new one,
+never a mix, whatever kills the writer. Where the exchange is not available (another
+OS or file system) two renames are used: a kill between them leaves no report at
+``out_dir`` (never a mixed one) and the previous report in the hidden sibling.
+
+Leftovers of killed writers (hidden siblings whose process is gone and that hold only
+report files) are deleted by the next :func:`write_report` into the same place.
+``out_dir`` must be missing, empty or hold only a previous report (``report.json``,
+``report.md``, ``report.html``, ``figures/*.png``): the swap replaces the whole
+directory, so a directory with other files is refused before anything is written.
+Files get the usual permissions (``0o666`` and directories ``0o777``, less the umask).
 """
 
 from __future__ import annotations
 
+import ctypes
 import datetime as _dt
+import errno
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -31,6 +45,8 @@ __all__ = [
     "make_document",
     "write_report",
     "read_report",
+    "check_out_dir",
+    "clean_leftovers",
     "REPORT_FILES",
 ]
 
@@ -155,21 +171,191 @@ def _render_all(doc: dict[str, Any], formats: Sequence[str]) -> dict[str, bytes]
     return files
 
 
+#: Marker in the names of the hidden build directories beside ``out_dir``.
+_TMP_TAG = ".autospec-tmp-"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _renameat2_exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange two paths (Linux); False when the system cannot do it."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                   ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err))
+
+
+def _foreign_entries(directory: Path) -> list[str]:
+    """Entries of ``directory`` that are not part of a report written here."""
+    names = set(REPORT_FILES.values())
+    foreign = []
+    with os.scandir(directory) as it:
+        for entry in it:
+            if entry.name == "figures" and entry.is_dir(follow_symlinks=False):
+                with os.scandir(entry.path) as figs:
+                    foreign += [f"figures/{f.name}" for f in figs
+                                if not (f.name.endswith(".png")
+                                        and f.is_file(follow_symlinks=False))]
+            elif not (entry.name in names and entry.is_file(follow_symlinks=False)):
+                foreign.append(entry.name + ("/" if entry.is_dir() else ""))
+    return sorted(foreign)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def clean_leftovers(out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Delete what killed writers of ``out_dir`` left beside it; return the paths removed.
+
+    A leftover is a hidden sibling ``.<name>.autospec-tmp-<pid>-...`` (or
+    ``.<name>.tmp-...``, the name used before schema version 2) whose process is no
+    longer running and which holds only report files. Anything else is left alone.
+    """
+    out = Path(os.path.abspath(out_dir))
+    parent, name = out.parent, out.name
+    pat = re.compile(r"^\." + re.escape(name) +
+                     r"(?:" + re.escape(_TMP_TAG) + r"(\d+)-.+|\.tmp-[A-Za-z0-9_]{8})$")
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = pat.match(entry.name)
+        if not m or not entry.is_dir(follow_symlinks=False):
+            continue
+        if m.group(1) is not None and _pid_alive(int(m.group(1))):
+            continue
+        path = Path(entry.path)
+        try:
+            if _foreign_entries(path):
+                continue
+            shutil.rmtree(path)
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
+
+
+def check_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """Check that a report can be written into ``out_dir``, before any work; return it.
+
+    Call this before a long run: it raises the error :func:`write_report` would raise
+    at the end about the location (a file in the way, a directory holding other files,
+    the current directory, a parent that is a file). It writes nothing.
+
+    Raises
+    ------
+    ReportError
+        If ``out_dir`` cannot receive a report.
+    """
+    raw = Path(out_dir)
+    out = Path(os.path.realpath(raw))
+    if out.parent == out:
+        raise ReportError(f"`out_dir` must not be a file-system root; got {str(raw)!r}.")
+    if out == Path(os.path.realpath(os.getcwd())):
+        raise ReportError(f"`out_dir` must not be the current directory (the report directory "
+                          f"is replaced as a whole); got {str(raw)!r}.")
+    if out.exists():
+        if not out.is_dir():
+            raise ReportError(f"`out_dir` {str(raw)!r} exists and is not a directory.")
+        try:
+            foreign = _foreign_entries(out)
+        except OSError as exc:
+            raise ReportError(f"cannot list `out_dir` {str(raw)!r}: "
+                              f"{exc.strerror or exc}.") from None
+        if foreign:
+            more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+            raise ReportError(
+                f"`out_dir` {str(raw)!r} holds {foreign[0]!r}{more}, which is not part of a "
+                f"report; the report directory is replaced as a whole, so write it into a new "
+                f"or empty directory or one holding only a previous report.")
+    else:
+        anc = out.parent
+        while not anc.exists():
+            anc = anc.parent
+        if not anc.is_dir():
+            raise ReportError(f"`out_dir` {str(raw)!r} cannot be created: {str(anc)!r} is "
+                              f"not a directory.")
+        if not os.access(anc, os.W_OK | os.X_OK):
+            raise ReportError(f"`out_dir` {str(raw)!r} cannot be created: {str(anc)!r} is "
+                              f"not writable.")
+    return out
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _swap_into_place(tmp: Path, out: Path) -> Path | None:
+    """Move the built directory ``tmp`` to ``out``; return the path of the old report
+    (to delete) or None."""
+    if not out.exists():
+        try:
+            os.rename(tmp, out)  # the whole report appears at once
+            return None
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not out.is_dir():
+                raise
+    if _renameat2_exchange(tmp, out):
+        return tmp  # tmp now holds the previous report
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}{_TMP_TAG}{os.getpid()}-old",
+                                dir=out.parent))
+    os.rmdir(old)
+    os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    return old
+
+
 def write_report(
     doc: dict[str, Any],
     out_dir: str | os.PathLike[str],
     *,
     formats: Sequence[str] = ("json", "md", "html"),
 ) -> dict[str, Path]:
-    """Validate, render and atomically write a report into ``out_dir``.
+    """Validate, render and atomically write a report directory ``out_dir``.
 
     Parameters
     ----------
     doc : dict
         A report document (see :mod:`reports.schema`).
     out_dir : path
-        Directory to write ``report.json``, ``report.md``, ``report.html`` and
-        ``figures/*.png`` into; created if missing.
+        Directory to hold ``report.json``, ``report.md``, ``report.html`` and
+        ``figures/*.png``; created if missing. If it exists it must hold only a
+        previous report (see :func:`check_out_dir`); that report is replaced as a whole.
     formats : sequence of {"json", "md", "html"}
 
     Returns
@@ -180,21 +366,24 @@ def write_report(
     Raises
     ------
     ReportError
-        If the document is invalid or the files cannot be written; nothing is left
-        behind in that case.
+        If the document is invalid, ``out_dir`` cannot receive a report, or the files
+        cannot be written; the previous report (if any) is then left as it was and no
+        temporary directory remains.
     """
     bad = [f for f in formats if f not in REPORT_FILES]
     if bad:
         raise ReportError(f"`formats` must be among {sorted(REPORT_FILES)}; got {bad[0]!r}.")
     validate_report(doc)
+    out_arg = Path(out_dir)
+    out = check_out_dir(out_arg)
     files = _render_all(doc, formats)  # any rendering failure happens before any write
-    out = Path(out_dir)
-    parent = out.parent if str(out.parent) else Path(".")
+    parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+        clean_leftovers(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}{_TMP_TAG}{os.getpid()}-", dir=parent))
     except OSError as exc:
-        raise ReportError(f"cannot create report directory {str(out)!r}: "
+        raise ReportError(f"cannot create report directory {str(out_arg)!r}: "
                           f"{exc.strerror or exc}.") from None
     try:
         umask = os.umask(0)
@@ -207,22 +396,23 @@ def write_report(
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-        if not out.exists():
-            os.replace(tmp, out)  # the whole report appears at once
-        else:
-            if not out.is_dir():
-                raise ReportError(f"`out_dir` {str(out)!r} exists and is not a directory.")
-            (out / "figures").mkdir(exist_ok=True)
-            for rel in files:  # every file is complete when it appears
-                os.replace(tmp / rel, out / rel)
+        if "md" in formats:
+            (tmp / "figures").mkdir(exist_ok=True)
+            _fsync_dir(tmp / "figures")
+        _fsync_dir(tmp)
+        old = _swap_into_place(tmp, out)
+        _fsync_dir(parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
-        raise ReportError(f"cannot write report into {str(out)!r}: {exc.strerror or exc}.") \
-            from None
+        raise ReportError(f"cannot write report into {str(out_arg)!r}: "
+                          f"{exc.strerror or exc}.") from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     short = {"json": "json", "md": "md", "html": "html"}
     paths: dict[str, Path] = {}
     for rel in files:
         key = next((k for k, v in REPORT_FILES.items() if v == rel), rel)
-        paths[short.get(key, key)] = out / rel
+        paths[short.get(key, key)] = out_arg / rel
     return paths

@@ -121,16 +121,16 @@ def test_failure_while_writing_keeps_the_previous_report_intact(tmp_path, monkey
     out = tmp_path / "rep"
     rio.write_report(_doc(), out)
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    real_replace = os.replace
+    real_fsync = os.fsync
     calls = []
 
-    def failing_replace(src, dst):
-        calls.append(dst)
-        if len(calls) == 1:
+    def failing_fsync(fd):
+        calls.append(fd)
+        if len(calls) == 2:  # the disk fills up while the second file is written
             raise OSError(28, "No space left on device")
-        real_replace(src, dst)
+        real_fsync(fd)
 
-    monkeypatch.setattr(rio.os, "replace", failing_replace)
+    monkeypatch.setattr(rio.os, "fsync", failing_fsync)
     with pytest.raises(ReportError, match="No space left"):
         rio.write_report(_doc(fail=True), out)
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
