@@ -15,6 +15,15 @@ so the Euler chain costs ``N + 1`` rounds and ``N + 1`` queries per sample. The
 per-sample costs depend only on that sample's own random choices, never on how many
 samples are batched together.
 
+Budgets: every sampler takes keyword-only ``max_rounds`` (rounds per sample,
+``>= 1``) and ``timeout`` (seconds of wall time per ``sample()`` call, ``> 0``);
+exceeding either raises :class:`~distributions.errors.BudgetExceededError` naming
+the budget, the value reached and where the sampler was (for the autospeculative
+sampler: the block of time steps, the residual trials run and the acceptance rate
+seen). The checks run once per round or batch and draw no randomness; on the main
+thread of a POSIX system an interval timer also interrupts a long oracle call (see
+:class:`~samplers.base.Budget`). Default ``None``: no budget.
+
 Overridable hooks (used by the test-suite's negative controls):
 :meth:`AutospeculativeDiffusionSampler._path_loglik`,
 :meth:`AutospeculativeDiffusionSampler._right_start`,
@@ -33,8 +42,8 @@ import numpy as np
 
 from distributions._validation import check_float, check_int
 from distributions.base import DiffusionOracle
-from distributions.errors import OracleError, ParameterError
-from samplers.base import RandomSource, SampleResult, as_random_source
+from distributions.errors import BudgetExceededError, OracleError, ParameterError
+from samplers.base import Budget, RandomSource, SampleResult, as_random_source, check_budget
 
 __all__ = [
     "LocalizationGrid",
@@ -171,13 +180,33 @@ class _Drift:
 
 
 class _DiffusionBase:
-    def __init__(self, oracle: DiffusionOracle, grid: Any) -> None:
+    def __init__(
+        self,
+        oracle: DiffusionOracle,
+        grid: Any,
+        *,
+        max_rounds: int | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.max_rounds, self.timeout = check_budget(max_rounds, timeout)
         self.oracle = _Drift(oracle)
         self.grid = _as_grid(grid)
         self.dim = self.oracle.dim
         self._t = self.grid.times
         self._h = self.grid.steps
         self._N = self.grid.num_steps
+
+    def _budget(self, describe: Any = None) -> Budget:
+        return Budget(type(self).__name__, self.max_rounds, self.timeout, describe)
+
+    def _fixed_rounds(self, num: int) -> None:
+        """Raise before any work when every sample takes ``N + 1 > max_rounds`` rounds."""
+        if num and self.max_rounds is not None and self._N + 1 > self.max_rounds:
+            raise BudgetExceededError(
+                f"`max_rounds` = {self.max_rounds} exceeded: every sample of "
+                f"{type(self).__name__}.sample() takes N + 1 = {self._N + 1} rounds (one per "
+                "step and one for the output); nothing was run."
+            )
 
     def _result(
         self, x_end: np.ndarray, out: np.ndarray, rounds: np.ndarray, queries: np.ndarray,
@@ -197,17 +226,30 @@ class EulerLocalizationSampler(_DiffusionBase):
     ----------
     oracle : DiffusionOracle
     grid : LocalizationGrid or array_like of times
+    max_rounds : int, optional
+        Round budget, ``>= 1``; every sample takes ``N + 1`` rounds, so with
+        ``max_rounds <= N`` :meth:`sample` raises
+        :class:`~distributions.errors.BudgetExceededError` before any oracle call.
+    timeout : float, optional
+        Seconds of wall time per :meth:`sample` call, ``> 0``; checked before every
+        step (see the module docstring).
     """
 
     def sample(self, num: int, *, rng: Any = None) -> SampleResult:
         """Draw ``num`` chains; ``samples = f(T, x_N)``, ``aux["path_end"] = x_N``."""
         num = check_int("num", num, low=0)
         src = as_random_source(rng)
-        x = np.zeros((num, self.dim))
-        for k in range(self._N):
-            f = self.oracle(np.full(num, self._t[k]), x)
-            x = x + self._h[k] * f + math.sqrt(self._h[k]) * src.normal((num, self.dim))
-        out = self.oracle(np.full(num, self.grid.T), x)
+        self._fixed_rounds(num)
+        done = [0]
+        with self._budget(lambda: f"{done[0]} of N = {self._N} steps done") as budget:
+            x = np.zeros((num, self.dim))
+            for k in range(self._N):
+                budget.check_time()
+                f = self.oracle(np.full(num, self._t[k]), x)
+                x = x + self._h[k] * f + math.sqrt(self._h[k]) * src.normal((num, self.dim))
+                done[0] = k + 1
+            budget.check_time()
+            out = self.oracle(np.full(num, self.grid.T), x)
         cost = np.full(num, self._N + 1, dtype=np.int64)
         return self._result(x, out, cost, cost.copy())
 
@@ -245,6 +287,15 @@ class AutospeculativeDiffusionSampler(_DiffusionBase):
     grid : LocalizationGrid or array_like of times
     rho : float, optional
         Batch growth, ``> 0``; default ``1 / log2(N)`` (1 when ``N <= 2``).
+    max_rounds : int, optional
+        Round budget, ``>= 1``: :meth:`sample` raises
+        :class:`~distributions.errors.BudgetExceededError` as soon as the rounds
+        charged to one call ``SAMPLE(a, b)`` (the root call plus the output query is
+        the whole sample) exceed it, checked after every chunk of residual trials and
+        on the samples at the end; every returned sample has ``rounds <= max_rounds``.
+    timeout : float, optional
+        Seconds of wall time per :meth:`sample` call, ``> 0``; checked at every
+        vectorised step (see the module docstring).
 
     Notes
     -----
@@ -257,8 +308,16 @@ class AutospeculativeDiffusionSampler(_DiffusionBase):
     leaves both the law and the cost model unchanged.
     """
 
-    def __init__(self, oracle: DiffusionOracle, grid: Any, *, rho: float | None = None) -> None:
-        super().__init__(oracle, grid)
+    def __init__(
+        self,
+        oracle: DiffusionOracle,
+        grid: Any,
+        *,
+        rho: float | None = None,
+        max_rounds: int | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__(oracle, grid, max_rounds=max_rounds, timeout=timeout)
         if rho is None:
             rho = 1.0 / max(1.0, math.log2(self._N))
         self.rho = check_float("rho", rho, low=0.0, low_open=True)
@@ -284,9 +343,15 @@ class AutospeculativeDiffusionSampler(_DiffusionBase):
         """Draw ``num`` exact chain outputs; see the class docstring for the cost."""
         num = check_int("num", num, low=0)
         src = as_random_source(rng)
-        run = _AutospecRun(self, num, src)
-        xn, rounds, queries = run.run()
-        out = self.oracle(np.full(num, self.grid.T), xn)
+        budget = self._budget()
+        with budget:
+            run = _AutospecRun(self, num, src, budget)
+            xn, rounds, queries = run.run()
+            budget.check_time()
+            out = self.oracle(np.full(num, self.grid.T), xn)
+            if num:
+                worst = int(np.argmax(rounds))
+                budget.check_rounds(int(rounds[worst]) + 1, f"sample {worst}")
         return self._result(xn, out, rounds + 1, queries + 1)
 
 
@@ -330,10 +395,19 @@ class _AutospecRun:
     per-sample costs, which depend on each call's own random choices only.
     """
 
-    def __init__(self, sampler: AutospeculativeDiffusionSampler, num: int, src: RandomSource):
+    def __init__(self, sampler: AutospeculativeDiffusionSampler, num: int, src: RandomSource,
+                 budget: Budget | None = None):
         self.s = sampler
         self.src = src
         self.num = num
+        self.budget = budget
+        # for budget messages: the last residual chunk judged (calls, a, b, still
+        # rejected, trials each, trials run, accepted) and the totals
+        self.loop: tuple[int, ...] | None = None
+        self.trials_run = 0
+        self.trials_hit = 0
+        if budget is not None:
+            budget.describe = self.describe
         d = sampler.dim
         n_steps = sampler._N
         na: list[int] = []
@@ -385,6 +459,19 @@ class _AutospecRun:
         self.out_r = np.zeros(num, dtype=np.int64)
         self.out_q = np.zeros(num, dtype=np.int64)
 
+    def describe(self) -> str:
+        """Where the run is, for budget messages."""
+        if self.loop is None:
+            return "no residual trial run yet"
+        calls, a, b, n_open, trials, run, hits = self.loop
+        return (
+            f"last residual chunk judged: {calls} call(s), block ({a}, {b}) of time steps among "
+            f"them, {n_open} still rejected after {trials} residual trials each; acceptance "
+            "rate seen there "
+            f"{_rate(hits, run)}; all residual loops: {self.trials_run} trials run, "
+            f"acceptance rate {_rate(self.trials_hit, self.trials_run)}"
+        )
+
     def _ensure_batches(self, k: int) -> None:
         while len(self.sizes) < k:
             self.sizes.append(next(self._sizes_iter))
@@ -408,7 +495,10 @@ class _AutospecRun:
         n = self.num
         self._push(np.zeros(n, dtype=np.int64), np.zeros((n, d)), np.zeros((n, d)),
                    np.zeros(n, dtype=bool), -1 - np.arange(n), np.zeros(n, dtype=np.int64))
+        budget = self.budget
         while self.heap:
+            if budget is not None:
+                budget.check_time()
             kv = heapq.heappop(self.heap)
             parts = self.pending.pop(kv)
             cols = [np.concatenate(c) for c in zip(*parts, strict=True)]
@@ -581,8 +671,26 @@ class _AutospecRun:
                               tot.reshape(n_a, n_trials)[win, first[got]],
                               rc["rounds"][g], rc["queries"][g], rc["time"][g])
             again = grp[~got]
+            node0 = int(rc["node"][again[0] if again.size else grp[0]])
+            hits = int(acc.sum())
+            self.trials_run += acc.size
+            self.trials_hit += hits
+            self.loop = (int(grp.size), int(self.na[node0]), int(self.nb[node0]),
+                         int(again.size), self.cum[be], int(acc.size), hits)
             if again.size:
+                budget = self.budget
+                if budget is not None and budget.max_rounds is not None:
+                    worst = int(again[np.argmax(rc["rounds"][again])])
+                    node = int(rc["node"][worst])
+                    budget.check_rounds(
+                        int(rc["rounds"][worst]),
+                        f"a call of block ({int(self.na[node])}, {int(self.nb[node])})",
+                    )
                 self._start_chunks(again)
+
+
+def _rate(hits: int, run: int) -> str:
+    return f"{hits / run:.3g} ({hits} of {run} trials accepted)" if run else "none (no trial)"
 
 
 # ----------------------------------------------------------------------------- speculative
@@ -604,6 +712,14 @@ class SpeculativeDiffusionSampler(_DiffusionBase):
     grid : LocalizationGrid or array_like of times
     window : int
         Drafted steps per window, ``>= 1``.
+    max_rounds : int, optional
+        Round budget, ``>= 1``: :meth:`sample` raises
+        :class:`~distributions.errors.BudgetExceededError` as soon as one sample's
+        rounds exceed it (checked after every window), so every returned sample has
+        ``rounds <= max_rounds``.
+    timeout : float, optional
+        Seconds of wall time per :meth:`sample` call, ``> 0``; checked before every
+        window (see the module docstring).
 
     Notes
     -----
@@ -614,8 +730,16 @@ class SpeculativeDiffusionSampler(_DiffusionBase):
     ``2 Phi(-|D| / 2)``.
     """
 
-    def __init__(self, oracle: DiffusionOracle, grid: Any, *, window: int) -> None:
-        super().__init__(oracle, grid)
+    def __init__(
+        self,
+        oracle: DiffusionOracle,
+        grid: Any,
+        *,
+        window: int,
+        max_rounds: int | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__(oracle, grid, max_rounds=max_rounds, timeout=timeout)
         self.window = check_int("window", window, low=1)
 
     # -- hooks ------------------------------------------------------------------------
@@ -634,77 +758,88 @@ class SpeculativeDiffusionSampler(_DiffusionBase):
         d, n_steps, w = self.dim, self._N, self.window
         times, hs = self._t, self._h
         pos = np.zeros(num, dtype=np.int64)
-        x = np.zeros((num, d))
-        m = self.oracle(np.zeros(num), x)
-        rounds = np.ones(num, dtype=np.int64)
-        queries = np.ones(num, dtype=np.int64)
-        rec_d: list[np.ndarray] = []
-        rec_a: list[np.ndarray] = []
-        rec_s: list[np.ndarray] = []
-        rec_k: list[np.ndarray] = []
-        while True:
-            idx = np.flatnonzero(pos < n_steps)
-            if not idx.size:
-                break
-            s = pos[idx]
-            lens = np.minimum(w, n_steps - s)
-            lmax = int(lens.max())
-            kk = np.arange(lmax)
-            valid = kk[None, :] < lens[:, None]
-            step = np.minimum(s[:, None] + kk[None, :], n_steps - 1)
-            h = np.where(valid, hs[step], 0.0)
-            sh = np.sqrt(h)
-            xi = src.normal((idx.size, lmax, d))
-            ms = m[idx]
-            delta = h[:, :, None] * ms[:, None, :] + sh[:, :, None] * xi
-            path = x[idx][:, None, :] + np.cumsum(delta, axis=1)  # x_{s+1..s+lmax}
-            fv = np.zeros((idx.size, lmax, d))
-            tq = times[np.minimum(s[:, None] + kk[None, :] + 1, n_steps)]
-            fv[valid] = self.oracle(tq[valid], path[valid])
-            rounds[idx] += 1
-            queries[idx] += lens
-            targets = np.concatenate([ms[:, None, :], fv[:, :-1]], axis=1)  # f at x_{s+k}
-            dvec = sh[:, :, None] * (ms[:, None, :] - targets)
-            logp = np.where(valid, self._log_accept(xi, dvec), 0.0)
-            acc = src.coin(logp.reshape(-1)).reshape(idx.size, lmax) | ~valid
-            rejected = ~acc.all(axis=1)
-            kstar = np.where(rejected, np.argmax(~acc, axis=1), lens)
-            # per-step records: evaluated steps k < kstar + 1 (rejection included), D != 0
-            dn = np.sqrt((dvec * dvec).sum(axis=2))
-            seen = valid & (kk[None, :] <= kstar[:, None]) & (dn > 0)
-            rec_d.append(dn[seen])
-            rec_a.append(acc[seen])
-            rec_s.append(np.broadcast_to(idx[:, None], seen.shape)[seen])
-            rec_k.append((s[:, None] + kk[None, :])[seen])
-            # all accepted: move to the window end, drift already known
-            ok = ~rejected
-            rows = np.flatnonzero(ok)
-            last = lens[rows] - 1
-            x[idx[rows]] = path[rows, last]
-            m[idx[rows]] = fv[rows, last]
-            pos[idx[rows]] = s[rows] + lens[rows]
-            # first rejection at kstar: reflect, restart there
-            rows = np.flatnonzero(rejected)
-            if rows.size:
-                k = kstar[rows]
-                xk = np.where(
-                    (k == 0)[:, None], x[idx[rows]], path[rows, np.maximum(k - 1, 0)]
-                )
-                hk = h[rows, k]
-                dk = dvec[rows, k]
-                e = dk / np.sqrt((dk * dk).sum(axis=1, keepdims=True))
-                zr = self._reflect(xi[rows, k], e)
-                xnew = xk + hk[:, None] * targets[rows, k] + np.sqrt(hk)[:, None] * zr
-                newpos = s[rows] + k + 1
-                x[idx[rows]] = xnew
-                pos[idx[rows]] = newpos
-                m[idx[rows]] = self.oracle(times[newpos], xnew)
-                rounds[idx[rows]] += 1
-                queries[idx[rows]] += 1
-        return self._result(
-            x, m.copy(), rounds, queries,
-            step_dnorm=np.concatenate(rec_d) if rec_d else np.zeros(0),
-            step_accepted=np.concatenate(rec_a) if rec_a else np.zeros(0, dtype=bool),
-            step_sample=np.concatenate(rec_s) if rec_s else np.zeros(0, dtype=np.int64),
-            step_index=np.concatenate(rec_k) if rec_k else np.zeros(0, dtype=np.int64),
-        )
+
+        def describe() -> str:
+            least = int(pos.min()) if num else n_steps
+            return (f"window = {w}; {int((pos >= n_steps).sum())} of {num} chains complete, "
+                    f"the least advanced at step {least} of N = {n_steps}")
+
+        with self._budget(describe) as budget:
+            x = np.zeros((num, d))
+            m = self.oracle(np.zeros(num), x)
+            rounds = np.ones(num, dtype=np.int64)
+            queries = np.ones(num, dtype=np.int64)
+            rec_d: list[np.ndarray] = []
+            rec_a: list[np.ndarray] = []
+            rec_s: list[np.ndarray] = []
+            rec_k: list[np.ndarray] = []
+            while True:
+                idx = np.flatnonzero(pos < n_steps)
+                if not idx.size:
+                    break
+                budget.check_time()
+                s = pos[idx]
+                lens = np.minimum(w, n_steps - s)
+                lmax = int(lens.max())
+                kk = np.arange(lmax)
+                valid = kk[None, :] < lens[:, None]
+                step = np.minimum(s[:, None] + kk[None, :], n_steps - 1)
+                h = np.where(valid, hs[step], 0.0)
+                sh = np.sqrt(h)
+                xi = src.normal((idx.size, lmax, d))
+                ms = m[idx]
+                delta = h[:, :, None] * ms[:, None, :] + sh[:, :, None] * xi
+                path = x[idx][:, None, :] + np.cumsum(delta, axis=1)  # x_{s+1..s+lmax}
+                fv = np.zeros((idx.size, lmax, d))
+                tq = times[np.minimum(s[:, None] + kk[None, :] + 1, n_steps)]
+                fv[valid] = self.oracle(tq[valid], path[valid])
+                rounds[idx] += 1
+                queries[idx] += lens
+                targets = np.concatenate([ms[:, None, :], fv[:, :-1]], axis=1)  # f at x_{s+k}
+                dvec = sh[:, :, None] * (ms[:, None, :] - targets)
+                logp = np.where(valid, self._log_accept(xi, dvec), 0.0)
+                acc = src.coin(logp.reshape(-1)).reshape(idx.size, lmax) | ~valid
+                rejected = ~acc.all(axis=1)
+                kstar = np.where(rejected, np.argmax(~acc, axis=1), lens)
+                # per-step records: evaluated steps k < kstar + 1 (rejection included), D != 0
+                dn = np.sqrt((dvec * dvec).sum(axis=2))
+                seen = valid & (kk[None, :] <= kstar[:, None]) & (dn > 0)
+                rec_d.append(dn[seen])
+                rec_a.append(acc[seen])
+                rec_s.append(np.broadcast_to(idx[:, None], seen.shape)[seen])
+                rec_k.append((s[:, None] + kk[None, :])[seen])
+                # all accepted: move to the window end, drift already known
+                ok = ~rejected
+                rows = np.flatnonzero(ok)
+                last = lens[rows] - 1
+                x[idx[rows]] = path[rows, last]
+                m[idx[rows]] = fv[rows, last]
+                pos[idx[rows]] = s[rows] + lens[rows]
+                # first rejection at kstar: reflect, restart there
+                rows = np.flatnonzero(rejected)
+                if rows.size:
+                    k = kstar[rows]
+                    xk = np.where(
+                        (k == 0)[:, None], x[idx[rows]], path[rows, np.maximum(k - 1, 0)]
+                    )
+                    hk = h[rows, k]
+                    dk = dvec[rows, k]
+                    e = dk / np.sqrt((dk * dk).sum(axis=1, keepdims=True))
+                    zr = self._reflect(xi[rows, k], e)
+                    xnew = xk + hk[:, None] * targets[rows, k] + np.sqrt(hk)[:, None] * zr
+                    newpos = s[rows] + k + 1
+                    x[idx[rows]] = xnew
+                    pos[idx[rows]] = newpos
+                    m[idx[rows]] = self.oracle(times[newpos], xnew)
+                    rounds[idx[rows]] += 1
+                    queries[idx[rows]] += 1
+                if budget.max_rounds is not None:
+                    worst = int(idx[np.argmax(rounds[idx])])
+                    budget.check_rounds(int(rounds[worst]), f"sample {worst}")
+            return self._result(
+                x, m.copy(), rounds, queries,
+                step_dnorm=np.concatenate(rec_d) if rec_d else np.zeros(0),
+                step_accepted=np.concatenate(rec_a) if rec_a else np.zeros(0, dtype=bool),
+                step_sample=np.concatenate(rec_s) if rec_s else np.zeros(0, dtype=np.int64),
+                step_index=np.concatenate(rec_k) if rec_k else np.zeros(0, dtype=np.int64),
+            )

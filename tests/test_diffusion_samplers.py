@@ -7,12 +7,17 @@ them must make the corresponding check fail at the stated sample size.
 
 from __future__ import annotations
 
+import re
+import signal
+import threading
+import time
+
 import numpy as np
 import pytest
 from scipy import stats
 
 from distributions.diffusion import FiniteSet, GaussianMixture
-from distributions.errors import OracleError, ParameterError
+from distributions.errors import BudgetExceededError, OracleError, ParameterError
 from samplers.diffusion import (
     AutospeculativeDiffusionSampler,
     EulerLocalizationSampler,
@@ -243,3 +248,111 @@ def test_sampler_bad_input() -> None:
             cls(_NaNOracle(), GRID, **kw).sample(3, rng=0)
         with pytest.raises(OracleError, match="shape"):
             cls(_WrongShape(), GRID, **kw).sample(3, rng=0)
+
+
+# ----------------------------------------------------------------------------- budgets
+def _alarm_free() -> bool:
+    return (signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
+
+
+class _Slow:
+    """The mixture's exact denoiser, sleeping ``delay`` seconds per call."""
+
+    dim = 2
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    def denoise(self, t, x):
+        time.sleep(self.delay)
+        return MIX.denoise(t, x)
+
+
+def _samplers(oracle, **kw):
+    return {
+        "euler": EulerLocalizationSampler(oracle, GRID, **kw),
+        "autospec": AutospeculativeDiffusionSampler(oracle, GRID, **kw),
+        "speculative": SpeculativeDiffusionSampler(oracle, GRID, window=4, **kw),
+    }
+
+
+@pytest.mark.parametrize("kind", ["euler", "autospec", "speculative"])
+def test_round_budget_bounds_every_sample_and_draws_no_randomness(kind: str) -> None:
+    """Within the budget nothing changes (same seed, same output and costs); one
+    round below the largest rounds seen it stops (Euler: before any oracle call)."""
+    free = _samplers(MIX)[kind].sample(200, rng=np.random.default_rng(61))
+    top = int(free.rounds.max())
+    within = _samplers(MIX, max_rounds=top, timeout=600.0)[kind].sample(
+        200, rng=np.random.default_rng(61))
+    np.testing.assert_array_equal(within.samples, free.samples)
+    np.testing.assert_array_equal(within.rounds, free.rounds)
+    spy = _Slow(0.0)
+    calls = []
+    spy.denoise = lambda t, x: calls.append(1) or MIX.denoise(t, x)  # type: ignore[method-assign]
+    with pytest.raises(BudgetExceededError, match=rf"`max_rounds` = {top - 1} exceeded: ") as info:
+        _samplers(spy, max_rounds=top - 1)[kind].sample(200, rng=np.random.default_rng(61))
+    msg = str(info.value)
+    if kind == "euler":
+        assert f"takes N + 1 = {GRID.num_steps + 1} rounds" in msg and not calls, msg
+    else:
+        assert re.search(rf"(sample \d+|a call of block \(\d+, \d+\)) reached {top} rounds", msg)
+    assert _alarm_free()
+
+
+def test_autospec_round_budget_names_the_residual_loop() -> None:
+    """A tight budget stops the autospeculative sampler inside a residual loop; the
+    message names the block of time steps, the trials run and the acceptance rate."""
+    with pytest.raises(BudgetExceededError) as info:
+        AutospeculativeDiffusionSampler(MIX, GRID, max_rounds=4).sample(400, rng=62)
+    msg = str(info.value)
+    assert re.search(r"`max_rounds` = 4 exceeded: a call of block \(\d+, \d+\) reached \d+ "
+                     r"rounds in AutospeculativeDiffusionSampler.sample\(\); last residual chunk "
+                     r"judged: \d+ call\(s\), block \(\d+, \d+\) of time steps among them, \d+ "
+                     r"still rejected after \d+ residual trials each; acceptance rate seen there "
+                     r"[0-9.e-]+ \(\d+ of \d+ trials accepted\)", msg), msg
+
+
+@pytest.mark.parametrize("kind", ["euler", "autospec", "speculative"])
+def test_timeout_stops_a_slow_denoiser(kind: str) -> None:
+    """0.2 s per oracle call and 17+ rounds: the 0.5 s timeout stops every sampler."""
+    start = time.monotonic()
+    with pytest.raises(BudgetExceededError, match=r"`timeout` = 0.5 s exceeded: .* elapsed in "):
+        _samplers(_Slow(0.2), timeout=0.5)[kind].sample(5, rng=0)
+    assert time.monotonic() - start < 5
+    assert _alarm_free()
+
+
+def test_timeout_off_the_main_thread() -> None:
+    caught: list[BaseException] = []
+
+    def run() -> None:
+        for sampler in _samplers(_Slow(0.05), timeout=0.3).values():
+            try:
+                sampler.sample(5, rng=0)
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                caught.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    assert len(caught) == 3, caught
+    assert all(isinstance(e, BudgetExceededError) and "`timeout` = 0.3 s" in str(e)
+               for e in caught), caught
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"max_rounds": 0}, r"`max_rounds` must be an integer >= 1; got 0\."),
+        ({"max_rounds": 1.0}, r"`max_rounds` must be an integer >= 1; got 1.0\."),
+        ({"timeout": -1}, r"`timeout` must be a finite number > 0; got -1\."),
+        ({"timeout": "x"}, r"`timeout` must be a finite number > 0; got 'x'\."),
+    ],
+)
+def test_budget_arguments_are_checked_first(kw: dict, match: str) -> None:
+    for make in (lambda: EulerLocalizationSampler(object(), GRID, **kw),
+                 lambda: AutospeculativeDiffusionSampler(object(), GRID, **kw),
+                 lambda: SpeculativeDiffusionSampler(object(), GRID, window=2, **kw)):
+        with pytest.raises(ParameterError, match=match):
+            make()
