@@ -3,12 +3,14 @@
 from samplers.agr24 import AGR24Sampler, default_block_size, race_coupling
 from samplers.autospec import AutospeculativeSampler, default_rho
 from samplers.base import (
+    Budget,
     NumpySource,
     RandomSource,
     Sampler,
     SampleResult,
     SamplerTrace,
     as_random_source,
+    check_budget,
 )
 from samplers.diffusion import (
     AutospeculativeDiffusionSampler,
@@ -26,6 +28,8 @@ __all__ = [
     "RandomSource",
     "NumpySource",
     "as_random_source",
+    "Budget",
+    "check_budget",
     "CountingOracle",
     "SequentialSampler",
     "AutospeculativeSampler",

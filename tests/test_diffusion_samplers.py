@@ -281,17 +281,17 @@ def _samplers(oracle, **kw):
 def test_round_budget_bounds_every_sample_and_draws_no_randomness(kind: str) -> None:
     """Within the budget nothing changes (same seed, same output and costs); one
     round below the largest rounds seen it stops (Euler: before any oracle call)."""
-    free = _samplers(MIX)[kind].sample(200, rng=np.random.default_rng(61))
+    free = _samplers(MIX)[kind].sample(100, rng=np.random.default_rng(61))
     top = int(free.rounds.max())
     within = _samplers(MIX, max_rounds=top, timeout=600.0)[kind].sample(
-        200, rng=np.random.default_rng(61))
+        100, rng=np.random.default_rng(61))
     np.testing.assert_array_equal(within.samples, free.samples)
     np.testing.assert_array_equal(within.rounds, free.rounds)
     spy = _Slow(0.0)
     calls = []
     spy.denoise = lambda t, x: calls.append(1) or MIX.denoise(t, x)  # type: ignore[method-assign]
     with pytest.raises(BudgetExceededError, match=rf"`max_rounds` = {top - 1} exceeded: ") as info:
-        _samplers(spy, max_rounds=top - 1)[kind].sample(200, rng=np.random.default_rng(61))
+        _samplers(spy, max_rounds=top - 1)[kind].sample(100, rng=np.random.default_rng(61))
     msg = str(info.value)
     if kind == "euler":
         assert f"takes N + 1 = {GRID.num_steps + 1} rounds" in msg and not calls, msg
