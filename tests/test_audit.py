@@ -285,6 +285,30 @@ def test_sampler_failure_names_the_oracle_query_not_an_internal_message():
     assert text.count("query: conditionals x=[1 ") >= 2, text
 
 
+class ZeroTrapPositional(ZeroTrap):
+    """The same answers through the ``conditionals_at`` fast path (chain contexts)."""
+
+    def conditionals_at(self, x, positions, chain_values=None):
+        B, L = positions.shape
+        ctx = np.repeat(x[:, None, :], L, axis=1)
+        if chain_values is not None:  # row (b, j) reveals positions[b, :j]
+            for j in range(1, L):
+                ctx[np.arange(B)[:, None], np.arange(j, L)[None, :],
+                    positions[:, j - 1][:, None]] = chain_values[:, j - 1][:, None]
+        full = self.conditionals(ctx.reshape(B * L, self.n)).reshape(B, L, self.n, self.q)
+        return full[np.arange(B)[:, None], np.arange(L)[None, :], positions]
+
+
+def test_sampler_failure_on_the_fast_path_names_the_chain_context():
+    oracle = ZeroTrapPositional(_table(1))
+    res = audit_oracle(oracle, rng=1)
+    f = _rule(res, "sampler.autospeculative")
+    assert f.status == "fail" and "zero-probability context" in f.message, f
+    x, i = np.array([f.query["x"]]), f.query["position"]
+    np.testing.assert_array_equal(oracle.conditionals(x)[0, i], 0.0)
+    assert x[0, 0] == 1 and x[0, 3] == 1 and all(p > 0 for p in f.query["chain_probabilities"])
+
+
 def test_terminal_lines_show_the_query_of_every_finding():
     """Before: the terminal showed no queries (only report.md did)."""
     res = audit_oracle(Mixed(_table(1), _table(2)), rng=3, run_samplers=False)

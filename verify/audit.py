@@ -763,15 +763,19 @@ def _reference_discrete(a: _Auditor, oracle: Any, reference: Any, gen: np.random
 
 
 class _Recorder:
-    """Delegates to an oracle and keeps its last few calls (arguments and answers), so
-    that a sampler failure can be traced to the query that caused it."""
+    """Delegates to an oracle and notes, from every call, the rows it answers as a
+    zero-probability context (all-zero row at a masked position) and the last call's
+    first context, so that a sampler failure can be traced to the query that caused
+    it. Keeps at most :attr:`KEEP` such rows (contexts, not whole answers)."""
 
-    KEEP = 16
+    KEEP = 64
+    PER_CALL = 16
 
     def __init__(self, oracle: Any) -> None:
         self._oracle = oracle
         self.n, self.q = int(oracle.n), int(oracle.q)
-        self.calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.zeros: list[tuple[np.ndarray, int, list[float]]] = []
+        self.last: tuple[list[int], int] | None = None
         if callable(getattr(oracle, "conditionals_at", None)):
             self.conditionals_at = self._conditionals_at
 
@@ -780,49 +784,55 @@ class _Recorder:
             raise AttributeError(name)
         return getattr(self._oracle, name)
 
-    def _keep(self, ctx: np.ndarray, pos: np.ndarray, out: Any) -> None:
-        self.calls.append((ctx, pos, np.asarray(out)))
-        del self.calls[:-self.KEEP]
+    def _note(self, x: np.ndarray, positions: np.ndarray | None,
+              chain_values: np.ndarray | None, out: Any) -> None:
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[0] == 0:
+            return
+        self.last = (_ctx_list(x[0]), int(x.shape[0]))
+        out = np.asarray(out)
+        if out.ndim != 3 or out.shape[0] != x.shape[0] or out.dtype.kind not in "fiub":
+            return
+        if positions is None:
+            if out.shape[1] != x.shape[1]:
+                return
+            masked = x == MASK
+        else:
+            positions = np.asarray(positions)
+            if out.shape[1] != positions.shape[1]:
+                return
+            masked = np.take_along_axis(x, positions, axis=1) == MASK
+        zero = masked & (out.sum(axis=-1) == 0)
+        if not zero.any():
+            return
+        for b, j in np.argwhere(zero)[:self.PER_CALL]:
+            ctx = np.array(x[b], copy=True)
+            pos = int(j)
+            if positions is not None:
+                pos = int(positions[b, j])
+                if chain_values is not None:  # row (b, j): positions[b, :j] revealed
+                    ctx[positions[b, :j]] = np.asarray(chain_values)[b, :j]
+            self.zeros.append((ctx, pos, [float(v) for v in out[b, j]]))
+        del self.zeros[:-self.KEEP]
 
     def conditionals(self, x: np.ndarray) -> np.ndarray:
         out = self._oracle.conditionals(x)
-        x = np.array(x, copy=True)
-        self._keep(x, np.broadcast_to(np.arange(self.n), x.shape), out)
+        self._note(x, None, None, out)
         return out
 
     def _conditionals_at(self, x: np.ndarray, positions: np.ndarray,
                          chain_values: np.ndarray | None = None) -> np.ndarray:
         out = self._oracle.conditionals_at(x, positions, chain_values)
-        x, positions = np.asarray(x), np.asarray(positions)
-        B, L = positions.shape
-        if chain_values is None:
-            ctx = np.repeat(x[:, None, :], L, axis=1)
-        else:  # row (b, j): x[b] with positions[b, :j] revealed
-            ctx = np.repeat(x[:, None, :], L, axis=1).copy()
-            cv = np.asarray(chain_values)
-            for j in range(1, L):
-                ctx[np.arange(B), j:, positions[:, j - 1]] = cv[:, j - 1, None]
-        self._keep(ctx.reshape(B * L, self.n), positions.reshape(B * L, 1),
-                   np.asarray(out).reshape(B * L, 1, -1))
+        self._note(x, positions, chain_values, out)
         return out
 
 
 def _zero_context_witness(rec: _Recorder) -> dict[str, Any] | None:
     """A context the oracle answers as impossible (all-zero rows) although the chain rule
-    of its own answers gives its revealed values positive probability, from the calls
-    ``rec`` kept (newest first): the query that shows an inconsistency, or None."""
+    of its own answers gives its revealed values positive probability, among the rows
+    ``rec`` noted (newest first): the query that shows an inconsistency, or None."""
     n = rec.n
-    cands: list[tuple[np.ndarray, int, list[float]]] = []
-    for ctx, pos, out in reversed(rec.calls):
-        if out.ndim != 3 or out.shape[0] != ctx.shape[0] or out.dtype.kind not in "fiub":
-            continue
-        sums = np.asarray(out, dtype=np.float64).sum(axis=-1)
-        masked = np.take_along_axis(ctx, pos, axis=1) == MASK
-        for r, c in np.argwhere((sums == 0) & masked)[:64]:
-            cands.append((ctx[r], int(pos[r, c]), [float(v) for v in out[r, c]]))
-        if len(cands) >= 64:
-            break
-    for ctx, i, row in cands:
+    for ctx, i, row in reversed(rec.zeros):
         revealed = np.flatnonzero(ctx != MASK)
         if revealed.size == 0:
             continue
@@ -880,15 +890,14 @@ def _failure(name: str, exc: Exception, rec: _Recorder, during: dict[str, Any],
         return (f"the {name} sampler reached context {ctx}, which the oracle answers as a "
                 f"zero-probability context (all-zero row at position {witness['position']}), "
                 f"although the chain rule of its own answers gives the revealed values "
-                f"probabilities {[f'{p:.3g}' for p in witness['chain_probabilities']]} "
+                f"probabilities {', '.join(f'{p:.3g}' for p in witness['chain_probabilities'])} "
                 f"(order {witness['chain_order']}): the answers contradict each other (the "
                 f"sampler then raised {inside})"), {**witness, "during": during}
-    if rec.calls:
-        ctx, _, _ = rec.calls[-1]
+    if rec.last is not None:
+        ctx0, size = rec.last
         return (f"the {name} sampler raised {inside} after the oracle query below (its last; "
-                f"first context of a batch of {ctx.shape[0]})"), {
-                    "method": "conditionals", "x": _ctx_list(ctx[0]),
-                    "batch_size": int(ctx.shape[0]), "during": during}
+                f"first context of a batch of {size})"), {
+                    "method": "conditionals", "x": ctx0, "batch_size": size, "during": during}
     return f"the {name} sampler raised {inside} before any oracle query", during
 
 
