@@ -97,9 +97,12 @@ weight table with ``n <= 4, q = 2`` it equals the target with ``rational_tv == 0
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+import random
 import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -116,15 +119,20 @@ __all__ = ["ExactLawResult", "EnumeratingSource", "exact_law"]
 _MAX_DEN = 10**9
 _MAX_COIN_DEN = 10**6
 _LOOP_CODE = AutospeculativeSampler._residual.__code__
-_BLOCK_CODE = AutospeculativeSampler._sample_block.__code__
 
 
-class _Truncated(Exception):
-    """A path's weight fell below ``tol``."""
+class _Truncated(BaseException):
+    """A path's weight fell below ``tol``. (A ``BaseException``: sampler code that
+    catches ``Exception`` cannot swallow the enumerator's control flow.)"""
 
 
-class _Parked(Exception):
+class _Parked(BaseException):
     """A lumped residual continuation was registered; this execution stops."""
+
+
+class _Refusal(BaseException):
+    """The enumeration cannot follow the sampler; raised as ``ParameterError`` by
+    :func:`exact_law` (a ``BaseException`` so that no sampler code swallows it)."""
 
 
 class _RationalFailed(Exception):
@@ -153,21 +161,6 @@ def _rationalise_coin(p: float) -> Fraction:
     return f
 
 
-def _called_from_loop() -> bool:
-    """Whether the current coin call comes from the residual loop code of
-    :class:`~samplers.autospec.AutospeculativeSampler` (possibly through a source
-    wrapper), rather than from other code such as a subclass's own ``_residual``.
-    The nearest enclosing frame of the sampler's loop or block kernel decides."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        if frame.f_code is _LOOP_CODE:
-            return True
-        if frame.f_code is _BLOCK_CODE:
-            return False
-        frame = frame.f_back
-    return False
-
-
 def _prod(src: EnumeratingSource, factors: Any) -> Any:
     w: Any = Fraction(1) if src.rational else 1.0
     for f in factors:
@@ -192,11 +185,16 @@ class EnumeratingSource:
     indices); at the first choice point beyond the prefix it takes the first
     outcome whose weight is at least ``tol`` and schedules the others on ``stack``.
 
+    Every instance of one enumeration is a handle on the enumeration: a draw on any
+    of them is made by the execution running at that moment (the innermost one).
+    A memoised block call is enumerated by running the call with the very source
+    object it was handed (the handle itself, or whatever wrapper the sampler built
+    around it), so the wrapper's code runs in the nested enumeration exactly as in
+    the sampler.
+
     Parameters
     ----------
     prefix : list of int
-    weight : float or Fraction
-        Weight of the prefix (recomputed along the way; used for scheduling).
     stack : list
         DFS stack of ``(prefix, weight)`` to push siblings to.
     run : _Run
@@ -206,6 +204,15 @@ class EnumeratingSource:
         Carry :class:`fractions.Fraction` weights.
     phase_anchor : tuple of int, optional
         Anchor of lumped continuations in a residual-step phase.
+    base_weight : float or Fraction, optional
+        Weight of a merged continuation (replaces the representative's weight at
+        the end of its prefix).
+    enum : _Enumerator, optional
+        The enumeration this source belongs to (routes draws to its running
+        execution).
+    record : bool
+        Record a fingerprint of every choice (kind and law) in ``fps`` (for the
+        replay check of :class:`_Enumerator`).
     """
 
     def __init__(
@@ -217,6 +224,9 @@ class EnumeratingSource:
         rational: bool,
         phase_anchor: tuple[int, ...] | None = None,
         base_weight: Any = None,
+        *,
+        enum: _Enumerator | None = None,
+        record: bool = False,
     ) -> None:
         self.prefix = prefix
         self.pos = 0
@@ -231,10 +241,22 @@ class EnumeratingSource:
         self.taken: list[int] = []
         self.no_park = len(phase_anchor) if phase_anchor is not None else 0
         self.base_weight: Any = base_weight
+        self.enum = enum
+        self.record = record
+        self.fps: list[int] = []
+
+    def _active(self) -> EnumeratingSource:
+        """The source of the execution running now (this one outside any nesting)."""
+        cur = self.enum.current if self.enum is not None else None
+        return self if cur is None else cur
 
     # ------------------------------------------------------------------ core
     def _replaying(self) -> bool:
         return self.pos < len(self.prefix)
+
+    def _note(self, kind: str, law: Any) -> None:
+        if self.record:
+            self.fps.append(hash((kind, law)))
 
     def _take(self, i: int, w: Any, lump: int | None = None) -> int:
         """Follow the prescribed prefix: outcome ``i`` of weight ``w``."""
@@ -253,6 +275,9 @@ class EnumeratingSource:
         """Pick the outcome at the current choice point; ``weights`` sum to <= 1."""
         if self._replaying():
             i = self.prefix[self.pos]
+            if not 0 <= i < len(weights):
+                raise _Refusal(_nondeterministic(self, "a choice point changed its number of "
+                                                       "outcomes on re-execution"))
             return self._take(i, weights[i], lump)
         total = sum(weights)
         deficit = (1 - total) if not self.rational else Fraction(1) - total
@@ -294,11 +319,15 @@ class EnumeratingSource:
 
     def choose_joint(self, laws: list[list[Any]]) -> tuple[int, ...]:
         """Joint choice over independent laws (lists of weights)."""
+        self._note("joint", tuple(tuple(law) for law in laws))
         supports = [[i for i, w in enumerate(law) if w != 0] for law in laws]
         if self._replaying():
             # decode the prescribed combination (itertools.product order) without
             # listing all the others
             k = self.prefix[self.pos]
+            if not 0 <= k < math.prod(len(sup) for sup in supports):
+                raise _Refusal(_nondeterministic(self, "a choice point changed its number of "
+                                                       "outcomes on re-execution"))
             combo = []
             for sup in reversed(supports):
                 k, r = divmod(k, len(sup))
@@ -314,7 +343,27 @@ class EnumeratingSource:
 
     # ------------------------------------------------------------------ RandomSource
     def categorical(self, probs: np.ndarray) -> np.ndarray:
+        return self._active()._categorical(probs)
+
+    def coin(self, log_p: np.ndarray) -> np.ndarray:
+        # The all-rejected outcome is lumped (device 3) only when the real loop code
+        # called this method itself: its result then reaches the loop unchanged. A
+        # coin reaching here through any other code (a source wrapper, a subclass's
+        # own loop) always branches.
+        from_loop = sys._getframe(1).f_code is _LOOP_CODE
+        return self._active()._coin(log_p, from_loop)
+
+    def permutations(self, m: int, n: int) -> np.ndarray:
+        return self._active()._permutations(m, n)
+
+    def normal(self, shape: tuple[int, ...]) -> np.ndarray:
+        raise _Refusal("it draws continuous (normal) variates, which exact_law cannot "
+                       "enumerate")
+
+    def _categorical(self, probs: np.ndarray) -> np.ndarray:
         p = np.asarray(probs, dtype=np.float64)
+        if p.ndim != 2:
+            raise ParameterError(f"`probs` must have shape (m, q); got shape {p.shape}.")
         m, q = p.shape
         laws = []
         for row in p:
@@ -329,7 +378,7 @@ class EnumeratingSource:
                 laws.append([float(v) / tot for v in row])
         return np.array(self.choose_joint(laws), dtype=np.int64).reshape(m)
 
-    def coin(self, log_p: np.ndarray) -> np.ndarray:
+    def _coin(self, log_p: np.ndarray, from_loop: bool) -> np.ndarray:
         lp = np.asarray(log_p, dtype=np.float64).reshape(-1)
         ps = np.exp(np.minimum(lp, 0.0))
         if self.rational:
@@ -337,42 +386,91 @@ class EnumeratingSource:
             one: Any = Fraction(1)
         else:
             pr, one = [float(v) for v in ps], 1.0
+        self._note("coin", tuple(pr))
         m = lp.size
         # combo 0 (all False) is lumped only for the real loop's own coin
-        lump = 0 if self.in_residual and _called_from_loop() else None
+        lump = 0 if self.in_residual and from_loop else None
         if self._replaying():
             k = self.prefix[self.pos]
+            if not 0 <= k < 2**m:
+                raise _Refusal(_nondeterministic(self, "a choice point changed its number of "
+                                                       "outcomes on re-execution"))
             hits = [bool((k >> (m - 1 - j)) & 1) for j in range(m)]
             w = _prod(self, (p if h else one - p for p, h in zip(pr, hits, strict=True)))
             self._take(k, w, lump)
-            return np.array(hits, dtype=bool)
+            return np.array(hits, dtype=bool).reshape(np.shape(log_p))
         combos = list(itertools.product((False, True), repeat=m))
         weights = [_prod(self, (p if h else one - p for p, h in zip(pr, c, strict=True)))
                    for c in combos]
         k = self._choose(weights, lump=lump)
-        return np.array(combos[k], dtype=bool)
+        return np.array(combos[k], dtype=bool).reshape(np.shape(log_p))
 
-    def permutations(self, m: int, n: int) -> np.ndarray:
+    def _permutations(self, m: int, n: int) -> np.ndarray:
+        self._note("perm", (int(m), int(n)))
         perms = list(itertools.permutations(range(n)))
         w = (Fraction(1, len(perms)) if self.rational else 1.0 / len(perms))
         c = self.choose_joint([[w] * len(perms) for _ in range(m)])
         return np.array([perms[i] for i in c], dtype=np.int64).reshape(m, n)
 
-    def normal(self, shape: tuple[int, ...]) -> np.ndarray:
-        raise ParameterError("exact_law cannot enumerate continuous (normal) draws.")
+
+def _show(key: Any) -> str:
+    """Short text of an output key (a configuration, or (y, log mu))."""
+    text = repr(key)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _nondeterministic(src: EnumeratingSource, what: str) -> str:
+    return (f"it draws randomness outside the RandomSource it is handed, or keeps state "
+            f"across executions: {what} (choice {src.pos + 1} of the path)")
 
 
 # ---------------------------------------------------------------------- enumerator
 class _Enumerator:
-    def __init__(self, tol: float, rational: bool, max_paths: int) -> None:
+    """One enumeration: DFS over choice paths, with the replay check.
+
+    ``current`` is the source of the execution running now (executions nest: a
+    memoised block call enumerates its own law inside an execution of its caller).
+    ``label`` names the sampler in refusal messages.
+
+    Replay check: in every DFS, the executions numbered 1, 2, 4, 8, ... that end in
+    a leaf are run a second time along the same choice path; the two runs must make
+    the same choices (kind and law of every draw) and return the same output.
+    A sampler drawing randomness outside the source it is handed (its own
+    generator, fresh entropy) fails it with overwhelming probability, and is refused.
+    """
+
+    def __init__(self, tol: float, rational: bool, max_paths: int, label: str = "sampler") -> None:
         self.tol = tol
         self.rational = rational
         self.max_paths = max_paths
         self.paths = 0
+        self.replays = 0
         self.closures = 0
+        self.current: EnumeratingSource | None = None
+        self.label = label
 
     def zero(self) -> Any:
         return Fraction(0) if self.rational else 0.0
+
+    def _count(self, replay: bool = False) -> None:
+        if replay:
+            self.replays += 1
+        else:
+            self.paths += 1
+        if self.paths + self.replays > self.max_paths:
+            raise RuntimeError(
+                f"exact_law: enumeration exceeded max_paths={self.max_paths} executions "
+                "(see the limits in verify.exact_law)."
+            )
+
+    def _execute(self, program: Callable[[EnumeratingSource], Any],
+                 src: EnumeratingSource) -> Any:
+        prev = self.current
+        self.current = src
+        try:
+            return program(src)
+        finally:
+            self.current = prev
 
     def _dfs(
         self,
@@ -383,22 +481,47 @@ class _Enumerator:
     ) -> _Run:
         run = _Run(truncated=self.zero())
         stack = list(start)
+        count = 0
         while stack:
             prefix, _ = stack.pop()
+            count += 1
+            record = count & (count - 1) == 0  # executions 1, 2, 4, 8, ...
             src = EnumeratingSource(prefix, stack, run, self.tol, self.rational, phase_anchor,
-                                    base_weight)
-            self.paths += 1
-            if self.paths > self.max_paths:
-                raise RuntimeError(
-                    f"exact_law: enumeration exceeded max_paths={self.max_paths} executions "
-                    "(see the limits in verify.exact_law)."
-                )
+                                    base_weight, enum=self, record=record)
+            self._count()
             try:
-                key = program(src)
+                key = self._execute(program, src)
             except (_Truncated, _Parked):
                 continue
+            if record:
+                self._replay(program, src, key, phase_anchor, base_weight)
             run.leaves[key] = run.leaves.get(key, self.zero()) + src.weight
         return run
+
+    def _replay(self, program: Callable[[EnumeratingSource], Any], src: EnumeratingSource,
+                key: Any, phase_anchor: tuple[int, ...] | None, base_weight: Any) -> None:
+        """Run ``program`` again along the leaf path ``src`` took; refuse on a difference."""
+        again = EnumeratingSource(list(src.taken), [], _Run(truncated=self.zero()), self.tol,
+                                  self.rational, phase_anchor, base_weight, enum=self,
+                                  record=True)
+        self._count(replay=True)
+        try:
+            key2 = self._execute(program, again)
+        except (_Truncated, _Parked):
+            key2 = "<a different path>"
+        if again.fps != src.fps or again.pos != src.pos:
+            raise _Refusal(
+                "it draws randomness outside the RandomSource it is handed (or keeps "
+                "state across executions): re-running the same choice path made "
+                f"different random draws ({len(src.fps)} draws, then {len(again.fps)}; "
+                "their laws differ)"
+            )
+        if key2 != key:
+            raise _Refusal(
+                "it draws randomness outside the RandomSource it is handed (or keeps "
+                "state across executions): re-running the same choice path gave "
+                f"a different output ({_show(key)}, then {_show(key2)})"
+            )
 
     def law(
         self, program: Callable[[EnumeratingSource], Any], *, loop: bool = False
@@ -628,27 +751,241 @@ class _CachedOracle:
         return self._ask(key, lambda: self._oracle.conditionals_at(x, positions, chain_values))
 
 
+# ---------------------------------------------------------------------- fingerprints
+class _Ident:
+    """Identity key of an object a fingerprint does not look into (kept alive, so
+    its id cannot be reused while the key exists)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Ident) and other.obj is self.obj
+
+
+_RNG_TYPES = (np.random.Generator, np.random.RandomState, np.random.BitGenerator, random.Random)
+_OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, types.CodeType, _RNG_TYPES)
+_SOURCE_TAG = "<source>"
+
+
+def _fingerprint(obj: Any, fixed: dict[int, str], depth: int = 0,
+                 seen: dict[int, int] | None = None) -> Any:
+    """Hashable structural value of the data reachable from ``obj``.
+
+    Two objects with equal fingerprints hold equal data (arrays by bytes, floats
+    bit for bit, functions by code, defaults and closure cells, objects by type and
+    attributes). ``fixed`` maps the ids of objects that stand for themselves (the
+    sampler, its oracle, the target) to tags; every enumerating source is one tag.
+    Types, modules, builtins, random generators and objects nested deeper than 8
+    levels are compared by identity.
+    """
+    tag = fixed.get(id(obj))
+    if tag is not None:
+        return tag
+    if isinstance(obj, EnumeratingSource):
+        return _SOURCE_TAG
+    if obj is None or isinstance(obj, bool | int | str | bytes):
+        return (type(obj).__name__, obj)
+    if isinstance(obj, float):
+        return ("f", obj.hex())
+    if isinstance(obj, np.ndarray) and obj.dtype != object:
+        return ("a", obj.dtype.str, obj.shape, np.ascontiguousarray(obj).tobytes())
+    if isinstance(obj, np.generic):
+        return ("g", obj.dtype.str, obj.tobytes())
+    if isinstance(obj, _OPAQUE) or depth > 8:
+        return _Ident(obj)
+    if seen is None:
+        seen = {}
+    if id(obj) in seen:
+        return ("cycle", seen[id(obj)])
+    seen[id(obj)] = len(seen)
+
+    def rec(v: Any) -> Any:
+        return _fingerprint(v, fixed, depth + 1, seen)
+
+    if isinstance(obj, np.ndarray):
+        return ("ao", obj.shape, tuple(rec(v) for v in obj.ravel()))
+    if isinstance(obj, list | tuple):
+        return (type(obj).__name__, tuple(rec(v) for v in obj))
+    if isinstance(obj, dict):
+        return ("d", tuple((rec(k), rec(v)) for k, v in obj.items()))
+    if isinstance(obj, set | frozenset):
+        return ("s", frozenset(rec(v) for v in obj))
+    if isinstance(obj, types.FunctionType):
+        cells = []
+        for c in obj.__closure__ or ():
+            try:
+                cells.append(rec(c.cell_contents))
+            except ValueError:  # empty cell
+                cells.append("<empty>")
+        return ("fn", _Ident(obj.__code__), rec(obj.__defaults__), rec(obj.__kwdefaults__),
+                tuple(cells))
+    if isinstance(obj, types.MethodType):
+        return ("m", rec(obj.__func__), rec(obj.__self__))
+    if isinstance(obj, functools.partial):
+        return ("p", rec(obj.func), rec(obj.args), rec(obj.keywords))
+    attrs: list[tuple[str, Any]] = []
+    d = getattr(obj, "__dict__", None)
+    if isinstance(d, dict):
+        attrs.extend((k, rec(v)) for k, v in d.items())
+    for klass in type(obj).__mro__:
+        for name in klass.__dict__.get("__slots__", ()):
+            if name in ("__dict__", "__weakref__"):
+                continue
+            try:
+                attrs.append((name, rec(object.__getattribute__(obj, name))))
+            except AttributeError:
+                attrs.append((name, "<unset>"))
+    if d is None and not attrs:
+        return _Ident(obj)
+    return ("o", _Ident(type(obj)), tuple(attrs))
+
+
+def _instance_state(sampler: Any, fixed: dict[int, str]) -> dict[str, Any]:
+    """Fingerprints of the sampler's attributes (its oracle and the enumerator's
+    own memo hooks excepted)."""
+    d = getattr(sampler, "__dict__", None)
+    if not isinstance(d, dict):
+        return {"<object>": _fingerprint(sampler, {k: v for k, v in fixed.items()
+                                                   if v != "<sampler>"})}
+    return {k: _fingerprint(v, fixed) for k, v in d.items()
+            if k not in ("oracle", "_sample_block", "_residual")}
+
+
+def _rng_objects(sampler: Any, fixed: dict[int, str]) -> list[Any]:
+    """The random generators the sampler can reach: numpy's and Python's global ones,
+    those reachable from the instance (attributes, containers, closures; its oracle
+    and target excepted) and those held by the modules of its class and bases."""
+    found: dict[int, Any] = {id(np.random.mtrand._rand): np.random.mtrand._rand}
+    inst = getattr(random, "_inst", None)
+    if inst is not None:
+        found[id(inst)] = inst
+    seen: set[int] = set()
+    todo: list[tuple[Any, int]] = [(sampler, 0)]
+    while todo:
+        obj, depth = todo.pop()
+        if id(obj) in seen or depth > 8:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, _RNG_TYPES):
+            found[id(obj)] = obj
+            continue
+        if (obj is not sampler and id(obj) in fixed) or isinstance(
+            obj, (EnumeratingSource, str, bytes, int, float, np.ndarray, *_OPAQUE)
+        ):
+            continue
+        if isinstance(obj, list | tuple | set | frozenset):
+            kids = list(obj)
+        elif isinstance(obj, dict):
+            kids = [*obj.keys(), *obj.values()]
+        elif isinstance(obj, types.FunctionType):
+            kids = []
+            for c in obj.__closure__ or ():
+                try:
+                    kids.append(c.cell_contents)
+                except ValueError:
+                    pass
+        elif isinstance(obj, types.MethodType):
+            kids = [obj.__func__, obj.__self__]
+        else:
+            d = getattr(obj, "__dict__", None)
+            kids = list(d.values()) if isinstance(d, dict) else []
+            for klass in type(obj).__mro__:
+                for name in klass.__dict__.get("__slots__", ()):
+                    if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
+                        kids.append(object.__getattribute__(obj, name))
+        todo.extend((k, depth + 1) for k in kids)
+    for klass in type(sampler).__mro__:
+        module = sys.modules.get(klass.__module__)
+        for value in vars(module).values() if module is not None else ():
+            if isinstance(value, _RNG_TYPES):
+                found[id(value)] = value
+    return list(found.values())
+
+
+def _rng_states(objs: list[Any]) -> dict[int, tuple[Any, Any]]:
+    """State of each random generator of ``objs``, by id."""
+    out = {}
+    for o in objs:
+        try:
+            if isinstance(o, np.random.Generator):
+                st: Any = o.bit_generator.state
+            elif isinstance(o, np.random.BitGenerator):
+                st = o.state
+            elif isinstance(o, np.random.RandomState):
+                st = o.get_state(legacy=False)
+            else:
+                st = o.getstate()
+        except Exception:  # noqa: BLE001 - a generator whose state cannot be read
+            continue
+        out[id(o)] = (o, _fingerprint(st, {}))
+    return out
+
+
+def _rng_changes(before: dict[int, tuple[Any, Any]]) -> list[str]:
+    """Generators of ``before`` whose state has changed since."""
+    after = _rng_states([obj for obj, _ in before.values()])
+    changed = []
+    for key, (obj, st) in before.items():
+        now = after.get(key)
+        if now is not None and now[0] is obj and now[1] != st:
+            if obj is np.random.mtrand._rand:
+                changed.append("the global numpy random state (np.random.*)")
+            elif obj is getattr(random, "_inst", None):
+                changed.append("the global Python random state (random.*)")
+            else:
+                changed.append(f"a {type(obj).__module__}.{type(obj).__name__} it holds")
+    return changed
+
+
 # ---------------------------------------------------------------------- memoisation
-def _install_memo(sampler: Any, enum: _Enumerator) -> None:
-    """Wrap ``_sample_block`` / ``_residual`` of an autospeculative sampler instance."""
+def _install_memo(sampler: Any, enum: _Enumerator, fixed: dict[int, str]) -> None:
+    """Wrap ``_sample_block`` / ``_residual`` of an autospeculative sampler instance.
+
+    A wrapped call's law is enumerated by running the instance's own method (an
+    override included) with the very source object the call was handed; the law
+    is memoised under the call's arguments and the fingerprint of that source
+    (:func:`_fingerprint`: a plain enumerating source is one tag, a wrapper is its
+    type and data). Each execution of a memoised call must leave the wrapper's data
+    unchanged, else the sampler is refused.
+    """
     orig_block = sampler._sample_block
     cache: dict[tuple, tuple[list[Any], list[tuple[np.ndarray, float]]]] = {}
     if hasattr(sampler, "lookahead_rows"):
         sampler.lookahead_rows = 0
 
+    def source_key(source: Any) -> Any:
+        return _SOURCE_TAG if isinstance(source, EnumeratingSource) else _fingerprint(source,
+                                                                                      fixed)
+
+    def check_source(source: Any, skey: Any, where: str) -> None:
+        if skey is not _SOURCE_TAG and source_key(source) != skey:
+            raise _Refusal(
+                f"its random-source wrapper {type(source).__name__} changed its state during "
+                f"a {where} call, so the call's law depends on more than its arguments and "
+                "the memoised enumeration cannot follow it"
+            )
+
     def block_law(a: int, b: int, ctx: np.ndarray, order: np.ndarray,
-                  nu_rows: np.ndarray | None) -> tuple[list[Any], list[tuple[np.ndarray, float]]]:
+                  nu_rows: np.ndarray | None, source: Any,
+                  skey: Any) -> tuple[list[Any], list[tuple[np.ndarray, float]]]:
         key = (a, b, ctx.tobytes(), order.tobytes(),
-               None if nu_rows is None else np.ascontiguousarray(nu_rows).tobytes())
+               None if nu_rows is None else np.ascontiguousarray(nu_rows).tobytes(), skey)
         hit = cache.get(key)
         if hit is not None:
             return hit
 
         def program(src: EnumeratingSource) -> tuple[Any, Any]:
-            y, log_mu, _, _ = orig_block(a, b, ctx, order, nu_rows, src, None)
+            y, log_mu, _, _ = orig_block(a, b, ctx.copy(), order, nu_rows, source, None)
+            check_source(source, skey, "_sample_block")
             # the output is the pair (y, log mu_S): a wrong sampler may report a
             # log mu that is not a function of y, so both form the outcome
-            return tuple(int(v) for v in y[0]), float(log_mu[0])
+            return tuple(int(v) for v in np.asarray(y)[0]), float(np.asarray(log_mu)[0])
 
         leaves, _trunc = enum.law(program)
         keys = sorted(leaves)
@@ -661,17 +998,15 @@ def _install_memo(sampler: Any, enum: _Enumerator) -> None:
     def memo_block(a: int, b: int, ctx: np.ndarray, order: np.ndarray, nu_rows: Any,
                    source: Any, rec: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         m = ctx.shape[0]
-        base = source
-        while not isinstance(base, EnumeratingSource) and hasattr(base, "source"):
-            base = base.source  # a mutant's source wrapper: choose on the enumerator
-        if m == 0 or not isinstance(base, EnumeratingSource):
+        if m == 0 or enum.current is None:
             return orig_block(a, b, ctx, order, nu_rows, source, rec)
-        source = base
+        skey = source_key(source)
         laws = []
         for i in range(m):
             laws.append(block_law(a, b, ctx[i : i + 1].copy(), order[i : i + 1].copy(),
-                                  None if nu_rows is None else np.array(nu_rows[i : i + 1])))
-        pick = source.choose_joint([w for w, _ in laws])
+                                  None if nu_rows is None else np.array(nu_rows[i : i + 1]),
+                                  source, skey))
+        pick = enum.current.choose_joint([w for w, _ in laws])
         y = np.stack([laws[i][1][j][0] for i, j in enumerate(pick)]).reshape(m, b - a)
         log_mu = np.array([laws[i][1][j][1] for i, j in enumerate(pick)], dtype=np.float64)
         zeros = np.zeros(m, dtype=np.int64)
@@ -685,8 +1020,10 @@ def _install_memo(sampler: Any, enum: _Enumerator) -> None:
     reads_x: set[tuple] = set()  # residual inputs whose law depends on the proposal
 
     def residual_law(a: int, b: int, ctx: np.ndarray, pos: np.ndarray, nu_rows: np.ndarray,
-                     x: np.ndarray, log_nu_x: np.ndarray) -> tuple[list[Any], list[Any]]:
-        key: tuple = (a, b, ctx.tobytes(), pos.tobytes(), np.ascontiguousarray(nu_rows).tobytes())
+                     x: np.ndarray, log_nu_x: np.ndarray, source: Any,
+                     skey: Any) -> tuple[list[Any], list[Any]]:
+        key: tuple = (a, b, ctx.tobytes(), pos.tobytes(), np.ascontiguousarray(nu_rows).tobytes(),
+                      skey)
         full = key + (x.tobytes(), log_nu_x.tobytes())
         hit = res_cache.get(full if key in reads_x else key)
         if hit is not None:
@@ -697,7 +1034,8 @@ def _install_memo(sampler: Any, enum: _Enumerator) -> None:
             src.in_residual = 1
             src.residual_anchor = ()
             y, log_mu, _, _ = orig_res(a, b, ctx.copy(), pos, nu_rows, _Watched(x, flag),
-                                       _Watched(log_nu_x, flag), src, None)
+                                       _Watched(log_nu_x, flag), source, None)
+            check_source(source, skey, "_residual")
             return tuple(int(v) for v in np.asarray(y)[0]), float(np.asarray(log_mu)[0])
 
         leaves, _trunc = enum.law(program, loop=True)
@@ -713,17 +1051,17 @@ def _install_memo(sampler: Any, enum: _Enumerator) -> None:
                  x: np.ndarray, log_nu_x: np.ndarray, source: Any,
                  rec: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         m = ctx.shape[0]
-        if isinstance(source, EnumeratingSource) and m > 0:
-            laws = [residual_law(a, b, ctx[i : i + 1].copy(), pos[i : i + 1].copy(),
-                                 np.array(nu_rows[i : i + 1]), np.array(x[i : i + 1]),
-                                 np.array(log_nu_x[i : i + 1])) for i in range(m)]
-            pick = source.choose_joint([w for w, _ in laws])
-            y = np.stack([laws[i][1][j][0] for i, j in enumerate(pick)]).reshape(m, b - a)
-            log_mu = np.array([laws[i][1][j][1] for i, j in enumerate(pick)], dtype=np.float64)
-            zeros = np.zeros(m, dtype=np.int64)
-            return y, log_mu, zeros, zeros.copy()
-        # any other source (e.g. a mutant's wrapper): the loop runs inline, unlumped
-        return orig_res(a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec)
+        if m == 0 or enum.current is None:
+            return orig_res(a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec)
+        skey = source_key(source)
+        laws = [residual_law(a, b, ctx[i : i + 1].copy(), pos[i : i + 1].copy(),
+                             np.array(nu_rows[i : i + 1]), np.array(x[i : i + 1]),
+                             np.array(log_nu_x[i : i + 1]), source, skey) for i in range(m)]
+        pick = enum.current.choose_joint([w for w, _ in laws])
+        y = np.stack([laws[i][1][j][0] for i, j in enumerate(pick)]).reshape(m, b - a)
+        log_mu = np.array([laws[i][1][j][1] for i, j in enumerate(pick)], dtype=np.float64)
+        zeros = np.zeros(m, dtype=np.int64)
+        return y, log_mu, zeros, zeros.copy()
 
     sampler._residual = residual
 
@@ -753,10 +1091,12 @@ class ExactLawResult:
         Exact rational law (``rational=True`` and feasible).
     rational_tv : Fraction, optional
     executions : int
-        Program executions run by the enumeration.
+        Program executions run by the enumeration (replays not included).
     closures : int
         Residual loops summed in closed form.
     note : str
+    replays : int
+        Executions re-run by the replay check (see :func:`exact_law`).
     """
 
     pmf: np.ndarray
@@ -770,6 +1110,7 @@ class ExactLawResult:
     executions: int = 0
     closures: int = 0
     note: str = ""
+    replays: int = 0
 
     @property
     def tv_lower(self) -> float:
@@ -784,7 +1125,7 @@ class ExactLawResult:
             "tv": self.tv, "tv_lower": self.tv_lower, "tv_upper": self.tv_upper,
             "truncated_mass": self.truncated_mass, "worst_config": list(self.worst_config),
             "worst_diff": self.worst_diff, "executions": self.executions,
-            "closures": self.closures, "note": self.note,
+            "closures": self.closures, "note": self.note, "replays": self.replays,
             "rational_tv": None if self.rational_tv is None else str(self.rational_tv),
         }
 
@@ -855,19 +1196,66 @@ def exact_law(
     note = ""
 
     def compute(rat: bool) -> tuple[dict, Any, _Enumerator]:
-        enum = _Enumerator(tol, rat, max_paths)
         sampler = sampler_factory(target)
-        if hasattr(getattr(sampler, "oracle", None), "conditionals_at"):
-            sampler.oracle = _CachedOracle(sampler.oracle)
+        label = type(sampler).__name__
+        if not callable(getattr(sampler, "sample", None)):
+            raise ParameterError(
+                f"`sampler_factory` must return a sampler with a sample(num, rng=...) method; "
+                f"got {label}."
+            )
+        enum = _Enumerator(tol, rat, max_paths, label)
+        fixed = {id(sampler): "<sampler>", id(target): "<target>"}
+        oracle = getattr(sampler, "oracle", None)
+        if hasattr(oracle, "conditionals_at"):
+            sampler.oracle = _CachedOracle(oracle)
+        for o in (oracle, getattr(sampler, "oracle", None), getattr(oracle, "inner", None)):
+            if o is not None:
+                fixed[id(o)] = "<oracle>"
         if isinstance(sampler, AutospeculativeSampler):
-            _install_memo(sampler, enum)
+            _install_memo(sampler, enum, fixed)
+        # reference state: after the first execution (lazily set attributes allowed)
+        state0: dict[str, Any] = {}
+        calls = [0]
+        rngs0 = _rng_states(_rng_objects(sampler, fixed))
 
         def program(src: EnumeratingSource) -> tuple[int, ...]:
-            out = sampler.sample(1, rng=src)
+            out = sampler.sample(1, rng=src)  # the public path, with this source as rng
             x = np.asarray(getattr(out, "samples", out))
+            if x.shape != (1, n) or x.dtype.kind not in "iu" or not ((x >= 0) & (x < q)).all():
+                raise _Refusal(
+                    f"sample(1, rng=...) must return integer samples of shape (1, {n}) with "
+                    f"values in [0, {q}); got {x.dtype} of shape {x.shape}"
+                )
+            state = _instance_state(sampler, fixed)
+            calls[0] += 1
+            if calls[0] == 1:
+                state0.update(state)
+                # generators the first call created and kept are watched from here on
+                rngs0.update({k: v for k, v in _rng_states(_rng_objects(sampler, fixed)).items()
+                              if k not in rngs0})
+            elif state != state0:
+                names = sorted(set(state) ^ set(state0)
+                               | {k for k in state if k in state0 and state[k] != state0[k]})
+                raise _Refusal(
+                    "it keeps state on the instance across sample() calls (attributes "
+                    f"changed: {', '.join(names)}), so its law depends on the call history"
+                )
             return tuple(int(v) for v in x[0])
 
-        leaves, trunc = enum.law(program)
+        try:
+            leaves, trunc = enum.law(program)
+            changed = _rng_changes(rngs0)
+            if changed:
+                raise _Refusal(
+                    "it draws randomness outside the RandomSource it is handed (the state "
+                    f"of {', '.join(changed)} changed during the enumeration)"
+                )
+        except _Refusal as exc:
+            raise ParameterError(
+                f"exact_law cannot follow {label}: {exc.args[0]}. Its output law was not "
+                "enumerated; every random choice must go through the `rng` source handed "
+                "to sample()."
+            ) from None
         return leaves, trunc, enum
 
     leaves, trunc, enum = compute(False)
@@ -903,5 +1291,6 @@ def exact_law(
         executions=enum.paths,
         closures=enum.closures,
         note=note,
+        replays=enum.replays,
     )
 
