@@ -101,6 +101,8 @@ STATUSES: tuple[str, ...] = ("pass", "fail", "warn", "skipped", "no-power")
 _CHUNK: int = 1 << 17
 #: Alternative draws per TV value in the simulated power of the Monte Carlo tests.
 _POWER_REPS: int = 1000
+#: Tables up to this size are counted densely in the Monte Carlo draws.
+_DENSE_CELLS: int = 1 << 14
 #: Element budget (draws x sample size) of one simulated-power computation.
 _POWER_WORK: float = 4e7
 _METHODS = ("auto", "gtest", "pearson", "montecarlo", "chain")
@@ -671,12 +673,35 @@ def _adk_counts(counts: np.ndarray, inv_exp: np.ndarray, num: int) -> np.ndarray
     return (counts * (counts - 1.0)) @ inv_exp - num
 
 
-def _sparse_draws(cdf: np.ndarray, num: int, m: int,
-                  gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``m`` samples of size ``num`` by inversion: (row * k + cell) keys, and k."""
+def _alias(law: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker-Vose alias table of ``law`` (O(1) draws)."""
+    k = law.size
+    scaled = law / law.sum() * k
+    prob = np.ones(k)
+    alias = np.arange(k)
+    small = [i for i in range(k) if scaled[i] < 1.0]
+    large = [i for i in range(k) if scaled[i] >= 1.0]
+    while small and large:
+        s_, l_ = small.pop(), large.pop()
+        prob[s_], alias[s_] = scaled[s_], l_
+        scaled[l_] -= 1.0 - scaled[s_]
+        (small if scaled[l_] < 1.0 else large).append(l_)
+    return prob, alias
+
+
+def _sparse_draws(cdf: np.ndarray, num: int, m: int, gen: np.random.Generator,
+                  table: tuple[np.ndarray, np.ndarray] | None = None,
+                  ) -> tuple[np.ndarray, np.int64]:
+    """``m`` samples of size ``num``: (row * k + cell) keys, and k. By the alias
+    ``table`` when given, else by inversion of ``cdf``."""
     k = cdf.size
-    idx = np.searchsorted(cdf, gen.random((m, num)), side="right")
-    np.minimum(idx, k - 1, out=idx)
+    if table is not None:
+        prob, alias = table
+        idx = gen.integers(0, k, size=(m, num))
+        idx = np.where(gen.random((m, num)) < prob[idx], idx, alias[idx])
+    else:
+        idx = np.searchsorted(cdf, gen.random((m, num)), side="right")
+        np.minimum(idx, k - 1, out=idx)
     return (np.arange(m, dtype=np.int64)[:, None] * k + idx).ravel(), np.int64(k)
 
 
@@ -710,21 +735,29 @@ def _onesample_stats(law: np.ndarray, inv_exp: np.ndarray, num: int, reps: int,
     k = law.size
     weight, offset = _stat_weights(kind, inv_exp, num, wq)
     out = np.empty(reps)
-    sparse = num < k
-    chunk = max(1, int(4e6 // (num if sparse else k)))
+    # three draw paths by cost: multinomial O(k) per sample when num >= k; inversion
+    # with a dense bincount O(num + k); inversion with a sort O(num log num) for huge k
+    mode = "multinomial" if num >= 8 * k else ("dense" if k <= _DENSE_CELLS else "sort")
+    chunk = max(1, int(4e6 // (k if mode == "multinomial" else max(k, num))))
     cdf = _cdf(law)
+    table = _alias(law) if mode == "dense" else None
     law = law / law.sum()
     cells = np.arange(k)
     for start in range(0, reps, chunk):
         m = min(chunk, reps - start)
-        if sparse:
-            key, kk = _sparse_draws(cdf, num, m, gen)
-            u, c = np.unique(key, return_counts=True)
-            out[start:start + m] = np.bincount(
-                u // kk, weights=weight(c.astype(np.float64), u % kk), minlength=m) - offset
-        else:
+        if mode == "multinomial":
             sims = gen.multinomial(num, law, size=m).astype(np.float64)
             out[start:start + m] = weight(sims, cells[None, :]).sum(axis=1) - offset
+        else:
+            key, kk = _sparse_draws(cdf, num, m, gen, table)
+            if mode == "dense":
+                sims = np.bincount(key, minlength=m * k).reshape(m, k).astype(np.float64)
+                out[start:start + m] = weight(sims, cells[None, :]).sum(axis=1) - offset
+            else:
+                u, c = np.unique(key, return_counts=True)
+                out[start:start + m] = np.bincount(
+                    u // kk, weights=weight(c.astype(np.float64), u % kk), minlength=m
+                ) - offset
         if deadline is not None:
             deadline.check(f"after {start + m:,} of {reps:,} Monte Carlo draws")
     return out
@@ -739,12 +772,14 @@ def _twosample_stats(ref: np.ndarray, law: np.ndarray, num: int, reps: int,
     sparse = 2 * num < k
     chunk = max(1, int(4e6 // (2 * num if sparse else k)))
     cdf_ref, cdf_law = _cdf(ref), _cdf(law)
+    t_ref = _alias(ref) if k <= _DENSE_CELLS else None
+    t_law = _alias(law) if k <= _DENSE_CELLS else None
     ref, law = ref / ref.sum(), law / law.sum()
     for start in range(0, reps, chunk):
         m = min(chunk, reps - start)
         if sparse:
-            k1, kk = _sparse_draws(cdf_ref, num, m, gen)
-            k2, _ = _sparse_draws(cdf_law, num, m, gen)
+            k1, kk = _sparse_draws(cdf_ref, num, m, gen, t_ref)
+            k2, _ = _sparse_draws(cdf_law, num, m, gen, t_law)
             u, inv = np.unique(np.concatenate([k1, k2]), return_inverse=True)
             c1 = np.bincount(inv[:k1.size], minlength=u.size).astype(np.float64)
             c2 = np.bincount(inv[k1.size:], minlength=u.size).astype(np.float64)
@@ -788,6 +823,24 @@ _SPLITS: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8
                               0.95, 0.98)
 
 
+def _split_points(p: np.ndarray, order: np.ndarray) -> list[tuple[int, float]]:
+    """(last index in ``order`` of the rare block, its mass) for each split."""
+    cum = np.cumsum(p[order])
+    out: dict[int, float] = {}
+    for frac in _SPLITS:
+        j = min(int(np.searchsorted(cum, frac)), p.size - 2)
+        if j >= 0:
+            out[j] = float(cum[j])
+    return sorted(out.items())
+
+
+def _family_max_tv(p: np.ndarray) -> float:
+    """Largest TV reached by :func:`two_block_alternatives` around ``p``."""
+    p = np.asarray(p, dtype=np.float64) / np.sum(p)
+    pts = _split_points(p, np.argsort(p, kind="stable"))
+    return max((max(a, 1.0 - a) for _, a in pts), default=0.0)
+
+
 def two_block_alternatives(p: np.ndarray, tv: float) -> list[tuple[str, np.ndarray]]:
     """Alternatives at TV exactly ``tv`` from ``p`` moving mass between a set ``A`` of
     the least likely cells (mass ``a`` close to each split of :data:`_SPLITS`) and the
@@ -802,15 +855,8 @@ def two_block_alternatives(p: np.ndarray, tv: float) -> list[tuple[str, np.ndarr
     p = np.asarray(p, dtype=np.float64)
     p = p / p.sum()
     order = np.argsort(p, kind="stable")
-    cum = np.cumsum(p[order])
     out: list[tuple[str, np.ndarray]] = []
-    seen: set[int] = set()
-    for frac in _SPLITS:
-        j = min(int(np.searchsorted(cum, frac)), p.size - 2)
-        if j < 0 or j in seen:
-            continue
-        seen.add(j)
-        a = float(cum[j])
+    for j, a in _split_points(p, order):
         cells = order[:j + 1]
         for up in (True, False):
             fa, fb = (1 + tv / a, 1 - tv / (1 - a)) if up else (1 - tv / a, 1 + tv / (1 - a))
@@ -865,7 +911,7 @@ def _simulated_detectable_tv(
             res.append((float(np.mean(sims > crit)), label))
         return min(res)
 
-    hi = max(max(f, 1 - f) for f in _SPLITS) * 0.999
+    hi = _family_max_tv(p) * (1 - 1e-6)
     pw_hi, lab_hi = worst(hi)
     if pw_hi < target:
         return 1.0, pw_hi, lab_hi
