@@ -149,3 +149,117 @@ def test_bad_arguments():
         check_exact(lambda num, rng: np.zeros((num, 2), int), d, num_samples=10)
     with pytest.raises(ParameterError, match="values in 0..1"):
         check_exact(lambda num, rng: np.full((num, 3), 2), d, num_samples=10)
+
+
+# ------------------------------------------------- issue 18 item 19, issue 19 item 3
+class _Spy:
+    """Sampler that records its calls (so a test can assert no work was done)."""
+
+    def __init__(self, d: TableDistribution, out=None, delay: float = 0.0) -> None:
+        self.d, self.out, self.delay, self.calls = d, out, delay, 0
+
+    def __call__(self, num, rng):
+        self.calls += 1
+        if self.delay:
+            import time
+
+            time.sleep(self.delay)
+        return self.d.sample(num, rng=rng) if self.out is None else self.out(num)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"rng": -1}, r"`rng` must be None, a non-negative integer seed.*got -1\."),
+        ({"rng": "abc"}, r"`rng` must be None.*got 'abc'\."),
+        ({"rng": 1.5}, r"`rng` must be None.*got 1\.5\."),
+        ({"power": 5e-4}, r"`power` must be > `alpha`.*got power=0\.0005 with alpha=0\.001"),
+        ({"alpha": 1e-300}, r"`alpha` must be a finite number >= 1e-12 and < 1; got 1e-300"),
+        ({"alpha": 0.0}, r"`alpha` must be a finite number >= 1e-12"),
+        ({"tv": 1e-6}, r"planned sample size [\d,]+ .* exceeds `max_samples` = 100,000,000"),
+        ({"num_samples": 10**9}, r"`num_samples` must be <= max_samples = 100,000,000"),
+        ({"batch_size": 0}, r"`batch_size` must be an integer >= 1; got 0"),
+        ({"timeout": -1.0}, r"`timeout` must be a finite number > 0; got -1\.0"),
+        ({"max_resamples": 0}, r"`max_resamples` must be an integer >= 1; got 0"),
+        # the sparse regime needs a Monte Carlo test whose resolution cannot reach 1e-6
+        ({"alpha": 1e-6, "num_samples": 50}, r"`alpha` must be >= 1e-05 .*got 1e-06"),
+    ],
+)
+def test_bad_arguments_are_typed_and_refused_before_any_work(kwargs, match):
+    """Regression (issue 18 item 19, issue 19 item 3): untyped numpy/scipy errors, a
+    root-finding error, a silent 2.4e13-sample plan and a never-ending Monte Carlo
+    test became ParameterErrors raised before the sampler is called."""
+    d = random_table(6, 2, rng=0)
+    spy = _Spy(d)
+    with pytest.raises(ParameterError, match=match):
+        check_exact(spy, d, **kwargs)
+    assert spy.calls == 0
+
+
+def test_planner_refuses_infeasible_plans():
+    with pytest.raises(ParameterError, match=r"planned sample size .* exceeds `max_samples`"):
+        plan_sample_size(64, tv=1e-9, alpha=ALPHA, power=0.99)
+    # the cap is a documented parameter; None lifts it
+    assert plan_sample_size(64, tv=1e-9, alpha=ALPHA, power=0.99, max_samples=None) > 10**18
+    with pytest.raises(ParameterError, match="`power` must be > `alpha`"):
+        plan_sample_size(64, tv=0.1, alpha=0.01, power=0.005)
+    with pytest.raises(ParameterError, match="`power` must be > `alpha`"):
+        detectable_tv(64, 100, alpha=0.01, power=0.005)
+
+
+@pytest.mark.parametrize(
+    ("out", "match"),
+    [
+        (lambda num: np.full((num, 3), "1"), r"`sampler` output must be an integer array; "
+                                             r"got dtype <U1 \(first value '1'\)"),
+        (lambda num: np.full((num, 3), 0.5), r"must be integers; got 0\.5 at row 0"),
+        (lambda num: np.full((num, 3), np.nan), r"must be integers; got nan at row 0"),
+        (lambda num: np.zeros((num, 3), complex), r"got dtype complex128"),
+        (lambda num: np.zeros((num + 1, 3), int), r"shape \(num, n\) = \(20, 3\).*got shape "
+                                                  r"\(21, 3\)"),
+        (lambda num: [[0, 1], [1]], r"`sampler` output must be an integer array of shape"),
+        (lambda num: np.full((num, 3), -1), r"values in 0\.\.1; got -1 at row 0, position 0"),
+    ],
+)
+def test_bad_sampler_output_blames_the_output(out, match):
+    """Regression: a sampler returning strings raised a numpy ufunc TypeError."""
+    d = random_table(3, 2, rng=0)
+    with pytest.raises(ParameterError, match=match):
+        check_exact(_Spy(d, out), d, num_samples=20, rng=0)
+
+
+def test_float_integer_output_accepted():
+    d = random_table(3, 2, rng=0)
+    res = check_exact(lambda k, g: d.sample(k, rng=g).astype(float), d, num_samples=500, rng=0)
+    assert res.status in ("pass", "fail")
+
+
+def test_check_timeout_between_draws():
+    """A check-level wall-time budget stops between sampler calls with a clear error."""
+    from distributions.errors import BudgetExceededError
+
+    d = random_table(3, 2, rng=0)
+    spy = _Spy(d, delay=0.5)
+    with pytest.raises(BudgetExceededError, match=r"check_exact exceeded its `timeout` budget "
+                                                  r"of 0\.75 s: .* after drawing \d of 100 "
+                                                  r"samples in calls of 1 rows") as err:
+        check_exact(spy, d, num_samples=100, batch_size=1, timeout=0.75, rng=0)
+    assert f"after drawing {spy.calls} of 100" in str(err.value) and spy.calls <= 3
+
+
+def test_montecarlo_resamples_capped_with_resolution_reported():
+    """Regression (issue 19 item 3): 20/alpha resamples without a cap. The cap holds,
+    the resolution is reported, and alpha below it is refused, not run forever."""
+    d = random_table(6, 2, rng=2)
+    f = lambda k, g: d.sample(k, rng=g)  # noqa: E731
+    res = check_exact(f, d, num_samples=100, alpha=0.01, max_resamples=4999, rng=3)
+    assert res.method == "montecarlo" and res.details["resamples"] == 1999
+    res = check_exact(f, d, num_samples=100, alpha=5e-4, max_resamples=4999, rng=3)
+    assert res.details["resamples"] == 4999 and res.details["pvalue_resolution"] == 2e-4
+    with pytest.raises(ParameterError, match=r"`alpha` must be >= 0\.0002"):
+        check_exact(f, d, num_samples=100, alpha=1e-4, max_resamples=4999, rng=3)
+    # the dense regime (G-test) supports small alpha: no resamples at all
+    d2 = random_table(2, 2, rng=0)
+    res = check_exact(lambda k, g: d2.sample(k, rng=g), d2, num_samples=2000, alpha=1e-10,
+                      rng=0)
+    assert res.method == "gtest" and "resamples" not in res.details

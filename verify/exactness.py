@@ -538,11 +538,11 @@ def _check_output(out: Any, size: int, n: int, q: int) -> np.ndarray:
         if bad.any():
             r, c = (int(i) for i in np.argwhere(bad)[0])
             raise ParameterError(
-                f"`sampler` output must be integers; got {arr[r, c]!r} at row {r}, "
+                f"`sampler` output must be integers; got {float(arr[r, c])!r} at row {r}, "
                 f"position {c} (dtype {arr.dtype})."
             )
     elif kind not in "iub":
-        first = arr.flat[0] if arr.size else None
+        first = arr.flat[0].item() if arr.size else None
         raise ParameterError(
             f"`sampler` output must be an integer array; got dtype {arr.dtype} "
             f"(first value {first!r})."
