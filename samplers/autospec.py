@@ -335,8 +335,10 @@ class AutospeculativeSampler:
         num = check_int("num", num, low=0)
         source = as_random_source(rng)
         budget = Budget(type(self).__name__, self.max_rounds, self.timeout)
-        state = _BudgetState(budget, (0, self.n))
-        budget.describe = state.describe
+        state = None
+        if self.max_rounds is not None or self.timeout is not None:
+            state = _BudgetState(budget, (0, self.n))  # no bookkeeping without a budget
+            budget.describe = state.describe
         outer, self._budget = self._budget, state
         try:
             with budget:
