@@ -255,7 +255,7 @@ table.checks{width:100%}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top;
 overflow-wrap:anywhere}
 td.num{white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums}
-th{background:#f3f3f3}tr:nth-child(even) td{background:#fafafa}
+th{background:#f3f3f3;overflow-wrap:normal}tr:nth-child(even) td{background:#fafafa}
 .badge{display:inline-block;padding:.15em .7em;border-radius:4px;color:#fff;font-weight:bold}
 td.v{white-space:nowrap;font-weight:bold;color:#fff}
 .PASS,tr:nth-child(even) td.PASS{background:#2e7d32}

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from distributions.errors import ReportError
+from reports.figures import HEATMAP_CMAPS
 from reports.status import STATUSES, check_status, status_counts, verdict
 
 __all__ = [
@@ -132,12 +133,19 @@ _FIGURE = {
         "ylabel": _STR,
         "logx": {"type": "boolean"},
         "logy": {"type": "boolean"},
+        "xinteger": {"type": "boolean"},
+        "yinteger": {"type": "boolean"},
         "series": {"type": "array", "items": _SERIES},
         "labels": {"type": "array"},
         "values": {"type": "array", "items": {"anyOf": [_NUM, _NUMS]}},
         "xlabels": {"type": "array"},
         "ylabels": {"type": "array"},
         "annotations": {"type": "array"},
+        "cmap": {"enum": list(HEATMAP_CMAPS)},
+        "colorbar_label": _STR,
+        "colorbar_ticks": {"type": "array",
+                           "items": {"type": "array", "prefixItems": [{"type": "number"}, _STR],
+                                     "minItems": 2, "maxItems": 2}},
         "vmin": {"type": "number"},
         "vmax": {"type": "number"},
         "png_base64": _STR,

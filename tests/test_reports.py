@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -309,3 +310,133 @@ def test_non_finite_markers_are_accepted_only_where_named():
     fig["series"][0]["y"][1] = "9.1"
     with pytest.raises(ReportError, match="series/0/y/1"):
         validate_report(doc, use_jsonschema=True)
+
+
+# ---------------------------------------------------------------- figures: readable heat maps
+from reports import figures as rfig  # noqa: E402
+
+_MUTATION_SPEC = {
+    "id": "mutation-matrix", "kind": "heatmap",
+    "title": "Mutation matrix (green: the desired outcome) - which check catches which mutant "
+             "at the planned sample sizes",
+    "xlabels": ["exact G-test", "chain", "pairs", "batch"],
+    "ylabels": ["correct", "unnormalised-residual", "ratio-inverted", "right-half-on-proposal"],
+    "values": [[1.0, 1.0, 1.0, None], [1.0, 0.0, 1.0, 1.0], [0.0, 0.5, 0.25, 0.75],
+               [1.0, 1.0, 0.0, None]],
+    "annotations": [["pass\nN=1000", "pass", "pass", "-"], ["CAUGHT", "pass", "CAUGHT", "CAUGHT"],
+                    ["pass", "half", "quarter", "3/4"], ["CAUGHT", "CAUGHT", "pass", "-"]],
+    "vmin": 0.0, "vmax": 1.0,
+}
+
+# Machado, Oliveira & Fernandes (2009) full-severity dichromacy matrices (linear sRGB)
+_CVD = {
+    "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                     [-0.011820, 0.042940, 0.968881]],
+    "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                   [-0.003882, -0.048116, 1.051998]],
+    "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                   [0.004733, 0.691367, 0.303900]],
+}
+
+
+def _lab(rgb, cvd=None) -> np.ndarray:
+    c = np.asarray(rgb[:3], float)
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    if cvd is not None:
+        lin = np.clip(np.array(_CVD[cvd]) @ lin, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ lin / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _with_figure(spec):
+    import matplotlib.pyplot as plt
+
+    fig = rfig._figure(spec)
+    fig.canvas.draw()
+    return fig, plt
+
+
+def test_heatmap_cell_text_contrasts_with_its_cell():
+    from matplotlib.colors import to_rgb
+
+    fig, plt = _with_figure(_MUTATION_SPEC)
+    try:
+        ax = fig.axes[0]
+        im = ax.images[0]
+        assert len(ax.texts) == 16
+        for t in ax.texts:
+            j, i = (int(round(c)) for c in t.get_position())
+            v = _MUTATION_SPEC["values"][i][j]
+            bg = im.cmap(im.norm(v)) if v is not None else im.cmap.get_bad()
+            ratio = rfig.contrast_ratio(to_rgb(t.get_color()), bg)
+            assert ratio >= 4.5, (t.get_text(), v, t.get_color(), round(ratio, 2))
+    finally:
+        plt.close(fig)
+
+
+def test_heatmap_colour_bar_is_labelled_and_title_wraps_inside_the_figure():
+    spec = dict(_MUTATION_SPEC, colorbar_label="1 = desired outcome",
+                colorbar_ticks=[[0, "undesired"], [1, "desired"]])
+    fig, plt = _with_figure(spec)
+    try:
+        cbar_ax = fig.axes[1]
+        assert cbar_ax.get_ylabel() == "1 = desired outcome"
+        assert [t.get_text() for t in cbar_ax.get_yticklabels()] == ["undesired", "desired"]
+        title = fig.axes[0].title
+        assert "\n" in title.get_text()  # the long title wraps
+        box = title.get_window_extent()
+        W, H = fig.bbox.width, fig.bbox.height
+        assert box.x0 >= 5 and box.x1 <= W - 5 and box.y1 <= H - 3, (box, W, H)
+    finally:
+        plt.close(fig)
+    fig, plt = _with_figure(_MUTATION_SPEC)
+    try:
+        assert fig.axes[1].get_ylabel() == "value"  # never an unlabelled colour bar
+    finally:
+        plt.close(fig)
+    # the saved PNG has a white margin all round: nothing touches the edge
+    from matplotlib.image import imread
+
+    img = imread(io.BytesIO(rfig.figure_png(spec)))[..., :3]
+    edge = np.concatenate([img[:4].reshape(-1, 3), img[-4:].reshape(-1, 3),
+                           img[:, :4].reshape(-1, 3), img[:, -4:].reshape(-1, 3)])
+    assert np.all(edge > 0.97)
+
+
+@pytest.mark.parametrize("cvd", sorted(_CVD))
+def test_heatmap_colours_stay_distinct_for_colour_blind_readers(cvd):
+    from matplotlib import colormaps
+
+    fig, plt = _with_figure(_MUTATION_SPEC)
+    try:
+        cmap = fig.axes[0].images[0].cmap
+    finally:
+        plt.close(fig)
+    for name in (cmap.name.removesuffix("_r"), *rfig.HEATMAP_CMAPS):
+        cm = colormaps[name]
+        de = float(np.linalg.norm(_lab(cm(0.0), cvd) - _lab(cm(1.0), cvd)))
+        assert de >= 40, f"{name}: low and high ends differ by only dE={de:.1f} under {cvd}"
+    # the red-green map used before fails this (dE about 18 under deuteranopia/protanopia)
+    rdylgn = colormaps["RdYlGn"]
+    de_old = float(np.linalg.norm(_lab(rdylgn(0.0), cvd) - _lab(rdylgn(1.0), cvd)))
+    assert (de_old < 40) == (cvd != "tritanopia")
+
+
+def test_heatmap_refuses_a_colour_map_that_is_not_colour_blind_safe():
+    with pytest.raises(ReportError, match=r"`cmap` must be one of .*got 'RdYlGn'"):
+        rfig.figure_png(dict(_MUTATION_SPEC, cmap="RdYlGn"))
+
+
+def test_line_figures_of_counts_get_integer_ticks():
+    spec = {"id": "levels", "kind": "line", "xlabel": "recursion level",
+            "series": [{"label": "sum E TV", "x": [0, 1, 2], "y": [0.5, 0.7, 0.9]}]}
+    for sp, integer in ((spec, True), (dict(spec, xinteger=False), False)):
+        fig, plt = _with_figure(sp)
+        try:
+            ticks = [t for t in fig.axes[0].get_xticks()
+                     if fig.axes[0].get_xlim()[0] <= t <= fig.axes[0].get_xlim()[1]]
+            assert all(float(t).is_integer() for t in ticks) is integer, ticks
+        finally:
+            plt.close(fig)

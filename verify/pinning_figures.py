@@ -2,11 +2,15 @@
 
 Each function takes result objects of :mod:`verify.pinning` and an output path,
 draws with the Agg backend and writes the file atomically (temporary file in the
-same directory, then :func:`os.replace`). Each returns the path written.
+same directory, then :func:`os.replace`) with the usual permissions (``0o666`` less
+the umask, as :func:`open` would give; see :func:`write_file_atomic`). Each returns
+the path written. Axes that count something (recursion levels, pinned coordinates,
+rounds) have integer ticks.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import tempfile
@@ -34,7 +38,39 @@ __all__ = [
     "plot_level_sums",
     "plot_rounds_vs_tv",
     "save_figure",
+    "write_file_atomic",
 ]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_file_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, with the usual permissions; return the path.
+
+    The bytes go to a temporary file in the same directory (created if missing), which
+    is flushed, given mode ``0o666 & ~umask`` (what :func:`open` gives a new file; a
+    temporary file would otherwise keep ``0o600``) and renamed over ``path``. A
+    failure leaves ``path`` as it was and no temporary file behind.
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}-", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return out
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
@@ -43,19 +79,12 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
     if out.suffix.lower() != ".png":
         plt.close(fig)
         raise ReportError(f"`path` must end in .png; got {str(out)!r}.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".png", dir=out.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=110, bbox_inches="tight")
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     finally:
         plt.close(fig)
-    return out
+    return write_file_atomic(out, buf.getvalue())
 
 
 def _check(obj: object, cls: type, name: str) -> None:
@@ -119,7 +148,7 @@ def plot_level_sums(tree: TreeTVResult, path: str | os.PathLike[str], *, label: 
     ax.errorbar(d, tree.level_sums, yerr=yerr, marker="o", capsize=3,
                 label="sum over level of E TV")
     ax.axhline(tree.level_bound, color="red", ls="--", label="sqrt(n log q / 2)")
-    ax.set_xlabel("recursion depth")
+    ax.set_xlabel("recursion level")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("sum of E TV(mu_S, nu_S)")
     ax.set_ylim(bottom=0)
@@ -145,6 +174,7 @@ def plot_rounds_vs_tv(
             label=f"c (1 + sumTV) log2 n, c = {result.value:.3g}")
     ax.set_xlabel("sum over visited blocks of TV(mu_S, nu_S)")
     ax.set_ylabel("rounds")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     flag = " FLAGGED" if result.flagged else ""
     ax.set_title(f"Rounds vs sum TV {label} (n={result.n}){flag}".replace("  ", " "))
     ax.legend(fontsize=8)
