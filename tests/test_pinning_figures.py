@@ -1,0 +1,71 @@
+"""Pinning figures (issue 18 items 11 and 13): files get the usual permissions, counts
+(recursion levels, pinned coordinates, rounds) get integer ticks."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib.pyplot as plt
+import pytest
+
+from distributions import random_table
+from verify import pinning as P
+from verify import pinning_figures as F
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_png_and_atomic_files_follow_the_umask_not_0600(tmp_path, umask_022):
+    tree = P.tree_tv(random_table(6, 2, rng=0))
+    png = F.plot_level_sums(tree, tmp_path / "levels.png")
+    assert png.stat().st_mode & 0o777 == 0o644
+    other = F.write_file_atomic(tmp_path / "sub" / "x.json", b"{}")
+    assert other.read_bytes() == b"{}" and other.stat().st_mode & 0o777 == 0o644
+    os.umask(0o077)
+    assert F.write_file_atomic(tmp_path / "y.json", b"1").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["levels.png", "sub", "y.json"]
+
+
+def test_write_file_atomic_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
+    target = F.write_file_atomic(tmp_path / "a.json", b"old")
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(F.os, "replace", boom)
+    with pytest.raises(OSError, match="No space"):
+        F.write_file_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def _integer_ticks(axis) -> bool:
+    lo, hi = axis.get_view_interval()
+    ticks = [t for t in axis.get_majorticklocs() if min(lo, hi) <= t <= max(lo, hi)]
+    return bool(ticks) and all(float(t).is_integer() for t in ticks)
+
+
+def test_level_and_round_axes_have_integer_ticks(tmp_path, monkeypatch):
+    captured = []
+    real_save = F.save_figure
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        captured.append((fig.axes[0].xaxis, fig.axes[0].yaxis, fig.axes[0].get_xlabel(),
+                         fig.axes[0].get_ylabel()))
+        return real_save(fig, path)
+
+    monkeypatch.setattr(F, "save_figure", keep)
+    target = random_table(6, 2, rng=0)
+    F.plot_level_sums(P.tree_tv(target), tmp_path / "l.png")
+    F.plot_entropy_profile(P.entropy_profile(target), tmp_path / "e.png")
+    xaxis, _, xlabel, _ = captured[0]
+    assert xlabel == "recursion level" and _integer_ticks(xaxis)
+    xaxis, _, xlabel, _ = captured[1]
+    assert xlabel.startswith("t (pinned") and _integer_ticks(xaxis)
+    plt.close("all")
