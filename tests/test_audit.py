@@ -309,6 +309,35 @@ def test_sampler_failure_on_the_fast_path_names_the_chain_context():
     assert x[0, 0] == 1 and x[0, 3] == 1 and all(p > 0 for p in f.query["chain_probabilities"])
 
 
+def test_example_buggy_model_sampler_findings_name_the_contradicting_context():
+    """The case of issue 18 item 15: the example's buggy model (forward messages only)
+    made the samplers' findings quote "`probs` rows must have positive mass; got row
+    80". Each finding now names a context the model answers as impossible and an order
+    in which the chain rule of its own answers reaches it with positive probability."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "my_masked_model.py"
+    spec = importlib.util.spec_from_file_location("_example_masked_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    oracle = module.make_buggy_model()
+    res = audit_oracle(oracle, reference=module.make_reference(), rng=0)
+    for name in ("sequential", "autospeculative"):
+        f = _rule(res, f"sampler.{name}")
+        assert f.status == "fail" and f.message.startswith(f"the {name} sampler reached"), f
+        x, i = np.array([f.query["x"]]), f.query["position"]
+        np.testing.assert_array_equal(oracle.conditionals(x)[0, i], 0.0)
+        # replay the chain: each revealed value has positive probability given the previous
+        order, probs = f.query["chain_order"], f.query["chain_probabilities"]
+        assert sorted(order) == np.flatnonzero(x[0] != MASK).tolist()
+        for j, pos in enumerate(order):
+            ctx = np.full((1, oracle.n), MASK)
+            ctx[0, order[:j]] = x[0, order[:j]]
+            assert probs[j] > 0
+            assert oracle.conditionals(ctx)[0, pos, x[0, pos]] == pytest.approx(probs[j])
+
+
 def test_terminal_lines_show_the_query_of_every_finding():
     """Before: the terminal showed no queries (only report.md did)."""
     res = audit_oracle(Mixed(_table(1), _table(2)), rng=3, run_samplers=False)

@@ -827,26 +827,42 @@ class _Recorder:
         return out
 
 
+#: Orders of the revealed positions tried when looking for a chain of positive
+#: probability to a context the oracle answers as impossible.
+WITNESS_ORDERS: int = 24
+
+
 def _zero_context_witness(rec: _Recorder) -> dict[str, Any] | None:
     """A context the oracle answers as impossible (all-zero rows) although the chain rule
-    of its own answers gives its revealed values positive probability, among the rows
-    ``rec`` noted (newest first): the query that shows an inconsistency, or None."""
+    of its own answers, in some order of the revealed positions (increasing, decreasing
+    and up to :data:`WITNESS_ORDERS` in all, seeded), gives its revealed values positive
+    probability, among the rows ``rec`` noted (newest first): the query that shows an
+    inconsistency, or None."""
     n = rec.n
+    gen = np.random.default_rng(0)
     for ctx, i, row in reversed(rec.zeros):
         revealed = np.flatnonzero(ctx != MASK)
-        if revealed.size == 0:
+        m = revealed.size
+        if m == 0:
             continue
-        prefixes = np.full((revealed.size, n), MASK, dtype=np.int64)
-        for j in range(1, revealed.size):
-            prefixes[j:, revealed[j - 1]] = ctx[revealed[j - 1]]
-        got, err = _call(rec._oracle.conditionals, prefixes)
-        if err is not None or got is None or got.shape != (revealed.size, n, rec.q):
+        orders = [revealed, revealed[::-1]]
+        if m > 2:
+            orders += [gen.permutation(revealed) for _ in range(WITNESS_ORDERS - 2)]
+        orders = orders[:math.factorial(m)]
+        prefixes = np.full((len(orders), m, n), MASK, dtype=np.int64)
+        for k, order in enumerate(orders):
+            for j in range(1, m):
+                prefixes[k, j:, order[j - 1]] = ctx[order[j - 1]]
+        got, err = _call(rec._oracle.conditionals, prefixes.reshape(-1, n))
+        if err is not None or got is None or got.shape != (len(orders) * m, n, rec.q):
             continue
-        steps = got[np.arange(revealed.size), revealed, ctx[revealed]].astype(np.float64)
-        if np.all(steps > 0):
-            return {"method": "conditionals", "x": _ctx_list(ctx), "position": i,
-                    "answer_row": row, "chain_order": [int(v) for v in revealed],
-                    "chain_probabilities": [float(v) for v in steps]}
+        got = got.reshape(len(orders), m, n, rec.q)
+        for k, order in enumerate(orders):
+            steps = got[k, np.arange(m), order, ctx[order]].astype(np.float64)
+            if np.all(steps > 0):
+                return {"method": "conditionals", "x": _ctx_list(ctx), "position": i,
+                        "answer_row": row, "chain_order": [int(v) for v in order],
+                        "chain_probabilities": [float(v) for v in steps]}
     return None
 
 
