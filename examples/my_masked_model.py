@@ -15,6 +15,17 @@ messages, so its conditionals ignore revealed positions to the right)::
 
     autospeculation audit examples/my_masked_model.py:make_buggy_model \
         --reference examples/my_masked_model.py:make_reference
+
+Every rule is listed with its status (passed, failed, warning or skipped with the
+reason) and every failed rule with the query that shows it. For the buggy model the
+two-position exchange rule, the chain-rule joints of several orders and the reference
+fail; both samplers fail too, and their findings name a context the model answers as
+impossible (all-zero rows) although the chain rule of its own answers, in the order
+given, reaches it with positive probability, e.g. ``x = [* * 2 1 *]`` after
+``x_3 = 1`` (0.243) and ``x_2 = 2`` (0.301): the filter ignores the revealed ``x_3``
+when it proposes ``x_2 = 2``, a transition ``2 -> 1`` the chain forbids. The sampler
+runs are bounded (``audit_oracle(..., sampler_timeout=60.0, sampler_max_rounds=None)``
+by default): a sampler that runs away on a broken oracle becomes a finding.
 """
 
 from __future__ import annotations
