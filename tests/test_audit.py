@@ -490,3 +490,31 @@ def test_sampler_batch_invariance_finding():
     f = _rule(res, "sampler.batch-invariance")
     assert f.status == "fail" and "depends on the batch size" in f.message, f
     assert f.query["batch_sizes"] == [1, 2000] and f.value < f.query["alpha"]
+
+
+def test_diffusion_audit_statuses_shape_and_budget():
+    diffusion = pytest.importorskip("distributions.diffusion")
+    from verify.audit import DIFFUSION_RULES
+
+    gm = diffusion.GaussianMixture([0.3, 0.7], [[0.0, 0.0], [2.0, 1.0]],
+                                   [np.eye(2), 0.5 * np.eye(2)])
+
+    class Squeezing:
+        dim = 2
+
+        def denoise(self, t, x):
+            return np.squeeze(gm.denoise(t, x))
+
+    res = audit_oracle(Squeezing(), rng=0)
+    assert [f.rule for f in res.checks] == list(DIFFUSION_RULES)
+    f = _rule(res, "contract.shape")
+    assert f.status == "fail" and "batch axis" in f.message and f.query["batch_size"] == 1
+    assert _rule(res, "diffusion.tower").status == "skipped"
+    assert _rule(res, "batch-invariance").status == "skipped"  # before: "differs ... shape"
+    # a correct oracle under a budget its autospeculative run cannot meet
+    res = audit_oracle(gm, rng=0, sampler_timeout=0.2)
+    g = _rule(res, "sampler.autospeculative")
+    assert g.status == "fail" and "ran past its budget" in g.message, g
+    assert g.query["budget"]["sampler_timeout"] == 0.2
+    assert _rule(res, "sampler.euler").status == "pass"
+    assert _rule(res, "reference").message == "no reference oracle given"

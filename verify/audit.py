@@ -1134,7 +1134,17 @@ def _audit_diffusion(a: _Auditor, oracle: Any, reference: Any, num_contexts: int
         a.add("contract.shape", False, f"denoise answer to a batch of {B} has shape "
               f"{out.shape}; expected {(B, dim)}", query=fmt_query(0))
         return {}
-    a.ok("contract.shape")
+    for size in _batch_shapes(B)[1:]:  # one input alone, half the batch
+        got, _ = _call(oracle.denoise, t[:size].copy(), x[:size].copy())
+        if got is None or got.shape == (size, dim):
+            continue
+        hint = (": the batch axis is dropped for a batch of one input (e.g. by np.squeeze); "
+                "keep the leading axis of size 1") if size == 1 and got.shape == (dim,) else ""
+        a.add("contract.shape", False, f"denoise answer to a batch of {size} has shape "
+              f"{got.shape}; expected {(size, dim)}{hint}",
+              query={**fmt_query(0), "batch_size": size})
+        return {}
+    a.ok("contract.shape", f"batches of {', '.join(map(str, _batch_shapes(B)))} inputs")
     if out.dtype.kind != "f":
         a.add("contract.dtype", False, f"denoise dtype is {out.dtype}, not floating",
               query=fmt_query(0))
