@@ -184,3 +184,87 @@ def test_check_bad_input() -> None:
         check_stein_discrepancy(_normal(), object(), num_samples=100)
     with pytest.raises(ParameterError, match="step_dnorm"):
         check_speculative_acceptance(EulerLocalizationSampler(MIX, GRID), num_samples=10)
+
+
+# ------------------------------------------- issue 18.16: degenerate statistics, resolution
+def test_gaussian_chain_drops_path_end_tests_that_repeat_the_output_tests() -> None:
+    """For a Gaussian target the output f(T, x_N) is an affine image of the path end, so
+    the affine-invariant path-end tests (Mahalanobis mean, squared radius) equal the
+    output's: kept once (before: 8 sub-tests, two pairs identical, m doubled)."""
+    target = GaussianMixture([1.0], [M], [S])
+    seed, n = 161, 400
+    res = check_gaussian_chain(EulerLocalizationSampler(target, GRID), M, S, GRID,
+                               num_samples=n, alpha=ALPHA, rng=seed)
+    assert len(res.tests) == 6, [t.name for t in res.tests]
+    stats_ = [round(t.statistic, 12) for t in res.tests]
+    assert len(set(stats_)) == len(stats_), (stats_, seed)
+    assert sum("dropped" in note for note in res.notes) == 2, res.notes
+    assert res.status == "pass" and res.passed, (res.pvalue, n, seed)
+    assert res.pvalue_resolution == 0.0 and all(t.resolution == 0.0 for t in res.tests)
+
+
+def test_sliced_ks_subtest_is_not_degenerate() -> None:
+    """The sliced KS p-value was the DKW union bound 4 K exp(-2 c D^2), equal to 1 unless
+    D > 0.156 at n = 400 (p in [0.004, 0.28] for a diagonal shift 0.45); it is now the
+    Bonferroni of exact KS p-values and detects that shift (p <= 1e-3, 5 seeds)."""
+    def shifted(num: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.standard_normal((num, 2)) + 0.45 / np.sqrt(2)
+
+    for s in range(300, 305):
+        res = check_same_law(shifted, _normal(), num_samples=400, alpha=ALPHA, rng=s,
+                             num_permutations=199, max_energy_samples=100)
+        sliced = res.tests[1]
+        assert sliced.name.startswith("sliced KS"), sliced.name
+        assert sliced.pvalue <= 1e-3, (
+            f"sliced KS misses a diagonal shift 0.45: p={sliced.pvalue:.3g}, n=400, seed={s}")
+        assert res.status == "fail" and not res.passed
+
+
+def test_same_law_reports_resolution_and_explains_a_pvalue_of_one() -> None:
+    """pvalue_resolution = 1/(B + 1) of the energy permutations; a family p-value of 1
+    (Holm's min(1, m p_min)) is explained in the notes; with B = 199 at alpha = 0.01 the
+    energy test alone cannot reject (resolution 0.005 > alpha/m) and the notes say so.
+    Null samples, 10 seeds: P(no p == 1 in 10) is about 1e-3 (rate ~0.5 measured)."""
+    ones = 0
+    for s in range(10):
+        res = check_same_law(_normal(), _normal(), num_samples=100, alpha=ALPHA, rng=170 + s,
+                             num_permutations=199)
+        assert res.num_permutations == 199
+        assert res.pvalue_resolution == pytest.approx(1 / 200)
+        assert res.tests[0].resolution == pytest.approx(1 / 200)
+        assert all(t.resolution == 0.0 for t in res.tests[1:])
+        assert any("cannot reject" in note for note in res.notes), res.notes
+        holm = any("Holm" in note for note in res.notes)
+        assert holm == (res.pvalue >= 1.0), (res.pvalue, res.notes, 170 + s)
+        ones += res.pvalue >= 1.0
+        assert res.status == "pass", (res.pvalue, 170 + s)
+    assert ones >= 1, "no family p-value of 1 in 10 null runs (seeds 170..179)"
+
+
+def test_ties_are_reported() -> None:
+    rounded = lambda num, rng: np.round(rng.standard_normal((num, 2)), 1)  # noqa: E731
+    res = check_same_law(rounded, _normal(), num_samples=200, alpha=ALPHA, rng=180)
+    assert any("sampler_a coordinate 0" in note and "tied" in note for note in res.notes)
+    assert not any("sampler_b" in note for note in res.notes), res.notes
+
+
+def test_stein_too_few_bootstraps_is_no_power() -> None:
+    """1/(B + 1) > alpha: the smallest attainable p-value cannot reject; "no-power"
+    (not a pass) even for samples far from the target."""
+    far = lambda num, rng: rng.standard_normal((num, 2)) + 5.0  # noqa: E731
+    res = check_stein_discrepancy(far, MIX, num_samples=150, alpha=ALPHA, rng=181,
+                                  num_bootstrap=19)
+    assert res.pvalue_resolution == pytest.approx(0.05) and res.num_bootstrap == 19
+    assert res.status == "no-power" and not res.passed, (res.status, res.pvalue)
+    ok = check_stein_discrepancy(MIX.sample(150, rng=182), MIX, num_samples=150,
+                                 alpha=ALPHA, rng=183, num_bootstrap=199)
+    assert ok.status == "pass" and ok.passed and ok.pvalue_resolution == pytest.approx(1 / 200)
+
+
+def test_acceptance_status_and_resolution() -> None:
+    from samplers.diffusion import SpeculativeDiffusionSampler
+
+    res = check_speculative_acceptance(SpeculativeDiffusionSampler(MIX, GRID, window=4),
+                                       num_samples=300, alpha=ALPHA, rng=184)
+    assert res.status == "pass" and res.passed, (res.pvalue, res.num_steps)
+    assert res.pvalue_resolution == 0.0 and res.detectable_rate_shift < 1.0

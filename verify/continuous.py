@@ -1,8 +1,9 @@
 """Statistical checks of continuous (diffusion) samplers (DESIGN 6.2, continuous).
 
 - :func:`check_same_law`: two samplers, same output law? Energy distance with a
-  permutation null, sliced Kolmogorov-Smirnov over random projections with a
-  DKW-based threshold, per-coordinate two-sample KS; Holm across the family.
+  permutation null, sliced Kolmogorov-Smirnov over random projections (exact
+  two-sample KS per projection, Bonferroni over the projections), per-coordinate
+  two-sample KS; Holm across the family.
 - :func:`check_gaussian_chain`: for a single Gaussian target the Euler chain is
   linear-Gaussian; exact mean and covariance of ``x_N`` and of the output
   ``f(T, x_N)`` (:func:`gaussian_chain_moments`), Mahalanobis / chi-square and
@@ -16,7 +17,25 @@
 Every check accepts a sampler (an object with ``sample(num, *, rng)`` returning a
 :class:`~samplers.base.SampleResult`) or a callable ``(num, rng) -> array``, states
 its family-wise ``alpha`` and its power, and returns a frozen result with
-``statistic`` / ``pvalue``.
+``statistic`` / ``pvalue``, a ``status`` (``"pass"``, ``"fail"`` or ``"no-power"``;
+``passed`` is True only for ``"pass"``), the ``pvalue_resolution`` and ``notes``.
+
+p-values of 1 and their resolution
+----------------------------------
+A family p-value is the smallest Holm-adjusted p-value, ``min(1, m p_min)`` for ``m``
+sub-tests: it is exactly 1 whenever every raw p-value is at least ``1 / m``, which
+under the null happens often (e.g. ``m = 6``: probability about 0.3 for independent
+sub-tests). That is the correction, not a degenerate statistic; a result with
+``pvalue == 1`` says so in ``notes``. The statistics themselves are checked for
+degeneracy: Monte Carlo sub-tests (energy-distance permutations, Stein wild
+bootstrap) have p-values on the grid ``1 / (B + 1)``, reported as
+``pvalue_resolution`` (0.0 when every sub-test has a continuous null distribution);
+when that grid cannot reach the level a rejection needs, the sub-test cannot reject
+and the result says so (status ``"no-power"`` when no sub-test can). Ties in the
+samples (KS tests assume continuous laws; with ties they are conservative) are
+counted in ``notes``; sub-tests that repeat another one exactly (the affine-invariant
+path-end tests of :func:`check_gaussian_chain` when the output is the affine image
+``f(T, x_N)`` of the path end) are dropped from the family instead of doubling it.
 """
 
 from __future__ import annotations
@@ -51,13 +70,18 @@ __all__ = [
 # ----------------------------------------------------------------------------- records
 @dataclass(frozen=True)
 class SubTest:
-    """One hypothesis of a family: raw and Holm-adjusted p-values."""
+    """One hypothesis of a family: raw and Holm-adjusted p-values.
+
+    ``resolution`` is the grid step of the raw p-value (``1 / (B + 1)`` for a Monte
+    Carlo null with ``B`` draws, 0.0 for a continuous null distribution).
+    """
 
     name: str
     statistic: float
     pvalue: float
     adjusted_pvalue: float
     rejected: bool
+    resolution: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +103,13 @@ class SameLawResult:
     detectable_mean_shift : float
         The same in units of the marginal standard deviation for a mean shift of a
         Gaussian-shaped marginal: ``2 Phi(delta / 2) - 1 = detectable_ks_distance``.
+    status : {"pass", "fail", "no-power"}
+        ``"no-power"``: no rejection and ``detectable_ks_distance >= 1``.
+    pvalue_resolution : float
+        ``1 / (num_permutations + 1)``, the grid of the energy test's p-value.
+    num_permutations : int
+    notes : tuple of str
+        Ties, a p-value of 1 explained, a sub-test that cannot reject.
     """
 
     statistic: float
@@ -90,6 +121,10 @@ class SameLawResult:
     tests: tuple[SubTest, ...]
     detectable_ks_distance: float
     detectable_mean_shift: float
+    status: str = "pass"
+    pvalue_resolution: float = 0.0
+    num_permutations: int = 0
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,7 +133,9 @@ class GaussianChainResult:
 
     ``detectable_mahalanobis_shift`` is the mean shift (in Mahalanobis units of the
     exact covariance) that the mean test detects with probability ``1 - beta`` at
-    the Bonferroni level of the family.
+    the Bonferroni level of the family. ``pvalue_resolution`` is 0.0 (every sub-test
+    has a continuous null); ``notes`` lists dropped duplicate sub-tests, ties and a
+    p-value of 1 explained.
     """
 
     statistic: float
@@ -113,11 +150,18 @@ class GaussianChainResult:
     end_mean: np.ndarray
     end_cov: np.ndarray
     detectable_mahalanobis_shift: float
+    status: str = "pass"
+    pvalue_resolution: float = 0.0
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class SteinResult:
-    """Result of :func:`check_stein_discrepancy` (U-statistic KSD^2, wild bootstrap)."""
+    """Result of :func:`check_stein_discrepancy` (U-statistic KSD^2, wild bootstrap).
+
+    ``pvalue_resolution`` is ``1 / (num_bootstrap + 1)``; when it exceeds ``alpha``
+    the test cannot reject and ``status`` is ``"no-power"``.
+    """
 
     statistic: float
     pvalue: float
@@ -126,6 +170,10 @@ class SteinResult:
     num_samples: int
     bandwidth: float
     critical_value: float
+    status: str = "pass"
+    pvalue_resolution: float = 0.0
+    num_bootstrap: int = 0
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,7 +183,8 @@ class AcceptanceResult:
     ``statistic`` is the martingale z-score ``sum(A_k - p_k) / sqrt(sum p_k (1 - p_k))``
     of the accept indicators ``A_k`` against ``p_k = 2 Phi(-|D_k| / 2)``.
     ``detectable_rate_shift`` is the shift of the mean acceptance rate detected with
-    probability ``1 - beta``.
+    probability ``1 - beta`` (``"no-power"`` status when it is 1 or more and the family
+    does not reject). ``pvalue_resolution`` is 0.0 (continuous nulls).
     """
 
     statistic: float
@@ -149,6 +198,9 @@ class AcceptanceResult:
     tests: tuple[SubTest, ...]
     detectable_rate_shift: float
     bins: dict[str, np.ndarray] = field(default_factory=dict)
+    status: str = "pass"
+    pvalue_resolution: float = 0.0
+    notes: tuple[str, ...] = ()
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -177,15 +229,51 @@ def _draw(sampler: Any, num: int, rng: Any, name: str) -> tuple[np.ndarray, Any]
     return arr, res
 
 
-def _holm(names: list[str], stats_: list[float], pvals: list[float], alpha: float
+def _holm(names: list[str], stats_: list[float], pvals: list[float], alpha: float,
+          resolutions: list[float] | None = None
           ) -> tuple[tuple[SubTest, ...], float, bool]:
     p = np.clip(np.asarray(pvals, dtype=np.float64), 0.0, 1.0)
+    res = resolutions if resolutions is not None else [0.0] * len(names)
     reject, adj, _, _ = multipletests(p, alpha=alpha, method="holm")
     tests = tuple(
-        SubTest(n, float(s), float(pv), float(a), bool(r))
-        for n, s, pv, a, r in zip(names, stats_, p, adj, reject, strict=True)
+        SubTest(n, float(s), float(pv), float(a), bool(r), float(g))
+        for n, s, pv, a, r, g in zip(names, stats_, p, adj, reject, res, strict=True)
     )
     return tests, float(adj.min()), not bool(reject.any())
+
+
+def _status(passed: bool, no_power: bool) -> str:
+    return "pass" if passed and not no_power else ("fail" if not passed else "no-power")
+
+
+def _family_notes(tests: tuple[SubTest, ...], fam_p: float, alpha: float) -> list[str]:
+    """A family p-value of 1 explained; Monte Carlo sub-tests that cannot reject."""
+    notes = []
+    m = len(tests)
+    if fam_p >= 1.0:
+        pmin = min(t.pvalue for t in tests)
+        notes.append(
+            f"family p-value 1: Holm's adjustment min(1, m p_min) with m = {m} and smallest "
+            f"raw p-value {pmin:.3g} >= 1/m (the correction, not a degenerate statistic)"
+        )
+    for t in tests:
+        if t.resolution > alpha / m:
+            notes.append(
+                f"{t.name}: p-value resolution {t.resolution:.3g} > alpha / m = "
+                f"{alpha / m:.3g}; this sub-test alone cannot reject the family"
+            )
+    return notes
+
+
+def _tie_notes(label: str, x: np.ndarray) -> list[str]:
+    """Tied values per coordinate (the KS nulls assume continuous laws)."""
+    notes = []
+    for j in range(x.shape[1]):
+        ties = x.shape[0] - np.unique(x[:, j]).size
+        if ties:
+            notes.append(f"{label} coordinate {j}: {ties} tied values of {x.shape[0]} "
+                         "(KS p-values are conservative with ties)")
+    return notes
 
 
 def _check_alpha(alpha: Any, name: str = "alpha") -> float:
@@ -215,14 +303,6 @@ def energy_distance_test(
     e = 2.0 * s_xy / (n * m) - s_xx / n**2 - s_yy / m**2
     pval = (1.0 + np.sum(e[1:] >= e[0] - 1e-12 * abs(e[0]))) / (num_permutations + 1.0)
     return float(e[0]), float(pval)
-
-
-def _ks_stat(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.sort(a), np.sort(b)
-    grid = np.concatenate([a, b])
-    fa = np.searchsorted(a, grid, side="right") / a.size
-    fb = np.searchsorted(b, grid, side="right") / b.size
-    return float(np.abs(fa - fb).max())
 
 
 # ----------------------------------------------------------------------------- same law
@@ -255,9 +335,11 @@ def check_same_law(
         ``max(199, ceil(2 m / alpha))`` for a family of ``m`` hypotheses, so that the
         smallest attainable permutation p-value can survive Holm's correction.
     num_projections : int
-        Random unit directions of the sliced KS test; its p-value is the union bound
-        ``min(1, 4 K exp(-2 c D^2))`` (DKW for both empirical CDFs), valid for any
-        continuous law.
+        Random unit directions of the sliced KS test; its p-value is Bonferroni over
+        the ``K`` projections of the exact two-sample KS p-values,
+        ``min(1, K min_k p_k)``, valid for any continuous law (conservative with
+        ties). (The former DKW union bound ``min(1, 4 K exp(-2 c D^2))`` was 1 for
+        every sample of the sizes used: a sub-test with no power.)
     max_energy_samples : int
         The energy test uses the first ``min(num_samples, max_energy_samples)``
         samples of each (its cost is quadratic).
@@ -294,25 +376,32 @@ def check_same_law(
     dirs = s_t.standard_normal((num_projections, d))
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     px, py = x @ dirs.T, y @ dirs.T
-    dmax = max(_ks_stat(px[:, k], py[:, k]) for k in range(num_projections))
+    ks = [stats.ks_2samp(px[:, k], py[:, k]) for k in range(num_projections)]
     c = _dkw_const(num, num)
-    names.append(f"sliced KS over {num_projections} projections (DKW)")
-    st.append(dmax)
-    pv.append(min(1.0, 4.0 * num_projections * math.exp(-2.0 * c * dmax**2)))
+    names.append(f"sliced KS over {num_projections} projections (exact KS, Bonferroni)")
+    st.append(max(float(r.statistic) for r in ks))
+    pv.append(min(1.0, num_projections * min(float(r.pvalue) for r in ks)))
     for j in range(d):
         r = stats.ks_2samp(x[:, j], y[:, j])
         names.append(f"KS coordinate {j}")
         st.append(float(r.statistic))
         pv.append(float(r.pvalue))
-    tests, fam_p, passed = _holm(names, st, pv, alpha)
+    resolution = 1.0 / (num_permutations + 1.0)
+    tests, fam_p, passed = _holm(names, st, pv, alpha,
+                                 [resolution] + [0.0] * (len(names) - 1))
     m_tests = len(tests)
+    # DKW bounds the exact two-sample KS tails: the stated distance is conservative
     eps_crit = math.sqrt(math.log(4.0 * m_tests / alpha) / (2.0 * c))
     eps_beta = math.sqrt(math.log(4.0 / beta) / (2.0 * c))
     delta_ks = min(1.0, eps_crit + eps_beta)
     shift = 2.0 * stats.norm.ppf((1.0 + delta_ks) / 2.0) if delta_ks < 1 else math.inf
+    notes = _family_notes(tests, fam_p, alpha) + _tie_notes("sampler_a", x) + _tie_notes(
+        "sampler_b", y)
     return SameLawResult(
-        statistic=e, pvalue=fam_p, passed=passed, alpha=alpha, beta=beta, num_samples=num,
-        tests=tests, detectable_ks_distance=delta_ks, detectable_mean_shift=float(shift),
+        statistic=e, pvalue=fam_p, passed=passed and delta_ks < 1.0, alpha=alpha, beta=beta,
+        num_samples=num, tests=tests, detectable_ks_distance=delta_ks,
+        detectable_mean_shift=float(shift), status=_status(passed, delta_ks >= 1.0),
+        pvalue_resolution=resolution, num_permutations=num_permutations, notes=tuple(notes),
     )
 
 
@@ -421,12 +510,23 @@ def check_gaussian_chain(
     if x.shape[1] != d:
         raise ParameterError(f"the sampler must return dimension {d}; got {x.shape[1]}.")
     names, st, pv = _gauss_tests(x, out_mean, out_cov, "output f(T, x_N)")
+    notes = _tie_notes("output", x)
     aux = getattr(res, "aux", None) or {}
     if "path_end" in aux:
-        n2, s2, p2 = _gauss_tests(np.asarray(aux["path_end"]), end_mean, end_cov, "path end x_N")
-        names += n2
-        st += s2
-        pv += p2
+        end = np.asarray(aux["path_end"], dtype=np.float64)
+        n2, s2, p2 = _gauss_tests(end, end_mean, end_cov, "path end x_N")
+        for name, s_, p_ in zip(n2, s2, p2, strict=True):
+            twin = name.replace("path end x_N", "output f(T, x_N)")
+            if "whitened" not in name and twin in names and math.isclose(
+                    s_, st[names.index(twin)], rel_tol=1e-9, abs_tol=1e-12):
+                # affine-invariant statistic of an output that is the affine image of
+                # the path end: the same hypothesis twice, kept once
+                notes.append(f"'{name}' dropped: it equals '{twin}' (the output is the "
+                             "affine image f(T, x_N) of the path end)")
+                continue
+            names.append(name)
+            st.append(s_)
+            pv.append(p_)
     tests, fam_p, passed = _holm(names, st, pv, alpha)
     crit = stats.chi2.isf(alpha / len(tests), d)
 
@@ -434,10 +534,12 @@ def check_gaussian_chain(
         return float(stats.ncx2.sf(crit, d, num * delta**2)) - (1.0 - beta)
 
     shift = float(optimize.brentq(power_gap, 1e-9, 100.0))
+    notes = _family_notes(tests, fam_p, alpha) + notes
     return GaussianChainResult(
         statistic=tests[0].statistic, pvalue=fam_p, passed=passed, alpha=alpha, beta=beta,
         num_samples=num, tests=tests, output_mean=out_mean, output_cov=out_cov,
         end_mean=end_mean, end_cov=end_cov, detectable_mahalanobis_shift=shift,
+        status=_status(passed, False), pvalue_resolution=0.0, notes=tuple(notes),
     )
 
 
@@ -506,9 +608,19 @@ def check_stein_discrepancy(
     boot = np.einsum("bi,ij,bj->b", w, u, w) / norm
     pval = float((1.0 + np.sum(boot >= stat)) / (num_bootstrap + 1.0))
     crit = float(np.quantile(boot, 1.0 - alpha))
+    resolution = 1.0 / (num_bootstrap + 1.0)
+    no_power = resolution > alpha  # the smallest attainable p-value cannot reject
+    notes = []
+    if no_power:
+        notes.append(f"p-value resolution 1/(num_bootstrap + 1) = {resolution:.3g} > alpha = "
+                     f"{alpha:.3g}: the test cannot reject; use num_bootstrap >= "
+                     f"{math.ceil(1.0 / alpha)}")
+    notes += _tie_notes("samples", x)
     return SteinResult(
-        statistic=stat, pvalue=pval, passed=pval > alpha, alpha=alpha, num_samples=n,
-        bandwidth=bw, critical_value=crit,
+        statistic=stat, pvalue=pval, passed=pval > alpha and not no_power, alpha=alpha,
+        num_samples=n, bandwidth=bw, critical_value=crit,
+        status=_status(pval > alpha, no_power), pvalue_resolution=resolution,
+        num_bootstrap=num_bootstrap, notes=tuple(notes),
     )
 
 
@@ -567,9 +679,12 @@ def check_speculative_acceptance(
     tests, fam_p, passed = _holm(names, st, pv, alpha)
     zc = stats.norm.isf(alpha / (2.0 * len(tests))) + stats.norm.isf(beta)
     shift = float(zc * math.sqrt(var.sum()) / dn.size)
+    no_power = shift >= 1.0
     return AcceptanceResult(
-        statistic=z, pvalue=fam_p, passed=passed, alpha=alpha, beta=beta, num_steps=int(dn.size),
-        observed_rate=float(acc.mean()), predicted_rate=float(p.mean()), tests=tests,
-        detectable_rate_shift=shift,
+        statistic=z, pvalue=fam_p, passed=passed and not no_power, alpha=alpha, beta=beta,
+        num_steps=int(dn.size), observed_rate=float(acc.mean()),
+        predicted_rate=float(p.mean()), tests=tests, detectable_rate_shift=shift,
         bins={"observed": o, "expected": e, "variance": v},
+        status=_status(passed, no_power), pvalue_resolution=0.0,
+        notes=tuple(_family_notes(tests, fam_p, alpha)),
     )
