@@ -244,12 +244,12 @@ def _check_validate_args(args: argparse.Namespace) -> Any:
         available_samplers,
         available_stages,
         available_targets,
+        check_alpha,
     )
 
     seed = _nonneg_seed("--seed", args.seed)
     alpha = check_float("--alpha", args.alpha, low=0.0, high=1.0, low_open=True,
                         high_open=True)
-    check_out_dir("--out", args.out)
     cfg = ValidationConfig(quick=args.quick, seed=seed,
                            samplers=tuple(dict.fromkeys(args.samplers)) if args.samplers
                            else None,
@@ -262,6 +262,8 @@ def _check_validate_args(args: argparse.Namespace) -> Any:
     stages = available_stages(cfg)
     if not stages:
         raise ParameterError("`--stages` must name at least one available stage; got none.")
+    check_alpha(cfg, stages, name="--alpha")
+    check_out_dir("--out", args.out)
     return cfg, stages
 
 

@@ -44,8 +44,10 @@ __all__ = [
     "available_samplers",
     "available_targets",
     "available_stages",
+    "check_alpha",
     "exactness_check",
     "make_sampler",
+    "min_check_alpha",
     "module_present",
     "record_status",
     "run_validation",
@@ -115,13 +117,16 @@ class StageContext:
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage of the run: ``name``, a title, whether it spends alpha, and its function."""
+    """One stage of the run: ``name``, a title, whether it spends alpha, its function and
+    (for a statistical stage) the number of checks its alpha is split over."""
 
     name: str
     title: str
     run: Callable[[StageContext], StageOutput]
     statistical: bool = True
     module: str | None = None
+    #: number of checks the stage splits its alpha over (statistical stages)
+    num_checks: Callable[[ValidationConfig], int] | None = None
 
 
 class _NoBar:
@@ -409,16 +414,21 @@ def exactness_check(sampler: Any, target: Any, *, tv: float, alpha: float,
 
 
 # ---------------------------------------------------------------------- stages
-def _stage_exactness(ctx: StageContext) -> StageOutput:
-    cfg = ctx.config
-    builders = _target_builders(cfg.quick)
+def _exactness_pairs(cfg: ValidationConfig) -> tuple[list[str], list[tuple[str, str]]]:
+    """(targets, (sampler, target) pairs) of the exactness stage."""
     samplers = _select("samplers", cfg.samplers, available_samplers(), list(_SAMPLERS))
     avail = available_targets(cfg.quick)
     if cfg.quick and cfg.targets is None:  # Monte Carlo p-values at tiny alpha are slow
         avail = [t for t in avail if t not in _QUICK_SKIP]
-    targets = _select("targets", cfg.targets, avail, list(builders))
+    targets = _select("targets", cfg.targets, avail, list(_target_builders(cfg.quick)))
+    return targets, [(s, t) for t in targets for s in samplers]
+
+
+def _stage_exactness(ctx: StageContext) -> StageOutput:
+    cfg = ctx.config
+    builders = _target_builders(cfg.quick)
+    targets, pairs = _exactness_pairs(cfg)
     out = StageOutput()
-    pairs = [(s, t) for t in targets for s in samplers]
     alpha = ctx.alpha / max(len(pairs), 1)
     bar = ctx.progress(len(pairs), "exactness")
     cost_rows = []
@@ -468,6 +478,75 @@ def _stage_exactness(ctx: StageContext) -> StageOutput:
     return out
 
 
+def _batch_target(quick: bool) -> tuple[str, Any]:
+    """The target of the batch-invariance stage (small: batch size 1 costs one call per
+    sample)."""
+    n = 4 if quick else 6
+    return (f"random-table-{n}", _families().random_table(n, 2, concentration=1.0,
+                                                           rng=20261122))
+
+
+def _batch_samplers(cfg: ValidationConfig) -> list[str]:
+    return _select("samplers", cfg.samplers, available_samplers(), list(_SAMPLERS))
+
+
+def _stage_batch_invariance(ctx: StageContext) -> StageOutput:
+    """The law at batch size 1 against the law at the production batch size (issue 18
+    item 2): a two-sample test per sampler, :func:`verify.exactness.check_batch_invariance`."""
+    from verify.exactness import check_batch_invariance
+
+    cfg = ctx.config
+    samplers = _batch_samplers(cfg)
+    tname, target = _batch_target(cfg.quick)
+    tv = 0.1 if cfg.quick else 0.05
+    alpha = ctx.alpha / max(len(samplers), 1)
+    out = StageOutput()
+    rows: list[list[Any]] = []
+    bar = ctx.progress(len(samplers), "batch")
+    for k, sname in enumerate(samplers):
+        cid = f"{sname}/{tname}"
+        bar.set_postfix_str(cid)
+        seed = ctx.seed_int(k)
+        t0 = time.perf_counter()
+        try:
+            r = check_batch_invariance(make_sampler(sname, target), target=target, tv=tv,
+                                       alpha=alpha, power=0.99, rng=seed)
+        except Exception as exc:  # a crash is a failed check, never a hidden one
+            out.checks.append(check_record("batch-invariance", cid,
+                                           "same law at two batch sizes", False,
+                                           sampler=sname, target=tname,
+                                           detail=f"{type(exc).__name__}: {exc}"))
+            bar.update()
+            continue
+        secs = time.perf_counter() - t0
+        sizes = [int(b) for b in r.batch_sizes]
+        out.checks.append(check_record(
+            "batch-invariance", cid, "same law at two batch sizes", bool(r.passed),
+            status=r.status, sampler=sname, target=tname, method=str(r.method),
+            statistic=r.statistic, pvalue=r.pvalue, alpha=r.alpha,
+            num_samples=int(r.num_samples), detectable_tv=r.detectable_tv,
+            tv_estimate=r.tv_estimate, seed=int(r.seed),
+            detail=(f"batch sizes {sizes[0]} and {sizes[1]}, {int(r.num_samples)} samples "
+                    "at each"), extra={"batch_sizes": sizes}))
+        rows.append([sname, tname, f"{sizes[0]} vs {sizes[1]}", r.pvalue, r.detectable_tv,
+                     int(r.num_samples), r.status, round(secs, 3)])
+        bar.update()
+    bar.close()
+    out.sections.append({
+        "id": "batch-invariance", "title": "Batch invariance",
+        "text": ("A sampler must have the same law whatever the number of rows it is asked "
+                 "for in one call. Each sampler's draws at batch size 1 are compared with "
+                 "its draws at the production batch size by a two-sample test on the full "
+                 f"table of {tname} (detectable TV {tv:g} at power 0.99). The stage's alpha "
+                 f"{ctx.alpha:.3g} is split over {len(samplers)} checks: {alpha:.3g} each."),
+        "tables": [{"title": "Two-sample tests across batch sizes",
+                    "columns": ["sampler", "target", "batch sizes", "p-value",
+                                "detectable TV", "samples at each size", "status",
+                                "seconds"],
+                    "rows": rows}]})
+    return out
+
+
 def _stage_rounds(ctx: StageContext) -> StageOutput:
     """Rounds scaling of the parallel samplers against the sequential n."""
     from verify.rounds import rounds_scaling
@@ -483,7 +562,13 @@ def _stage_rounds(ctx: StageContext) -> StageOutput:
 def available_stages(config: ValidationConfig) -> list[Stage]:
     """The stages of the run, in order; only stages whose module is present."""
     stages = [Stage("exactness", "Exactness (full-table tests)", _stage_exactness,
-                    module="verify.validation")]
+                    module="verify.validation",
+                    num_checks=lambda cfg: len(_exactness_pairs(cfg)[1]))]
+    if module_present("verify.exactness"):
+        stages.append(Stage("batch-invariance", "Batch invariance (batch size 1 against "
+                            "the production size)", _stage_batch_invariance,
+                            module="verify.exactness",
+                            num_checks=lambda cfg: len(_batch_samplers(cfg))))
     if available_samplers() != ["sequential"]:
         stages.append(Stage("rounds", "Rounds scaling", _stage_rounds, statistical=False,
                             module="verify.rounds"))
@@ -669,6 +754,17 @@ def _short(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _diffusion_jobs(quick: bool) -> list[tuple[str, str, str]]:
+    """(check kind, sampler, target) of the diffusion stage."""
+    makers = ("euler", "autospeculative", "speculative")
+    targets = ("gaussian", "mixture") if quick else ("gaussian", "mixture", "finite-set")
+    jobs = [("gaussian-chain", s, "gaussian") for s in makers]
+    jobs += [("same-law", s, t) for t in targets if t != "gaussian" for s in makers
+             if s == "autospeculative" or (s == "speculative" and not quick)]
+    jobs.append(("acceptance", "speculative", "mixture"))
+    return jobs
+
+
 def _stage_diffusion(ctx: StageContext) -> StageOutput:
     """Diffusion samplers: exact Gaussian-chain law, two-sample tests, acceptance law."""
     from distributions.diffusion import FiniteSet, GaussianMixture
@@ -701,10 +797,8 @@ def _stage_diffusion(ctx: StageContext) -> StageOutput:
         "speculative": lambda o: SpeculativeDiffusionSampler(o, grid, window=8),
     }
     big, small = (1000, 400) if cfg.quick else (4000, 2000)
-    jobs: list[tuple[str, str, str]] = [("gaussian-chain", s, "gaussian") for s in makers]
-    jobs += [("same-law", s, t) for t in targets if t != "gaussian" for s in makers
-             if s == "autospeculative" or (s == "speculative" and not cfg.quick)]
-    jobs.append(("acceptance", "speculative", "mixture"))
+    jobs = _diffusion_jobs(cfg.quick)
+    assert {j[1] for j in jobs} <= set(makers) and {j[2] for j in jobs} <= set(targets)
     alpha = ctx.alpha / len(jobs)
     out = StageOutput()
     rows: list[list[Any]] = []
@@ -787,6 +881,12 @@ def _vm_size() -> int:
     return 0
 
 
+def _mutant_checks(quick: bool) -> tuple[str, ...]:
+    """The checks of the mutation matrix (the correct sampler's cells split alpha)."""
+    return ("gtest", "first-stage") if quick else ("gtest", "chain", "first-stage",
+                                                   "exact-law")
+
+
 def _stage_mutants(ctx: StageContext) -> StageOutput:
     """Mutation matrix: which check catches which plausible wrong sampler (DESIGN 6.2)."""
     import resource
@@ -794,8 +894,7 @@ def _stage_mutants(ctx: StageContext) -> StageOutput:
     from verify.mutants import MUTANTS, mutation_matrix
 
     cfg = ctx.config
-    checks = ("gtest", "first-stage") if cfg.quick else ("gtest", "chain", "first-stage",
-                                                          "exact-law")
+    checks = _mutant_checks(cfg.quick)
     tv = 0.05 if cfg.quick else 0.02
     target = _families().random_table(4 if cfg.quick else 5, 2, rng=0)
     alpha = ctx.alpha / len(checks)  # only the correct sampler's cells can false-fail
@@ -891,12 +990,60 @@ def _optional_stages() -> list[Stage]:
               module="verify.exact_law"),
         Stage("pinning", "Pinning lemma and round bound", _stage_pinning, statistical=False,
               module="verify.pinning_cli"),
-        Stage("mutants", "Mutation matrix", _stage_mutants, module="verify.mutants"),
-        Stage("diffusion", "Diffusion samplers", _stage_diffusion, module="verify.continuous"),
+        Stage("mutants", "Mutation matrix", _stage_mutants, module="verify.mutants",
+              num_checks=lambda cfg: len(_mutant_checks(cfg.quick))),
+        Stage("diffusion", "Diffusion samplers", _stage_diffusion, module="verify.continuous",
+              num_checks=lambda cfg: len(_diffusion_jobs(cfg.quick))),
     ]
 
 
 # ---------------------------------------------------------------------- run
+#: Smallest per-check alpha the run's tests support: a Monte Carlo or permutation
+#: p-value of :mod:`verify.exactness` has resolution ``1 / (MAX_RESAMPLES + 1)`` and
+#: cannot reject below it (checked before any work by :func:`check_alpha`).
+def min_check_alpha() -> float:
+    """``1 / (MAX_RESAMPLES + 1)`` of :mod:`verify.exactness` (1e-12 without it)."""
+    if module_present("verify.exactness"):
+        from verify import exactness
+
+        resamples = getattr(exactness, "MAX_RESAMPLES", None)
+        if resamples is not None:
+            return 1.0 / (int(resamples) + 1)
+    return 1e-12
+
+
+def check_alpha(config: ValidationConfig, stages: Sequence[Stage], *,
+                name: str = "alpha") -> dict[str, float]:
+    """The per-check alpha of every statistical stage; raises before any work when
+    one falls below :func:`min_check_alpha`.
+
+    The family-wise ``config.alpha`` is split equally among the statistical stages
+    and, within a stage, among its ``num_checks(config)`` checks (Bonferroni).
+
+    Raises
+    ------
+    ParameterError
+        If ``config.alpha`` is not in (0, 1) or is too small for the run's split.
+    """
+    alpha = check_float(name, config.alpha, low=0.0, high=1.0, low_open=True,
+                        high_open=True)
+    stat = [s for s in stages if s.statistical]
+    per: dict[str, float] = {}
+    ks: dict[str, int] = {}
+    for s in stat:
+        ks[s.name] = max(int(s.num_checks(config)), 1) if s.num_checks is not None else 1
+        per[s.name] = alpha / len(stat) / ks[s.name]
+    floor = min_check_alpha()
+    if per and min(per.values()) < floor:
+        worst = min(per, key=per.__getitem__)
+        raise ParameterError(
+            f"`{name}` must be >= {floor * len(stat) * ks[worst]:.3g} for this run (it is "
+            f"split over {len(stat)} statistical stages and the {ks[worst]} checks of stage "
+            f"{worst!r}, and a check's alpha must be >= {floor:.3g}, the resolution of a "
+            f"Monte Carlo p-value); got {alpha!r}.")
+    return per
+
+
 def run_validation(
     config: ValidationConfig,
     *,
@@ -906,7 +1053,8 @@ def run_validation(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, float]]]:
     """Run every stage; return (checks, sections, stage timings).
 
-    A stage that raises is recorded as one failing check naming the exception.
+    ``config.alpha`` is checked first (:func:`check_alpha`). A stage that raises is
+    recorded as one failing check naming the exception.
     ``progress(total, desc)`` makes the per-stage progress object (``update``,
     ``set_postfix_str``, ``close``); ``log(line)``, when given, receives one line
     when a stage starts and one when it ends (its time and status counts).
@@ -914,6 +1062,7 @@ def run_validation(
     if progress is None:
         progress = lambda total, desc: _NoBar()  # noqa: E731
     stages = list(stages) if stages is not None else available_stages(config)
+    check_alpha(config, stages)
     n_stat = sum(1 for s in stages if s.statistical) or 1
     root = np.random.SeedSequence(config.seed)
     children = root.spawn(len(stages))

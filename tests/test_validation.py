@@ -1,0 +1,124 @@
+"""The validation run's plumbing: statuses of check records, the alpha split checked
+before any work, and the batch-invariance stage (issue 18 items 2, 7 and 14)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from distributions.errors import ParameterError
+from verify import validation as V
+
+
+def test_check_record_status_and_passed_agree():
+    """Item 14: ``passed`` is True only for status "pass"; records without a status get
+    it from ``passed`` and ``severity``."""
+    rec = V.check_record("s", "a", "a", True)
+    assert rec["status"] == "pass" and rec["passed"] is True
+    assert V.check_record("s", "b", "b", False)["status"] == "fail"
+    assert V.check_record("s", "c", "c", False, severity="warning")["status"] == "warn"
+    assert V.check_record("s", "d", "d", False, severity="info")["status"] == "warn"
+    for st in ("no-power", "skipped", "warn", "fail"):
+        rec = V.check_record("s", "e", "e", True, status=st)
+        assert rec["status"] == st and rec["passed"] is False
+    with pytest.raises(ParameterError, match="`status` must be one of"):
+        V.check_record("s", "f", "f", True, status="ok")
+    assert V.status_counts([V.check_record("s", str(k), "x", False, status=st)
+                            for k, st in enumerate(["pass", "warn", "warn", "no-power"])]) == {
+        "pass": 1, "fail": 0, "warn": 2, "skipped": 0, "no-power": 1}
+
+
+def test_exactness_records_carry_the_status_of_check_exact():
+    """A test without power at the size used is "no-power", not a pass."""
+    from distributions.families import random_table
+    from samplers.sequential import SequentialSampler
+
+    target = random_table(4, 2, rng=0)
+    res = V.exactness_check(SequentialSampler(target), target, tv=0.05, alpha=1e-3,
+                            num_samples=3, seed=1)
+    assert res["status"] == "no-power" and res["detectable_tv"] >= 1.0, res
+    rec = V.check_record("exactness", "x", "law", res.pop("passed"),
+                         status=res.pop("status"), **res)
+    assert rec["status"] == "no-power" and rec["passed"] is False
+
+
+def test_alpha_split_is_checked_before_any_stage_runs():
+    """Item 7: an alpha the run's tests cannot use is refused before any work."""
+    ran = []
+
+    def stage(ctx):
+        ran.append(ctx.alpha)
+        return V.StageOutput()
+
+    def stat(k):
+        return V.Stage(f"s{k}", "stage", stage, num_checks=lambda cfg, k=k: k)
+
+    stages = [stat(10), stat(20), V.Stage("plain", "plain", stage, statistical=False)]
+    floor = V.min_check_alpha()
+    per = V.check_alpha(V.ValidationConfig(alpha=1e-2), stages)
+    assert per == pytest.approx({"s10": 1e-2 / 2 / 10, "s20": 1e-2 / 2 / 20})
+    low = floor * 2 * 20
+    V.check_alpha(V.ValidationConfig(alpha=low * (1 + 1e-9)), stages)
+    for bad in (low * 0.99, 0.0, -0.1, 1.0, 1.5, float("nan")):
+        with pytest.raises(ParameterError, match="`alpha` must be"):
+            V.run_validation(V.ValidationConfig(alpha=bad), stages=stages)
+    assert ran == []
+    V.run_validation(V.ValidationConfig(alpha=1e-2), stages=stages)
+    assert ran == pytest.approx([1e-2 / 2, 1e-2 / 2, 1e-2])
+
+
+def test_default_runs_accept_the_default_alpha_and_refuse_a_too_small_one():
+    for quick in (True, False):
+        cfg = V.ValidationConfig(quick=quick)
+        V.check_alpha(cfg, V.available_stages(cfg))
+        with pytest.raises(ParameterError, match="resolution of a Monte Carlo p-value"):
+            V.check_alpha(V.ValidationConfig(quick=quick, alpha=1e-4),
+                          V.available_stages(cfg))
+
+
+def _run_batch_stage(monkeypatch, make):
+    """The batch-invariance stage alone, on the sequential slot, with ``make(target)``
+    as the sampler; returns its one check record."""
+    monkeypatch.setattr(V, "make_sampler", lambda name, oracle: make(oracle))
+    cfg = V.ValidationConfig(quick=True, seed=20261202, samplers=("sequential",),
+                             stages=("batch-invariance",))
+    checks, sections, _ = V.run_validation(cfg)
+    assert [s["id"] for s in sections] == ["batch-invariance"]
+    assert len(checks) == 1
+    return checks[0]
+
+
+def test_batch_invariance_stage_passes_a_correct_sampler_and_fails_a_batch_dependent_one(
+        monkeypatch):
+    """Item 2 (validation side): the law at batch size 1 is compared with the law at the
+    production size. alpha = 1e-3 (the run's whole alpha: one stage, one check); the
+    wrong sampler sets x_0 = 0 in 30% of the rows only in calls of more than one row
+    (TV = 0.3 P(x_0 = 1) = 0.12 > the planned detectable TV 0.1)."""
+
+    def correct(target):
+        return lambda num, rng: target.sample(num, rng=rng)
+
+    def batch_dependent(target):
+        def draw(num, rng):
+            gen = np.random.default_rng(rng)
+            x = target.sample(num, rng=gen)
+            if num > 1:
+                x[gen.random(num) < 0.3, 0] = 0
+            return x
+        return draw
+
+    good = _run_batch_stage(monkeypatch, correct)
+    msg = (f"p={good.get('pvalue')}, N={good.get('num_samples')} per batch size, "
+           f"seed={good.get('seed')}, alpha={good.get('alpha')}: {good.get('detail')}")
+    assert good["status"] == "pass" and good["passed"], msg
+    assert good["extra"]["batch_sizes"][0] == 1 and good["extra"]["batch_sizes"][1] >= 2**17
+    assert good["alpha"] == pytest.approx(1e-3) and good["detectable_tv"] <= 0.1 + 1e-9
+    bad = _run_batch_stage(monkeypatch, batch_dependent)
+    msg = (f"p={bad.get('pvalue')}, N={bad.get('num_samples')} per batch size, "
+           f"seed={bad.get('seed')}, alpha={bad.get('alpha')}: {bad.get('detail')}")
+    assert bad["status"] == "fail" and bad["pvalue"] <= bad["alpha"], msg
+
+
+def test_batch_invariance_is_a_stage_of_the_run():
+    names = [s.name for s in V.available_stages(V.ValidationConfig())]
+    assert names[:2] == ["exactness", "batch-invariance"]
