@@ -8,7 +8,14 @@ renderers, the document validator and the CLI); :func:`summary_line` counts ever
 status (``"pass"``, ``"fail"``, ``"warn"``, ``"skipped"``, ``"no-power"``).
 """
 
-from reports.io import environment_info, make_document, read_report, write_report
+from reports.io import (
+    check_out_dir,
+    clean_leftovers,
+    environment_info,
+    make_document,
+    read_report,
+    write_report,
+)
 from reports.render import render_html, render_markdown
 from reports.schema import REPORT_SCHEMA, SCHEMA_VERSION, jsonable, validate_report
 from reports.status import (
@@ -24,6 +31,8 @@ __all__ = [
     "make_document",
     "write_report",
     "read_report",
+    "check_out_dir",
+    "clean_leftovers",
     "environment_info",
     "render_markdown",
     "render_html",

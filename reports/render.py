@@ -1,11 +1,18 @@
 """Render a report document (JSON) to Markdown and to one self-contained HTML file.
 
 Both renderers read only the document (see :mod:`reports.schema`): the summary
-verdict table and the per-check table are derived from ``doc["checks"]``; every
+verdict table and the per-check table are derived from ``doc["checks"]`` and their
+statuses (:mod:`reports.status`; the verdict is recomputed from them and a document
+whose stored verdict differs is refused); every
 other part (mutation matrix, pinning and round-bound tables, rounds-scaling and
 diffusion figures, audit findings...) is a generic section with text, tables and
 figures. Figures are drawn from their data specs (:mod:`reports.figures`); the HTML
 embeds them as base64 PNG, the Markdown links to PNG files written next to it.
+
+The HTML page uses the window's width: the per-check table starts with the verdict
+column, spans the page and wraps long identifiers (after ``/``, ``,``, ``_``, ``=``)
+while numbers stay on one line, so no column is clipped at 1280 px or wider
+(``tests/test_report_browser.py`` measures this in headless Chromium).
 """
 
 from __future__ import annotations

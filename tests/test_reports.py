@@ -160,8 +160,10 @@ def test_html_renders_with_its_figures_in_headless_chromium(tmp_path):
     out = tmp_path / "rep"
     rio.write_report(doc, out)
     shot = tmp_path / "shot.png"
-    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-           "--window-size=1000,1600", f"--screenshot={shot}",
+    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", f"--user-data-dir={tmp_path / 'chromium-profile'}",
+           "--hide-scrollbars", "--window-size=1000,1600", f"--screenshot={shot}",
            (out / "report.html").as_uri()]
     subprocess.run(cmd, check=True, capture_output=True, timeout=120,
                    env={**os.environ, "HOME": str(tmp_path)})
