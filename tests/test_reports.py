@@ -442,3 +442,17 @@ def test_line_figures_of_counts_get_integer_ticks():
             assert all(float(t).is_integer() for t in ticks) is integer, ticks
         finally:
             plt.close(fig)
+
+
+def test_worst_cells_and_named_check_figures_are_typed():
+    doc = json.loads(json.dumps(_doc(fail=True)))
+    validate_report(doc, use_jsonschema=True)
+    bad = json.loads(json.dumps(doc))
+    bad["checks"][1]["worst_cells"][0]["observed"] = "3"
+    with pytest.raises(ReportError, match="worst_cells/0/observed"):
+        validate_report(bad, use_jsonschema=True)
+    for key, value in (("power", "0.99"), ("batch_sizes", [1, "B"]), ("tv_upper", "big")):
+        bad = json.loads(json.dumps(doc))
+        bad["checks"][0][key] = value
+        with pytest.raises(ReportError, match=key):
+            validate_report(bad, use_jsonschema=True)
