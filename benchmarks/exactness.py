@@ -1,29 +1,61 @@
-"""Benchmark: check_exact on random_table(10, 2) with the autospeculative sampler.
+"""Benchmark: the statistical cost of check_exact, its caps and the batch-size check.
 
-Issue 3 target: tv = 0.01, alpha = 1e-3, power = 0.99 (planned size ~ 7e5) in under
-60 s on one core. Prints the planned size, the wall time split into sampling and
-testing, and the result.
+1. check_exact on random_table(10, 2) with the autospeculative sampler at tv = 0.01,
+   alpha = 1e-3, power = 0.99 (planned size ~ 7e5): wall time split into sampling
+   and testing (issue 3 target: under 60 s on one core).
+2. The sparse regime (issue 19 item 1): the Monte Carlo test on a Potts table of 729
+   cells at N = 400: the noncentral chi-square detectable TV stated before, the
+   detectable TV stated now (simulated power of the test as run), and the time.
+3. Bounded cost (issue 19 item 3): time to refuse alpha = 1e-300, alpha = 1e-6 in the
+   sparse regime and tv = 1e-6 (a 2.4e13-sample plan), and the resample cap.
+4. check_batch_invariance of the autospeculative sampler at batch sizes 1 and 4096.
 
-Run: ``python benchmarks/exactness.py``
+Prints a table and writes ``benchmarks/results/exactness.json``.
+
+Run: ``python benchmarks/exactness.py [--quick]`` (``--quick`` skips item 1).
 """
 
 from __future__ import annotations
 
-import time
+import os
 
-import numpy as np
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from distributions.families import random_table
-from samplers.autospec import AutospeculativeSampler
-from verify.exactness import check_exact, full_table_test, plan_sample_size
+import argparse  # noqa: E402
+import json  # noqa: E402
+import pathlib  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from distributions.errors import ParameterError  # noqa: E402
+from distributions.families import potts, random_table  # noqa: E402
+from samplers.autospec import AutospeculativeSampler  # noqa: E402
+from verify.exactness import (  # noqa: E402
+    MAX_RESAMPLES,
+    MAX_SAMPLES,
+    check_batch_invariance,
+    check_exact,
+    detectable_tv,
+    full_table_test,
+    plan_sample_size,
+)
+
+OUT = pathlib.Path(__file__).resolve().parent / "results" / "exactness.json"
 
 
-def main() -> None:
+def _cycle(n: int) -> np.ndarray:
+    j = np.zeros((n, n))
+    for i in range(n):
+        j[i, (i + 1) % n] = j[(i + 1) % n, i] = 1
+    return j
+
+
+def planned_run() -> dict[str, float]:
     target = random_table(10, 2, rng=0)
     sampler = AutospeculativeSampler(target, validate=False)
     num = plan_sample_size(target, tv=0.01, alpha=1e-3, power=0.99)
-    print(f"random_table(10, 2): support {int((target.pmf() > 0).sum())} cells; "
-          f"planned size at tv=0.01, alpha=1e-3, power=0.99: {num:,}")
     t0 = time.perf_counter()
     res = check_exact(sampler, target, tv=0.01, alpha=1e-3, power=0.99, rng=0)
     total = time.perf_counter() - t0
@@ -31,13 +63,73 @@ def main() -> None:
     x = target.sample(res.num_samples, rng=1)
     full_table_test(x, target.pmf(), 2, alpha=1e-3, rng=2)
     test_only = time.perf_counter() - t1
-    print(f"check_exact: {total:.1f} s total (the test itself ~{test_only:.1f} s), "
-          f"method={res.method}, passed={res.passed}, p={res.pvalue:.3g}, "
-          f"detectable_tv={res.detectable_tv:.4f}, tv_upper={res.tv_upper:.4f}, "
-          f"seed={res.seed}")
-    print(f"throughput: {res.num_samples / total:,.0f} samples/s; target < 60 s: "
-          f"{'OK' if total < 60 else 'MISSED'}")
-    _ = np
+    print(f"1. random_table(10, 2), tv=0.01: planned N={num:,}; check_exact {total:.1f} s "
+          f"(test ~{test_only:.1f} s), method={res.method}, status={res.status}, "
+          f"p={res.pvalue:.3g}, detectable_tv={res.detectable_tv:.4f}, seed={res.seed}")
+    return {"num_samples": float(num), "seconds": total, "test_seconds": test_only,
+            "detectable_tv": res.detectable_tv}
+
+
+def sparse_run() -> dict[str, float]:
+    d = potts(_cycle(6), 3, beta=0.8)
+    t0 = time.perf_counter()
+    res = check_exact(lambda k, g: d.sample(k, rng=g), d, num_samples=400, alpha=1e-3,
+                      power=0.99, rng=0)
+    sec = time.perf_counter() - t0
+    old = detectable_tv(729, 400, alpha=1e-3, power=0.99)
+    print(f"2. Potts 729 cells, N=400, Monte Carlo: detectable TV stated before {old:.3f}, "
+          f"now {res.detectable_tv:.3f} (simulated power {res.details['simulated_power']:.3f}"
+          f"), {int(res.details['resamples']):,} resamples, {sec:.1f} s")
+    return {"old_detectable_tv": old, "detectable_tv": res.detectable_tv, "seconds": sec,
+            "simulated_power": res.details["simulated_power"]}
+
+
+def refusals() -> dict[str, float]:
+    d = random_table(6, 2, rng=0)
+    f = lambda k, g: d.sample(k, rng=g)  # noqa: E731
+    out = {}
+    for label, kw in [("alpha=1e-300", {"alpha": 1e-300}),
+                      ("alpha=1e-6, N=50 (Monte Carlo)", {"alpha": 1e-6, "num_samples": 50}),
+                      ("tv=1e-6", {"tv": 1e-6})]:
+        t0 = time.perf_counter()
+        try:
+            check_exact(f, d, rng=0, **kw)
+            msg = "ran"
+        except ParameterError as exc:
+            msg = str(exc)
+        sec = time.perf_counter() - t0
+        out[label] = sec
+        print(f"3. {label}: refused in {1e3 * sec:.1f} ms: {msg}")
+    print(f"   caps: max_samples={MAX_SAMPLES:,}, max_resamples={MAX_RESAMPLES:,}")
+    return out
+
+
+def batch_run() -> dict[str, float]:
+    d = random_table(6, 2, rng=0)
+    s = AutospeculativeSampler(d, validate=False)
+    t0 = time.perf_counter()
+    r = check_batch_invariance(s, target=d, batch_sizes=(1, 4096), tv=0.1, rng=0)
+    sec = time.perf_counter() - t0
+    print(f"4. batch invariance, autospec on random_table(6, 2), sizes (1, 4096), tv=0.1: "
+          f"N={r.num_samples:,} per size, {r.method}, status={r.status}, p={r.pvalue:.3g}, "
+          f"detectable_tv={r.detectable_tv:.3f}, {sec:.1f} s")
+    return {"num_samples": float(r.num_samples), "seconds": sec,
+            "detectable_tv": r.detectable_tv}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="skip the 7e5-sample run")
+    args = ap.parse_args()
+    res: dict[str, object] = {}
+    if not args.quick:
+        res["planned"] = planned_run()
+    res["sparse"] = sparse_run()
+    res["refusals_seconds"] = refusals()
+    res["batch_invariance"] = batch_run()
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(res, indent=2) + "\n")
+    print(f"wrote {OUT}")
 
 
 if __name__ == "__main__":
