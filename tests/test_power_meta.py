@@ -27,6 +27,7 @@ from distributions.families import potts, random_table
 from verify.exactness import (
     _adk,
     _table_test,
+    check_batch_invariance,
     check_exact,
     detectable_tv,
     two_block_alternatives,
@@ -136,3 +137,68 @@ def test_sparse_result_states_simulated_power_and_no_power():
     tiny = check_exact(f, d, num_samples=1, alpha=0.01, rng=3)
     assert tiny.detectable_tv == 1.0 and tiny.status == "no-power" and not tiny.passed
     assert tiny.to_dict()["status"] == "no-power"
+
+
+def _pearson(counts: np.ndarray, exp: np.ndarray) -> np.ndarray:
+    return np.sum((counts - exp) ** 2 / exp, axis=-1)
+
+
+def _g_williams_rows(counts: np.ndarray, p: np.ndarray, num: int) -> np.ndarray:
+    exp = p * num
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = 2.0 * np.sum(np.where(counts > 0, counts * np.log(counts / exp), 0.0), axis=-1)
+    k = p.size
+    return g / (1.0 + (np.sum(1.0 / p) - 1.0) / (6.0 * num * (k - 1)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["pearson", "gtest"])
+def test_stated_power_holds_forced_asymptotic_tests_in_sparse_regime(method):
+    """G-test / Pearson forced into the sparse regime (N = 400 < 729 cells): the
+    stated detectable TV is the simulated one of the test as run (its chi-square
+    critical value) and holds against every two-block alternative."""
+    d = potts(_cycle(6), 3, beta=0.8)
+    pmf = d.pmf()
+    p = pmf[pmf > 0] / pmf[pmf > 0].sum()
+    num, alpha, reps = 400, 1e-3, 600
+    res = check_exact(lambda k, g: d.sample(k, rng=g), d, num_samples=num, alpha=alpha,
+                      power=POWER, method=method, rng=3)
+    assert res.method == method and "simulated_power" in res.details
+    crit = stats.chi2.isf(alpha, p.size - 1)
+    gen = np.random.default_rng(SEED + 2)
+    fam = two_block_alternatives(p, res.detectable_tv) if res.detectable_tv < 1 else []
+    lo = _floor(reps, max(1, len(fam)))
+    for label, s in fam:
+        c = gen.multinomial(num, s, size=reps).astype(np.float64)
+        t = _pearson(c, p * num) if method == "pearson" else _g_williams_rows(c, p, num)
+        rej = int(np.count_nonzero(t > crit))
+        assert rej >= lo, (
+            f"{method} (sparse): stated power {POWER} at detectable_tv="
+            f"{res.detectable_tv:.4f}, N={num}, but {rej}/{reps} rejections against "
+            f"{label} (floor {lo:.0f}), seed {SEED + 2}")
+
+
+@pytest.mark.slow
+def test_stated_power_holds_batch_invariance_chi2():
+    """check_batch_invariance (dense, chi-square): the stated TV between the two laws
+    is detected with the stated power against every two-block alternative."""
+    d = random_table(4, 2, concentration=20.0, rng=6)
+    pmf = d.pmf()
+    res = check_batch_invariance(lambda k, g: d.sample(k, rng=g), target=d,
+                                 batch_sizes=(1, 64), tv=0.1, alpha=1e-3, power=POWER, rng=5)
+    assert res.method == "chi2" and res.status == "pass", res
+    num, reps = res.num_samples, 600
+    fam = two_block_alternatives(pmf, res.detectable_tv)
+    lo = _floor(reps, len(fam))
+    gen = np.random.default_rng(SEED + 3)
+    for label, s in fam:
+        c1 = gen.multinomial(num, pmf, size=reps).astype(np.float64)
+        c2 = gen.multinomial(num, s, size=reps).astype(np.float64)
+        t = c1 + c2
+        x = np.sum(np.where(t > 0, (c1 - c2) ** 2 / np.where(t > 0, t, 1.0), 0.0), axis=1)
+        dof = np.count_nonzero(t > 0, axis=1) - 1
+        rej = int(np.count_nonzero(stats.chi2.sf(x, dof) <= 1e-3))
+        assert rej >= lo, (
+            f"batch invariance: stated power {POWER} at detectable_tv="
+            f"{res.detectable_tv:.4f}, N={num} per size, but {rej}/{reps} rejections "
+            f"against {label} (floor {lo:.0f}), seed {SEED + 3}")
