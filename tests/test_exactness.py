@@ -263,3 +263,29 @@ def test_montecarlo_resamples_capped_with_resolution_reported():
     res = check_exact(lambda k, g: d2.sample(k, rng=g), d2, num_samples=2000, alpha=1e-10,
                       rng=0)
     assert res.method == "gtest" and "resamples" not in res.details
+
+
+@pytest.mark.parametrize(
+    ("k", "num"),
+    [(16, 400), (729, 400), (40_000, 300)],  # multinomial, alias + bincount, alias-free sort
+)
+def test_monte_carlo_draw_paths_have_the_exact_mean(k, num):
+    """The three draw paths of the Monte Carlo statistic give its exact mean:
+    ``E Z = (N - 1) sum s**2 / p - N`` for samples from ``s`` (``-1`` under the null);
+    the alias table and the collision form of the statistic are checked with it."""
+    from verify.exactness import _onesample_stats, two_block_alternatives
+
+    seed = 20261202
+    gen = np.random.default_rng(seed)
+    p = gen.dirichlet(np.full(k, 0.5))
+    p = np.maximum(p, 1e-12)
+    p /= p.sum()
+    inv = 1.0 / (p * num)
+    reps = 4000
+    for label, s in [("null", p), *two_block_alternatives(p, 0.1)[:2]]:
+        z = _onesample_stats(s, inv, num, reps, gen, None)
+        mean = (num - 1) * float(np.sum(s * s / p)) - num
+        se = z.std(ddof=1) / np.sqrt(reps)
+        assert abs(z.mean() - mean) <= 4.5 * se, (
+            f"k={k}, N={num}, {label}: mean {z.mean():.4g} vs exact {mean:.4g} "
+            f"(4.5 SE = {4.5 * se:.3g}), {reps} draws, seed {seed}")
