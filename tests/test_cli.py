@@ -212,6 +212,8 @@ def no_work(monkeypatch, tmp_path):
     work = tmp_path / "cwd"
     work.mkdir()
     (work / "a-file").write_text("not a directory\n")
+    (work / "foreign").mkdir()
+    (work / "foreign" / "notes.txt").write_text("not part of a report\n")
     monkeypatch.chdir(work)
     return calls
 
@@ -227,20 +229,23 @@ _OPTION_SWEEP = [
     (["validate", "--quick", "--stages", "exactness", "--samplers", "sequential",
       "--targets", "potts-path"], "--alpha", "1e-5", ["9.9e-6"]),
     (["validate", "--quick"], "--alpha", "1e-3", ["5e-4"]),
-    (["validate", "--quick"], "--out", "new/deeper/dir", ["a-file", "a-file/sub", ""]),
+    (["validate", "--quick"], "--out", "new/deeper/dir", ["a-file", "a-file/sub", "",
+                                                          ".", "foreign"]),
     (["validate", "--quick"], "--samplers", "sequential", ["nope"]),
     (["validate", "--quick"], "--targets", "spiky-table", ["nope"]),
     (["validate", "--quick"], "--stages", "exactness", ["nope"]),
     (["audit", f"{EXAMPLE}:make_model"], "--seed", "0", ["-1", "x"]),
     (["audit", f"{EXAMPLE}:make_model"], "--contexts", "4", ["3", "0", "-5", "4.5"]),
-    (["audit", f"{EXAMPLE}:make_model"], "--out", "new/dir", ["a-file", "a-file/sub"]),
+    (["audit", f"{EXAMPLE}:make_model"], "--out", "new/dir", ["a-file", "a-file/sub",
+                                                               "foreign"]),
     (["audit", f"{EXAMPLE}:make_model"], "--reference", f"{EXAMPLE}:make_reference",
      ["nope", f"{EXAMPLE}:no_such"]),
-    (["report", _GOOD_REPORT], "--out", "new/dir", ["a-file", "a-file/sub"]),
+    (["report", _GOOD_REPORT], "--out", "new/dir", ["a-file", "a-file/sub", ".",
+                                                     "foreign"]),
     (["rounds", "--quick"], "--num", "2", ["0", "1", "-3", "2.5"]),
     (["rounds", "--quick"], "--seed", "0", ["-1"]),
     (["rounds", "--quick"], "--samplers", "agr24", ["sequential", "nope"]),
-    (["rounds", "--quick"], "--out", "new/dir", ["a-file", "a-file/sub"]),
+    (["rounds", "--quick"], "--out", "new/dir", ["a-file", "a-file/sub", "foreign"]),
     (["pinning", "--family", "random-table"], "--n", "2", ["1", "0", "21", "x"]),
     (["pinning", "--family", "random-table"], "--n", "20", []),
     (["pinning", "--n", "4"], "--family", "product", ["nope"]),

@@ -38,7 +38,8 @@ from typing import Any
 from distributions._validation import check_float, check_int
 from distributions.errors import AutospecError, ParameterError, ReportError
 
-__all__ = ["main", "build_parser", "load_factory", "check_out_dir"]
+__all__ = ["main", "build_parser", "load_factory", "check_output_location",
+           "check_report_dir"]
 
 PROG = "autospeculation"
 
@@ -116,12 +117,25 @@ def _nonneg_seed(name: str, value: Any) -> int:
     return check_int(name, value, low=0)
 
 
-def check_out_dir(name: str, path: Any) -> Path:
-    """Check, before any work, that a report can be written into directory ``path``.
+def check_report_dir(name: str, path: Any) -> Path:
+    """Check, before any work, that a report can be written into ``path`` (the rules of
+    :func:`reports.io.check_out_dir`), naming the option ``name`` in the error."""
+    from reports.io import check_out_dir
+
+    if not isinstance(path, str | os.PathLike) or not str(path).strip():
+        raise ParameterError(f"`{name}` must be a directory path; got {path!r}.")
+    try:
+        return check_out_dir(path)
+    except ReportError as exc:
+        raise ParameterError(str(exc).replace("`out_dir`", f"`{name}`")) from None
+
+
+def check_output_location(name: str, path: Any) -> Path:
+    """Check, before any work, that files can be written into directory ``path``.
 
     ``path`` must be an existing writable directory or a path whose nearest existing
-    ancestor is a writable directory; its parent must be writable too (the atomic
-    writer prepares the files in a temporary directory beside it). Nothing is created.
+    ancestor is a writable directory; its parent must be writable too (atomic writers
+    prepare files beside their destination). Nothing is created.
 
     Raises
     ------
@@ -263,7 +277,7 @@ def _check_validate_args(args: argparse.Namespace) -> Any:
     if not stages:
         raise ParameterError("`--stages` must name at least one available stage; got none.")
     check_alpha(cfg, stages, name="--alpha")
-    check_out_dir("--out", args.out)
+    check_report_dir("--out", args.out)
     return cfg, stages
 
 
@@ -300,7 +314,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     seed = _nonneg_seed("--seed", args.seed)
     contexts = check_int("--contexts", args.contexts, low=4)
     if args.out is not None:
-        check_out_dir("--out", args.out)
+        check_report_dir("--out", args.out)
     t0 = time.perf_counter()
     oracle = load_factory(args.factory, name="FACTORY")
     reference = load_factory(args.reference, name="--reference") if args.reference else None
@@ -327,7 +341,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     src = Path(args.json)
     out = args.out if args.out is not None else (src if src.is_dir() else src.parent)
-    check_out_dir("--out", out)
+    check_report_dir("--out" if args.out is not None else
+                     "--out (default: the JSON's directory)", out)
     doc = read_report(args.json)
     paths = write_report(doc, out)
     _say(args, "report: " + ", ".join(str(p) for k, p in paths.items() if "/" not in k))
@@ -342,7 +357,7 @@ def _cmd_rounds(args: argparse.Namespace) -> int:
     seed = _nonneg_seed("--seed", args.seed)
     num = None if args.num is None else check_int("--num", args.num, low=2)
     if args.out is not None:
-        check_out_dir("--out", args.out)
+        check_report_dir("--out", args.out)
     parallel = _parallel_samplers()
     names = _select("--samplers", list(dict.fromkeys(args.samplers)) if args.samplers
                     else None, [s for s in available_samplers() if s in parallel], parallel)

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -203,29 +201,11 @@ def _table_text(name: str, res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _umask_mode() -> int:
-    """The mode of a new regular file under the current umask (0o666 & ~umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` atomically (temporary file, then rename) with the usual mode.
+    """Write ``payload`` atomically, with the mode an ordinary ``open`` gives (the umask's)."""
+    from verify.pinning_figures import write_file_atomic
 
-    ``tempfile.mkstemp`` creates its file with mode 0600; the file is given the mode
-    an ordinary ``open`` would (``0o666 & ~umask``) before it is moved into place.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=".pinning-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=1)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_file_atomic(path, (json.dumps(payload, indent=1) + "\n").encode())
 
 
 def check_args(args: argparse.Namespace) -> tuple[int, int | None, int]:
@@ -233,7 +213,7 @@ def check_args(args: argparse.Namespace) -> tuple[int, int | None, int]:
 
     Returns ``(seed, orders, samples)``; raises :class:`ParameterError`.
     """
-    from verify.cli import check_out_dir
+    from verify.cli import check_output_location
 
     if args.family not in FAMILIES:
         raise ParameterError(f"`--family` must be one of {', '.join(FAMILIES)}; "
@@ -244,7 +224,7 @@ def check_args(args: argparse.Namespace) -> tuple[int, int | None, int]:
     samples = check_int("--samples", args.samples, low=0)
     if samples == 1:
         raise ParameterError("`--samples` must be 0 (skip) or an integer >= 2; got 1.")
-    check_out_dir("--out", args.out)
+    check_output_location("--out", args.out)
     return seed, orders, samples
 
 
@@ -273,9 +253,6 @@ def run_pinning(args: argparse.Namespace) -> int:
         "checks": [c.to_dict() for c in res["checks"]],
     }
     _write_json(out / "pinning.json", payload)
-    mode = _umask_mode()
-    for f in files:  # the figure writer's temporary files are created with mode 0600
-        os.chmod(f, mode)
     passed = all(c.passed for c in res["checks"])
     rb = res["round_bound"]
     passed = passed and (rb is None or not rb.flagged)
