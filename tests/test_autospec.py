@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 
 from distributions.base import MASK
-from distributions.errors import BudgetExceededError, ParameterError
+from distributions.errors import BudgetExceededError, OracleError, ParameterError
 from distributions.families import hardcore, ising, potts
 from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts
 from distributions.table import TableDistribution
@@ -520,4 +520,39 @@ def test_curie_weiss_at_n_1e5_raises_no_warning_and_stops_at_the_timeout() -> No
         with pytest.raises(BudgetExceededError, match=r"`timeout` = 2 s exceeded"):
             sampler.sample(1, rng=np.random.default_rng(21))
     assert time.monotonic() - start < 30
+    assert _alarm_free()
+
+
+class _Broken(ChainDisagrees):
+    """Its chain-rule rows do not sum to 1: the sampler stops with an OracleError."""
+
+    def conditionals_at(self, x, positions, chain_values=None) -> np.ndarray:  # noqa: ANN001
+        out = super().conditionals_at(x, positions, chain_values)
+        return out * 0.5 if chain_values is not None else out
+
+
+def test_timer_is_disarmed_after_any_error() -> None:
+    with pytest.raises(OracleError, match="sum to 1"):
+        AutospeculativeSampler(_Broken(), timeout=30.0).sample(5, rng=0)
+    assert _alarm_free()
+
+
+def test_a_foreign_sigalrm_handler_is_left_alone() -> None:
+    """With SIGALRM already in use the budget arms no timer and leaves the handler
+    in place; the timeout is then enforced by the checks between batches."""
+    fired: list[int] = []
+
+    def foreign(signum: int, frame: object) -> None:
+        fired.append(signum)
+
+    previous = signal.signal(signal.SIGALRM, foreign)
+    try:
+        sampler = AutospeculativeSampler(ChainDisagrees(), order="identity", timeout=0.3)
+        with pytest.raises(BudgetExceededError, match=r"`timeout` = 0.3 s exceeded.*residual "
+                           r"loop of block \(0, 2\)"):
+            sampler.sample(20, rng=np.random.default_rng(5))
+        assert signal.getsignal(signal.SIGALRM) is foreign
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0) and not fired
+    finally:
+        signal.signal(signal.SIGALRM, previous)
     assert _alarm_free()
