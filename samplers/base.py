@@ -329,8 +329,12 @@ class Budget:
     def __enter__(self) -> Budget:
         if self.timeout is not None and self._timer_free():
             self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.timeout)
-            self._armed = True
+            try:
+                signal.setitimer(signal.ITIMER_REAL, self.timeout)
+            except (OSError, ValueError):  # no timer: the checks between rounds remain
+                signal.signal(signal.SIGALRM, self._previous)
+            else:
+                self._armed = True
         return self
 
     def __exit__(
