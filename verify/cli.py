@@ -410,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
         ValidationConfig,
         _target_builders,
         available_stages,
+        min_check_alpha,
         module_present,
     )
 
@@ -433,8 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0,
                    help="root seed, an integer >= 0 (default: %(default)s)")
     v.add_argument("--alpha", type=float, default=1e-3,
-                   help="family-wise false-failure rate of the run, in (0, 1) "
-                   "(default: %(default)s)")
+                   help="family-wise false-failure rate of the run, in (0, 1), split "
+                   "(Bonferroni) over the statistical stages and their checks; each check's "
+                   f"share must be >= {min_check_alpha():.3g}, the resolution of a Monte "
+                   "Carlo p-value (default: %(default)s)")
     v.add_argument("--samplers", nargs="+", metavar="NAME", choices=list(_SAMPLERS),
                    help=f"restrict to these samplers ({', '.join(_SAMPLERS)})")
     targets = list(_target_builders(True))
