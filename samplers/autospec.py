@@ -305,6 +305,7 @@ class AutospeculativeSampler:
         resolve_orders(order, 1, self.n, as_random_source(0))  # validate eagerly
         self.order = order
         self.trace = bool(trace)
+        self._budget = None  # the same attributes before, during and after sample()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n={self.n}, q={self.q}, rho={self.rho:.4g})"
