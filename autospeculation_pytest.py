@@ -104,8 +104,16 @@ def pytest_configure(config: pytest.Config) -> None:
     family = config.getoption("--autospec-family", default=None)
     if family is not None and family < 1:
         raise pytest.UsageError(f"--autospec-family must be an integer >= 1; got {family}.")
-    config.stash[_KEY] = _State(seed=int(seed), alpha=alpha, family=family,
-                                report=config.getoption("--autospec-report", default=None))
+    report = config.getoption("--autospec-report", default=None)
+    if report is not None and not hasattr(config, "workerinput"):
+        from distributions.errors import ReportError
+        from reports.io import check_out_dir
+
+        try:  # the location is checked before any test runs, not after the session
+            check_out_dir(report)
+        except ReportError as exc:
+            raise pytest.UsageError(f"--autospec-report: {exc}") from None
+    config.stash[_KEY] = _State(seed=int(seed), alpha=alpha, family=family, report=report)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -259,3 +259,16 @@ def test_bad(exactness):
     assert ("usage error: test_bad.py::test_bad: @pytest.mark.exactness got the unknown "
             "keyword 'tvv'") in out, out
     assert "INTERNALERROR" not in out and "Traceback" not in out
+
+
+def test_report_location_is_checked_before_any_test_runs(pytester):
+    """A report directory that cannot be written is a usage error at start-up."""
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    blocker = pytester.path / "afile"
+    blocker.write_text("not a directory")
+    res = pytester.runpytest("-p", "autospeculation_pytest", "-p", "no:cacheprovider",
+                             "--autospec-report", str(blocker / "rep"))
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    err = res.stderr.str()
+    assert "--autospec-report:" in err and "is not a directory" in err, err
+    assert "1 passed" not in res.stdout.str()
