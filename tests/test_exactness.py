@@ -289,3 +289,18 @@ def test_monte_carlo_draw_paths_have_the_exact_mean(k, num):
         assert abs(z.mean() - mean) <= 4.5 * se, (
             f"k={k}, N={num}, {label}: mean {z.mean():.4g} vs exact {mean:.4g} "
             f"(4.5 SE = {4.5 * se:.3g}), {reps} draws, seed {seed}")
+
+
+def test_result_says_what_it_has_power_against():
+    """Full table: every joint deviation, all interaction orders; sparse regime: the
+    two-block family; chain tests: their stated class (orders 1 and 2)."""
+    d = random_table(4, 2, concentration=20.0, rng=0)
+    f = lambda k, g: d.sample(k, rng=g)  # noqa: E731
+    dense = check_exact(f, d, tv=0.1, rng=0)
+    assert dense.method == "gtest" and dense.interaction_orders == (1, 2, 3, 4)
+    assert dense.power_against.startswith("every deviation of the joint law")
+    sparse = check_exact(f, d, num_samples=20, alpha=0.01, rng=0)
+    assert sparse.method == "montecarlo" and sparse.power_against.startswith("two-block")
+    chain = check_exact(f, d, method="chain", num_samples=2000, rng=0)
+    assert chain.method == "chain" and chain.interaction_orders == (1, 2)
+    assert chain.power_against and chain.to_dict()["interaction_orders"] == [1, 2]

@@ -256,6 +256,13 @@ class ExactnessResult:
         when not given.
     batch_size : int
         Rows per sampler call used to draw the samples (0 when not recorded).
+    power_against : str
+        The deviations ``detectable_tv`` is stated for (full table: every deviation
+        of the joint law; sparse regime: the two-block family; chain tests: their
+        one- and two-site marginals, from :mod:`verify.chain_tests`).
+    interaction_orders : tuple of int
+        Orders of interaction the test has its stated power against (all ``1..n``
+        for full-table tests).
     """
 
     passed: bool
@@ -275,6 +282,8 @@ class ExactnessResult:
     details: Mapping[str, float] = field(default_factory=dict)
     status: str = ""
     batch_size: int = 0
+    power_against: str = ""
+    interaction_orders: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _settle_status(self)
@@ -284,6 +293,7 @@ class ExactnessResult:
         d = asdict(self)
         d["worst_cells"] = [asdict(c) for c in self.worst_cells]
         d["details"] = dict(self.details)
+        d["interaction_orders"] = list(self.interaction_orders)
         return d
 
 
@@ -1303,6 +1313,8 @@ def check_exact(
             details=dict(ct.pvalues),
             status=status,
             batch_size=bsize,
+            power_against=str(getattr(ct, "power_against", "")),
+            interaction_orders=tuple(int(o) for o in getattr(ct, "interaction_orders", ())),
         )
     pmf = _target_pmf(target, n, q)
     support = pmf > 0
@@ -1336,6 +1348,12 @@ def check_exact(
         det, pw = _sparse_detectable_tv(p_support, num_samples, alpha, power, res.method,
                                         res.resamples, deadline)
         details["simulated_power"] = pw
+        against = ("two-block deviations of the joint law (mass moved proportionally "
+                   "between the least likely cells and the rest; simulated power of the "
+                   "test as run)")
+    else:
+        against = (f"every deviation of the joint law at TV >= detectable_tv (full table "
+                   f"of {k:,} support cells)")
     cells = q**n
     tv_upper = min(
         1.0,
@@ -1363,6 +1381,8 @@ def check_exact(
         details=details,
         status=status,
         batch_size=bsize,
+        power_against=against,
+        interaction_orders=tuple(range(1, n + 1)),
     )
 
 
