@@ -304,3 +304,16 @@ def test_result_says_what_it_has_power_against():
     chain = check_exact(f, d, method="chain", num_samples=2000, rng=0)
     assert chain.method == "chain" and chain.interaction_orders == (1, 2)
     assert chain.power_against and chain.to_dict()["interaction_orders"] == [1, 2]
+
+
+def test_chain_memory_cap_refused_before_work():
+    """Chain tests hold every sample: N x n above MAX_SAMPLE_ENTRIES is refused with the
+    size, before the sampler is called (issue 19 item 3: memory grew without a guard)."""
+    from distributions.scalable import Product
+
+    d = Product(np.full((2000, 2), 0.5))
+    spy = _Spy(d)
+    with pytest.raises(ParameterError, match=r"1,000,000 samples x n=2,000 = 2,000,000,000 "
+                                             r"entries exceed the memory cap"):
+        check_exact(spy, d, num_samples=10**6, rng=0)
+    assert spy.calls == 0

@@ -70,7 +70,9 @@ Every argument is checked before any work. A plan or ``num_samples`` above
 Monte Carlo tests use ``20 / alpha`` resamples, at least 999 and at most
 ``max_resamples`` (default :data:`MAX_RESAMPLES` = ``10**5``; the p-value
 resolution ``1 / (resamples + 1)`` is in ``details``); a level below the resolution
-is refused. ``alpha`` is at least :data:`MIN_ALPHA` = ``1e-12`` and ``power``
+is refused. Chain tests and :func:`check_batch_invariance` keep every sample and
+refuse ``N x n`` above :data:`MAX_SAMPLE_ENTRIES` (``2**30``, 8 GiB).
+``alpha`` is at least :data:`MIN_ALPHA` = ``1e-12`` and ``power``
 exceeds ``alpha``. ``timeout`` bounds the wall time (checked between sampler calls
 and Monte Carlo chunks). Counts are accumulated per call, so memory is ``O(q**n)``
 for full-table tests whatever ``N``.
@@ -125,6 +127,7 @@ __all__ = [
     "MAX_SAMPLES",
     "MAX_RESAMPLES",
     "MIN_ALPHA",
+    "MAX_SAMPLE_ENTRIES",
     "STATUSES",
     "two_block_alternatives",
 ]
@@ -139,6 +142,9 @@ MAX_SAMPLES: int = 10**8
 #: Default cap on Monte Carlo / permutation resamples (``max_resamples``); the
 #: p-value resolution ``1 / (resamples + 1)`` is reported in ``details``.
 MAX_RESAMPLES: int = 100_000
+#: Largest ``samples x n`` held in memory (chain tests and the batch-invariance
+#: check keep every sample: 8 bytes an entry, 8 GiB at the cap).
+MAX_SAMPLE_ENTRIES: int = 2**30
 #: Smallest supported level ``alpha``.
 MIN_ALPHA: float = 1e-12
 #: Status vocabulary of check results (the shared contract).
@@ -1190,6 +1196,15 @@ def _check_size(num: int, max_samples: int | None, what: str) -> None:
         )
 
 
+def _check_memory(num: int, n: int, what: str) -> None:
+    if num * n > MAX_SAMPLE_ENTRIES:
+        raise ParameterError(
+            f"{what} keeps every sample: {num:,} samples x n={n:,} = {num * n:,} entries "
+            f"exceed the memory cap of {MAX_SAMPLE_ENTRIES:,} (8 GiB); use fewer samples "
+            "(a larger `tv`)."
+        )
+
+
 def check_exact(
     sampler: Any,
     target: Any,
@@ -1283,6 +1298,7 @@ def check_exact(
         if num_samples is None:
             num_samples = plan_chain_sample_size(target, tv=tv, alpha=alpha, power=power)
             _check_plan(num_samples, max_samples, f"chain tests on n={n}", tv, alpha, power)
+        _check_memory(num_samples, n, "the chain test")
         seed = _seed_of(rng)
         ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
         deadline = _Deadline(timeout, "check_exact")
@@ -1512,6 +1528,7 @@ def check_batch_invariance(
                     f"{k_plan:,} cells", tv, alpha, power)
     else:
         _check_size(2 * num_samples, max_samples, "both batch sizes together")
+    _check_memory(2 * num_samples, n, "check_batch_invariance")
     seed = _seed_of(rng)
     ss1, ss2, ss_test, ss_power = np.random.SeedSequence(seed).spawn(4)
     deadline = _Deadline(timeout, "check_batch_invariance")
