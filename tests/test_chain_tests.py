@@ -195,10 +195,26 @@ def test_degenerate_target_is_handled_and_deviation_fails():
     ok = chain_test(x, d, alpha=ALPHA, rng=194)
     assert ok.status == "pass" and ok.passed, (ok.pvalue, ok.worst_cells, ok.notes)
     assert np.isfinite(ok.pvalue) and all(np.isfinite(v) for v in ok.pvalues.values())
+    assert any("100 of 100 sites are (nearly) deterministic" in t for t in ok.notes), ok.notes
+    assert ok.pvalue < 1.0 or any("Holm" in t for t in ok.notes), ok.notes
     bad_x = x.copy()
     bad_x[:10, 37] = 0
     bad = chain_test(bad_x, d, alpha=ALPHA, rng=194)
     assert bad.status == "fail" and not bad.passed, (bad.pvalue, bad.worst_cells)
+
+
+@pytest.mark.slow
+def test_degenerate_target_at_n_100000():
+    """The issue's case: IsingChain(n=100000, coupling=40, field=3) at N = 200 (before:
+    ArpackError). Exact samples get a status with its power statement (pair sites a
+    subset: the untested pairs are stated)."""
+    d = IsingChain(100_000, 40.0, 3.0)
+    x = d.sample(200, rng=201)
+    res = chain_test(x, d, alpha=ALPHA, rng=202)
+    assert res.status == ("pass" if res.detectable_tv() < 1 else "no-power"), res.status
+    assert res.pairs_tested == 1024 * 1023 // 2 and len(res.pair_sites) == 1024
+    assert "are not tested" in res.power_against
+    assert np.isfinite(res.pvalue), res.pvalues
 
 
 def test_deterministic_target_notes_omitted_moment_tests():
