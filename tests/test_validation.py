@@ -122,3 +122,20 @@ def test_batch_invariance_stage_passes_a_correct_sampler_and_fails_a_batch_depen
 def test_batch_invariance_is_a_stage_of_the_run():
     names = [s.name for s in V.available_stages(V.ValidationConfig())]
     assert names[:2] == ["exactness", "batch-invariance"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"samplers": []}, "`samplers` must be a non-empty sequence"),
+    ({"samplers": "agr24"}, "`samplers` must be a non-empty sequence"),
+    ({"samplers": ["sequential"]}, "`samplers` must be among autospeculative, agr24"),
+    ({"samplers": ["agr24"], "num": 0}, "`num` must be an integer >= 2; got 0."),
+    ({"samplers": ["agr24"], "num": 1}, "`num` must be an integer >= 2; got 1."),
+    ({"samplers": ["agr24"], "seed": -1}, "`seed` must be an integer >= 0; got -1."),
+])
+def test_rounds_scaling_refuses_bad_arguments_before_any_work(kwargs, message, monkeypatch):
+    """Item 8: ``rounds --num 0`` raised a numpy error after the run started."""
+    from verify import rounds
+
+    monkeypatch.setattr(rounds, "_targets", lambda quick: pytest.fail("work started"))
+    with pytest.raises(ParameterError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        rounds.rounds_scaling(**kwargs)

@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from distributions._validation import check_int
+from distributions.errors import ParameterError
+
 __all__ = ["rounds_scaling", "fit_power_law"]
 
 
@@ -55,14 +58,44 @@ def rounds_scaling(
 ) -> dict[str, Any]:
     """Mean rounds and queries per sample of each sampler for growing n.
 
+    Parameters
+    ----------
+    samplers : sequence of str
+        Registry names of parallel samplers (:data:`verify.validation._SAMPLERS`
+        without ``"sequential"``); at least one.
+    quick : bool, default True
+        n up to 64 (else 256) on the Ising chain.
+    seed : int >= 0, default 0
+    num : int >= 2, optional
+        Samples per point (default 100 with ``quick``, else 400).
+    progress : callable, optional
+        ``progress(total, desc)`` returning an object with ``update``,
+        ``set_postfix_str`` and ``close``.
+
     Returns
     -------
     dict
         ``{"checks": [...], "sections": [...], "rows": [...]}`` in report form.
-    """
-    from verify.validation import _NoBar, check_record, make_sampler
 
-    label, ns, build = _targets(quick)
+    Raises
+    ------
+    ParameterError
+        For a bad argument, before any work.
+    """
+    from verify.validation import _SAMPLERS, _NoBar, check_record, make_sampler
+
+    parallel = [k for k in _SAMPLERS if k != "sequential"]
+    if isinstance(samplers, str) or not isinstance(samplers, Sequence) or not samplers:
+        raise ParameterError("`samplers` must be a non-empty sequence of parallel sampler "
+                             f"names ({', '.join(parallel)}); got {samplers!r}.")
+    for name in samplers:
+        if name not in parallel:
+            raise ParameterError(f"`samplers` must be among {', '.join(parallel)}; "
+                                 f"got {name!r}.")
+    seed = check_int("seed", seed, low=0)
+    if num is not None:
+        num = check_int("num", num, low=2)
+    label, ns, build = _targets(bool(quick))
     num = num if num is not None else (100 if quick else 400)
     bar = progress(len(ns) * len(samplers), "rounds") if progress else _NoBar()
     rows: list[list[Any]] = []
