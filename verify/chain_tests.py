@@ -533,8 +533,8 @@ def chain_test(
     # ---- two-site marginals (every pair of the pair sites) and moments
     ns = lay.pair_sites
     sites = np.arange(n) if ns == n else np.sort(gen.choice(n, ns, replace=False))
-    pair_p = np.empty(0)
-    pair_lab: list[tuple[int, int, float, float]] = []  # lazily: (i, j, obs, exp) of worst cell
+    pair_p = pair_obs = pair_exp = np.empty(0)
+    pair_i = pair_j = np.empty(0, dtype=np.int64)  # sites of each tested pair
     if ns >= 2:
         joint = _pair_table(co, sites, single)  # (S, q, S, q)
         S = sites.size
@@ -549,7 +549,7 @@ def chain_test(
         worst_c = np.argmin(pv, axis=1)
         # the min over q*q cells is Bonferroni-corrected within the pair
         pair_p = np.minimum(1.0, pv[np.arange(iu.size), worst_c] * q * q)
-        pair_lab = [(int(sites[a]), int(sites[b]), 0.0, 0.0) for a, b in zip(iu, ju, strict=True)]
+        pair_i, pair_j = sites[iu], sites[ju]
         rows = np.arange(iu.size)
         pair_obs = obs[rows, worst_c]
         pair_exp = N * exp_p[rows, worst_c]
@@ -559,7 +559,7 @@ def chain_test(
         bad = ((exp_p == 0) & (obs > 0)).any(axis=1)
         if not impossible and bad.any():
             k = int(np.argmax(bad))
-            impossible = (f"pair ({pair_lab[k][0]}, {pair_lab[k][1]}) took a value of "
+            impossible = (f"pair ({int(pair_i[k])}, {int(pair_j[k])}) took a value of "
                           "probability 0")
         _moment_tests(x[:, sites], single[sites], joint, N, pvals, info, notes)
     labels = list(pvals)
@@ -571,8 +571,8 @@ def chain_test(
             return labels[k]
         if k < n_named + n_site:
             return site_labels[k - n_named]
-        i, j = pair_lab[k - n_named - n_site][:2]
-        return f"pair[{i},{j}]"
+        m = k - n_named - n_site
+        return f"pair[{int(pair_i[m])},{int(pair_j[m])}]"
 
     def obs_exp(k: int) -> tuple[float, float]:
         if k < n_named:
