@@ -62,6 +62,8 @@ def test_alpha_split_is_checked_before_any_stage_runs():
     for bad in (low * 0.99, 0.0, -0.1, 1.0, 1.5, float("nan")):
         with pytest.raises(ParameterError, match="`alpha` must be"):
             V.run_validation(V.ValidationConfig(alpha=bad), stages=stages)
+    with pytest.raises(ParameterError, match="`seed` must be an integer >= 0; got -1."):
+        V.run_validation(V.ValidationConfig(alpha=1e-2, seed=-1), stages=stages)
     assert ran == []
     V.run_validation(V.ValidationConfig(alpha=1e-2), stages=stages)
     assert ran == pytest.approx([1e-2 / 2, 1e-2 / 2, 1e-2])

@@ -1053,7 +1053,8 @@ def run_validation(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, float]]]:
     """Run every stage; return (checks, sections, stage timings).
 
-    ``config.alpha`` is checked first (:func:`check_alpha`). A stage that raises is
+    ``config.seed`` and ``config.alpha`` are checked first (:func:`check_alpha`),
+    raising :class:`ParameterError` before any work. A stage that raises is
     recorded as one failing check naming the exception.
     ``progress(total, desc)`` makes the per-stage progress object (``update``,
     ``set_postfix_str``, ``close``); ``log(line)``, when given, receives one line
@@ -1061,6 +1062,7 @@ def run_validation(
     """
     if progress is None:
         progress = lambda total, desc: _NoBar()  # noqa: E731
+    check_int("seed", config.seed, low=0)
     stages = list(stages) if stages is not None else available_stages(config)
     check_alpha(config, stages)
     n_stat = sum(1 for s in stages if s.statistical) or 1
