@@ -4,6 +4,7 @@ uniform, and check_exact fails a correct sampler at rate alpha."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from distributions.families import random_table
@@ -23,6 +24,7 @@ def _ks(pvals, label):
     )
 
 
+@pytest.mark.slow
 def test_gtest_pvalues_uniform_autospec():
     """200 seeds, autospeculative sampler on random_table(3, 2), N = 400 (G-test)."""
     d = random_table(3, 2, rng=0)
@@ -58,6 +60,7 @@ def test_false_failure_rate_within_binomial_interval():
     assert lo <= fails <= hi, f"{fails}/{runs} failures, interval [{lo}, {hi}], seed {SEED + 2}"
 
 
+@pytest.mark.slow
 def test_chain_pit_pvalues_uniform_and_family_level():
     """Chain-rule PIT sub-tests are exactly calibrated (uniform p-values); the Holm
     family fails a correct sampler at most at rate alpha."""
