@@ -208,10 +208,13 @@ def ising(
     _check_resolvable("`couplings`, `field` and `beta`", k, beta,
                       {"sum_{i<j} |J_ij|": upper, "sum_i |h_i|": h})
     spin = np.array([-1.0, 1.0])
-    unary = beta * h[:, None] * spin[None, :]
-    ss = np.outer(spin, spin)
-    pairs = [(i, j, beta * J[i, j] * ss) for i in range(n) for j in range(i + 1, n) if J[i, j]]
-    return _from_log(_log_table(n, 2, unary, pairs))
+    with np.errstate(under="ignore"):  # a log-weight term below 1e-308 is negligible
+        unary = beta * h[:, None] * spin[None, :]
+        ss = np.outer(spin, spin)
+        pairs = [(i, j, beta * J[i, j] * ss) for i in range(n) for j in range(i + 1, n)
+                 if J[i, j]]
+        logw = _log_table(n, 2, unary, pairs)
+    return _from_log(logw)
 
 
 def potts(couplings: Any, q: int, *, beta: float = 1.0) -> TableDistribution:
@@ -245,8 +248,11 @@ def potts(couplings: Any, q: int, *, beta: float = 1.0) -> TableDistribution:
     _check_resolvable("`couplings` and `beta`", int(np.count_nonzero(upper)), beta,
                       {"sum_{i<j} |J_ij|": upper})
     eye = np.eye(q)
-    pairs = [(i, j, beta * J[i, j] * eye) for i in range(n) for j in range(i + 1, n) if J[i, j]]
-    return _from_log(_log_table(n, q, None, pairs))
+    with np.errstate(under="ignore"):  # a log-weight term below 1e-308 is negligible
+        pairs = [(i, j, beta * J[i, j] * eye) for i in range(n) for j in range(i + 1, n)
+                 if J[i, j]]
+        logw = _log_table(n, q, None, pairs)
+    return _from_log(logw)
 
 
 def hardcore(adjacency: Any, fugacity: float) -> TableDistribution:

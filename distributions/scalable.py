@@ -141,8 +141,9 @@ class _ScalableOracle:
     def pmf(self) -> np.ndarray:
         """Exact law, flat, C order over ``(q,)*n``; when ``q**n <= 2**20``.
 
-        ``exp(log_pmf)`` of every configuration, tabulated in ``O(q**n)`` vectorised
-        work and memory (a few arrays of ``q**n`` floats).
+        ``exp(log_pmf)`` of every configuration (renormalised in log space, so it
+        sums to 1 to float precision), tabulated in ``O(q**n)`` vectorised work and
+        memory (a few arrays of ``q**n`` floats).
 
         Raises
         ------
@@ -156,7 +157,9 @@ class _ScalableOracle:
             raise ParameterError(
                 f"pmf() tabulates at most {MAX_PMF_SIZE} (2**20) cells, q**n; got {got}."
             )
-        return exp_neg(self._log_pmf_table())
+        # renormalised on the table itself: log Z carries the rounding of log
+        # weights of large magnitude, the table's own log-sum-exp does not
+        return softmax(self._log_pmf_table(), axis=0)
 
 
 def _lse_rows(a: np.ndarray) -> np.ndarray:
@@ -313,7 +316,8 @@ class MixtureOfProducts(_ScalableOracle):
             for i in range(self.n):
                 lk = (lk[:, None] + self._logp[k, i][None, :]).reshape(-1)
             lk = lk + self._logw[k]
-            total = lk if total is None else np.logaddexp(total, lk)
+            with np.errstate(under="ignore"):  # log1p(exp(-large)): negligible, rounded
+                total = lk if total is None else np.logaddexp(total, lk)
         assert total is not None
         return total
 
@@ -396,7 +400,8 @@ class CurieWeiss(_ScalableOracle):
         self._check_resolvable()
         k = np.arange(self.n + 1, dtype=np.float64)
         mag = 2.0 * k - self.n
-        self._phi = self.beta / (2.0 * self.n) * mag**2 + self.h * mag
+        with np.errstate(under="ignore"):  # a log-weight term below 1e-308 is negligible
+            self._phi = self.beta / (2.0 * self.n) * mag**2 + self.h * mag
         self._logfact = gammaln(np.arange(self.n + 2, dtype=np.float64) + 1.0)
         self._log_count_law = self._logC(self.n, np.arange(self.n + 1)) + self._phi
         self._logZ = float(logsumexp(self._log_count_law))
@@ -669,9 +674,10 @@ class IsingChain(_ScalableOracle):
         self._check_resolvable()
         J, h = self.coupling, self.field
         s = np.array([-1.0, 1.0])
-        self._log_t = h * s[:, None] / 2 + J * np.outer(s, s) + h * s[None, :] / 2
-        self._log_e = h * s / 2
-        self._log_pow, self._pow_off = self._powers(self.n)
+        with np.errstate(under="ignore"):  # a log-weight term below 1e-308 is negligible
+            self._log_t = h * s[:, None] / 2 + J * np.outer(s, s) + h * s[None, :] / 2
+            self._log_e = h * s / 2
+            self._log_pow, self._pow_off = self._powers(self.n)
         # boundary messages: (e^T T^k)[v] = (T^k e)[v], normalised per k
         with np.errstate(under="ignore"):
             lb = np.logaddexp(self._log_e[0] + self._log_pow[:, 0, :],

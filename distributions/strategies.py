@@ -7,6 +7,10 @@
   including zero-probability ones.
 * :func:`chain_queries` -- ``(x, positions, chain_values)`` triples for
   ``conditionals_at``.
+* :func:`extreme_targets` -- :class:`ExtremeSpec` s: a family with extreme but
+  finite parameters (from subnormal to ``1.8e308``, both signs), kept as data so
+  that a test can compute the law independently; ``spec.build()`` makes the target
+  or raises :class:`ParameterError` (issue 18 item 18).
 
 Structural choices (family, ``n``, ``q``, which rows are impossible) are drawn by
 hypothesis so they shrink; numeric parameters come from a drawn seed.
@@ -15,6 +19,7 @@ hypothesis so they shrink; numeric parameters come from a drawn seed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,7 +32,16 @@ from distributions.families import hardcore, ising, potts, random_table
 from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts, Product
 from distributions.table import TableDistribution
 
-__all__ = ["FAMILIES", "enumerable_distributions", "contexts", "chain_queries"]
+__all__ = [
+    "FAMILIES",
+    "EXTREME_FAMILIES",
+    "ExtremeSpec",
+    "enumerable_distributions",
+    "contexts",
+    "chain_queries",
+    "extreme_floats",
+    "extreme_targets",
+]
 
 #: Family names accepted by :func:`enumerable_distributions`.
 FAMILIES: tuple[str, ...] = (
@@ -275,5 +289,151 @@ def chain_queries(
                     cell = int(gen.choice(np.flatnonzero(ok)))
                     values[b] = cells[cell, positions[b]]
         return x, positions, values
+
+    return _strategy()
+
+
+# ------------------------------------------------------------------ extreme parameters
+#: Families drawn by :func:`extreme_targets` (``"table"`` is a raw
+#: :class:`TableDistribution` of weights).
+EXTREME_FAMILIES: tuple[str, ...] = ("table",) + FAMILIES
+
+_MAX_FLOAT = float(np.finfo(np.float64).max)
+
+
+def extreme_floats(*, non_negative: bool = False) -> st.SearchStrategy[float]:
+    """Finite float64 values of every magnitude: hypothesis' full float range
+    (subnormals, ``1.8e308``, integers, simple fractions) mixed with a fixed ladder
+    of magnitudes from ``5e-324`` to ``1.8e308`` so that each extreme is drawn."""
+    ladder = [0.0, 5e-324, 1e-310, 2.2250738585072014e-308, 1e-300, 1e-100, 1e-20,
+              1e-8, 1e-3, 0.5, 1.0, 2.0, 40.0, 710.0, 1e3, 1e5, 1e6, 1e20, 1e100,
+              1e300, 1e308, _MAX_FLOAT]
+    low = 0.0 if non_negative else -_MAX_FLOAT
+    mags = st.sampled_from(ladder)
+    if not non_negative:
+        mags = st.tuples(mags, st.sampled_from([1.0, -1.0])).map(lambda t: t[0] * t[1])
+    return st.one_of(
+        mags, st.floats(min_value=low, max_value=_MAX_FLOAT, allow_nan=False,
+                        allow_infinity=False)
+    )
+
+
+@dataclass(frozen=True)
+class ExtremeSpec:
+    """A family and its (possibly extreme) parameters, as plain data.
+
+    Attributes
+    ----------
+    family : str
+        One of :data:`EXTREME_FAMILIES`.
+    n, q : int
+        Sequence length and alphabet size.
+    params : dict
+        Keyword arguments of the family's constructor (arrays as ndarrays); for
+        ``"random_table"`` also ``rng`` (an int seed).
+    """
+
+    family: str
+    n: int
+    q: int
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Any:
+        """The target; raises :class:`ParameterError` for parameters it refuses."""
+        p = self.params
+        if self.family == "table":
+            return TableDistribution(p["probs"])
+        if self.family == "random_table":
+            return random_table(self.n, self.q, concentration=p["concentration"], rng=p["rng"])
+        if self.family == "ising":
+            return ising(p["couplings"], p["field"], beta=p["beta"])
+        if self.family == "potts":
+            return potts(p["couplings"], self.q, beta=p["beta"])
+        if self.family == "hardcore":
+            return hardcore(p["adjacency"], p["fugacity"])
+        if self.family == "product":
+            return Product(p["probs"])
+        if self.family == "mixture":
+            return MixtureOfProducts(p["weights"], p["probs"])
+        if self.family == "curie_weiss":
+            return CurieWeiss(self.n, p["beta"], p["h"])
+        return IsingChain(self.n, p["coupling"], p["field"])
+
+
+def _array(draw: st.DrawFn, shape: tuple[int, ...], *, non_negative: bool) -> np.ndarray:
+    size = int(np.prod(shape))
+    vals = draw(st.lists(extreme_floats(non_negative=non_negative), min_size=size,
+                         max_size=size))
+    return np.array(vals, dtype=np.float64).reshape(shape)
+
+
+def _positive_rows(draw: st.DrawFn, shape: tuple[int, ...]) -> np.ndarray:
+    """Non-negative extreme entries, every row (last axis) with a positive entry."""
+    arr = _array(draw, shape, non_negative=True)
+    dead = ~(arr > 0).any(axis=-1)
+    fill = draw(st.sampled_from([5e-324, 1.0, _MAX_FLOAT]))
+    arr[dead, 0] = fill
+    return arr
+
+
+def extreme_targets(
+    *, families: Sequence[str] = EXTREME_FAMILIES, max_n: int = 4, max_q: int = 3
+) -> st.SearchStrategy[ExtremeSpec]:
+    """:class:`ExtremeSpec` s with extreme but finite parameters.
+
+    Parameters
+    ----------
+    families : sequence of str
+        Subset of :data:`EXTREME_FAMILIES`.
+    max_n : int
+        Largest ``n`` (``>= 2``); ``max_q**max_n <= 2**12`` (the specs are meant
+        for exact high-precision references).
+    max_q : int
+        Largest alphabet (``>= 2``); binary families use ``q = 2``.
+    """
+    max_n = check_int("max_n", max_n, low=2)
+    max_q = check_int("max_q", max_q, low=2)
+    if max_q**max_n > 2**12:
+        raise ParameterError(
+            f"`max_q**max_n` must be <= {2**12}; got {max_q}**{max_n} = {max_q**max_n}."
+        )
+    fams = tuple(families)
+    if not fams or any(f not in EXTREME_FAMILIES for f in fams):
+        raise ParameterError(
+            f"`families` must be a non-empty subset of {EXTREME_FAMILIES}; got {fams!r}."
+        )
+
+    @st.composite
+    def _strategy(draw: st.DrawFn) -> ExtremeSpec:
+        family = draw(st.sampled_from(fams))
+        n = draw(st.integers(1 if family != "ising" else 2, max_n))
+        q = 2 if family in _BINARY else draw(st.integers(2, max_q))
+        signed = extreme_floats()
+        if family == "table":
+            params: dict[str, Any] = {"probs": _positive_rows(draw, (q**n,)).reshape((q,) * n)}
+        elif family == "random_table":
+            conc = draw(extreme_floats(non_negative=True).filter(lambda v: v > 0))
+            params = {"concentration": conc, "rng": draw(_SEEDS)}
+        elif family in ("ising", "potts"):
+            upper = np.triu(_array(draw, (n, n), non_negative=False), 1)
+            params = {"couplings": upper + upper.T, "beta": draw(signed)}
+            if family == "ising":
+                params["field"] = _array(draw, (n,), non_negative=False)
+        elif family == "hardcore":
+            bits = draw(st.lists(st.booleans(), min_size=n * n, max_size=n * n))
+            a = np.triu(np.array(bits, dtype=bool).reshape(n, n), 1)
+            fug = draw(extreme_floats(non_negative=True).filter(lambda v: v > 0))
+            params = {"adjacency": (a | a.T).astype(int), "fugacity": fug}
+        elif family == "product":
+            params = {"probs": _positive_rows(draw, (n, q))}
+        elif family == "mixture":
+            k = draw(st.integers(1, 3))
+            params = {"weights": _positive_rows(draw, (k,)),
+                      "probs": _positive_rows(draw, (k, n, q))}
+        elif family == "curie_weiss":
+            params = {"beta": draw(signed), "h": draw(signed)}
+        else:
+            params = {"coupling": draw(signed), "field": draw(signed)}
+        return ExtremeSpec(family, n, q, params)
 
     return _strategy()
