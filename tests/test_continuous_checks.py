@@ -268,3 +268,11 @@ def test_acceptance_status_and_resolution() -> None:
                                        num_samples=300, alpha=ALPHA, rng=184)
     assert res.status == "pass" and res.passed, (res.pvalue, res.num_steps)
     assert res.pvalue_resolution == 0.0 and res.detectable_rate_shift < 1.0
+
+
+def test_same_law_without_power_is_not_a_pass() -> None:
+    """num_samples = 10: the detectable KS distance is 1 (no alternative is guaranteed
+    to be detected); a non-rejection is "no-power", not a pass."""
+    res = check_same_law(_normal(), _normal(), num_samples=10, alpha=ALPHA, rng=185)
+    assert res.detectable_ks_distance >= 1.0
+    assert res.status == "no-power" and not res.passed, (res.status, res.pvalue)
