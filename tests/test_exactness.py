@@ -317,3 +317,20 @@ def test_chain_memory_cap_refused_before_work():
                                              r"entries exceed the memory cap"):
         check_exact(spy, d, num_samples=10**6, rng=0)
     assert spy.calls == 0
+
+
+def test_planned_size_in_sparse_regime_reaches_the_requested_tv():
+    """Issue 19 item 1: a plan landing in the sparse regime is grown until the Monte
+    Carlo test run there detects ``tv`` with the requested power (simulated); the
+    noncentral chi-square size alone stated TV ~0.055 there."""
+    d = random_table(6, 2, rng=2)
+    ncx2_plan = plan_sample_size(d, tv=0.05, alpha=ALPHA, power=0.99)
+    res = check_exact(lambda k, g: d.sample(k, rng=g), d, tv=0.05, rng=0)
+    assert res.method == "montecarlo" and res.num_samples > ncx2_plan
+    assert res.detectable_tv <= 0.05 and res.details["simulated_power"] >= 0.99
+    from verify.exactness import _resamples_for, _sparse_detectable_tv
+
+    p = d.pmf()
+    det_old, _ = _sparse_detectable_tv(p / p.sum(), ncx2_plan, ALPHA, 0.99, "montecarlo",
+                                       _resamples_for(ALPHA, 10**5), None)
+    assert det_old > 0.05

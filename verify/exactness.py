@@ -61,7 +61,9 @@ the worst case over that family, not over every law at that TV; it is ``1.0``
 (status ``"no-power"`` unless the test rejects) when no TV below 1 is detected, e.g.
 with a single sample. The Potts case now states TV 0.434 (simulated worst power
 0.994 there; ``tests/test_power_meta.py`` re-checks every alternative with
-independent draws).
+independent draws). When :func:`check_exact` plans the size itself and the plan lands
+in this regime, the size is grown (about 10-30 % on Dirichlet tables) until the
+stated TV is at most the requested ``tv``.
 
 Bounded cost
 ------------
@@ -1205,6 +1207,29 @@ def _check_memory(num: int, n: int, what: str) -> None:
         )
 
 
+def _plan_sparse(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
+                 power: float, max_samples: int | None, max_resamples: int,
+                 deadline: _Deadline) -> tuple[int, str]:
+    """Grow a noncentral chi-square plan that lands in the sparse regime until the test
+    as run there has simulated detectable TV <= ``tv`` (or the regime turns dense,
+    where the noncentral chi-square figure holds). Returns the size and the method."""
+    resolved = _resolve_method(method, num * float(p.min()))
+    for _ in range(12):
+        exp_min = num * float(p.min())
+        resolved = _resolve_method(method, exp_min)
+        if exp_min >= MIN_EXPECTED:
+            break
+        resamples = _resamples_for(alpha, max_resamples) if resolved == "montecarlo" else 0
+        det, _ = _sparse_detectable_tv(p, num, alpha, power, resolved, resamples, deadline)
+        if det <= tv:
+            break
+        grow = min(4.0, max(1.1, (det / tv) ** 2)) if det < 1.0 else 4.0
+        num = math.ceil(num * grow)
+        _check_plan(num, max_samples, f"support of {p.size:,} cells, sparse regime", tv,
+                    alpha, power)
+    return num, resolved
+
+
 def check_exact(
     sampler: Any,
     target: Any,
@@ -1235,7 +1260,9 @@ def check_exact(
         With ``pmf`` (and ``q**n <= 2**20``): full-table test. Otherwise chain-rule
         tests (:mod:`verify.chain_tests`).
     num_samples : int >= 1, optional
-        Default: :func:`plan_sample_size` for ``(tv, alpha, power)``.
+        Default: :func:`plan_sample_size` for ``(tv, alpha, power)``; when that size
+        is in the sparse regime (an expected count below 5), it is grown until the
+        simulated detectable TV of the test run there is at most ``tv``.
     tv : float in (0, 1), default 0.02
         TV distance that must be detected with probability ``power``.
     alpha : float in [1e-12, 1), default 1e-3
@@ -1335,6 +1362,7 @@ def check_exact(
     pmf = _target_pmf(target, n, q)
     support = pmf > 0
     k = int(np.count_nonzero(support))
+    planned = num_samples is None
     if num_samples is None:
         num_samples = _plan_k(k, tv, alpha, power)
         _check_plan(num_samples, max_samples, f"support of {k:,} cells", tv, alpha, power)
@@ -1342,9 +1370,12 @@ def check_exact(
     resolved = _resolve_method(method, num_samples * float(p_support.min())) if k > 1 else method
     if resolved == "montecarlo":
         _check_resolution(alpha, max_resamples, "Monte Carlo test")
+    deadline = _Deadline(timeout, "check_exact")
+    if planned and k > 1:
+        num_samples, resolved = _plan_sparse(p_support, num_samples, method, tv, alpha, power,
+                                             max_samples, max_resamples, deadline)
     seed = _seed_of(rng)
     ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
-    deadline = _Deadline(timeout, "check_exact")
     counts = _count_cells(_iter_draws(sampler, num_samples, n, q, ss_samples, bsize,
                                       deadline), n, q)
     res = _table_test(counts, pmf, q, n, method=resolved, alpha=alpha,
