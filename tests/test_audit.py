@@ -232,11 +232,13 @@ def test_broken_contract_skips_dependent_rules_with_reason_not_pass():
         f = _rule(res, rule)
         assert f.status == "skipped" and f.passed is False, f
         assert "contract.normalised failed" in f.message, f
+    assert _rule(res, "contract.positional").message == ("the oracle has no "
+                                                         "conditionals_at fast path")
     counts = res.counts
-    assert counts["skipped"] == 7 and counts["fail"] == 1, counts
+    assert counts["skipped"] == 8 and counts["fail"] == 1, counts
     assert counts["pass"] + counts["fail"] + counts["warn"] + counts["skipped"] == len(res.checks)
     assert not res.passed and res.verdict() == "fail"
-    assert "1 failed, 7 skipped" in res.summary()
+    assert "1 failed, 8 skipped" in res.summary()
     assert not [f for f in res.findings if f.status == "skipped"]  # findings: fail/warn only
     text = str(res)
     assert "[skipped] consistency.orders: the contract is broken" in text
@@ -418,12 +420,15 @@ def test_oracle_modifying_its_input_is_named_with_entry():
 # ------------------------------------------------------------------ issue 18 items 3 and 2
 class ForgetfulFastPath(_Wrap):
     """``conditionals`` is right, but the fast path ``conditionals_at`` without chain
-    values forgets the revealed positions (answers the empty context's marginals).
-    The audit's contract and consistency rules use ``conditionals`` and pass; the
-    autospeculative sampler's residual loop then never accepts (rate 0)."""
+    values forgets the revealed positions (answers the empty context's marginals) on
+    calls of more than ``rows`` contexts. With ``rows`` above the audit's batches the
+    contract and consistency rules pass; the autospeculative sampler's residual loop
+    then never accepts (rate 0)."""
+
+    rows = 256
 
     def conditionals_at(self, x, positions, chain_values=None):
-        if chain_values is not None:
+        if chain_values is not None or x.shape[0] <= self.rows:
             return self.inner.conditionals_at(x, positions, chain_values)
         out = self.inner.conditionals_at(np.full_like(x, MASK), positions)
         rev = np.take_along_axis(x, positions, axis=1)
@@ -455,6 +460,45 @@ def test_runaway_sampler_is_a_budget_finding_within_a_bound():
     f = _rule(res, "sampler.autospeculative")
     assert "`max_rounds` = 10 exceeded" in f.message, f.message
     assert f.query["budget"]["sampler_max_rounds"] == 10
+
+
+class ChainOffByOne(_Wrap):
+    """Fast path whose chain step j sees the chain values shifted by one step."""
+
+    def conditionals_at(self, x, positions, chain_values=None):
+        if chain_values is None:
+            return self.inner.conditionals_at(x, positions)
+        shifted = chain_values.copy()
+        shifted[:, 1:] = chain_values[:, :-1]
+        return self.inner.conditionals_at(x, positions, shifted)
+
+
+def test_fast_path_disagreeing_with_conditionals_is_a_contract_error():
+    """conditionals_at must answer what conditionals answers (DESIGN 3.1); before, the
+    audit never called it, so such oracles reached the samplers."""
+
+    class AlwaysForgetful(ForgetfulFastPath):
+        rows = 0
+
+    t = _table(1)
+    for oracle, label in ((AlwaysForgetful(t), "without chain values"),
+                          (ChainOffByOne(t), "with chain values")):
+        res = audit_oracle(oracle, rng=0)
+        f = _rule(res, "contract.positional")
+        assert f.status == "fail" and label in f.message, f
+        qd = f.query
+        args = (np.array([qd["x"]]), np.array([qd["positions"]]))
+        if "chain_values" in qd:
+            args += (np.array([qd["chain_values"]]),)
+        j = qd["positions"].index(qd["position"])
+        np.testing.assert_allclose(oracle.conditionals_at(*args)[0, j], qd["answer_row"])
+        np.testing.assert_allclose(
+            oracle.conditionals(np.array([qd["conditionals_x"]]))[0, qd["position"]],
+            qd["conditionals_row"])
+        assert _rule(res, "sampler.autospeculative").status == "skipped"
+    assert _rule(audit_oracle(t, rng=0, run_samplers=False), "contract.positional").passed
+    assert _rule(audit_oracle(_Wrap(t), rng=0, run_samplers=False),
+                 "contract.positional").status == "skipped"
 
 
 def test_budget_arguments_checked_before_any_work():

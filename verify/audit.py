@@ -83,6 +83,7 @@ _TITLES = {
     "contract.normalised": "rows sum to 1 (or all zero)",
     "contract.one-hot": "one-hot at unmasked positions",
     "contract.zero-context": "zero-probability context convention",
+    "contract.positional": "conditionals_at agrees with conditionals",
     "contract.other": "other contract rule",
     "determinism": "same call twice gives the same answer",
     "batch-invariance": "a row's answer does not depend on the batch",
@@ -101,7 +102,8 @@ _TITLES = {
 DISCRETE_RULES: tuple[str, ...] = (
     "contract.interface", "contract.raises", "contract.input", "contract.shape",
     "contract.dtype", "contract.finite", "contract.range", "contract.normalised",
-    "contract.one-hot", "contract.zero-context", "contract.other", "determinism",
+    "contract.one-hot", "contract.zero-context", "contract.positional", "contract.other",
+    "determinism",
     "batch-invariance", "consistency.exchange", "consistency.orders", "consistency.pmf",
     "reference", "sampler.sequential", "sampler.autospeculative", "sampler.batch-invariance",
 )
@@ -283,7 +285,7 @@ _QUERY_MAX = 40
 def _fmt_value(key: str, v: Any) -> str:
     if isinstance(v, list):
         if v and all(isinstance(u, int) and not isinstance(u, bool) for u in v) and (
-                key == "x" or key.startswith("then_x")):
+                key == "x" or key.endswith("_x") or key.startswith("then_x")):
             body = " ".join("*" if u == MASK else str(u) for u in v[:_QUERY_MAX])
         else:
             body = ", ".join(_fmt_value("", u) for u in v[:_QUERY_MAX])
@@ -475,6 +477,71 @@ def _contract_discrete(a: _Auditor, oracle: Any, x: np.ndarray) -> np.ndarray | 
         a.add("contract.other", False, msg, query={"method": "conditionals",
                                                     "x": _ctx_list(x[b])})
     return out
+
+
+def _positional(a: _Auditor, oracle: Any, x: np.ndarray, out: np.ndarray,
+                gen: np.random.Generator) -> None:
+    """The fast path ``conditionals_at`` (when the oracle has one) answers what
+    ``conditionals`` answers on the same contexts, without and with chain values
+    (``L = 3`` positions a row where the audit contexts allow, else 2)."""
+    rule = "contract.positional"
+    if not callable(getattr(oracle, "conditionals_at", None)):
+        a.skip(rule, "the oracle has no conditionals_at fast path")
+        return
+    n, q = int(oracle.n), int(oracle.q)
+    masked = x == MASK
+    counts = masked.sum(axis=1)
+    L = 3 if (counts >= 3).any() else 2
+    rows = np.flatnonzero(counts >= L)
+    if rows.size == 0:
+        a.skip(rule, "no audit context has two masked positions")
+        return
+    K = rows.size
+    pos = np.array([gen.choice(np.flatnonzero(masked[b]), size=L, replace=False)
+                    for b in rows], dtype=np.int64)
+    vals = gen.integers(0, q, size=(K, L))
+    xr = x[rows]
+    # chain step j: xr with positions[:, :j] revealed as vals[:, :j]
+    steps = np.repeat(xr[None], L, axis=0)
+    for j in range(1, L):
+        steps[j:, np.arange(K), pos[:, j - 1]] = vals[:, j - 1]
+    full, err = _call(oracle.conditionals, steps[1:].reshape(-1, n).copy())
+    if err is not None or full is None or full.shape != ((L - 1) * K, n, q):
+        a.skip(rule, f"conditionals on the chain contexts failed "
+               f"({err or (None if full is None else full.shape)}); see the other contract "
+               "rules")
+        return
+    full = np.concatenate([out[rows][None], full.reshape(L - 1, K, n, q)])
+    kk = np.arange(K)[:, None]
+    expect = {"without chain values": out[rows][kk, pos],
+              "with chain values": full[np.arange(L)[None, :], kk, pos]}
+    for label, chain in (("without chain values", None), ("with chain values", vals)):
+        args = (xr.copy(), pos.copy()) + (() if chain is None else (chain.copy(),))
+        got, err = _call(oracle.conditionals_at, *args)
+        extra = {} if chain is None else {"chain_values": chain[0].tolist()}
+        if err is not None or got is None or got.shape != (K, L, q):
+            what = (f"raised {err}" if got is None else
+                    f"gave an answer of shape {got.shape}; expected {(K, L, q)}")
+            a.add(rule, False, f"conditionals_at {label} on {K} audit contexts {what}",
+                  query={"method": "conditionals_at", "x": _ctx_list(xr[0]),
+                         "positions": pos[0].tolist(), **extra})
+            return
+        d, k = _max_diff(expect[label], got)
+        if d > AGREE_TOL:
+            b, j = (k[0], k[1]) if k else (0, 0)
+            ctx = steps[0 if chain is None else j, b]
+            a.add(rule, False, f"conditionals_at {label} differs from conditionals on the "
+                  f"same context by up to {d:.3g}: at context {_fmt_value('x', _ctx_list(ctx))}"
+                  f", position {int(pos[b, j])}: {np.round(got[b, j], 6).tolist()} vs "
+                  f"{np.round(expect[label][b, j], 6).tolist()}",
+                  query={"method": "conditionals_at", "x": _ctx_list(xr[b]),
+                         "positions": pos[b].tolist(),
+                         **({} if chain is None else {"chain_values": chain[b].tolist()}),
+                         "position": int(pos[b, j]), "answer_row": got[b, j].tolist(),
+                         "conditionals_x": _ctx_list(ctx),
+                         "conditionals_row": expect[label][b, j].tolist()}, value=d)
+            return
+    a.ok(rule, f"{K} contexts, {L} positions each, without and with chain values")
 
 
 def _determinism(a: _Auditor, call: Any, x: np.ndarray, out: np.ndarray, fmt_query: Any) -> None:
@@ -1063,6 +1130,7 @@ def _audit_discrete(a: _Auditor, oracle: Any, reference: Any, num_contexts: int,
             qd["position"] = int(k[1])
         return qd
 
+    _positional(a, oracle, x, out, gen)
     _determinism(a, oracle.conditionals, x, out, fmt_query)
     _batch_invariance(a, oracle.conditionals, x, out, gen, fmt_query)
     timings["contract"] = time.perf_counter() - t0
