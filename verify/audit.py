@@ -1429,13 +1429,21 @@ def audit_oracle(
 
     Notes
     -----
-    Discrete rules: the contract of :class:`samplers.oracle.CountingOracle` (shape,
-    dtype, finite, [0, 1], rows summing to 1 or all zero, one-hot at unmasked
-    positions, zero-context convention), not modifying the input, determinism,
-    batch invariance (permuted batch, each row alone, half batch), the two-position
-    exchange identity ``mu(i) mu(j|i) = mu(j) mu(i|j)``, chain-rule joints of
-    several orders (exact TV when ``q**n <= 4096``, else a Monte Carlo estimate of
-    the TV with its standard error), the declared ``pmf()`` when present.
+    Discrete rules (:data:`DISCRETE_RULES`): the contract of
+    :class:`samplers.oracle.CountingOracle` (shape for the batch, one context alone
+    and half the batch; floating dtype; finite, [0, 1], rows summing to 1 or all
+    zero, one-hot at unmasked positions, zero-context convention), not modifying the
+    input, ``conditionals_at`` (when present) agreeing with ``conditionals`` without
+    and with chain values, determinism, batch invariance (permuted batch, each row
+    alone, half batch), the two-position exchange identity
+    ``mu(i) mu(j|i) = mu(j) mu(i|j)``, chain-rule joints of several orders (exact TV
+    when ``q**n <= 4096``, else a Monte Carlo estimate of the TV with its standard
+    error), the declared ``pmf()`` when present, the reference, and the sampler runs
+    (sequential and autospeculative: cost and exactness against the reference or the
+    pmf at TV :data:`SAMPLER_TV`; the autospeculative sampler's batch-size invariance
+    at TV :data:`BATCH_TV`; family-wise alpha :data:`SAMPLER_ALPHA` split equally).
+    When a contract rule fails, the rules that assume the contract are skipped, each
+    with that reason.
 
     Diffusion rules: shape, dtype, finiteness, determinism, batch invariance, the
     tower property ``E[f(t, X_t) | X_s] = f(s, X_s)`` on Euler-simulated localization
