@@ -1496,13 +1496,18 @@ def check_batch_invariance(
         ``power`` at TV ``tv`` between the two laws (noncentral chi-square with
         ``lambda = 2 N tv**2``, Cauchy-Schwarz as in the module docstring).
     tv : float in (0, 1), default 0.05
+        At batch size 1 the check makes one sampler call per sample, so its cost
+        is ``num_samples`` times the sampler's per-call overhead: a larger ``tv``
+        (hence a smaller planned size) keeps it affordable.
     alpha : float in [1 / (max_resamples + 1), 1), default 1e-3
     power : float in (alpha, 1), default 0.99
     rng : None, int >= 0, SeedSequence, Generator or BitGenerator, optional
     timeout : float > 0, optional
-        Wall-time budget in seconds (:class:`BudgetExceededError`).
+        Wall-time budget in seconds (:class:`BudgetExceededError`), checked between
+        sampler calls and Monte Carlo chunks.
     max_samples : int or None, default :data:`MAX_SAMPLES`
-        Cap on the samples drawn in total (both batch sizes).
+        Cap on the samples drawn in total (both batch sizes); the samples are kept
+        in memory, ``2 N x n`` at most :data:`MAX_SAMPLE_ENTRIES`.
     max_resamples : int >= 1, default :data:`MAX_RESAMPLES`
 
     Returns
