@@ -141,3 +141,26 @@ def test_rounds_scaling_refuses_bad_arguments_before_any_work(kwargs, message, m
     monkeypatch.setattr(rounds, "_targets", lambda quick: pytest.fail("work started"))
     with pytest.raises(ParameterError, match=message.replace("(", r"\(").replace(")", r"\)")):
         rounds.rounds_scaling(**kwargs)
+
+
+def test_diffusion_records_keep_the_status_resolution_and_notes_of_the_check(monkeypatch):
+    """A diffusion check without power is recorded as "no-power" (not "fail", not a
+    pass), with its p-value resolution and notes (item 14; item 16's report side)."""
+    from types import SimpleNamespace
+
+    from verify import continuous
+
+    def fake(*args, **kwargs):
+        return SimpleNamespace(
+            passed=False, status="no-power", statistic=0.0, pvalue=1.0, num_samples=7,
+            pvalue_resolution=0.25, notes=("a note on ties",),
+            detectable_mahalanobis_shift=float("inf"), detectable_ks_distance=1.0,
+            detectable_mean_shift=float("inf"), observed_rate=0.5, predicted_rate=0.5,
+            detectable_rate_shift=1.0)
+
+    for name in ("check_gaussian_chain", "check_same_law", "check_speculative_acceptance"):
+        monkeypatch.setattr(continuous, name, fake)
+    checks, _, _ = V.run_validation(V.ValidationConfig(quick=True, stages=("diffusion",)))
+    assert checks and all(c["status"] == "no-power" and c["passed"] is False for c in checks)
+    assert all(c["extra"]["pvalue_resolution"] == 0.25 and "a note on ties" in c["detail"]
+               for c in checks)

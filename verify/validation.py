@@ -837,10 +837,13 @@ def _stage_diffusion(ctx: StageContext) -> StageOutput:
                 "same-law": "same law as the sequential Euler chain",
                 "acceptance": "per-step acceptance equals 2 Phi(-|D|/2)"}[kind]
         out.checks.append(check_record(
-            "diffusion", cid, name, bool(r.passed), sampler=sname, target=tname,
-            method=kind, statistic=r.statistic, pvalue=r.pvalue, alpha=alpha,
+            "diffusion", cid, name, bool(r.passed), status=getattr(r, "status", None),
+            sampler=sname, target=tname, method=kind, statistic=r.statistic,
+            pvalue=r.pvalue, alpha=alpha,
             num_samples=int(getattr(r, "num_samples", getattr(r, "num_steps", num))),
-            seed=seed, detail=effect))
+            seed=seed, detail="; ".join([effect, *getattr(r, "notes", ())]),
+            extra=({"pvalue_resolution": float(r.pvalue_resolution)}
+                   if getattr(r, "pvalue_resolution", None) is not None else None)))
         rows.append([sname, tname, kind, r.pvalue, effect, num, round(secs, 3)])
         bar.update()
     bar.close()
