@@ -35,6 +35,7 @@ from scipy import stats
 from distributions.base import MASK
 from distributions.errors import ParameterError
 from samplers.autospec import AutospeculativeSampler
+from samplers.base import SampleResult, as_random_source
 
 __all__ = [
     "MUTANTS",
@@ -48,6 +49,11 @@ __all__ = [
     "WrongFirstStageRatio",
     "OffByOneSplit",
     "LeftRowsFromRightHalf",
+    "BernoulliShortcut",
+    "OwnGenerator",
+    "GlobalRandom",
+    "SOURCE_MUTANTS",
+    "SOURCE_MUTANT_DETECTION",
     "MutationCell",
     "MutationMatrix",
     "mutation_matrix",
@@ -98,42 +104,6 @@ class ResidualUnnormalised(AutospeculativeSampler):
         return np.where(d > 0, out, -np.inf)
 
 
-class _ReusingSource:
-    """Source wrapper of :class:`ReusedUniform`: the first residual trial's coin
-    (drawn outside child block calls) accepts with ``(p - alpha0)_+ / (1 - alpha0)``."""
-
-    def __init__(self, source: Any, alpha0: np.ndarray, depth: list[int]) -> None:
-        self.source = source
-        self.alpha0 = alpha0
-        self.depth = depth
-        self.used = False
-
-    def categorical(self, probs: np.ndarray) -> np.ndarray:
-        return self.source.categorical(probs)
-
-    def permutations(self, m: int, n: int) -> np.ndarray:
-        return self.source.permutations(m, n)
-
-    def normal(self, shape: tuple[int, ...]) -> np.ndarray:
-        return self.source.normal(shape)
-
-    def coin(self, log_p: np.ndarray) -> np.ndarray:
-        if self.depth[0] > 0 or self.used:
-            return self.source.coin(log_p)
-        # the first residual coin call: trial 1 of every call reuses the stale uniform
-        self.used = True
-        lp = np.asarray(log_p, dtype=np.float64)
-        width = max(1, lp.size // max(1, self.alpha0.size))
-        a0 = np.zeros((self.alpha0.size, width))
-        a0[:, 0] = self.alpha0
-        a0 = a0.reshape(-1)
-        p = np.exp(lp)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cond = np.where(a0 < 1.0, np.maximum(p - a0, 0.0) / (1.0 - a0), p)
-            lc = np.log(cond)
-        return np.asarray(self.source.coin(lc), dtype=bool)
-
-
 class ReusedUniform(AutospeculativeSampler):
     """The residual coins reuse the uniform that rejected the proposal.
 
@@ -141,6 +111,10 @@ class ReusedUniform(AutospeculativeSampler):
     comparing that same ``u`` against the first residual trial's ``a(y) = (1 -
     nu/mu)_+`` accepts it with ``(a - alpha0)_+ / (1 - alpha0)`` instead of ``a``
     (later trials draw fresh uniforms).
+
+    The loop's first acceptance probabilities are replaced for the duration of the
+    call (an instance attribute shadowing ``_residual_log_accept``, restored after);
+    every coin is drawn by the loop itself from the source it was handed.
     """
 
     def _residual(self, a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec):  # noqa: ANN001
@@ -152,26 +126,34 @@ class ReusedUniform(AutospeculativeSampler):
         log_chain = self._log_probs(np.take_along_axis(chain, x[:, 1:, None], axis=2)[..., 0])
         log_mu_x = self._log_probs(nu_rows[rows, 0, x[:, 0]]) + log_chain.sum(axis=1)
         alpha0 = np.exp(self._first_log_accept(log_mu_x, log_nu_x))
-        depth = [0]
-        had = "_sample_block" in self.__dict__
-        inner = self._sample_block
+        honest = super()._residual_log_accept  # not a shadowing attribute of an outer call
+        used = [False]
 
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            depth[0] += 1
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                depth[0] -= 1
+        def stale(log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+            lp = np.asarray(honest(log_mu, log_nu), dtype=np.float64)
+            if used[0]:
+                return lp
+            # this loop's first batch: trial 1 of every call reuses the stale uniform
+            used[0] = True
+            width = max(1, lp.size // max(1, alpha0.size))
+            a0 = np.zeros((alpha0.size, width))
+            a0[:, 0] = alpha0
+            a0 = a0.reshape(lp.shape)
+            p = np.exp(lp)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cond = np.where(a0 < 1.0, np.maximum(p - a0, 0.0) / (1.0 - a0), p)
+                return np.log(cond)
 
-        self._sample_block = counted  # type: ignore[method-assign]
+        had = "_residual_log_accept" in self.__dict__
+        outer = self.__dict__.get("_residual_log_accept")
+        self._residual_log_accept = stale  # type: ignore[method-assign]
         try:
-            wrapped = _ReusingSource(source, alpha0, depth)
-            return super()._residual(a, b, ctx, pos, nu_rows, x, log_nu_x, wrapped, rec)
+            return super()._residual(a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec)
         finally:
             if had:
-                self._sample_block = inner  # type: ignore[method-assign]
+                self._residual_log_accept = outer  # type: ignore[method-assign]
             else:
-                del self._sample_block
+                del self._residual_log_accept
 
 
 class TemperedOracle(AutospeculativeSampler):
@@ -215,6 +197,95 @@ class LeftRowsFromRightHalf(AutospeculativeSampler):
         return nu_rows[:, nu_rows.shape[1] - k :]
 
 
+# ---------------------------------------------------------------------- source wrappers
+class _BernoulliShortcutSource:
+    """Source wrapper of :class:`BernoulliShortcut`: a categorical draw is a coin
+    for value 0 and, when it fails, a uniform pick among the other values; every
+    other draw is the wrapped source's own (looked up on it)."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "source":
+            raise AttributeError(name)
+        return getattr(self.source, name)
+
+    def categorical(self, probs: np.ndarray) -> np.ndarray:
+        p = np.asarray(probs, dtype=np.float64)
+        m, q = p.shape
+        with np.errstate(divide="ignore"):
+            zero = np.asarray(self.source.coin(np.log(p[:, 0] / p.sum(axis=1))), dtype=bool)
+        out = np.zeros(m, dtype=np.int64)
+        rest = np.flatnonzero(~zero)
+        if rest.size:
+            if q == 2:
+                out[rest] = 1
+            else:  # the shortcut: the other values as if equally likely
+                out[rest] = 1 + self.source.categorical(np.full((rest.size, q - 1), 1.0 / (q - 1)))
+        return out
+
+
+class BernoulliShortcut(AutospeculativeSampler):
+    """Categorical draws by a "Bernoulli shortcut" in a source wrapper of ``sample``:
+    value 0 with its probability, otherwise a uniform pick among the other values.
+
+    Exact for ``q = 2`` (no check can catch it there), biased for ``q >= 3``. The
+    step methods are the real ones; only ``sample`` differs, by wrapping the source
+    it is handed (issue 18: the enumerator once skipped such wrappers).
+    """
+
+    def sample(self, num: int, *, rng: Any = None) -> SampleResult:
+        return super().sample(num, rng=_BernoulliShortcutSource(as_random_source(rng)))
+
+
+class _ForeignCoinSource:
+    """Source wrapper whose coins come from ``draw(shape) -> uniforms in [0, 1)``
+    instead of the wrapped source."""
+
+    def __init__(self, source: Any, draw: Any) -> None:
+        self.source = source
+        self.draw = draw
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("source", "draw"):
+            raise AttributeError(name)
+        return getattr(self.source, name)
+
+    def coin(self, log_p: np.ndarray) -> np.ndarray:
+        lp = np.asarray(log_p, dtype=np.float64)
+        return np.log1p(-self.draw(lp.shape)) <= lp
+
+
+class OwnGenerator(AutospeculativeSampler):
+    """Coins from a generator of its own (seeded from OS entropy at construction)
+    instead of the ``rng`` source: the law is exact, but ``rng`` does not reproduce
+    a run and no enumeration of the source's choices is the sampler's law
+    (:func:`verify.exact_law` must refuse it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._generator = np.random.default_rng()
+
+    def sample(self, num: int, *, rng: Any = None) -> SampleResult:
+        return super().sample(num, rng=_ForeignCoinSource(as_random_source(rng),
+                                                          self._generator.random))
+
+
+def _global_uniforms(shape: tuple[int, ...]) -> np.ndarray:
+    return np.random.random_sample(shape)  # noqa: NPY002 - the mutant's defect
+
+
+class GlobalRandom(AutospeculativeSampler):
+    """Coins from numpy's global random state (``np.random.random_sample``) instead
+    of the ``rng`` source: exact law, not reproducible, not enumerable
+    (:func:`verify.exact_law` must refuse it)."""
+
+    def sample(self, num: int, *, rng: Any = None) -> SampleResult:
+        return super().sample(num, rng=_ForeignCoinSource(as_random_source(rng),
+                                                          _global_uniforms))
+
+
 #: The catalogue: name -> mutant class.
 MUTANTS: dict[str, type[AutospeculativeSampler]] = {
     "swapped-residual-ratio": SwappedResidualRatio,
@@ -227,6 +298,29 @@ MUTANTS: dict[str, type[AutospeculativeSampler]] = {
     "wrong-first-stage-ratio": WrongFirstStageRatio,
     "off-by-one-split": OffByOneSplit,
     "left-rows-from-right-half": LeftRowsFromRightHalf,
+}
+
+#: Mutants that override ``sample`` to wrap the random source they are handed
+#: (issue 18). Kept apart from :data:`MUTANTS` (whose members override one step
+#: each and are all wrong on binary targets): ``bernoulli-shortcut`` is exact for
+#: ``q = 2``, and the other two have an exact law (their defect is randomness drawn
+#: outside the ``rng`` source: runs are not reproducible and cannot be enumerated).
+SOURCE_MUTANTS: dict[str, type[AutospeculativeSampler]] = {
+    "bernoulli-shortcut": BernoulliShortcut,
+    "own-generator": OwnGenerator,
+    "global-random": GlobalRandom,
+}
+
+#: Checks of :func:`mutation_matrix` expected to catch each source mutant on a
+#: target with ``q >= 3`` (the G-test only when the mutant's exact TV is at least
+#: the planned ``tv``). ``exact-law`` catches ``bernoulli-shortcut`` by its
+#: enumerated TV and the other two by refusing to enumerate them
+#: (``ParameterError``: randomness outside the source); no statistical check can
+#: catch those two, whose law is exact.
+SOURCE_MUTANT_DETECTION: dict[str, tuple[str, ...]] = {
+    "bernoulli-shortcut": ("gtest", "exact-law"),
+    "own-generator": ("exact-law",),
+    "global-random": ("exact-law",),
 }
 
 
@@ -414,12 +508,18 @@ def mutation_matrix(
                     cell = MutationCell(name, check, pv <= alpha, total, obs, pv, 0.0,
                                         f"rate {obs:.4f} vs exact {exp:.4f}")
                 else:
-                    law = exact_law(lambda o, cls=cls: cls(o, validate=False, order=exact_order),
-                                    exact_target, tol=exact_tol, rational=False)
-                    cell = MutationCell(name, check, law.tv_lower > 1e-9, 0, law.tv,
-                                        math.nan, 0.0,
-                                        f"truncated={law.truncated_mass:.2g}; worst "
-                                        f"{law.worst_config} diff {law.worst_diff:.3g}")
+                    try:
+                        law = exact_law(lambda o, cls=cls: cls(o, validate=False,
+                                                               order=exact_order),
+                                        exact_target, tol=exact_tol, rational=False)
+                    except ParameterError as exc:  # refused: no law was certified
+                        cell = MutationCell(name, check, True, 0, math.nan, math.nan, 0.0,
+                                            f"refused: {exc}"[:200])
+                    else:
+                        cell = MutationCell(name, check, law.tv_lower > 1e-9, 0, law.tv,
+                                            math.nan, 0.0,
+                                            f"truncated={law.truncated_mass:.2g}; worst "
+                                            f"{law.worst_config} diff {law.worst_diff:.3g}")
             except (RuntimeError, FloatingPointError, ValueError, IndexError) as exc:
                 cell = MutationCell(name, check, True, 0, math.nan, 0.0, 0.0,
                                     f"raised {type(exc).__name__}: {exc}"[:200])
