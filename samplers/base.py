@@ -90,7 +90,8 @@ class NumpySource:
         if p.shape[0] and not (total > 0).all():
             row = int(np.argmin(total > 0))
             raise ParameterError(
-                f"`probs` rows must have positive mass; got row {row} summing to {total[row]!r}."
+                f"`probs` rows must have positive mass; got row {row} summing to "
+                f"{float(total[row])!r}."
             )
         u = self.generator.random(p.shape[0]) * total
         idx = (cdf <= u[:, None]).sum(axis=1)

@@ -313,6 +313,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     seed = _nonneg_seed("--seed", args.seed)
     contexts = check_int("--contexts", args.contexts, low=4)
+    check_float("--sampler-timeout", args.sampler_timeout, low=0.0, low_open=True)
+    if args.sampler_max_rounds is not None:
+        check_int("--sampler-max-rounds", args.sampler_max_rounds, low=1)
     if args.out is not None:
         check_report_dir("--out", args.out)
     t0 = time.perf_counter()
@@ -321,18 +324,20 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     _log(args, f"auditing {args.factory} ({contexts} contexts, seed {seed}"
                f"{', with sampler runs' if not args.no_samplers else ''})")
     res = audit_oracle(oracle, reference=reference, num_contexts=contexts, rng=seed,
-                       run_samplers=not args.no_samplers)
+                       run_samplers=not args.no_samplers,
+                       sampler_timeout=args.sampler_timeout,
+                       sampler_max_rounds=args.sampler_max_rounds)
     _log(args, f"audit done in {time.perf_counter() - t0:.1f} s")
     checks, sections = audit_report(res, oracle_spec=args.factory,
                                     reference_spec=args.reference)
     doc = make_document("audit", f"Oracle audit: {args.factory}", checks, sections,
-                        seeds={"root": res.seed}, stage_seconds=[("audit", res.seconds)],
+                        seeds={"root": res.seed}, stage_seconds=list(res.timings.items()),
                         total_seconds=time.perf_counter() - t0, command=[PROG, *args.argv],
                         config={"factory": args.factory, "reference": args.reference,
                                 "num_contexts": contexts},
                         strict=bool(args.strict))
     if not _quiet(args):
-        print(res)
+        print("\n".join(res.lines(strict=bool(args.strict))))
     return _finish(args, doc, args.out)
 
 
@@ -466,6 +471,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--contexts", type=int, default=64,
                    help="audit contexts, an integer >= 4 (default: %(default)s)")
     a.add_argument("--no-samplers", action="store_true", help="skip the sampler runs")
+    a.add_argument("--sampler-timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="wall-time budget of each sampler call in the sampler runs; a "
+                        "sampler running past it is a finding (default 60)")
+    a.add_argument("--sampler-max-rounds", type=int, default=None, metavar="N",
+                   help="round budget of each sample in the sampler runs (default: none)")
     a.add_argument("--strict", action="store_true", help=_STRICT_HELP)
     a.add_argument("--quiet", action="store_true", help="no log lines, no findings table")
     a.set_defaults(func=_cmd_audit)

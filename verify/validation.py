@@ -858,7 +858,8 @@ def _stage_diffusion(ctx: StageContext) -> StageOutput:
                  "Gaussian target the Euler chain is linear-Gaussian: the output's exact mean "
                  "and covariance are tested (Mahalanobis, chi-square and whitened KS, Holm). "
                  "Otherwise the parallel samplers are compared with the sequential Euler chain "
-                 "(energy distance with a permutation null, sliced KS with DKW bounds, "
+                 "(energy distance with a permutation null, sliced KS: exact KS per "
+                 "projection with Bonferroni over projections, "
                  "per-coordinate KS; Holm). The speculative sampler's per-step acceptance is "
                  "tested against its closed form 2 Phi(-|D|/2). The stage's alpha "
                  f"{ctx.alpha:.3g} is split over {len(jobs)} checks: {alpha:.3g} each."),
@@ -980,7 +981,10 @@ def _stage_mutants(ctx: StageContext) -> StageOutput:
         "tables": [{"title": "Which check catches which mutant", "columns": ["sampler", *checks],
                     "rows": rows}],
         "figures": [{"id": "mutation-matrix", "kind": "heatmap",
-                     "title": "Mutation matrix (green: the desired outcome)",
+                     "title": "Mutation matrix (green: the desired outcome, purple: not)",
+                     "colorbar_label": "outcome (1 = desired: mutant caught, correct "
+                                       "sampler passes)",
+                     "colorbar_ticks": [[0, "undesired"], [1, "desired"]],
                      "xlabels": list(checks), "ylabels": names, "values": values,
                      "annotations": notes, "vmin": 0.0, "vmax": 1.0}]})
     return out
