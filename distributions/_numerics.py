@@ -64,18 +64,30 @@ def logsumexp(a: Any, axis: int | None = None, keepdims: bool = False) -> np.nda
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
+def _shifted(arr: np.ndarray, axis: int) -> np.ndarray:
+    """``a - max(a)`` along ``axis`` (an all ``-inf`` slice stays ``-inf``); the
+    difference is exact for close entries, so no magnitude of ``a`` is lost."""
+    top = np.max(arr, axis=axis, keepdims=True)
+    with np.errstate(over="ignore"):  # finite - finite may overflow to -inf: weight 0
+        return arr - np.where(np.isfinite(top), top, 0.0)
+
+
 def log_softmax(a: Any, axis: int = -1) -> np.ndarray:
-    """``a - logsumexp(a)`` along ``axis``; an all ``-inf`` slice stays ``-inf``."""
-    arr = np.asarray(a, dtype=np.float64)
-    lse = logsumexp(arr, axis=axis, keepdims=True)
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = arr - np.where(np.isfinite(lse), lse, 0.0)
-    return np.where(np.isfinite(lse), out, -np.inf)
+    """``a - logsumexp(a)`` along ``axis``, as ``(a - max) - log(sum(exp(a - max)))``
+    (never ``a - lse`` of two large numbers); an all ``-inf`` slice stays ``-inf``."""
+    shifted = _shifted(np.asarray(a, dtype=np.float64), axis)
+    total = np.sum(exp_neg(shifted), axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = shifted - np.log(total)
+    return np.where(total > 0, out, -np.inf)
 
 
 def softmax(a: Any, axis: int = -1) -> np.ndarray:
     """Normalised ``exp(a)`` along ``axis``; an all ``-inf`` slice gives all zeros."""
-    return exp_neg(log_softmax(a, axis=axis))
+    e = exp_neg(_shifted(np.asarray(a, dtype=np.float64), axis))
+    total = np.sum(e, axis=axis, keepdims=True)
+    with np.errstate(under="ignore"):  # a share below 1e-308: correctly rounded
+        return e / np.where(total > 0, total, 1.0)
 
 
 def sigmoid_pair(z: Any) -> np.ndarray:

@@ -13,33 +13,66 @@ Two exact families:
   ``softmax_k(log w_k + <y_k, x> - t |y_k|^2 / 2)``.
 
 All computations diagonalise each covariance once (``S_k = U diag(lam) U^T``) and work
-in log space with log-sum-exp responsibilities, so nothing overflows for ``t`` up to
-1e6 and ``|x|`` up to 1e6. At ``t = 0`` the oracle returns the prior mean.
+in log space with log-sum-exp responsibilities. At ``t = 0`` the oracle returns the
+prior mean.
+
+Domain (issue 18 item 18: never a silent overflow). Parameters and queries are
+checked before any work against bounds under which no intermediate quantity
+overflows (``t^2 lam``, ``|x - t m|^2 / var``, ``<x, y>``, ``t |y|^2`` stay below
+``1e300``): ``|means|``, ``|points| <= 1e50``; covariance eigenvalues in
+``[1e-50, 1e50]``; times ``t = 0`` or ``1e-50 <= t <= 1e50``; observations
+``|x| <= 1e100``. Outside, :class:`ParameterError` names the argument, the bound
+and the value. Inside, every answer is finite; an underflow (a term below
+``1e-308``) is the correctly rounded value and silent. Responsibilities are
+resolved to the float64 rounding of their log terms (``~2**-52`` times their
+magnitude), which at the edges of the domain can exceed the gaps between them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
+from distributions._numerics import logsumexp as _logsumexp
+from distributions._numerics import softmax
 from distributions._validation import check_int
 from distributions.errors import ParameterError
 
-__all__ = ["GaussianMixture", "FiniteSet"]
+__all__ = ["GaussianMixture", "FiniteSet", "MAX_ABS_PARAM", "COV_RANGE", "T_RANGE", "MAX_ABS_X"]
 
 _LOG2PI = float(np.log(2.0 * np.pi))
 #: Tolerance on ``|sum(weights) - 1|``.
 WEIGHT_SUM_TOL: float = 1e-9
+#: Largest ``|entry|`` of ``means`` / ``points``.
+MAX_ABS_PARAM: float = 1e50
+#: Range of the covariance eigenvalues.
+COV_RANGE: tuple[float, float] = (1e-50, 1e50)
+#: Range of positive times (``t = 0`` is also accepted where stated).
+T_RANGE: tuple[float, float] = (1e-50, 1e50)
+#: Largest ``|entry|`` of an observation ``x`` or a point ``y``.
+MAX_ABS_X: float = 1e100
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _quiet_underflow(fn: _F) -> _F:
+    """Run an oracle method with underflow silent: inside the domain an underflow
+    is a term below 1e-308, correctly rounded to 0 or a subnormal."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(under="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def logsumexp(a: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
     """``log(sum(exp(a)))`` along ``axis``, stable; ``-inf`` when every entry is ``-inf``."""
-    mx = np.max(a, axis=axis, keepdims=True)
-    mx = np.where(np.isfinite(mx), mx, 0.0)
-    with np.errstate(divide="ignore"):
-        out = np.log(np.sum(np.exp(a - mx), axis=axis, keepdims=True)) + mx
-    return out if keepdims else np.squeeze(out, axis=axis)
+    return _logsumexp(a, axis=axis, keepdims=keepdims)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -75,6 +108,13 @@ def _check_points(name: str, value: Any, k: int | None = None) -> np.ndarray:
         )
     if not np.isfinite(arr).all():
         raise ParameterError(f"`{name}` must be finite; got a non-finite entry.")
+    big = np.abs(arr) > MAX_ABS_PARAM
+    if big.any():
+        k, j = (int(v) for v in np.argwhere(big)[0])
+        raise ParameterError(
+            f"`{name}` entries must be at most {MAX_ABS_PARAM:g} in absolute value (beyond, "
+            f"the oracle's log terms overflow); got {arr[k, j]!r} at ({k}, {j})."
+        )
     return arr
 
 
@@ -92,6 +132,15 @@ def _check_t(t: Any, batch: int, *, positive: bool = False) -> np.ndarray:
         i = int(np.argmax(bad))
         rule = "> 0" if positive else ">= 0"
         raise ParameterError(f"`t` must be finite and {rule}; got {tt[i]!r} at index {i}.")
+    lo, hi = T_RANGE
+    out = (tt != 0) & ((tt < lo) | (tt > hi))
+    if out.any():
+        i = int(np.argmax(out))
+        zero = "" if positive else "0 or "
+        raise ParameterError(
+            f"`t` must be {zero}in [{lo:g}, {hi:g}] (beyond, the oracle's log terms overflow); "
+            f"got {tt[i]!r} at index {i}."
+        )
     return tt
 
 
@@ -106,6 +155,13 @@ def _check_x(x: Any, dim: int, name: str = "x") -> np.ndarray:
         b, j = (int(v) for v in np.argwhere(~np.isfinite(arr))[0])
         raise ParameterError(
             f"`{name}` must be finite (no NaN/inf); got {arr[b, j]!r} at row {b}, coordinate {j}."
+        )
+    big = np.abs(arr) > MAX_ABS_X
+    if big.any():
+        b, j = (int(v) for v in np.argwhere(big)[0])
+        raise ParameterError(
+            f"`{name}` entries must be at most {MAX_ABS_X:g} in absolute value (beyond, the "
+            f"oracle's log terms overflow); got {arr[b, j]!r} at row {b}, coordinate {j}."
         )
     return arr
 
@@ -130,6 +186,7 @@ class GaussianMixture:
     array([[0.]])
     """
 
+    @_quiet_underflow
     def __init__(self, weights: Any, means: Any, covs: Any) -> None:
         w = _check_weights(weights)
         k = w.shape[0]
@@ -169,6 +226,14 @@ class GaussianMixture:
             raise ParameterError(
                 f"`covs` must be positive definite; component {i} has smallest eigenvalue "
                 f"{float(lam[i].min())!r}."
+            )
+        lo, hi = COV_RANGE
+        out = (lam < lo) | (lam > hi)
+        if out.any():
+            i, j = (int(v) for v in np.argwhere(out)[0])
+            raise ParameterError(
+                f"`covs` eigenvalues must be in [{lo:g}, {hi:g}] (beyond, the oracle's log "
+                f"terms overflow); component {i} has {float(lam[i, j])!r}."
             )
         self.weights = w
         self.means = m
@@ -212,6 +277,7 @@ class GaussianMixture:
         """``E[Y]``, shape (dim,)."""
         return self.weights @ self.means
 
+    @_quiet_underflow
     def denoise(self, t: Any, x: Any) -> np.ndarray:
         """Posterior mean ``E[Y | t Y + B_t = x]``.
 
@@ -236,7 +302,7 @@ class GaussianMixture:
             tp, xp = t[pos], x[pos]
             z = self._rotate_x(xp)
             logr = self._log_resp_terms(tp, z)
-            resp = np.exp(logr - logsumexp(logr, axis=1, keepdims=True))  # (B, K)
+            resp = softmax(logr, axis=1)  # (B, K)
             tt = tp[:, None, None]
             lam = self._lam[None]
             cond = (self._mrot[None] + lam * z) / (1.0 + tt * lam)  # eigen coords (B, K, d)
@@ -244,12 +310,14 @@ class GaussianMixture:
             out[pos] = np.einsum("bk,bki->bi", resp, cond)
         return out
 
+    @_quiet_underflow
     def score(self, t: Any, x: Any) -> np.ndarray:
         """Score of the localized law, ``f(t, x) - x / t`` (Tweedie); ``t > 0``."""
         x = _check_x(x, self.dim)
         t = _check_t(t, x.shape[0], positive=True)
         return self.denoise(t, x) - x / t[:, None]
 
+    @_quiet_underflow
     def log_density(self, t: Any, x: Any) -> np.ndarray:
         """Log density of ``x_t = t Y + B_t`` at ``x``; ``t > 0``. Shape (B,)."""
         x = _check_x(x, self.dim)
@@ -273,16 +341,18 @@ class GaussianMixture:
         lp = -0.5 * (np.log(self._lam)[None] + _LOG2PI + r * r / self._lam[None]).sum(axis=2)
         return self._logw[None, :] + lp
 
+    @_quiet_underflow
     def logpdf(self, y: Any) -> np.ndarray:
         """Log density of ``Y`` at the rows of ``y`` (B, dim); shape (B,)."""
         y = _check_x(y, self.dim, "y")
         return logsumexp(self._log_comp(y), axis=1)
 
+    @_quiet_underflow
     def grad_logpdf(self, y: Any) -> np.ndarray:
         """Score of the law of ``Y``: ``sum_k pi_k(y) S_k^{-1} (m_k - y)``; shape (B, dim)."""
         y = _check_x(y, self.dim, "y")
         lc = self._log_comp(y)
-        resp = np.exp(lc - logsumexp(lc, axis=1, keepdims=True))
+        resp = softmax(lc, axis=1)
         z = self._rotate_x(y)
         g = self._from_eig((self._mrot[None] - z) / self._lam[None])
         return np.einsum("bk,bki->bi", resp, g)
@@ -298,6 +368,7 @@ class FiniteSet:
         Non-negative, summing to 1 within 1e-9; uniform by default.
     """
 
+    @_quiet_underflow
     def __init__(self, points: Any, weights: Any = None) -> None:
         p = _check_points("points", points)
         if weights is None:
@@ -321,21 +392,24 @@ class FiniteSet:
     def _logits(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
         return self._logw[None, :] + x @ self.points.T - 0.5 * t[:, None] * self._sq[None, :]
 
+    @_quiet_underflow
     def denoise(self, t: Any, x: Any) -> np.ndarray:
         """Posterior mean ``E[Y | t Y + B_t = x]`` (B, dim); ``t = 0`` gives the prior mean."""
         x = _check_x(x, self.dim)
         t = _check_t(t, x.shape[0])
         lg = self._logits(t, x)
         lg[t == 0] = self._logw  # x_0 = 0 almost surely: the prior
-        resp = np.exp(lg - logsumexp(lg, axis=1, keepdims=True))
+        resp = softmax(lg, axis=1)
         return resp @ self.points
 
+    @_quiet_underflow
     def score(self, t: Any, x: Any) -> np.ndarray:
         """Score of the localized law, ``f(t, x) - x / t``; ``t > 0``."""
         x = _check_x(x, self.dim)
         t = _check_t(t, x.shape[0], positive=True)
         return self.denoise(t, x) - x / t[:, None]
 
+    @_quiet_underflow
     def log_density(self, t: Any, x: Any) -> np.ndarray:
         """Log density of ``x_t = t Y + B_t``: ``logsumexp_k(log w_k - |x - t y_k|^2/(2t))
         - dim/2 log(2 pi t)``; ``t > 0``. Shape (B,)."""
@@ -352,6 +426,7 @@ class FiniteSet:
         gen = np.random.default_rng(rng)
         return self.points[gen.choice(self.points.shape[0], size=num, p=self.weights)].copy()
 
+    @_quiet_underflow
     def logpdf(self, y: Any) -> np.ndarray:
         """Log probability mass of ``y`` (exact match with a point; ``-inf`` elsewhere)."""
         y = _check_x(y, self.dim, "y")

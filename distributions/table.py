@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from distributions._numerics import exp_neg, log_softmax, logsumexp
+from distributions._numerics import exp_neg, logsumexp, softmax
 from distributions._oracle_utils import (
     check_chain_values,
     check_contexts,
@@ -225,7 +225,7 @@ class TableDistribution:
             base = base + np.cumsum(steps, axis=1) - steps  # exclusive cumsum
         vals = np.arange(1, self.q + 1, dtype=np.int64)
         log_num = self._log_ext[base[..., None] + vals * pos_w[..., None]]  # (B, L, q)
-        return exp_neg(log_softmax(log_num, axis=-1))  # all -inf (impossible): zeros
+        return softmax(log_num, axis=-1)  # all -inf (impossible): zeros
 
     def _brute_conditionals(self, ctx: np.ndarray) -> np.ndarray:
         """Masked sums over the table, per context scaled by its most likely
@@ -243,7 +243,7 @@ class TableDistribution:
             rel = exp_neg(lw - np.where(np.isfinite(top), top, 0.0))
             mass = (rel @ onehot).reshape(-1, n, q)  # the top cell counts 1: no underflow
             with np.errstate(divide="ignore"):
-                out[s : s + chunk] = exp_neg(log_softmax(np.log(mass), axis=-1))
+                out[s : s + chunk] = softmax(np.log(mass), axis=-1)
         return out
 
     def __repr__(self) -> str:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Context, Decimal, localcontext
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from distributions.diffusion import FiniteSet, GaussianMixture
@@ -188,3 +195,114 @@ def test_bad_oracle_arguments() -> None:
         FiniteSet([[0.0], [1.0]], [0.3, 0.3])
     with pytest.raises(ParameterError, match="one entry per point"):
         FiniteSet([[0.0], [1.0]], [1.0])
+
+
+# --------------------------------------------------------------- extreme inputs (issue 18.18)
+@contextmanager
+def _strict() -> Iterator[None]:
+    """No warning and no floating-point exception (underflow included) may escape."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            yield
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: GaussianMixture([0.5, 0.5], [[-1e200], [1e200]], [1.0, 1.0]),
+         r"`means` entries must be at most 1e\+50 in absolute value.*got np.float64\(-1e\+200\) "
+         r"at \(0, 0\)"),
+        (lambda: GaussianMixture([0.5, 0.5], [[-1.0], [1.0]], [1e308, 1.0]),
+         r"`covs` eigenvalues must be in \[1e-50, 1e\+50\].*component 0 has 1e\+308"),
+        (lambda: GaussianMixture([1.0], [[0.0]], [1e-308]), r"component 0 has 1e-308"),
+        (lambda: FiniteSet([[-1e200], [1e200]]), r"`points` entries must be at most 1e\+50"),
+        (lambda: FiniteSet([[-1.0], [1.0]]).denoise(1.0, np.array([[1e308]])),
+         r"`x` entries must be at most 1e\+100 in absolute value.*got np.float64\(1e\+308\) "
+         r"at row 0, coordinate 0"),
+        (lambda: GaussianMixture([1.0], [[0.0]], [1.0]).denoise(1e300, np.array([[1.0]])),
+         r"`t` must be 0 or in \[1e-50, 1e\+50\].*got np.float64\(1e\+300\) at index 0"),
+        (lambda: FiniteSet([[-1.0], [1.0]]).log_density(1e-300, np.array([[1.0]])),
+         r"`t` must be in \[1e-50, 1e\+50\].*got np.float64\(1e-300\)"),
+        (lambda: GaussianMixture([1.0], [[0.0]], [1.0]).logpdf(np.array([[1e300]])),
+         r"`y` entries must be at most 1e\+100"),
+    ],
+)
+def test_out_of_domain_parameters_and_queries_are_refused(call: object, match: str) -> None:
+    """Before: RuntimeWarning overflow and inf/NaN or silently wrong answers."""
+    with _strict(), pytest.raises(ParameterError, match=match):
+        call()  # type: ignore[operator]
+
+
+_PARAM_LADDER = [0.0, 5e-324, 1e-300, 1e-50, 1e-8, 0.5, 1.0, 3.0, 1e3, 1e8, 1e20, 1e50]
+_COV_LADDER = [1e-50, 1e-20, 1e-8, 0.01, 1.0, 7.0, 1e8, 1e20, 1e50]
+_T_LADDER = [0.0, 1e-50, 1e-20, 1e-8, 0.3, 1.0, 50.0, 1e8, 1e20, 1e50]
+_X_LADDER = [0.0, 5e-324, 1e-300, 1e-20, 0.7, 2.0, 1e6, 1e20, 1e50, 1e100]
+
+
+def _signed(ladder: list[float]) -> st.SearchStrategy[float]:
+    return st.tuples(st.sampled_from(ladder), st.sampled_from([1.0, -1.0])).map(
+        lambda v: v[0] * v[1])
+
+
+def _exact_finite_set_mean(points: np.ndarray, w: np.ndarray, t: float, x: float) -> float:
+    """1-d posterior mean from exact decimal logits ``log w + x y - t y^2 / 2``
+    (at ``t = 0``, ``x_0 = 0`` almost surely: the prior mean, whatever ``x``)."""
+    if t == 0.0:
+        x = 0.0
+    with localcontext(Context(prec=2000, Emax=10**7, Emin=-(10**7))):
+        short = Context(prec=60, Emax=10**7, Emin=-(10**7))
+        logits = [(Decimal(float(wk)).ln(short) if wk > 0 else None) for wk in w]
+        logits = [None if lg is None else lg + Decimal(x) * Decimal(float(y))
+                  - Decimal(t) * Decimal(float(y)) ** 2 / 2
+                  for lg, y in zip(logits, points, strict=True)]
+        top = max(v for v in logits if v is not None)
+        with localcontext(Context(prec=60, Emax=10**7, Emin=-(10**7))):
+            e = [Decimal(0) if v is None or v - top < -(10**5) else (v - top).exp()
+                 for v in logits]
+            num = sum(ek * Decimal(float(y)) for ek, y in zip(e, points, strict=True))
+            return float(num / sum(e))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_in_domain_extremes_are_finite_and_exact(data: st.DataObject) -> None:
+    """Inside the stated domain every answer is finite, warning-free, in the hull of
+    the support (finite sets) and equal to the exact decimal posterior mean up to
+    the float64 resolution of the log responsibilities."""
+    k = data.draw(st.integers(1, 3))
+    dim = data.draw(st.integers(1, 2))
+    pts = np.array(data.draw(st.lists(_signed(_PARAM_LADDER), min_size=k * dim,
+                                      max_size=k * dim))).reshape(k, dim)
+    raw = np.array(data.draw(st.lists(st.sampled_from([5e-324, 1e-300, 1e-8, 0.3, 1.0]),
+                                      min_size=k, max_size=k)))
+    w = raw / raw.sum()
+    w[-1] = max(0.0, 1.0 - w[:-1].sum())
+    covs = np.array(data.draw(st.lists(st.sampled_from(_COV_LADDER), min_size=k * dim,
+                                       max_size=k * dim))).reshape(k, dim)
+    t = np.array(data.draw(st.lists(st.sampled_from(_T_LADDER), min_size=3, max_size=3)))
+    x = np.array(data.draw(st.lists(_signed(_X_LADDER), min_size=3 * dim,
+                                    max_size=3 * dim))).reshape(3, dim)
+    with _strict():
+        fs = FiniteSet(pts, w)
+        gm = GaussianMixture(w, pts, covs)
+        f_fs, f_gm = fs.denoise(t, x), gm.denoise(t, x)
+        pos = t > 0
+        outs = [f_fs, f_gm, gm.logpdf(x), gm.grad_logpdf(x)]
+        if pos.any():
+            outs += [fs.score(t[pos], x[pos]), fs.log_density(t[pos], x[pos]),
+                     gm.score(t[pos], x[pos]), gm.log_density(t[pos], x[pos])]
+    for o in outs:
+        assert np.isfinite(o).all(), (pts, w, covs, t, x, o)
+    scale = np.abs(pts).max()
+    slack = 8 * 2.0**-53 * scale
+    assert (f_fs >= pts.min(axis=0) - slack).all() and (f_fs <= pts.max(axis=0) + slack).all()
+    if dim == 1:
+        for b in range(3):
+            y = pts[:, 0]
+            ref = _exact_finite_set_mean(y, fs.weights, float(t[b]), float(x[b, 0]))
+            live = fs.weights > 0
+            mag = float(np.max(np.abs(np.log(fs.weights[live])) + np.abs(x[b, 0] * y[live])
+                               + t[b] * y[live] ** 2 / 2))
+            tol = 16 * 2.0**-53 * (mag * k * scale + scale) + 1e-300
+            assert abs(f_fs[b, 0] - ref) <= tol, (y, fs.weights, t[b], x[b], f_fs[b], ref, tol)
