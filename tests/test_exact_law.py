@@ -16,7 +16,13 @@ from samplers.base import SampleResult, as_random_source
 from samplers.sequential import SequentialSampler
 from tests._stats import assert_family, gtest_table
 from verify.exact_law import _Watched, exact_law
-from verify.mutants import RightConditionedOnProposal, SwappedResidualRatio
+from verify.mutants import (
+    BernoulliShortcut,
+    GlobalRandom,
+    OwnGenerator,
+    RightConditionedOnProposal,
+    SwappedResidualRatio,
+)
 
 
 def int_table(n: int, seed: int) -> TableDistribution:
@@ -165,3 +171,174 @@ def test_bad_arguments():
     with pytest.raises(RuntimeError, match="max_paths"):
         exact_law(lambda o: SequentialSampler(o, order="identity"), random_table(6, 2, rng=0),
                   max_paths=10)
+
+
+# ---------------------------------------------------------------------- issue 18, item 1
+class _PassThrough:
+    """A source wrapper that changes nothing (other draws looked up on the source)."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def __getattr__(self, name):
+        if name == "source":
+            raise AttributeError(name)
+        return getattr(self.source, name)
+
+
+class _WrappedCorrect(AutospeculativeSampler):
+    def sample(self, num, *, rng=None):
+        return super().sample(num, rng=_PassThrough(as_random_source(rng)))
+
+
+def test_source_wrapper_in_sample_is_enumerated():
+    """Issue 18 item 1: a subclass whose sample() wraps its source with a Bernoulli
+    shortcut (exact for q = 2, biased for q = 3) was certified at TV 1.2e-16. The
+    enumerated law is now its true law: 200,000 real draws fit it (G-test) and
+    reject the target, at alpha 1e-3 with Holm over the three tests; the same
+    wrapper is exact on q = 2, and a wrapper that changes nothing stays at ~1e-16."""
+    d = random_table(2, 3, rng=2)
+    law = exact_law(lambda o: BernoulliShortcut(o, order="identity", validate=False), d,
+                    rational=False)
+    assert law.truncated_mass == 0.0 and law.tv > 0.2, law  # 0.234 measured
+    seed = 20261202
+    draws = BernoulliShortcut(d, order="identity", validate=False).sample(
+        200_000, rng=np.random.default_rng(seed)).samples
+    fit = gtest_table(draws, law.pmf / law.pmf.sum(), 3).pvalue
+    off = gtest_table(draws, d.pmf(), 3).pvalue
+    ok = AutospeculativeSampler(d, order="identity", validate=False).sample(
+        200_000, rng=np.random.default_rng(seed + 1)).samples
+    assert_family({"bernoulli-shortcut fits its enumerated law": fit,
+                   "correct sampler fits the target": gtest_table(ok, d.pmf(), 3).pvalue},
+                  alpha=1e-3, seed=seed, sizes="200,000 draws each")
+    assert off < 1e-3 / 3, f"draws of the shortcut fit the target: p={off:.3g}, seed={seed}"
+    binary = exact_law(lambda o: BernoulliShortcut(o, order="identity", validate=False),
+                       random_table(3, 2, rng=3), rational=False)
+    assert binary.tv_upper <= 1e-12, binary
+    plain = exact_law(lambda o: _WrappedCorrect(o, order="random", validate=False),
+                      random_table(3, 3, rng=3), rational=False)
+    assert plain.tv_upper <= 1e-12 and plain.closures > 0, plain
+
+
+class _FreshEntropy(SequentialSampler):
+    """Categorical draws from a fresh, OS-seeded generator per sample() call."""
+
+    def sample(self, num, *, rng=None):
+        fresh = as_random_source(np.random.default_rng())
+        return super().sample(num, rng=_Categoricals(as_random_source(rng), fresh))
+
+
+class _Categoricals(_PassThrough):
+    def __init__(self, source, other):
+        super().__init__(source)
+        self.other = other
+
+    def categorical(self, probs):
+        return self.other.categorical(probs)
+
+
+def _hidden_draws():
+    gen = np.random.default_rng(5)  # reachable from no sampler, module or global
+
+    def draw(shape):
+        return gen.random(shape)
+
+    return draw
+
+
+class _HiddenGenerator(SequentialSampler):
+    draw = staticmethod(_hidden_draws())
+
+    def sample(self, num, *, rng=None):
+        src = as_random_source(rng)
+        return super().sample(num, rng=_Categoricals(src, _Uniforms(self.draw)))
+
+
+class _Uniforms:
+    def __init__(self, draw):
+        self.draw = draw
+
+    def categorical(self, probs):
+        p = np.asarray(probs, dtype=np.float64)
+        cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+        return np.minimum((cdf <= self.draw(p.shape[0])[:, None]).sum(axis=1), p.shape[1] - 1)
+
+
+@pytest.mark.parametrize(
+    ("factory", "why"),
+    [
+        (lambda o: OwnGenerator(o, order="identity", validate=False), "Generator it holds"),
+        (lambda o: GlobalRandom(o, order="identity", validate=False), "global numpy random"),
+        (lambda o: _FreshEntropy(o, order="identity", validate=False), "re-running the same"),
+        (lambda o: _HiddenGenerator(o, order="identity", validate=False), "re-running the same"),
+    ],
+    ids=["own-generator", "global-random", "fresh-entropy", "hidden-generator"],
+)
+def test_randomness_outside_the_source_is_refused(factory, why):
+    """A sampler drawing randomness outside the source it is handed gets no law: a
+    generator it holds or numpy's global state is seen changing; a fresh or hidden
+    generator is caught by the replay check (fresh entropy: the chance that all the
+    replays of the 64-leaf enumeration reproduce is below 1e-10)."""
+    d = random_table(6, 2, rng=6)
+    name = factory(d).__class__.__name__
+    with pytest.raises(ParameterError, match=rf"exact_law cannot follow {name}: .*outside the "
+                                             rf"RandomSource.*{why}"):
+        exact_law(factory, d, rational=False)
+
+
+class _Counting(AutospeculativeSampler):
+    """Wrong on every call after the first: keeps a call counter on the instance."""
+
+    calls = 0
+
+    def sample(self, num, *, rng=None):
+        self.calls += 1
+        res = super().sample(num, rng=rng)
+        if self.calls > 1:
+            res.samples[:, 0] = 0
+        return res
+
+
+class _Stateful(_PassThrough):
+    """Counts the categorical draws it passes on (state changed inside block calls)."""
+
+    def __init__(self, source):
+        super().__init__(source)
+        self.count = 0
+
+    def categorical(self, probs):
+        self.count += 1
+        return self.source.categorical(probs)
+
+
+class _StatefulWrapper(AutospeculativeSampler):
+    def sample(self, num, *, rng=None):
+        return super().sample(num, rng=_Stateful(as_random_source(rng)))
+
+
+class _SwallowsEverything(SequentialSampler):
+    """Catches every Exception in sample() and returns zeros instead."""
+
+    def sample(self, num, *, rng=None):
+        try:
+            return super().sample(num, rng=rng)
+        except Exception:  # noqa: BLE001
+            return SampleResult(np.zeros((num, self.n), np.int64), np.zeros(num, int),
+                                np.zeros(num, int))
+
+
+def test_state_the_memoisation_cannot_follow_is_refused():
+    d = random_table(3, 2, rng=3)
+    with pytest.raises(ParameterError, match=r"cannot follow _Counting: it keeps state on the "
+                                             r"instance .*calls"):
+        exact_law(lambda o: _Counting(o, order="identity", validate=False), d, rational=False)
+    with pytest.raises(ParameterError, match=r"cannot follow _StatefulWrapper: its random-source "
+                                             r"wrapper _Stateful changed its state"):
+        exact_law(lambda o: _StatefulWrapper(o, order="identity", validate=False), d,
+                  rational=False)
+    # the enumerator's control flow is not an Exception a sampler can swallow
+    res = exact_law(lambda o: _SwallowsEverything(o, order="identity", validate=False), d,
+                    rational=False, tol=0.2)
+    assert res.pmf.sum() + res.truncated_mass == pytest.approx(1.0)
+    # zeros were not returned for the truncated paths: the leaf 000 has its own weight
+    assert res.pmf[0] == pytest.approx(d.pmf()[0], rel=1e-12) and res.truncated_mass > 0.3
