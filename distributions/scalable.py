@@ -2,7 +2,8 @@
 
 Four families, each a full :class:`~distributions.base.PositionalOracle` with exact
 ``conditionals``, ``conditionals_at`` (with and without ``chain_values``),
-``log_pmf``, exact iid ``sample`` and, when ``q**n <= 2**16``, ``pmf``:
+``log_pmf``, exact iid ``sample`` and, when ``q**n <= 2**20`` (the table cap of the
+checks), ``pmf`` (tabulated in ``O(q**n)``):
 
 * :class:`Product` -- independent coordinates.
 * :class:`MixtureOfProducts` -- ``sum_k w_k prod_i p_k(x_i)``.
@@ -10,8 +11,14 @@ Four families, each a full :class:`~distributions.base.PositionalOracle` with ex
 * :class:`IsingChain` -- 1-D nearest-neighbour Ising chain (transfer matrices).
 
 Everything is computed in log space and vectorised over the batch; nothing
-underflows at ``n = 10**5``. Costs per context row (``L`` = number of requested
-positions):
+underflows at ``n = 10**5`` (an ``exp`` of a log weight below ``-708`` is the
+correctly rounded 0 and silent, see :mod:`distributions._numerics`). Parameters
+whose log weights float64 cannot resolve to ``1e-8`` (e.g. ``IsingChain(coupling=
+1e308)``, ``CurieWeiss(beta=1e308)``) are refused with :class:`ParameterError`
+(bounds in each class's ``_check_resolvable``); products and mixtures normalise
+in log space and accept any finite weights.
+
+Costs per context row (``L`` = number of requested positions):
 
 ========================  ==============  ==============================
 family                    ``conditionals``  ``conditionals_at`` (chain)

@@ -130,6 +130,7 @@ class TableDistribution:
         self._flat = exp_neg(self._log_flat)
         self._table = self._flat.reshape((q,) * n)
         self._log_ext: np.ndarray | None = None
+        self._lin_ext: np.ndarray | None = None
         self._ext_weights: np.ndarray | None = None
         if (q + 1) ** n <= _MAX_EXTENDED:
             self._log_ext = self._extended_log_table()
@@ -145,8 +146,10 @@ class TableDistribution:
             ext = self._table
             for axis in range(self.n):
                 ext = np.concatenate([ext.sum(axis=axis, keepdims=True), ext], axis=axis)
+            # kept for the fast linear ratio in _ext_conditionals (no entry underflows)
+            self._lin_ext = np.ascontiguousarray(ext).reshape(-1)
             with np.errstate(divide="ignore"):
-                return np.log(np.ascontiguousarray(ext).reshape(-1))
+                return np.log(self._lin_ext)
         ext = lt
         for axis in range(self.n):
             ext = np.concatenate([logsumexp(ext, axis=axis, keepdims=True), ext], axis=axis)
@@ -224,8 +227,13 @@ class TableDistribution:
             steps = (chain_values + 1) * pos_w
             base = base + np.cumsum(steps, axis=1) - steps  # exclusive cumsum
         vals = np.arange(1, self.q + 1, dtype=np.int64)
-        log_num = self._log_ext[base[..., None] + vals * pos_w[..., None]]  # (B, L, q)
-        return softmax(log_num, axis=-1)  # all -inf (impossible): zeros
+        idx = base[..., None] + vals * pos_w[..., None]  # (B, L, q)
+        if self._lin_ext is not None:
+            # every positive mass is >= e**-600: the linear ratio is exact and faster
+            num = self._lin_ext[idx]
+            tot = num.sum(axis=-1, keepdims=True)
+            return num / np.where(tot > 0, tot, 1.0)  # impossible context: zeros
+        return softmax(self._log_ext[idx], axis=-1)  # all -inf (impossible): zeros
 
     def _brute_conditionals(self, ctx: np.ndarray) -> np.ndarray:
         """Masked sums over the table, per context scaled by its most likely
