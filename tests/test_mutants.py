@@ -6,16 +6,17 @@ import json
 
 from distributions.families import random_table
 from samplers.autospec import AutospeculativeSampler
-from verify.mutants import MUTANTS, mutation_matrix
+from verify.mutants import MUTANTS, SOURCE_MUTANT_DETECTION, SOURCE_MUTANTS, mutation_matrix
 
 ALPHA = 1e-3
 
 
 def test_catalogue_overrides_one_hook_each():
     hooks = ("_split", "_log_probs", "_first_log_accept", "_residual_log_accept",
-             "_right_context", "_left_rows", "_residual")
-    assert len(MUTANTS) >= 8
-    for name, cls in MUTANTS.items():
+             "_right_context", "_left_rows", "_residual", "sample")
+    assert len(MUTANTS) >= 8 and set(SOURCE_MUTANT_DETECTION) == set(SOURCE_MUTANTS)
+    assert not set(MUTANTS) & set(SOURCE_MUTANTS)
+    for name, cls in {**MUTANTS, **SOURCE_MUTANTS}.items():
         assert issubclass(cls, AutospeculativeSampler)
         own = [h for h in hooks if h in cls.__dict__]
         assert len(own) == 1, (name, own)
@@ -39,3 +40,25 @@ def test_mutation_matrix_small_model():
     assert m.cell("wrong-first-stage-ratio", "first-stage").caught
     assert "| correct |" in m.to_table()
     json.dumps(m.to_dict())
+
+
+def test_source_mutants_caught_as_stated():
+    """Issue 18 item 1: the source-wrapper mutants on a q = 3 target are caught by
+    the checks SOURCE_MUTANT_DETECTION states: bernoulli-shortcut by its enumerated
+    TV and the G-test at the planned size; own-generator and global-random (exact
+    laws) by exact_law refusing them. The correct sampler is caught by nothing."""
+    d = random_table(2, 3, rng=2)
+    m = mutation_matrix(d, exact_target=d, mutants=SOURCE_MUTANTS, checks=("gtest", "exact-law"),
+                        tv=0.05, alpha=ALPHA, power=0.99, order="identity", rng=11)
+    for check in m.checks:
+        assert not m.cell("correct", check).caught, m.cell("correct", check)
+    assert m.cell("correct", "exact-law").statistic <= 1e-12
+    for name, expected in SOURCE_MUTANT_DETECTION.items():
+        for check in expected:
+            assert m.cell(name, check).caught, (name, m.cell(name, check))
+    assert m.cell("bernoulli-shortcut", "exact-law").statistic > 0.2  # 0.234 measured
+    for name in ("own-generator", "global-random"):
+        cell = m.cell(name, "exact-law")
+        assert cell.detail.startswith("refused: exact_law cannot follow"), cell
+    # (their G-test cells draw from OS entropy / numpy's global state, so they are not
+    # asserted: their law is exact and the G-test passes them but for alpha)
