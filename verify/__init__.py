@@ -15,7 +15,14 @@ from verify.continuous import (
     gaussian_chain_moments,
 )
 from verify.exact_law import EnumeratingSource, ExactLawResult, exact_law
-from verify.exactness import ExactnessResult, WorstCell, check_exact, plan_sample_size
+from verify.exactness import (
+    BatchInvarianceResult,
+    ExactnessResult,
+    WorstCell,
+    check_batch_invariance,
+    check_exact,
+    plan_sample_size,
+)
 from verify.mutants import MUTANTS, MutationCell, MutationMatrix, first_stage_test, mutation_matrix
 from verify.rounds import rounds_scaling
 from verify.validation import ValidationConfig, available_stages, run_validation
@@ -24,6 +31,8 @@ __all__ = [
     "errors",
     "pinning",
     "check_exact",
+    "check_batch_invariance",
+    "BatchInvarianceResult",
     "plan_sample_size",
     "ExactnessResult",
     "WorstCell",
