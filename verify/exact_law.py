@@ -1,7 +1,8 @@
 """Exact output law of a sampler by enumerating its random choices (DESIGN 6.1).
 
-:func:`exact_law` runs the **real sampler code** (``sampler.sample(1, rng=source)``)
-with an :class:`EnumeratingSource`: every categorical draw, coin and permutation
+:func:`exact_law` runs the sampler's **public path** (``sampler.sample(1,
+rng=source)``, overrides and source wrappers included) with an
+:class:`EnumeratingSource` as ``rng``: every categorical draw, coin and permutation
 becomes a branch point weighted by its probability. The enumeration is a
 depth-first search with re-execution: a path is a list of choice indices; the
 program is re-run along a prescribed prefix, and at the first new choice point the
@@ -10,23 +11,59 @@ falls below ``tol`` are abandoned and their weight is added to ``truncated_mass`
 a rigorous bound on the probability mass the enumeration left out (the computed
 pmf is a sub-probability missing exactly that mass).
 
+What is enumerated, and refusals
+--------------------------------
+The law computed is that of the random choices the sampler makes through the
+source it is handed, which is its output law only if it draws no other
+randomness. A sampler is refused (``ParameterError`` naming its class and what
+cannot be followed; no law is reported) when:
+
+* a random generator it can reach changes state during the enumeration: numpy's
+  and Python's global generators, generators reachable from the instance
+  (attributes, containers, closures) or held by the modules of its class;
+* the **replay check** fails: in every depth-first search the executions numbered
+  1, 2, 4, 8, ... that end in a leaf are re-run along the same choice path, and
+  must make the same draws (kind and law of each) and return the same output. A
+  fresh or hidden generator fails it with overwhelming probability (a check, not a
+  proof: a generator that never changes the draws' laws or the output on the
+  replayed paths goes unseen; a deterministic function of its arguments is
+  enumerated as what it is);
+* its attributes differ between the end of the first ``sample`` call and the end of
+  a later one (state carried from call to call; its oracle excepted);
+* a source wrapper changes its data during a memoised block call (device 1);
+* it draws normal variates, or ``sample`` returns something other than integer
+  samples of shape ``(1, n)`` with values in ``[0, q)``.
+
+The enumerator's own control flow (path cut, lumped continuation, refusal) uses
+``BaseException`` subclasses, so sampler code catching ``Exception`` cannot
+swallow it.
+
 Autospeculative sampler
 -----------------------
 Naive path enumeration of :class:`~samplers.autospec.AutospeculativeSampler`
 explodes (residual loops of trials, each trial recursing). Four devices keep it
 tractable, all of them running the real code:
 
-1. **Memoised block calls.** ``_sample_block`` is wrapped on the instance: each
-   distinct single-call input ``(a, b, ctx, order, nu_rows)`` is enumerated once
-   (its own nested enumeration of the real ``_sample_block``) and then becomes ONE
-   choice point over its output law. An outcome is the pair ``(y, log mu_S)`` the
-   call returns (a wrong sampler may report a ``log mu_S`` that is not a function
-   of ``y``); a batch of ``m`` calls is a joint choice (the calls are independent
-   given their inputs). Cost outputs (rounds, queries) of memoised calls are
-   reported as 0: only the samples' law is computed. Memoisation assumes that a
-   call's behaviour is a function of its arguments (no state carried on the
-   instance from one call to the next), as for the real sampler and every mutant
-   in :mod:`verify.mutants`.
+1. **Memoised block calls.** ``_sample_block`` is wrapped on the instance (the
+   instance's own method, an override included, is what runs): each distinct
+   single-call input ``(a, b, ctx, order, nu_rows)`` together with the
+   **fingerprint of the source the call was handed** is enumerated once, by
+   running the call with that very source object, and then becomes ONE choice
+   point over its output law. Every :class:`EnumeratingSource` of an enumeration
+   is a handle: a draw on it is made by the execution running at that moment, so
+   a wrapper built around the handle (e.g. by an overridden ``sample``) runs its
+   own code in the nested enumeration exactly as in the sampler. The fingerprint
+   of a plain handle is one tag; that of a wrapper is its type and data (arrays by
+   bytes, functions by code and closure cells), and every nested execution must
+   leave it unchanged, else the sampler is refused. An outcome is the pair ``(y,
+   log mu_S)`` the call returns (a wrong sampler may report a ``log mu_S`` that is
+   not a function of ``y``); a batch of ``m`` calls is a joint choice (the calls
+   are independent given their inputs). Cost outputs (rounds, queries) of
+   memoised calls are reported as 0: only the samples' law is computed.
+   Memoisation assumes that a call's behaviour is a function of its arguments and
+   its source's data (no state carried on the instance from one call to the
+   next; checked between ``sample`` calls, see above), as for the real sampler and
+   every mutant in :mod:`verify.mutants`.
 2. **Memoised residual loops, shared across proposals.** ``_residual`` is wrapped
    the same way. Its inputs include the rejected proposal ``x`` and ``log nu_S(x)``,
    which the real loop does not read; they are passed as read-detecting stand-ins
@@ -35,15 +72,18 @@ tractable, all of them running the real code:
    identically for every proposal and its law is shared by all the rejected
    proposals of that block call; otherwise (a mutant that uses the proposal) the law
    is enumerated again for each proposal.
-3. **Lumped rejected trials.** A coin issued by the residual loop code of
-   :class:`~samplers.autospec.AutospeculativeSampler` (found from the call stack;
-   coins of other code, e.g. a subclass's own ``_residual``, always branch) whose
-   outcomes are all False (the whole batch rejected) does not branch on the
-   rejected trials' values: all such paths of one residual step are merged into one
-   continuation carrying their total weight. *Assumption (R)*: a rejected batch
-   leaves no trace on the loop's later behaviour. The loop code discards rejected
-   trials; (R) holds as long as the hooks it calls keep no state of their own (true
-   of every mutant in :mod:`verify.mutants`).
+3. **Lumped rejected trials.** A coin that the residual loop code of
+   :class:`~samplers.autospec.AutospeculativeSampler` draws itself (the caller of
+   :meth:`EnumeratingSource.coin` is that code: the loop was handed the source, or
+   a wrapper that hands out the source's own ``coin``, so the outcome reaches the
+   loop unchanged; coins drawn through any other code, e.g. a wrapper's ``coin``
+   method or a subclass's own ``_residual``, always branch) whose outcomes are all
+   False (the whole batch rejected) does not branch on the rejected trials'
+   values: all such paths of one residual step are merged into one continuation
+   carrying their total weight. *Assumption (R)*: a rejected batch leaves no trace
+   on the loop's later behaviour. The loop code discards rejected trials; (R)
+   holds as long as the hooks it calls keep no state of their own (true of every
+   mutant in :mod:`verify.mutants`).
 4. **Geometric closure.** The continuation is enumerated one residual step at a
    time. When a step's relative law (accepted outputs and their weights relative to
    the step's entry weight, continuation probability) equals, to 1e-9 (exactly in
@@ -448,6 +488,9 @@ class _Enumerator:
         self.closures = 0
         self.current: EnumeratingSource | None = None
         self.label = label
+        #: called before every replay: raises _Refusal when a random generator the
+        #: sampler can reach has changed state (so a runaway is stopped early)
+        self.watch: Callable[[], None] | None = None
 
     def zero(self) -> Any:
         return Fraction(0) if self.rational else 0.0
@@ -501,6 +544,8 @@ class _Enumerator:
     def _replay(self, program: Callable[[EnumeratingSource], Any], src: EnumeratingSource,
                 key: Any, phase_anchor: tuple[int, ...] | None, base_weight: Any) -> None:
         """Run ``program`` again along the leaf path ``src`` took; refuse on a difference."""
+        if self.watch is not None:
+            self.watch()
         again = EnumeratingSource(list(src.taken), [], _Run(truncated=self.zero()), self.tol,
                                   self.rational, phase_anchor, base_weight, enum=self,
                                   record=True)
@@ -920,7 +965,8 @@ def _rng_states(objs: list[Any]) -> dict[int, tuple[Any, Any]]:
             elif isinstance(o, np.random.RandomState):
                 st = o.get_state(legacy=False)
             else:
-                st = o.getstate()
+                out[id(o)] = (o, o.getstate())  # a tuple of ints
+                continue
         except Exception:  # noqa: BLE001 - a generator whose state cannot be read
             continue
         out[id(o)] = (o, _fingerprint(st, {}))
@@ -1151,7 +1197,8 @@ def exact_law(
     ----------
     sampler_factory : callable
         ``sampler_factory(oracle) -> sampler``; the sampler must draw all its
-        randomness through a :class:`~samplers.base.RandomSource` passed as ``rng``.
+        randomness through the :class:`~samplers.base.RandomSource` passed as
+        ``rng`` to its ``sample`` (see "What is enumerated, and refusals").
     target : Enumerable
         Target law (``pmf``), also the oracle given to the factory.
     tol : float, default 1e-12
@@ -1167,6 +1214,16 @@ def exact_law(
     Returns
     -------
     ExactLawResult
+
+    Raises
+    ------
+    ParameterError
+        Bad arguments, or a sampler the enumeration cannot follow (randomness drawn
+        outside the source it is handed, state carried across calls, a source
+        wrapper that changes state inside a block call, normal draws, malformed
+        output); nothing is enumerated for it.
+    RuntimeError
+        More than ``max_paths`` executions.
 
     Examples
     --------
@@ -1242,14 +1299,18 @@ def exact_law(
                 )
             return tuple(int(v) for v in x[0])
 
-        try:
-            leaves, trunc = enum.law(program)
+        def watch() -> None:
             changed = _rng_changes(rngs0)
             if changed:
                 raise _Refusal(
                     "it draws randomness outside the RandomSource it is handed (the state "
                     f"of {', '.join(changed)} changed during the enumeration)"
                 )
+
+        enum.watch = watch
+        try:
+            leaves, trunc = enum.law(program)
+            watch()
         except _Refusal as exc:
             raise ParameterError(
                 f"exact_law cannot follow {label}: {exc.args[0]}. Its output law was not "

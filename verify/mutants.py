@@ -1,11 +1,15 @@
 """A catalogue of plausible wrong samplers, and the matrix of which check catches which.
 
-Every mutant subclasses the real
+Every mutant of :data:`MUTANTS` subclasses the real
 :class:`~samplers.autospec.AutospeculativeSampler` and overrides exactly ONE of its
 step methods (``_split``, ``_log_probs``, ``_first_log_accept``,
 ``_residual_log_accept``, ``_right_context``, ``_left_rows``, ``_residual``); the
-rest is the real code. :func:`mutation_matrix` runs every check of the suite
-against every mutant and the correct sampler:
+rest is the real code. The mutants of :data:`SOURCE_MUTANTS` override only
+``sample``, wrapping the random source they are handed (a Bernoulli shortcut for
+categorical draws, coins from a generator of their own or from numpy's global
+state); :data:`SOURCE_MUTANT_DETECTION` states which checks catch each.
+:func:`mutation_matrix` runs every check of the suite against every mutant and the
+correct sampler:
 
 ``gtest``
     :func:`verify.check_exact` full-table test at the planned size.
@@ -18,7 +22,9 @@ against every mutant and the correct sampler:
     marginals: exact two-sided binomial test.
 ``exact-law``
     :func:`verify.exact_law` on a small enumerable target: caught when the
-    enumerated law is at TV > 1e-9 from the target (beyond the truncation bound).
+    enumerated law is at TV > 1e-9 from the target (beyond the truncation bound),
+    or when ``exact_law`` refuses the sampler (no law certified; detail
+    ``"refused: ..."``).
 """
 
 from __future__ import annotations
@@ -458,7 +464,7 @@ def mutation_matrix(
     -------
     MutationMatrix
         A sampler is "caught" by a check when the check rejects it (p <= alpha;
-        exact-law: TV lower bound > 1e-9, or the sampler raises).
+        exact-law: TV lower bound > 1e-9, a refusal, or the sampler raises).
     """
     from distributions.families import random_table
     from verify.chain_tests import plan_chain_sample_size
