@@ -118,7 +118,11 @@ is feasible up to q = 16 (256 cells: 167,000 executions, 78 s), not q = 32. Rand
 orders multiply the paths by up to ``n!``: the autospeculative sampler in random
 order takes 726 executions / 0.3 s at n = 3, 6,700 / 2 s at n = 4 and 72,000 /
 16 s at n = 5.
-``max_paths`` bounds the work and raises ``RuntimeError`` when exceeded.
+``max_paths`` bounds the work (replays included) and raises ``RuntimeError`` when
+exceeded. Execution counts exclude the replay check's re-runs (``replays``: about
+``log2`` of each search's size); the refusal checks were measured at 0.9-1.3x the
+earlier time on the ``benchmarks/exact_law.py --quick`` cases (same executions and
+TV; old and new code alternated in one process on the loaded machine).
 
 Exact rational law
 ------------------
