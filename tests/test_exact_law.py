@@ -342,3 +342,19 @@ def test_state_the_memoisation_cannot_follow_is_refused():
     assert res.pmf.sum() + res.truncated_mass == pytest.approx(1.0)
     # zeros were not returned for the truncated paths: the leaf 000 has its own weight
     assert res.pmf[0] == pytest.approx(d.pmf()[0], rel=1e-12) and res.truncated_mass > 0.3
+
+
+class _NanCoin(AutospeculativeSampler):
+    """First-stage acceptance NaN: numpy coins read it as probability 0."""
+
+    def _first_log_accept(self, log_mu, log_nu):
+        return np.full(np.shape(log_mu), np.nan)
+
+
+def test_nan_coin_is_refused_not_certified():
+    """A NaN coin probability is refused with its own message (before: NaN weights,
+    a NaN TV that no `tv_lower > 1e-9` test flags; a replay hash of NaN floats is by
+    identity, which must not be mistaken for outside randomness either)."""
+    with pytest.raises(ParameterError, match=r"cannot follow _NanCoin: .*log-probability is NaN"):
+        exact_law(lambda o: _NanCoin(o, order="identity", validate=False),
+                  random_table(3, 2, rng=3), rational=False)

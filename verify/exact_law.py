@@ -298,9 +298,13 @@ class EnumeratingSource:
     def _replaying(self) -> bool:
         return self.pos < len(self.prefix)
 
-    def _note(self, kind: str, law: Any) -> None:
+    def _note(self, kind: str, laws: Any) -> None:
+        """Record the fingerprint of a draw: its kind and laws (floats by their bits,
+        so that a NaN equals itself)."""
         if self.record:
-            self.fps.append(hash((kind, law)))
+            key = tuple(law if self.rational or kind == "perm"
+                        else np.asarray(law, dtype=np.float64).tobytes() for law in laws)
+            self.fps.append(hash((kind, key)))
 
     def _take(self, i: int, w: Any, lump: int | None = None) -> int:
         """Follow the prescribed prefix: outcome ``i`` of weight ``w``."""
@@ -363,7 +367,7 @@ class EnumeratingSource:
 
     def choose_joint(self, laws: list[list[Any]]) -> tuple[int, ...]:
         """Joint choice over independent laws (lists of weights)."""
-        self._note("joint", tuple(tuple(law) for law in laws))
+        self._note("joint", [tuple(law) for law in laws])
         supports = [[i for i, w in enumerate(law) if w != 0] for law in laws]
         if self._replaying():
             # decode the prescribed combination (itertools.product order) without
@@ -424,13 +428,16 @@ class EnumeratingSource:
 
     def _coin(self, log_p: np.ndarray, from_loop: bool) -> np.ndarray:
         lp = np.asarray(log_p, dtype=np.float64).reshape(-1)
+        if np.isnan(lp).any():
+            raise _Refusal("it draws a coin whose log-probability is NaN (a sampler bug: the "
+                           "coin's law is undefined)")
         ps = np.exp(np.minimum(lp, 0.0))
         if self.rational:
             pr: list[Any] = [_rationalise_coin(float(v)) for v in ps]
             one: Any = Fraction(1)
         else:
             pr, one = [float(v) for v in ps], 1.0
-        self._note("coin", tuple(pr))
+        self._note("coin", [tuple(pr)])
         m = lp.size
         # combo 0 (all False) is lumped only for the real loop's own coin
         lump = 0 if self.in_residual and from_loop else None
@@ -450,7 +457,7 @@ class EnumeratingSource:
         return np.array(combos[k], dtype=bool).reshape(np.shape(log_p))
 
     def _permutations(self, m: int, n: int) -> np.ndarray:
-        self._note("perm", (int(m), int(n)))
+        self._note("perm", [(int(m), int(n))])
         perms = list(itertools.permutations(range(n)))
         w = (Fraction(1, len(perms)) if self.rational else 1.0 / len(perms))
         c = self.choose_joint([[w] * len(perms) for _ in range(m)])
@@ -925,9 +932,9 @@ def _rng_objects(sampler: Any, fixed: dict[int, str]) -> list[Any]:
             found[id(obj)] = obj
             continue
         if (obj is not sampler and id(obj) in fixed) or isinstance(
-            obj, (EnumeratingSource, str, bytes, int, float, np.ndarray, *_OPAQUE)
-        ):
-            continue
+            obj, (EnumeratingSource, _Enumerator, str, bytes, int, float, np.ndarray, *_OPAQUE)
+        ) or (isinstance(obj, types.FunctionType) and obj.__module__ == __name__):
+            continue  # (the enumerator's own memo hooks and caches are not the sampler's)
         if isinstance(obj, list | tuple | set | frozenset):
             kids = list(obj)
         elif isinstance(obj, dict):
