@@ -358,3 +358,37 @@ def test_nan_coin_is_refused_not_certified():
     with pytest.raises(ParameterError, match=r"cannot follow _NanCoin: .*log-probability is NaN"):
         exact_law(lambda o: _NanCoin(o, order="identity", validate=False),
                   random_table(3, 2, rng=3), rational=False)
+
+
+class _ExplicitPassThrough:
+    """A wrapper with explicit pass-through methods (no __getattr__)."""
+
+    def __init__(self, source):
+        self.inner = source
+
+    def categorical(self, probs):
+        return self.inner.categorical(probs)
+
+    def coin(self, log_p):
+        return self.inner.coin(log_p)
+
+    def permutations(self, m, n):
+        return self.inner.permutations(m, n)
+
+    def normal(self, shape):
+        return self.inner.normal(shape)
+
+
+class _TwiceWrapped(AutospeculativeSampler):
+    def sample(self, num, *, rng=None):
+        src = as_random_source(rng)
+        return super().sample(num, rng=_ExplicitPassThrough(_ExplicitPassThrough(src)))
+
+
+def test_pass_through_wrappers_keep_the_loop_closure():
+    """Coins reaching the source through pure pass-through methods are the loop's own:
+    residual loops still close (without this, the loop is enumerated trial by trial
+    and cut: TV 0.019 with 0.038 mass cut at tol 1e-4 on n = 2)."""
+    res = exact_law(lambda o: _TwiceWrapped(o, order="identity", validate=False),
+                    random_table(4, 3, rng=2), rational=False, max_paths=100_000)
+    assert res.tv_upper <= 1e-12 and res.truncated_mass == 0.0 and res.closures > 0, res

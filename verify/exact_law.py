@@ -74,10 +74,11 @@ tractable, all of them running the real code:
    is enumerated again for each proposal.
 3. **Lumped rejected trials.** A coin that the residual loop code of
    :class:`~samplers.autospec.AutospeculativeSampler` draws itself (the caller of
-   :meth:`EnumeratingSource.coin` is that code: the loop was handed the source, or
-   a wrapper that hands out the source's own ``coin``, so the outcome reaches the
-   loop unchanged; coins drawn through any other code, e.g. a wrapper's ``coin``
-   method or a subclass's own ``_residual``, always branch) whose outcomes are all
+   :meth:`EnumeratingSource.coin` is that code, or a chain of pure pass-through
+   methods ``return self.<attribute>.coin(<argument>)``, compared by bytecode,
+   called by it: the outcome reaches the loop unchanged; coins drawn through any
+   other code, e.g. a wrapper's own ``coin`` or a subclass's own ``_residual``,
+   always branch) whose outcomes are all
    False (the whole batch rejected) does not branch on the rejected trials'
    values: all such paths of one residual step are merged into one continuation
    carrying their total weight. *Assumption (R)*: a rejected batch leaves no trace
@@ -163,6 +164,29 @@ __all__ = ["ExactLawResult", "EnumeratingSource", "exact_law"]
 _MAX_DEN = 10**9
 _MAX_COIN_DEN = 10**6
 _LOOP_CODE = AutospeculativeSampler._residual.__code__
+
+
+class _Delegate:
+    def coin(self, log_p: Any) -> Any:  # the shape of a pure pass-through method
+        return self.source.coin(log_p)  # type: ignore[attr-defined]
+
+
+_PASS_CODE = _Delegate.coin.__code__
+
+
+def _drawn_by_loop(frame: Any) -> bool:
+    """Whether a coin reached the source from the residual loop code unchanged: the
+    loop called it directly, or through methods whose whole body is ``return
+    self.<attribute>.coin(<argument>)`` (the bytecode of a pure pass-through)."""
+    while frame is not None:
+        code = frame.f_code
+        if code is _LOOP_CODE:
+            return True
+        if not (code.co_code == _PASS_CODE.co_code and code.co_consts == _PASS_CODE.co_consts
+                and code.co_argcount == 2 and code.co_names[-1:] == ("coin",)):
+            return False
+        frame = frame.f_back
+    return False
 
 
 class _Truncated(BaseException):
@@ -395,11 +419,10 @@ class EnumeratingSource:
 
     def coin(self, log_p: np.ndarray) -> np.ndarray:
         # The all-rejected outcome is lumped (device 3) only when the real loop code
-        # called this method itself: its result then reaches the loop unchanged. A
-        # coin reaching here through any other code (a source wrapper, a subclass's
-        # own loop) always branches.
-        from_loop = sys._getframe(1).f_code is _LOOP_CODE
-        return self._active()._coin(log_p, from_loop)
+        # called this method itself or through pure pass-through methods: its result
+        # then reaches the loop unchanged. A coin reaching here through any other
+        # code (a wrapper's own coin, a subclass's own loop) always branches.
+        return self._active()._coin(log_p, _drawn_by_loop(sys._getframe(1)))
 
     def permutations(self, m: int, n: int) -> np.ndarray:
         return self._active()._permutations(m, n)
