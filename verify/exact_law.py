@@ -121,9 +121,9 @@ order takes 726 executions / 0.3 s at n = 3, 6,700 / 2 s at n = 4 and 72,000 /
 16 s at n = 5.
 ``max_paths`` bounds the work (replays included) and raises ``RuntimeError`` when
 exceeded. Execution counts exclude the replay check's re-runs (``replays``: about
-``log2`` of each search's size); the refusal checks were measured at 0.9-1.3x the
-earlier time on the ``benchmarks/exact_law.py --quick`` cases (same executions and
-TV; old and new code alternated in one process on the loaded machine).
+``log2`` of each search's size); with the refusal checks the
+``benchmarks/exact_law.py --quick`` cases took 1.07-1.39x their earlier time (same
+executions and TV; old and new code alternated in one process, best of two).
 
 Exact rational law
 ------------------
