@@ -499,15 +499,17 @@ def mutation_matrix(
                     num = plan_sample_size(target, tv=tv, alpha=alpha, power=power)
                     r = check_exact(make(target), target, num_samples=num,
                                     alpha=alpha, power=power, rng=seed)
-                    cell = MutationCell(name, check, not r.passed, num, r.statistic, r.pvalue,
-                                        0.0, f"{r.method}; tv_estimate={r.tv_estimate:.3g}")
+                    cell = MutationCell(name, check, r.status == "fail", num, r.statistic,
+                                        r.pvalue, 0.0,
+                                        f"{r.method}; status {r.status}; "
+                                        f"tv_estimate={r.tv_estimate:.3g}")
                 elif check == "chain":
                     num = plan_chain_sample_size(target, tv=tv, alpha=alpha, power=power)
                     r = check_exact(make(target), target, num_samples=num,
                                     alpha=alpha, power=power, method="chain", rng=seed)
                     worst = r.worst_cells[0].label if r.worst_cells else ""
-                    cell = MutationCell(name, check, not r.passed, num, r.statistic, r.pvalue,
-                                        0.0, f"worst: {worst}")
+                    cell = MutationCell(name, check, r.status == "fail", num, r.statistic,
+                                        r.pvalue, 0.0, f"status {r.status}; worst: {worst}")
                 elif check == "first-stage":
                     num = plan_sample_size(2, tv=tv, alpha=alpha, power=power)
                     obs, exp, total, pv = first_stage_test(make(target), target, num, rng=seed)
