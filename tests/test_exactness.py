@@ -334,3 +334,20 @@ def test_planned_size_in_sparse_regime_reaches_the_requested_tv():
     det_old, _ = _sparse_detectable_tv(p / p.sum(), ncx2_plan, ALPHA, 0.99, "montecarlo",
                                        _resamples_for(ALPHA, 10**5), None)
     assert det_old > 0.05
+
+
+def test_auto_falls_back_to_chain_above_auto_table_and_full_table_on_request():
+    """Issue 19.2: ``Product(n=17)`` has a 2**17-cell table (pmf works up to 2**20):
+    ``method="auto"`` tests it with the chain family at once instead of a Monte Carlo
+    null over 131,072 cells, and a named full-table method still tabulates it."""
+    from distributions import Product
+    from samplers import SequentialSampler
+    from verify.exactness import AUTO_TABLE, MAX_TABLE
+
+    target = Product(np.full((17, 2), 0.5))
+    assert AUTO_TABLE < 2**17 <= MAX_TABLE and target.pmf().shape == (2**17,)
+    res = check_exact(SequentialSampler(target), target, tv=0.2, rng=np.random.default_rng(7))
+    assert res.method == "chain", res.method
+    full = check_exact(SequentialSampler(target), target, method="gtest",
+                       num_samples=2_000_000, rng=np.random.default_rng(8))
+    assert full.method == "gtest" and full.details["support_size"] == 2**17

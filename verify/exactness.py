@@ -12,7 +12,12 @@ law of the target (DESIGN 6.2):
   dropped; a sample that lands on a zero-probability cell is an immediate failure,
   reported in ``worst_cells``.
 * any other :class:`~distributions.base.DiscreteOracle` gets the **chain-rule
-  tests** of :mod:`verify.chain_tests` (no table needed; large ``n``).
+  tests** of :mod:`verify.chain_tests` (no table needed; large ``n``). So does an
+  ``Enumerable`` target of more than ``AUTO_TABLE = 2**16`` cells under
+  ``method="auto"``: its full-table test (up to ``MAX_TABLE = 2**20`` cells) runs
+  only when asked for by name (``method="gtest"``, ``"pearson"`` or
+  ``"montecarlo"``), because in the sparse regime its Monte Carlo null over up to a
+  million cells costs minutes.
 
 Power and planning (worst case over alternatives at TV ``eps``)
 ----------------------------------------------------------------
@@ -139,6 +144,11 @@ __all__ = [
 MIN_EXPECTED: float = 5.0
 #: Largest table (``q**n``) for full-table tests; larger targets get chain tests.
 MAX_TABLE: int = 2**20
+#: Largest table that ``method="auto"`` tests in full; between this and
+#: :data:`MAX_TABLE` cells ``"auto"`` falls back to the chain tests (a full-table
+#: test there needs a sparse-regime Monte Carlo null over up to a million cells, whose
+#: cost the caller should choose explicitly with ``method=``).
+AUTO_TABLE: int = 2**16
 #: Default cap on the number of samples a check draws (``max_samples``): a plan
 #: above it is refused before any work, with the planned size in the message.
 MAX_SAMPLES: int = 10**8
@@ -1177,6 +1187,8 @@ def _iv(sampler: Any, target: Any, num_samples: Any, tv: Any, alpha: Any, power:
     tv, alpha, power = _check_levels(tv, alpha, power)
     method = check_choice("method", method, _METHODS)
     enumerable = _is_enumerable(target)
+    if enumerable and method == "auto" and int(target.q) ** int(target.n) > AUTO_TABLE:
+        enumerable = False  # documented fall-back: chain tests above AUTO_TABLE cells
     if enumerable and method == "chain":
         enumerable = False
     if not enumerable and method not in ("auto", "chain"):
