@@ -12,7 +12,7 @@ embeds them as base64 PNG, the Markdown links to PNG files written next to it.
 The HTML page uses the window's width: the per-check table starts with the verdict
 column, spans the page and wraps long identifiers (after ``/``, ``,``, ``_``, ``=``)
 while numbers stay on one line, so no column is clipped at 1280 px or wider
-(``tests/test_report_browser.py`` measures this in headless Chromium).
+(``tests/reports/test_report_browser.py`` measures this in headless Chromium).
 """
 
 from __future__ import annotations

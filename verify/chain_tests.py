@@ -74,9 +74,9 @@ by at least ``2 tv / q**2``; exact binomial test at the Bonferroni level of the
 whole family, normal approximation with the worst variance 1/4). The family size is
 the one :func:`chain_test` runs (every pair of the pair sites), so the stated power
 is the power against a deviation in any single tested pair; it is checked by
-simulation in ``tests/test_chain_tests.py`` (one coupled pair of a ``Product(n=40)``
+simulation in ``tests/verify/test_chain_tests.py`` (one coupled pair of a ``Product(n=40)``
 at exactly the stated TV). A joint deviation at TV ``tv`` need not show in a
-low-order marginal; ``tests/test_chain_tests.py`` also checks that samplers at joint
+low-order marginal; ``tests/verify/test_chain_tests.py`` also checks that samplers at joint
 TV >= 0.05 from a ``MixtureOfProducts(n=1000)`` fail at this size. Figure:
 ``n = 1000, q = 2, tv = 0.05, alpha = 1e-3, power = 0.99 -> N = 29,212`` (family of
 500,514 sub-tests, all 499,500 pairs).

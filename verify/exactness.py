@@ -40,12 +40,12 @@ Figures (``alpha = 1e-3``, ``power = 0.99``, support size ``k``)::
     1024        680,726      170,182       27,230
     4096      1,294,450      323,613       51,778
 
-The planner is cross-checked by simulation in ``tests/test_exactness.py`` (the
+The planner is cross-checked by simulation in ``tests/verify/test_exactness.py`` (the
 rejection rate of the G-test against a worst-case alternative at the planned size is
 at least ``power`` within a binomial interval). This statement is asymptotic: it is
 the power of the G-test and Pearson's test in the **dense regime** (every expected
 count >= 5), checked against every two-block alternative in
-``tests/test_power_meta.py``.
+``tests/verify/test_power_meta.py``.
 
 Power in the sparse regime (what is actually tested)
 ----------------------------------------------------
@@ -66,7 +66,7 @@ each, common random numbers), and the result is verified on every alternative. I
 the worst case over that family, not over every law at that TV; it is ``1.0``
 (status ``"no-power"`` unless the test rejects) when no TV below 1 is detected, e.g.
 with a single sample. The Potts case now states TV 0.435 (simulated worst power
-0.996 there; ``tests/test_power_meta.py`` re-checks every alternative with
+0.996 there; ``tests/verify/test_power_meta.py`` re-checks every alternative with
 independent draws). When :func:`check_exact` plans the size itself and the plan lands
 in this regime, the size is grown (about 10-30 % on Dirichlet tables) until the
 stated TV is at most the requested ``tv``.

@@ -18,49 +18,12 @@ from distributions.base import MASK
 from distributions.errors import ParameterError
 from distributions.strategies import chain_queries, contexts, enumerable_distributions
 from distributions.table import TableDistribution
-from tests._stats import assert_family, gtest_table
+from tests.helpers import assert_family, brute_chain, brute_conditionals, gtest_table
 
 ALPHA = 0.01
 
 
 # ----------------------------------------------------------------- brute force
-def brute_conditionals(pmf: np.ndarray, n: int, q: int, x: np.ndarray) -> np.ndarray:
-    """``mu(X_i = v | x[b])`` by summing the flat table; zero rows if impossible."""
-    pmf = np.asarray(pmf, dtype=np.float64).reshape(-1)
-    x = np.asarray(x)
-    configs = np.array(list(itertools.product(range(q), repeat=n)))  # C order
-    out = np.zeros((x.shape[0], n, q))
-    for b, row in enumerate(x):
-        ok = np.all((row == MASK) | (configs == row), axis=1)
-        mass = np.zeros((n, q))
-        for i in range(n):
-            for v in range(q):
-                mass[i, v] = pmf[ok & (configs[:, i] == v)].sum()
-        tot = pmf[ok].sum()
-        for i in range(n):
-            if row[i] != MASK:
-                out[b, i, row[i]] = 1.0
-            elif tot > 0:
-                out[b, i] = mass[i] / tot
-    return out
-
-
-def brute_chain(
-    pmf: np.ndarray, n: int, q: int, x: np.ndarray, positions: np.ndarray,
-    chain_values: np.ndarray | None,
-) -> np.ndarray:
-    """``conditionals_at`` from the definition, one explicit context per step."""
-    B, L = positions.shape
-    out = np.zeros((B, L, q))
-    for b in range(B):
-        for j in range(L):
-            ctx = x[b].copy()
-            if chain_values is not None:
-                ctx[positions[b, :j]] = chain_values[b, :j]
-            out[b, j] = brute_conditionals(pmf, n, q, ctx[None])[0, positions[b, j]]
-    return out
-
-
 # ----------------------------------------------------------------- conditionals
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())

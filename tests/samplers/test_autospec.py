@@ -23,7 +23,7 @@ from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts
 from distributions.table import TableDistribution
 from samplers.autospec import AutospeculativeSampler, default_rho
 from samplers.sequential import SequentialSampler
-from tests._stats import assert_exact_gtest, assert_family, gtest_table
+from tests.helpers import assert_exact_gtest, assert_family, gtest_table
 from verify.mutants import (
     LeftRowsFromRightHalf,
     ResidualSkipped,

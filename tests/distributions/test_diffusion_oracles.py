@@ -15,7 +15,7 @@ from scipy import stats
 
 from distributions.diffusion import FiniteSet, GaussianMixture
 from distributions.errors import ParameterError
-from tests._stats import assert_family
+from tests.helpers import assert_family
 
 ALPHA = 0.01
 

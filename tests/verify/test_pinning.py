@@ -17,7 +17,7 @@ from distributions.scalable import CurieWeiss, IsingChain, Product
 from distributions.strategies import enumerable_distributions
 from distributions.table import TableDistribution
 from samplers.autospec import AutospeculativeSampler
-from tests._stats import assert_family
+from tests.helpers import assert_family
 from verify import pinning as P
 
 LOG2 = math.log(2.0)

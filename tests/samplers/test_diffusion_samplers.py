@@ -24,7 +24,7 @@ from samplers.diffusion import (
     LocalizationGrid,
     SpeculativeDiffusionSampler,
 )
-from tests._stats import assert_family
+from tests.helpers import assert_family
 from verify.continuous import (
     check_gaussian_chain,
     check_same_law,

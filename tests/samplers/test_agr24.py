@@ -16,7 +16,7 @@ from distributions.errors import BudgetExceededError, ParameterError
 from distributions.scalable import CurieWeiss
 from distributions.table import TableDistribution
 from samplers.agr24 import AGR24Sampler, _race_rows, default_block_size, race_coupling
-from tests._stats import assert_exact_gtest, assert_family, gtest_table
+from tests.helpers import assert_exact_gtest, assert_family, gtest_table
 
 ALPHA = 1e-3  # family-wise error rate of every statistical assertion in this file
 NUM = 60_000  # samples per exactness check

@@ -13,7 +13,7 @@ import pytest
 from reports.schema import REPORT_SCHEMA, validate_report
 from verify.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "examples" / "my_masked_model.py")
 
 

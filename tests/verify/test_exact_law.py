@@ -14,7 +14,7 @@ from samplers.agr24 import AGR24Sampler
 from samplers.autospec import AutospeculativeSampler
 from samplers.base import SampleResult, as_random_source
 from samplers.sequential import SequentialSampler
-from tests._stats import assert_family, gtest_table
+from tests.helpers import assert_family, gtest_table
 from verify.exact_law import _Watched, exact_law
 from verify.mutants import (
     BernoulliShortcut,

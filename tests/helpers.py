@@ -1,4 +1,5 @@
-"""Statistical assertions shared by the project's own tests.
+"""Helpers shared by the project's own tests: statistical assertions and brute-force
+references.
 
 Every assertion states alpha, the sample size and the seed in its failure message,
 and never drops a cell: a hit on a zero-probability cell is an immediate failure.
@@ -6,13 +7,23 @@ and never drops a cell: a hit on a zero-probability cell is an immediate failure
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-__all__ = ["GTest", "gtest_table", "assert_exact_gtest", "assert_family"]
+from distributions.base import MASK
+
+__all__ = [
+    "GTest",
+    "gtest_table",
+    "assert_exact_gtest",
+    "assert_family",
+    "brute_conditionals",
+    "brute_chain",
+]
 
 
 @dataclass(frozen=True)
@@ -66,3 +77,41 @@ def assert_family(pvalues: dict[str, float], *, alpha: float, seed: int, sizes: 
         f"family of {len(names)} tests at FWER alpha={alpha:g} (Holm) rejects: "
         f"{'; '.join(failed)}; sizes: {sizes}; seed={seed}"
     )
+
+
+# ------------------------------------------------------- brute-force references
+def brute_conditionals(pmf: np.ndarray, n: int, q: int, x: np.ndarray) -> np.ndarray:
+    """``mu(X_i = v | x[b])`` by summing the flat table; zero rows if impossible."""
+    pmf = np.asarray(pmf, dtype=np.float64).reshape(-1)
+    x = np.asarray(x)
+    configs = np.array(list(itertools.product(range(q), repeat=n)))  # C order
+    out = np.zeros((x.shape[0], n, q))
+    for b, row in enumerate(x):
+        ok = np.all((row == MASK) | (configs == row), axis=1)
+        mass = np.zeros((n, q))
+        for i in range(n):
+            for v in range(q):
+                mass[i, v] = pmf[ok & (configs[:, i] == v)].sum()
+        tot = pmf[ok].sum()
+        for i in range(n):
+            if row[i] != MASK:
+                out[b, i, row[i]] = 1.0
+            elif tot > 0:
+                out[b, i] = mass[i] / tot
+    return out
+
+
+def brute_chain(
+    pmf: np.ndarray, n: int, q: int, x: np.ndarray, positions: np.ndarray,
+    chain_values: np.ndarray | None,
+) -> np.ndarray:
+    """``conditionals_at`` from the definition, one explicit context per step."""
+    B, L = positions.shape
+    out = np.zeros((B, L, q))
+    for b in range(B):
+        for j in range(L):
+            ctx = x[b].copy()
+            if chain_values is not None:
+                ctx[positions[b, :j]] = chain_values[b, :j]
+            out[b, j] = brute_conditionals(pmf, n, q, ctx[None])[0, positions[b, j]]
+    return out

@@ -17,7 +17,7 @@ from distributions.errors import BudgetExceededError, ParameterError
 from distributions.families import hardcore, ising, potts, random_table
 from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts, Product
 from samplers.sequential import SequentialSampler
-from tests._stats import assert_family, gtest_table
+from tests.helpers import assert_family, gtest_table
 
 ALPHA = 0.01  # family-wise error rate of each family of G-tests (Holm)
 NUM = 20000  # samples per target

@@ -319,7 +319,7 @@ def test_example_buggy_model_sampler_findings_name_the_contradicting_context():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "examples" / "my_masked_model.py"
+    path = Path(__file__).resolve().parents[2] / "examples" / "my_masked_model.py"
     spec = importlib.util.spec_from_file_location("_example_masked_model", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

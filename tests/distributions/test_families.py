@@ -14,8 +14,7 @@ from distributions.base import MASK
 from distributions.errors import ParameterError
 from distributions.families import hardcore, ising, potts, random_table
 from distributions.strategies import FAMILIES, chain_queries, contexts, enumerable_distributions
-from tests._stats import assert_family
-from tests.test_table import brute_chain, brute_conditionals
+from tests.helpers import assert_family, brute_chain, brute_conditionals
 
 ALPHA = 0.01
 

@@ -17,7 +17,7 @@ from distributions.errors import ParameterError
 from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts, Product
 from distributions.strategies import chain_queries, contexts
 from distributions.table import TableDistribution
-from tests._stats import assert_family, gtest_table
+from tests.helpers import assert_family, gtest_table
 
 ALPHA = 0.01
 
