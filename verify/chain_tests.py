@@ -97,7 +97,7 @@ from distributions._validation import check_float
 from distributions.base import MASK
 from distributions.errors import ParameterError
 from samplers.oracle import CountingOracle
-from verify.exactness import WorstCell
+from verify.results import WorstCell
 
 __all__ = [
     "ChainTestResult",

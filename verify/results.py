@@ -36,7 +36,7 @@ import numpy as np
 
 from distributions.errors import ParameterError
 
-__all__ = ["STATUSES", "CheckResult", "ResultBase", "status_of", "to_plain"]
+__all__ = ["STATUSES", "CheckResult", "ResultBase", "WorstCell", "status_of", "to_plain"]
 
 #: Status vocabulary of check results (the shared contract, docs/contracts.md).
 STATUSES: tuple[str, ...] = ("pass", "fail", "warn", "skipped", "no-power")
@@ -179,3 +179,30 @@ class ResultBase:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of every field (see :func:`to_plain`)."""
         return to_plain(self)
+
+
+@dataclass(frozen=True)
+class WorstCell:
+    """One deviating cell (a configuration, or a conditional / marginal test).
+
+    Attributes
+    ----------
+    label : str
+        Human-readable name (``"x=(0, 1, 1)"``, ``"site 17"``, ``"chain step 1"``).
+    config : tuple of int or None
+        The configuration for full-table tests.
+    observed, expected : float
+        Observed and expected counts (under the target).
+    residual : float
+        Pearson residual ``(obs - exp) / sqrt(exp)`` (``inf`` for an impossible cell);
+        for chain tests, the sub-test's ``-log10 p``.
+    impossible : bool
+        The target gives the cell probability zero.
+    """
+
+    label: str
+    config: tuple[int, ...] | None
+    observed: float
+    expected: float
+    residual: float
+    impossible: bool = False

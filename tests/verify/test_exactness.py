@@ -11,12 +11,12 @@ from distributions.families import random_table
 from distributions.table import TableDistribution
 from samplers.sequential import SequentialSampler
 from verify.exactness import (
-    _g_williams,
     check_exact,
     detectable_tv,
     full_table_test,
     plan_sample_size,
 )
+from verify.exactness.full_table import _g_williams
 
 ALPHA = 1e-3
 
@@ -273,7 +273,8 @@ def test_monte_carlo_draw_paths_have_the_exact_mean(k, num):
     """The three draw paths of the Monte Carlo statistic give its exact mean:
     ``E Z = (N - 1) sum s**2 / p - N`` for samples from ``s`` (``-1`` under the null);
     the alias table and the collision form of the statistic are checked with it."""
-    from verify.exactness import _onesample_stats, two_block_alternatives
+    from verify.exactness import two_block_alternatives
+    from verify.exactness.montecarlo import _onesample_stats
 
     seed = 20261202
     gen = np.random.default_rng(seed)
@@ -328,11 +329,12 @@ def test_planned_size_in_sparse_regime_reaches_the_requested_tv():
     res = check_exact(lambda k, g: d.sample(k, rng=g), d, tv=0.05, rng=0)
     assert res.method == "montecarlo" and res.num_samples > ncx2_plan
     assert res.detectable_tv <= 0.05 and res.details["simulated_power"] >= 0.99
-    from verify.exactness import _resamples_for, _sparse_detectable_tv
+    from verify.exactness.montecarlo import _sparse_detectable_tv
+    from verify.planning import resamples_for
 
     p = d.pmf()
     det_old, _ = _sparse_detectable_tv(p / p.sum(), ncx2_plan, ALPHA, 0.99, "montecarlo",
-                                       _resamples_for(ALPHA, 10**5), None)
+                                       resamples_for(ALPHA, 10**5), None)
     assert det_old > 0.05
 
 

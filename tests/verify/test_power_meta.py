@@ -25,13 +25,13 @@ from scipy import stats
 
 from distributions.families import potts, random_table
 from verify.exactness import (
-    _adk,
-    _table_test,
     check_batch_invariance,
     check_exact,
     detectable_tv,
     two_block_alternatives,
 )
+from verify.exactness.full_table import _table_test
+from verify.exactness.montecarlo import _adk
 
 META_ALPHA = 1e-3
 POWER = 0.99

@@ -1,0 +1,281 @@
+""":func:`check_exact`: a sampler against its target, full-table or chain-rule tests."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from distributions._validation import check_choice, check_int
+from distributions.errors import ParameterError
+from verify.exactness.full_table import (
+    MIN_EXPECTED,
+    _count_cells,
+    _plan_sparse,
+    _resolve_method,
+    _table_test,
+    _target_pmf,
+)
+from verify.exactness.montecarlo import _sparse_detectable_tv
+from verify.exactness.results import ExactnessResult
+from verify.planning import (
+    MAX_RESAMPLES,
+    MAX_SAMPLES,
+    check_levels,
+    check_plan,
+    check_resolution,
+    detectable_tv,
+    is_enumerable,
+    plan_support_size,
+)
+from verify.results import status_of
+from verify.sampling import (
+    Deadline,
+    check_memory,
+    check_rng,
+    check_size,
+    check_timeout,
+    iter_draws,
+    resolve_batch_size,
+    seed_of,
+)
+
+#: Largest table that ``method="auto"`` tests in full; between this and
+#: :data:`MAX_TABLE` cells ``"auto"`` falls back to the chain tests (a full-table
+#: test there needs a sparse-regime Monte Carlo null over up to a million cells, whose
+#: cost the caller should choose explicitly with ``method=``).
+AUTO_TABLE: int = 2**16
+_METHODS = ("auto", "gtest", "pearson", "montecarlo", "chain")
+
+
+def _iv(sampler: Any, target: Any, num_samples: Any, tv: Any, alpha: Any, power: Any,
+        method: Any) -> tuple[int | None, float, float, float, str, bool]:
+    if not (callable(getattr(sampler, "sample", None)) or callable(sampler)):
+        raise ParameterError(
+            "`sampler` must be a Sampler (with .sample(num, rng=...)) or a callable "
+            f"(num, rng) -> (num, n) int array; got {type(sampler).__name__}."
+        )
+    for attr in ("n", "q", "conditionals"):
+        if not hasattr(target, attr):
+            raise ParameterError(
+                f"`target` must be an Enumerable or a DiscreteOracle (n, q, conditionals); "
+                f"it has no `{attr}`: got {type(target).__name__}."
+            )
+    if num_samples is not None:
+        num_samples = check_int("num_samples", num_samples, low=1)
+    tv, alpha, power = check_levels(tv, alpha, power)
+    method = check_choice("method", method, _METHODS)
+    enumerable = is_enumerable(target)
+    if enumerable and method == "auto" and int(target.q) ** int(target.n) > AUTO_TABLE:
+        enumerable = False  # documented fall-back: chain tests above AUTO_TABLE cells
+    if enumerable and method == "chain":
+        enumerable = False
+    if not enumerable and method not in ("auto", "chain"):
+        raise ParameterError(
+            f"`method` must be 'auto' or 'chain' for a target without a pmf; got {method!r}."
+        )
+    return num_samples, tv, alpha, power, method, enumerable
+
+
+def check_exact(
+    sampler: Any,
+    target: Any,
+    *,
+    num_samples: int | None = None,
+    tv: float = 0.02,
+    alpha: float = 1e-3,
+    power: float = 0.99,
+    method: str = "auto",
+    rng: Any = None,
+    batch_size: int | None = None,
+    timeout: float | None = None,
+    max_samples: int | None = MAX_SAMPLES,
+    max_resamples: int = MAX_RESAMPLES,
+) -> ExactnessResult:
+    """Test whether ``sampler`` draws exactly from ``target``, with stated power.
+
+    Every argument is checked (and the sample size planned) before any sample is
+    drawn; a bad one raises :class:`~verify.errors.ParameterError` naming it.
+
+    Parameters
+    ----------
+    sampler : Sampler or callable
+        ``sampler.sample(num, rng=...)`` or ``sampler(num, rng) -> (num, n)`` ints.
+        An answer of the wrong shape, a non-integer dtype or a value outside
+        ``0..q-1`` raises :class:`ParameterError` quoting the value seen.
+    target : Enumerable or DiscreteOracle
+        With ``pmf`` (and ``q**n <= 2**20``): full-table test. Otherwise chain-rule
+        tests (:mod:`verify.chain_tests`).
+    num_samples : int >= 1, optional
+        Default: :func:`plan_sample_size` for ``(tv, alpha, power)``; when that size
+        is in the sparse regime (an expected count below 5), it is grown until the
+        simulated detectable TV of the test run there is at most ``tv``.
+    tv : float in (0, 1), default 0.02
+        TV distance that must be detected with probability ``power``.
+    alpha : float in [1e-12, 1), default 1e-3
+        Level: a correct sampler fails with probability at most ``alpha``
+        (asymptotically for the G-test and chain tests, exactly up to Monte Carlo
+        resolution for ``"montecarlo"``). The Monte Carlo test also needs
+        ``alpha >= 1 / (max_resamples + 1)``.
+    power : float in (alpha, 1), default 0.99
+    method : {"auto", "gtest", "pearson", "montecarlo", "chain"}
+        ``"auto"``: G-test when every expected count is >= 5, else Monte Carlo;
+        ``"chain"`` for a target without a table.
+    rng : None, int >= 0, SeedSequence, Generator or BitGenerator, optional
+        A seed is drawn from it (``SeedSequence``); the result's ``seed`` replays.
+    batch_size : int >= 1, optional
+        Rows per sampler call (the last call asks for the remainder). Default: the
+        sampler's own ``batch_size`` attribute if it has one, else ``2**17``. The
+        size used is stated in the result; a sampler whose law depends on the batch
+        size is caught by :func:`check_batch_invariance`.
+    timeout : float > 0, optional
+        Wall-time budget of the whole check in seconds, checked between sampler
+        calls and between Monte Carlo chunks: :class:`BudgetExceededError` beyond it.
+    max_samples : int >= 1 or None, default :data:`MAX_SAMPLES` (``10**8``)
+        Largest sample size drawn; a larger plan or ``num_samples`` is refused
+        before any work with the size in the message. ``None``: no cap.
+    max_resamples : int >= 1, default :data:`MAX_RESAMPLES` (``10**5``)
+        Cap on the Monte Carlo resamples (``20 / alpha`` are used up to it; the
+        p-value resolution ``1 / (resamples + 1)`` is in ``details``).
+
+    Returns
+    -------
+    ExactnessResult
+        ``status`` is "pass", "fail" or "no-power" (not rejected, but the test at
+        this size detects no TV below 1; not a pass).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from distributions.table import TableDistribution
+    >>> from samplers.sequential import SequentialSampler
+    >>> d = TableDistribution(np.arange(1.0, 9.0).reshape(2, 2, 2))
+    >>> res = check_exact(SequentialSampler(d), d, tv=0.05, rng=1)
+    >>> res.passed, res.status, res.method
+    (True, 'pass', 'gtest')
+    """
+    num_samples, tv, alpha, power, method, enumerable = _iv(
+        sampler, target, num_samples, tv, alpha, power, method
+    )
+    rng = check_rng(rng)
+    bsize = resolve_batch_size(sampler, batch_size)
+    timeout = check_timeout(timeout)
+    if max_samples is not None:
+        max_samples = check_int("max_samples", max_samples, low=1)
+    max_resamples = check_int("max_resamples", max_resamples, low=1)
+    n, q = int(target.n), int(target.q)
+    if num_samples is not None:
+        check_size(num_samples, max_samples, "the cap of this check")
+    if not enumerable:
+        from verify.chain_tests import chain_test, plan_chain_sample_size
+
+        if num_samples is None:
+            num_samples = plan_chain_sample_size(target, tv=tv, alpha=alpha, power=power)
+            check_plan(num_samples, max_samples, f"chain tests on n={n}", tv, alpha, power)
+        check_memory(num_samples, n, "the chain test")
+        seed = seed_of(rng)
+        ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
+        deadline = Deadline(timeout, "check_exact")
+        samples = np.concatenate(list(iter_draws(sampler, num_samples, n, q, ss_samples,
+                                                  bsize, deadline)), axis=0)
+        ct = chain_test(samples, target, alpha=alpha, power=power, rng=ss_test)
+        deadline.check("after the chain tests")
+        det = ct.detectable_tv(power)
+        rejected = bool(ct.pvalue <= alpha or getattr(ct, "impossible", ""))
+        status = status_of(rejected, det)
+        if getattr(ct, "status", None) in ("fail", "no-power") and status != "fail":
+            status = ct.status  # the chain family's own verdict (e.g. degenerate sub-tests)
+        return ExactnessResult(
+            passed=status == "pass",
+            statistic=ct.statistic,
+            pvalue=ct.pvalue,
+            method="chain",
+            num_samples=num_samples,
+            alpha=alpha,
+            detectable_tv=det,
+            tv_estimate=ct.tv_estimate,
+            tv_upper=math.nan,
+            worst_cells=ct.worst_cells,
+            seed=seed,
+            dof=math.nan,
+            power=power,
+            impossible_hits=0,
+            details=dict(ct.pvalues),
+            status=status,
+            batch_size=bsize,
+            power_against=str(getattr(ct, "power_against", "")),
+            interaction_orders=tuple(int(o) for o in getattr(ct, "interaction_orders", ())),
+        )
+    pmf = _target_pmf(target, n, q)
+    support = pmf > 0
+    k = int(np.count_nonzero(support))
+    planned = num_samples is None
+    if num_samples is None:
+        num_samples = plan_support_size(k, tv, alpha, power)
+        check_plan(num_samples, max_samples, f"support of {k:,} cells", tv, alpha, power)
+    p_support = pmf[support] / pmf[support].sum()
+    resolved = _resolve_method(method, num_samples * float(p_support.min())) if k > 1 else method
+    if resolved == "montecarlo":
+        check_resolution(alpha, max_resamples, "Monte Carlo test")
+    deadline = Deadline(timeout, "check_exact")
+    if planned and k > 1:
+        num_samples, resolved = _plan_sparse(p_support, num_samples, method, tv, alpha, power,
+                                             max_samples, max_resamples, deadline)
+    seed = seed_of(rng)
+    ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
+    counts = _count_cells(iter_draws(sampler, num_samples, n, q, ss_samples, bsize,
+                                      deadline), n, q)
+    res = _table_test(counts, pmf, q, n, method=resolved, alpha=alpha,
+                      gen=np.random.default_rng(ss_test), max_resamples=max_resamples,
+                      deadline=deadline)
+    details: dict[str, float] = {"tv_plugin": res.tv_plugin, "support_size": float(k)}
+    det = detectable_tv(k, num_samples, alpha=alpha, power=power)
+    exp_min = num_samples * float(p_support.min())
+    if res.method == "montecarlo":
+        details["resamples"] = float(res.resamples)
+        details["pvalue_resolution"] = 1.0 / (res.resamples + 1.0)
+    if res.method == "montecarlo" or (res.method in ("gtest", "pearson")
+                                      and exp_min < MIN_EXPECTED):
+        # the Monte Carlo test, or an asymptotic test forced into the sparse regime:
+        # the power of the test as run is simulated (the noncentral chi-square figure
+        # does not hold there)
+        det, pw = _sparse_detectable_tv(p_support, num_samples, alpha, power, res.method,
+                                        res.resamples, deadline)
+        details["simulated_power"] = pw
+        against = ("two-block deviations of the joint law (mass moved proportionally "
+                   "between the least likely cells and the rest; simulated power of the "
+                   "test as run)")
+    else:
+        against = (f"every deviation of the joint law at TV >= detectable_tv (full table "
+                   f"of {k:,} support cells)")
+    cells = q**n
+    tv_upper = min(
+        1.0,
+        res.tv_plugin
+        + 0.5 * math.sqrt((cells - 1) / num_samples)
+        + math.sqrt(math.log(1.0 / alpha) / (2.0 * num_samples)),
+    )
+    rejected = bool(res.impossible_hits > 0 or res.pvalue <= alpha)
+    status = status_of(rejected, det)
+    return ExactnessResult(
+        passed=status == "pass",
+        statistic=res.statistic,
+        pvalue=res.pvalue,
+        method=res.method,
+        num_samples=num_samples,
+        alpha=alpha,
+        detectable_tv=det,
+        tv_estimate=max(0.0, res.tv_plugin - res.tv_null),
+        tv_upper=tv_upper,
+        worst_cells=res.worst,
+        seed=seed,
+        dof=res.dof,
+        power=power,
+        impossible_hits=res.impossible_hits,
+        details=details,
+        status=status,
+        batch_size=bsize,
+        power_against=against,
+        interaction_orders=tuple(range(1, n + 1)),
+    )

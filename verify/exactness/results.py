@@ -1,0 +1,128 @@
+"""Result records of :func:`~verify.exactness.check_exact` and
+:func:`~verify.exactness.check_batch_invariance` (the :class:`~verify.results.CheckResult`
+protocol plus their extras)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from verify.results import ResultBase, WorstCell
+
+__all__ = ["BatchInvarianceResult", "ExactnessResult", "WorstCell"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExactnessResult(ResultBase):
+    """Outcome of :func:`check_exact`.
+
+    Attributes
+    ----------
+    passed : bool
+        ``status == "pass"``.
+    statistic : float
+        Test statistic (G with Williams' correction, Pearson, bias-corrected
+        chi-square, or the smallest Holm-adjusted p-value's ``-log10`` for chain tests).
+    pvalue : float
+        p-value of the exactness null (0 after an impossible-cell hit).
+    method : str
+        ``"gtest"``, ``"pearson"``, ``"montecarlo"``, ``"chain"``, ``"impossible"``
+        or ``"trivial"``.
+    num_samples : int
+    alpha : float
+    detectable_tv : float
+        TV distance detected with probability at least ``power`` at this sample size,
+        computed for the test actually run: G-test and Pearson, the noncentral
+        chi-square worst case of the module docstring; Monte Carlo, simulated power
+        of the test as run (its resamples) against the two-block alternatives of
+        the module docstring; chain tests, TV of a one- or two-site marginal.
+        ``1.0`` when no TV below 1 reaches ``power``.
+    tv_estimate : float
+        Bias-corrected plug-in TV (chain tests: largest bias-corrected marginal TV,
+        a lower-bound proxy of the joint TV).
+    tv_upper : float
+        One-sided upper confidence bound at level ``1 - alpha`` on the TV distance
+        (``nan`` for chain tests: no rigorous bound without a table).
+    worst_cells : tuple of WorstCell
+        The most deviating cells, impossible hits first.
+    seed : int
+        Entropy of the :class:`numpy.random.SeedSequence` all randomness came from:
+        ``check_exact(..., rng=seed)`` replays the run.
+    dof : float
+        Degrees of freedom of the reference distribution (``nan`` if none).
+    power : float
+        Requested power (used for ``detectable_tv`` and planning).
+    impossible_hits : int
+        Samples on zero-probability cells.
+    details : mapping of str to float
+        Sub-test p-values (chain tests) or auxiliary figures (``resamples`` and
+        ``pvalue_resolution`` of a Monte Carlo test).
+    status : str
+        ``"pass"``, ``"fail"`` (p-value <= alpha or an impossible hit) or
+        ``"no-power"`` (not rejected, but ``detectable_tv >= 1``: the test at this
+        size cannot detect any alternative; not a pass). Derived from ``passed``
+        when not given.
+    batch_size : int
+        Rows per sampler call used to draw the samples (0 when not recorded).
+    power_against : str
+        The deviations ``detectable_tv`` is stated for (full table: every deviation
+        of the joint law; sparse regime: the two-block family; chain tests: their
+        one- and two-site marginals, from :mod:`verify.chain_tests`).
+    interaction_orders : tuple of int
+        Orders of interaction the test has its stated power against (all ``1..n``
+        for full-table tests).
+    """
+
+    tv_estimate: float
+    tv_upper: float
+    worst_cells: tuple[WorstCell, ...]
+    dof: float = math.nan
+    power: float = math.nan
+    impossible_hits: int = 0
+    details: Mapping[str, float] = field(default_factory=dict)
+    batch_size: int = 0
+    power_against: str = ""
+    interaction_orders: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchInvarianceResult(ResultBase):
+    """Outcome of :func:`check_batch_invariance` (same protocol as :class:`ExactnessResult`).
+
+    Attributes
+    ----------
+    passed : bool
+        ``status == "pass"``.
+    status : str
+        ``"pass"``, ``"fail"`` (p-value <= alpha) or ``"no-power"``.
+    statistic : float
+        Pearson chi-square statistic of homogeneity of the two laws,
+        ``sum_x (c1(x) - c2(x))**2 / (c1(x) + c2(x))`` over the observed cells.
+    pvalue : float
+    alpha : float
+    num_samples : int
+        Samples drawn at *each* batch size.
+    detectable_tv : float
+        TV between the two laws detected with probability at least ``power``
+        (``"chi2"``: noncentral chi-square worst case with ``lambda = 2 N tv**2``;
+        ``"permutation"``: simulated power against two-block alternatives).
+    seed : int
+        Replays the run with ``rng=seed``.
+    method : str
+        ``"chi2"`` (every expected count >= 5) or ``"permutation"`` (exact
+        conditional test, Monte Carlo).
+    batch_sizes : tuple of int
+        The two batch sizes compared.
+    power : float
+    dof : float
+    tv_estimate : float
+        Plug-in TV between the two empirical laws.
+    details : mapping of str to float
+    """
+
+    batch_sizes: tuple[int, int]
+    power: float = math.nan
+    dof: float = math.nan
+    tv_estimate: float = math.nan
+    details: Mapping[str, float] = field(default_factory=dict)

@@ -1,0 +1,237 @@
+"""The one sample drawer of the checks: batch sizes, seed streams, output validation.
+
+Every check of :mod:`verify` draws its samples through :func:`iter_draws` (or
+:func:`draw_samples`): calls of ``batch_size`` rows (default: the sampler's own
+``batch_size`` attribute, else :data:`DEFAULT_BATCH_SIZE` = ``2**17``), one spawned
+stream of the run's :class:`numpy.random.SeedSequence` per group of calls covering
+up to ``2**17`` rows, every answer validated (shape, integer values in ``0..q-1``)
+with an error that shows the value seen, and a wall-time :class:`Deadline` checked
+between calls. The checks of ``rng``, ``timeout``, sizes and memory that precede any
+drawing are here as well.
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from distributions._validation import _short, check_float, check_int
+from distributions.errors import BudgetExceededError, ParameterError
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "MAX_SAMPLE_ENTRIES",
+    "Deadline",
+    "check_memory",
+    "check_output",
+    "check_rng",
+    "check_size",
+    "check_timeout",
+    "draw_samples",
+    "iter_draws",
+    "resolve_batch_size",
+    "seed_of",
+]
+
+#: Largest ``samples x n`` held in memory (chain tests and the batch-invariance
+#: check keep every sample: 8 bytes an entry, 8 GiB at the cap).
+MAX_SAMPLE_ENTRIES: int = 2**30
+#: Samples drawn per sampler call by default (memory bound); the seed stream is fixed by it.
+DEFAULT_BATCH_SIZE: int = 1 << 17
+
+
+def check_rng(rng: Any) -> Any:
+    ok = rng is None or isinstance(
+        rng, np.random.Generator | np.random.SeedSequence | np.random.BitGenerator
+    )
+    if not ok and isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        ok = int(rng) >= 0
+    if not ok:
+        raise ParameterError(
+            "`rng` must be None, a non-negative integer seed, a numpy SeedSequence, "
+            f"Generator or BitGenerator; got {_short(rng)}."
+        )
+    return rng
+
+
+def check_timeout(timeout: Any) -> float | None:
+    if timeout is None:
+        return None
+    return check_float("timeout", timeout, low=0.0, low_open=True)
+
+
+def seed_of(rng: Any) -> int:
+    """Entropy of the SeedSequence of this run (replayable with ``rng=seed``)."""
+    rng = check_rng(rng)
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
+        return int(rng)
+    if rng is None:
+        return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+    if isinstance(rng, np.random.SeedSequence) and not rng.spawn_key and isinstance(
+        rng.entropy, int
+    ):
+        return int(rng.entropy)
+    gen = np.random.default_rng(rng)
+    return int(gen.integers(0, 2**63 - 1))
+
+
+@dataclass
+class Deadline:
+    """Wall-time budget of a check (``timeout`` seconds), checked between draws."""
+
+    timeout: float | None
+    what: str
+    start: float = field(default_factory=time.monotonic)
+
+    def check(self, where: str) -> None:
+        if self.timeout is None:
+            return
+        elapsed = time.monotonic() - self.start
+        if elapsed > self.timeout:
+            raise BudgetExceededError(
+                f"{self.what} exceeded its `timeout` budget of {self.timeout:g} s: "
+                f"{elapsed:.3g} s elapsed {where}."
+            )
+
+
+def resolve_batch_size(sampler: Any, batch_size: Any) -> int:
+    if batch_size is None:
+        own = getattr(sampler, "batch_size", None)
+        if own is None:
+            return DEFAULT_BATCH_SIZE
+        return check_int("sampler.batch_size", own, low=1)
+    return check_int("batch_size", batch_size, low=1)
+
+
+def check_output(out: Any, size: int, n: int, q: int) -> np.ndarray:
+    """The sampler's answer to one call, as an int64 (size, n) array, or a ParameterError
+    that blames the sampler's output and shows the value seen."""
+    raw = getattr(out, "samples", out)
+    try:
+        arr = np.asarray(raw)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(
+            f"`sampler` output must be an integer array of shape ({size}, {n}); got "
+            f"{_short(raw)}."
+        ) from exc
+    if arr.shape != (size, n):
+        raise ParameterError(
+            f"`sampler` output must have shape (num, n) = ({size}, {n}) for num={size}; "
+            f"got shape {arr.shape} (dtype {arr.dtype})."
+        )
+    kind = arr.dtype.kind
+    if kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(arr) | (arr != np.floor(arr))
+        if bad.any():
+            r, c = (int(i) for i in np.argwhere(bad)[0])
+            raise ParameterError(
+                f"`sampler` output must be integers; got {float(arr[r, c])!r} at row {r}, "
+                f"position {c} (dtype {arr.dtype})."
+            )
+    elif kind not in "iub":
+        first = arr.flat[0].item() if arr.size else None
+        raise ParameterError(
+            f"`sampler` output must be an integer array; got dtype {arr.dtype} "
+            f"(first value {first!r})."
+        )
+    arr = arr.astype(np.int64)
+    if arr.size:
+        bad = (arr < 0) | (arr > q - 1)
+        if bad.any():
+            r, c = (int(i) for i in np.argwhere(bad)[0])
+            raise ParameterError(
+                f"`sampler` output must have values in 0..{q - 1}; got {int(arr[r, c])} "
+                f"at row {r}, position {c}."
+            )
+    return arr
+
+
+def _call_sizes(num: int, batch_size: int, full: bool) -> list[int]:
+    """Rows asked per call: ``batch_size`` each; the last call asks for the remainder
+    (``full=False``) or for a whole batch whose surplus is discarded (``full=True``)."""
+    sizes = [batch_size] * (num // batch_size)
+    rest = num - batch_size * len(sizes)
+    if rest:
+        sizes.append(batch_size if full else rest)
+    return sizes
+
+
+def iter_draws(
+    sampler: Any,
+    num: int,
+    n: int,
+    q: int,
+    seedseq: np.random.SeedSequence,
+    batch_size: int,
+    deadline: Deadline | None = None,
+    full: bool = False,
+) -> Iterator[np.ndarray]:
+    """Validated sampler answers, ``num`` rows in total, in calls of ``batch_size`` rows.
+
+    One spawned stream per group of calls covering up to ``2**17`` rows (one stream
+    per call when ``batch_size >= 2**17``), so the default draws are unchanged.
+    """
+    sizes = _call_sizes(num, batch_size, full)
+    per_stream = max(1, DEFAULT_BATCH_SIZE // batch_size)
+    groups = [sizes[i:i + per_stream] for i in range(0, len(sizes), per_stream)]
+    use_sample = hasattr(sampler, "sample") and callable(sampler.sample)
+    done = 0
+    for group, child in zip(groups, seedseq.spawn(len(groups)), strict=True):
+        gen = np.random.default_rng(child)
+        for size in group:
+            out = sampler.sample(size, rng=gen) if use_sample else sampler(size, gen)
+            arr = check_output(out, size, n, q)
+            keep = min(size, num - done)
+            done += keep
+            yield arr if keep == size else arr[:keep]
+            if deadline is not None:
+                deadline.check(f"after drawing {done:,} of {num:,} samples in calls of "
+                               f"{batch_size:,} rows")
+
+
+def draw_samples(
+    sampler: Any,
+    num: int,
+    n: int,
+    q: int,
+    seedseq: np.random.SeedSequence,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    timeout: float | None = None,
+) -> np.ndarray:
+    """Draw ``num`` samples in calls of ``batch_size`` rows (default ``2**17``).
+
+    ``sampler`` is a :class:`~samplers.base.Sampler` (``.sample(num, rng=...)``
+    returning a :class:`~samplers.base.SampleResult` or an array) or a callable
+    ``(num, rng) -> (num, n)`` int array. Each call asks for ``batch_size`` rows
+    (the last for the remainder); calls covering up to ``2**17`` rows share one
+    spawned stream. A ``timeout`` (seconds) raises :class:`BudgetExceededError`
+    between calls.
+    """
+    num = check_int("num", num, low=0)
+    batch_size = check_int("batch_size", batch_size, low=1)
+    deadline = Deadline(check_timeout(timeout), "draw_samples")
+    chunks = list(iter_draws(sampler, num, n, q, seedseq, batch_size, deadline))
+    return np.concatenate(chunks, axis=0) if chunks else np.zeros((0, n), dtype=np.int64)
+
+
+def check_size(num: int, max_samples: int | None, what: str) -> None:
+    if max_samples is not None and num > max_samples:
+        raise ParameterError(
+            f"`num_samples` must be <= max_samples = {max_samples:,} ({what}); got {num:,}."
+        )
+
+
+def check_memory(num: int, n: int, what: str) -> None:
+    if num * n > MAX_SAMPLE_ENTRIES:
+        raise ParameterError(
+            f"{what} keeps every sample: {num:,} samples x n={n:,} = {num * n:,} entries "
+            f"exceed the memory cap of {MAX_SAMPLE_ENTRIES:,} (8 GiB); use fewer samples "
+            "(a larger `tv`)."
+        )
