@@ -19,6 +19,9 @@ from distributions.table import TableDistribution
 from samplers.autospec import AutospeculativeSampler
 from tests.helpers import assert_family
 from verify import pinning as P
+from verify.pinning import checks as PC
+from verify.pinning import montecarlo as MC
+from verify.results import CheckResult as CheckProtocol
 
 LOG2 = math.log(2.0)
 
@@ -245,7 +248,7 @@ def test_mi_identity_fails_for_a_wrong_profile(monkeypatch: pytest.MonkeyPatch) 
         ent = [sub.entropy((1 << k) - 1) for k in range(sub.n + 1)]
         return np.diff(ent)
 
-    monkeypatch.setattr(P, "_exact_profile", one_order)
+    monkeypatch.setattr(PC, "_exact_profile", one_order)
     assert not P.check_mutual_information_identity(d).passed
     assert not P.check_kl_identity(d, 1, 4).passed
 
@@ -303,9 +306,9 @@ def test_monte_carlo_intervals_cover_at_stated_rate(monkeypatch: pytest.MonkeyPa
     pvals, mutant_pvals, methods = {}, {}, {}
     for name, truth in exact.items():
         # force importance sampling (no enumeration) for the IS estimators
-        monkeypatch.setattr(P, "enum_limit", (lambda n: 1) if name in is_names else
+        monkeypatch.setattr(MC, "enum_limit", (lambda n: 1) if name in is_names else
                             (lambda n: 1024))
-        monkeypatch.setattr(P, "MAX_BLOCKS_PER_LEVEL",
+        monkeypatch.setattr(MC, "MAX_BLOCKS_PER_LEVEL",
                             1 if name == "tree_level1_subsampled" else default_blocks)
         hits = half_hits = 0
         for seed in range(seeds):
@@ -322,10 +325,10 @@ def test_monte_carlo_intervals_cover_at_stated_rate(monkeypatch: pytest.MonkeyPa
 
 def test_importance_sampling_is_used_and_stated(monkeypatch: pytest.MonkeyPatch) -> None:
     d = Hidden(random_table(6, 2, rng=1))
-    monkeypatch.setattr(P, "enum_limit", lambda n: 1)
+    monkeypatch.setattr(MC, "enum_limit", lambda n: 1)
     r = P.expected_block_tv(d, 0, 6, orders=20, rng=0)
     assert "importance sampling" in r.method and r.num_orders == 20
-    monkeypatch.setattr(P, "enum_limit", lambda n: 1024)
+    monkeypatch.setattr(MC, "enum_limit", lambda n: 1024)
     r = P.expected_block_tv(d, 0, 6, orders=20, rng=0)
     assert "exact block TV given the context" in r.method
 
@@ -454,3 +457,61 @@ def test_sampled_order_checks_tolerate_rounding() -> None:
     prof = P.entropy_profile(Product(np.tile([0.3, 0.7], (16, 1))), orders=64, rng=1)
     res = P.check_entropy_monotone(prof)
     assert res.passed, res
+
+
+# --------------------------------------------------------------------- result protocol
+def test_check_results_implement_the_shared_protocol() -> None:
+    # the pinning checks are identities and inequalities, not tests: statistic is the
+    # worst deviation of the reported sides, pvalue nan, alpha 0, detectable_tv the
+    # tolerance; a violated one has status "fail"
+    d = random_table(5, 2, concentration=0.5, rng=4)
+    checks = P.pinning_checks(d, tol=1e-9)
+    for c in checks:
+        assert isinstance(c, CheckProtocol) and isinstance(c, P.PinningCheckResult), c
+        assert c.status == ("pass" if c.passed else "fail") and c.passed
+        assert math.isnan(c.pvalue) and c.alpha == 0.0 and c.num_samples == 0
+        assert c.detectable_tv == c.tolerance and c.seed is None
+        dev = np.asarray(c.lhs, float) - np.asarray(c.rhs, float)
+        expected = np.max(np.abs(dev)) if c.relation == "==" else np.max(dev)
+        assert c.statistic == pytest.approx(float(expected), abs=1e-15)
+        json.dumps(c.to_dict())
+    assert P.CheckResult is P.PinningCheckResult  # the former name still works
+    bad = P.EntropyProfileResult(np.array([0.5, 0.6]), (np.array([0.5, 0.6]),) * 2, "made up",
+                                 2, 2)
+    res = P.check_entropy_monotone(bad, tol=0.0)
+    assert res.status == "fail" and not res.passed
+    assert res.statistic == pytest.approx(0.1) and res.to_dict()["status"] == "fail"
+    # sampled orders: the number of orders and the integer seed are recorded
+    kb = P.check_kl_bound(d, 0, 3, orders=8, rng=7)
+    assert kb.num_samples == 8 and kb.seed == 7
+    # the Holm-tested profile reports its level and its smallest adjusted p-value
+    mc = P.entropy_profile(Hidden(d), orders=40, rng=5)
+    res = P.check_entropy_monotone(mc, alpha=0.05)
+    assert res.alpha == 0.05 and 0.0 <= res.pvalue <= 1.0 and res.num_samples == 40
+    assert res.passed == (res.pvalue > 0.05)
+
+
+def test_round_bound_result_implements_the_shared_protocol() -> None:
+    t = random_table(5, 2, concentration=0.5, rng=3)
+    res = P.check_round_bound(AutospeculativeSampler(t, trace=True), t, num_samples=20, rng=4)
+    assert isinstance(res, CheckProtocol)
+    assert res.passed == (not res.flagged) and res.status == ("pass" if res.passed else "fail")
+    assert res.statistic == res.value and res.pvalue == res.excess_pvalue
+    assert res.num_samples == 20 and res.seed == 4 and res.alpha == 0.01
+    json.dumps(res.to_dict())
+
+
+def test_estimates_to_dict_leave_out_the_draws() -> None:
+    mc = P.entropy_profile(Hidden(random_table(4, 2, rng=1)), orders=10, rng=0)
+    out = mc.to_dict()
+    assert "draws" not in out and out["num_orders"] == 10 and len(out["value"]) == 4
+    json.dumps(out)
+
+
+def test_exact_available() -> None:
+    assert P.exact_available(random_table(4, 2, rng=0))
+    assert not P.exact_available(CurieWeiss(100, 0.5))  # no table
+    assert not P.exact_available(Hidden(random_table(4, 2, rng=0)))
+    assert not P.exact_available(random_table(13, 2, rng=0))  # n > MAX_EXACT_N
+    with pytest.raises(ParameterError, match="`target` must be a DiscreteOracle"):
+        P.exact_available(object())
