@@ -166,7 +166,18 @@ def check_entropy_sum(profile: EntropyProfileResult, *, tol: float = 1e-9) -> Pi
     """``sum_t (h_t - h_{t+1}) = h_0 - h_{n-1} <= h_0 <= log q`` (up to ``tol``).
 
     For an estimated profile the sides are the interval ends (the largest
-    plausible ``h_0 - h_{n-1}`` and the smallest plausible ``h_0``)."""
+    plausible ``h_0 - h_{n-1}`` and the smallest plausible ``h_0``).
+
+    Parameters
+    ----------
+    profile : EntropyProfileResult
+    tol : float, default 1e-9
+        ``>= 0``; the rounding allowed on exact values.
+
+    Returns
+    -------
+    PinningCheckResult
+    """
     tol = check_float("tol", tol, low=0.0)
     lo, hi = profile.interval
     if profile.exact:
@@ -201,6 +212,24 @@ def check_mutual_information_identity(
 
     The right side, ``E_{|P| = t, i != j not in P} I(X_i; X_j | X_P)``, is computed
     directly from the joint tables of ``(X_P, X_i, X_j)`` (exact targets only).
+
+    Parameters
+    ----------
+    target : DiscreteOracle
+        Enumerable, with :func:`~verify.pinning.exact_available` true.
+    tol : float, default 1e-9
+        ``>= 0``; the rounding allowed on exact values.
+
+    Returns
+    -------
+    PinningCheckResult
+
+    Examples
+    --------
+    >>> from distributions.families import random_table
+    >>> res = check_mutual_information_identity(random_table(4, 2, rng=0))
+    >>> res.passed, res.status, res.relation
+    (True, 'pass', '==')
     """
     tol = check_float("tol", tol, low=0.0)
     sub = _exact_sub(target)
@@ -218,7 +247,21 @@ def check_mutual_information_identity(
 def check_kl_identity(
     target: DiscreteOracle, a: int, b: int, *, tol: float = 1e-9
 ) -> PinningCheckResult:
-    """``E KL(mu_S || nu_S) = sum_{j=a+1..b} (h_a - h_{j-1})`` (exact targets)."""
+    """``E KL(mu_S || nu_S) = sum_{j=a+1..b} (h_a - h_{j-1})`` (exact targets).
+
+    Parameters
+    ----------
+    target : DiscreteOracle
+        Enumerable, with :func:`~verify.pinning.exact_available` true.
+    a, b : int
+        ``0 <= a < b <= n``.
+    tol : float, default 1e-9
+        ``>= 0``; the rounding allowed on exact values.
+
+    Returns
+    -------
+    PinningCheckResult
+    """
     tol = check_float("tol", tol, low=0.0)
     sub = _exact_sub(target)
     a, b = _check_block(a, b, sub.n)
@@ -245,6 +288,22 @@ def check_kl_bound(
 
     Exact for ``orders=None``; with sampled orders it passes unless the KL
     interval lies wholly above the bound's interval.
+
+    Parameters
+    ----------
+    target : DiscreteOracle
+    a, b : int
+        ``0 <= a < b <= n``.
+    orders : int, optional
+        None: exact; an integer ``>= 2``: that many random orders (or draws).
+    rng : seed or Generator, optional
+        An integer seed is recorded in the result.
+    tol : float, default 1e-9
+        ``>= 0``; the rounding allowed on exact values.
+
+    Returns
+    -------
+    PinningCheckResult
     """
     tol = check_float("tol", tol, low=0.0)
     seed = _seed_of(rng)
@@ -271,7 +330,18 @@ def check_kl_bound(
 
 
 def check_level_bounds(tree: TreeTVResult) -> PinningCheckResult:
-    """Every level: ``sum over its blocks of E TV <= sqrt(n log q / 2)``."""
+    """Every level: ``sum over its blocks of E TV <= sqrt(n log q / 2)``.
+
+    Estimated sums pass unless a level's interval lies wholly above the bound.
+
+    Parameters
+    ----------
+    tree : TreeTVResult
+
+    Returns
+    -------
+    PinningCheckResult
+    """
     passed = bool(tree.level_passed.all())
     lhs = tree.level_sums if tree.num_orders is None else tree.level_intervals[:, 0]
     return _result(
@@ -282,7 +352,18 @@ def check_level_bounds(tree: TreeTVResult) -> PinningCheckResult:
 
 
 def check_tree_bound(tree: TreeTVResult) -> PinningCheckResult:
-    """Whole tree: ``E sum_S TV <= ceil(log2 n) sqrt(n log q / 2)``."""
+    """Whole tree: ``E sum_S TV <= ceil(log2 n) sqrt(n log q / 2)``.
+
+    An estimated sum passes unless its interval lies wholly above the bound.
+
+    Parameters
+    ----------
+    tree : TreeTVResult
+
+    Returns
+    -------
+    PinningCheckResult
+    """
     passed = tree.interval[0] <= tree.tree_bound * (1 + 1e-12)
     return _result(
         "tree sum E TV <= ceil(log2 n) sqrt(n log q / 2)", bool(passed), tree.value,
@@ -304,6 +385,19 @@ def pinning_checks(
     whole-tree TV bounds. With sampled orders the identities are skipped (they
     hold only in expectation over orders) and the KL bound is checked on the
     tree's blocks.
+
+    Parameters
+    ----------
+    target : DiscreteOracle
+    orders : int, optional
+        None: exact (Enumerable target); an integer ``>= 2``: random orders.
+    rng : seed or Generator, optional
+    tol : float, default 1e-9
+        ``>= 0``; the rounding allowed on exact values.
+
+    Returns
+    -------
+    tuple of PinningCheckResult
     """
     gen = np.random.default_rng(rng)
     n, _ = _check_target(target)

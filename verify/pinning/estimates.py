@@ -124,6 +124,9 @@ def expected_block_tv(
 ) -> BlockResult:
     """``E_{sigma, x ~ mu} TV(mu_S, nu_S)`` with ``S = sigma(a+1..b)``, prefix ``sigma(1..a)``.
 
+    ``TV(mu_S, nu_S)`` is the probability that the sampler's speculation on the
+    block is rejected given the prefix.
+
     Parameters
     ----------
     target : DiscreteOracle
@@ -144,7 +147,31 @@ def expected_block_tv(
 def expected_block_kl(
     target: DiscreteOracle, a: int, b: int, *, orders: int | None = None, rng: SeedLike = None
 ) -> BlockResult:
-    """``E_{sigma, x ~ mu} KL(mu_S || nu_S)`` (nats); arguments as :func:`expected_block_tv`."""
+    """``E_{sigma, x ~ mu} KL(mu_S || nu_S)`` (nats).
+
+    Parameters
+    ----------
+    target : DiscreteOracle
+    a, b : int
+        ``0 <= a < b <= n``.
+    orders : int, optional
+        As in :func:`expected_block_tv`; without a table the KL is the
+        Rao-Blackwellised chain ``sum_j KL(mu(. | x_P, x_S<j) || mu(. | x_P))``.
+    rng : seed or Generator, optional
+
+    Returns
+    -------
+    BlockResult
+        With ``quantity = "kl"``.
+
+    Examples
+    --------
+    >>> from distributions.table import TableDistribution
+    >>> import numpy as np
+    >>> pair = TableDistribution(np.array([[0.5, 0.0], [0.0, 0.5]]))  # X1 = X2
+    >>> round(expected_block_kl(pair, 0, 2).value, 6) == round(float(np.log(2)), 6)
+    True
+    """
     return _block(target, a, b, orders, rng, 1)
 
 
@@ -156,7 +183,24 @@ def block_tv_grid(
     orders: int | None = None,
     rng: SeedLike = None,
 ) -> BlockTVGrid:
-    """:func:`expected_block_tv` on every ``(a, a + s)`` of a grid (NaN past ``n``)."""
+    """:func:`expected_block_tv` on every ``(a, a + s)`` of a grid (NaN past ``n``).
+
+    Parameters
+    ----------
+    target : DiscreteOracle
+    prefix_lengths : sequence of int
+        Each in ``[0, n - 1]``.
+    sizes : sequence of int
+        Block sizes, each in ``[1, n]``.
+    orders : int, optional
+        As in :func:`expected_block_tv` (the same for every cell).
+    rng : seed or Generator, optional
+        One generator feeds the cells in row-major order.
+
+    Returns
+    -------
+    BlockTVGrid
+    """
     n, q = _check_target(target)
     A = np.array([check_int("prefix_lengths[i]", a, low=0, high=n - 1) for a in prefix_lengths])
     Ss = np.array([check_int("sizes[j]", s, low=1, high=n) for s in sizes])

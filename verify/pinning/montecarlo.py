@@ -34,7 +34,25 @@ def _positional(
 
 
 def enum_limit(n: int) -> int:
-    """Largest ``q**|S|`` enumerated exactly by the Monte Carlo estimators at length ``n``."""
+    """Largest ``q**|S|`` enumerated exactly by the Monte Carlo estimators at length ``n``.
+
+    Above it a block's TV given its context is estimated by importance sampling.
+
+    Parameters
+    ----------
+    n : int
+        Sequence length.
+
+    Returns
+    -------
+    int
+        ``max(4, min(1024, 65536 // n))``.
+
+    Examples
+    --------
+    >>> enum_limit(16), enum_limit(1024)
+    (1024, 64)
+    """
     return max(4, min(1024, 65536 // max(n, 1)))
 
 

@@ -43,7 +43,23 @@ def trace_block_tv(
 
     Given the recorded context; exact when ``q**|S|`` is small enough to
     enumerate, otherwise the unbiased estimate ``(1 - mu_S(x)/nu_S(x))_+`` at one
-    fresh ``x ~ nu_S``. Returns ``(tv (K,), all_exact)``.
+    fresh ``x ~ nu_S``.
+
+    Parameters
+    ----------
+    target : DiscreteOracle
+        The traced sampler's target.
+    trace : SamplerTrace
+        ``K`` block calls.
+    rng : seed or Generator, optional
+        For the fresh draws ``x ~ nu_S`` of the estimated blocks.
+
+    Returns
+    -------
+    tv : ndarray, shape (K,)
+        0 for blocks of size 1.
+    all_exact : bool
+        Every block was enumerated (no estimate).
     """
     n, q = _check_target(target)
     gen = np.random.default_rng(rng)

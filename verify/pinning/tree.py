@@ -26,6 +26,21 @@ def recursion_levels(n: int) -> list[list[tuple[int, int]]]:
 
     Root ``(0, n)``; ``mid = a + (b - a) // 2``; left ``(a, mid)``, right ``(mid, b)``.
     There are ``ceil(log2 n)`` such levels.
+
+    Parameters
+    ----------
+    n : int
+        ``>= 1``.
+
+    Returns
+    -------
+    list of list of (int, int)
+        ``levels[d]`` holds the blocks of depth ``d``.
+
+    Examples
+    --------
+    >>> recursion_levels(5)
+    [[(0, 5)], [(0, 2), (2, 5)], [(3, 5)]]
     """
     n = check_int("n", n, low=1)
     levels: list[list[tuple[int, int]]] = []
