@@ -19,7 +19,7 @@ The algorithm, for a block ``S = sigma(a+1..b)`` given the prefix ``x_P``::
 Vectorisation
 -------------
 The recursion tree of block *positions* ``(a, b)`` is the same for every sample;
-only the orders and contexts differ. :meth:`AutospeculativeSampler._sample_block`
+only the orders and contexts differ. :meth:`AutospeculativeSampler.run_block`
 therefore runs ``m`` block calls at the same ``(a, b)`` in lock step: one oracle
 call carries the contexts of all of them, and the trials of a residual batch of
 all rejected calls are run as one batch of child calls. Python loops run over
@@ -35,14 +35,15 @@ queries add up every context row evaluated, in every trial of every batch.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from distributions._validation import check_float, check_int
 from distributions.base import MASK, DiscreteOracle
-from distributions.errors import BudgetExceededError
+from distributions.errors import BudgetExceededError, ParameterError
 from samplers.base import (
     Budget,
     RandomSource,
@@ -54,7 +55,15 @@ from samplers.base import (
 from samplers.oracle import CountingOracle
 from samplers.sequential import resolve_orders
 
-__all__ = ["AutospeculativeSampler", "default_rho"]
+__all__ = [
+    "AutospeculativeSampler",
+    "BlockCall",
+    "BlockMemo",
+    "BlockOutput",
+    "ResidualCall",
+    "SpeculativeSteps",
+    "default_rho",
+]
 
 _I64 = np.int64
 
@@ -62,6 +71,165 @@ _I64 = np.int64
 def default_rho(n: int) -> float:
     """Default batch growth rate ``rho = 1 / log2(n)`` (1 for ``n <= 2``)."""
     return 1.0 if n <= 2 else 1.0 / math.log2(n)
+
+
+# ---------------------------------------------------------------------- seams
+#: What a block call (or a residual loop) returns for its ``m`` calls: the values
+#: ``y`` (m, b - a), ``log mu_S(y)`` (m,), and the rounds and queries (m,) charged.
+BlockOutput = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class BlockCall:
+    """``m`` calls ``SAMPLE(a, b, ctx[i])`` run in lock step (DESIGN 4.2).
+
+    Attributes
+    ----------
+    a, b : int
+        Prefix length and block end (the block is ``sigma(a+1..b)``).
+    ctx : ndarray of int, shape (m, n)
+        Contexts holding the prefix (MASK elsewhere); owned by the call, which may
+        set and restore entries.
+    pos : ndarray of int, shape (m, b - a)
+        The block's positions ``sigma(a+1..b)``.
+    nu_rows : ndarray, shape (m, b - a, q), optional
+        Speculation rows given by the parent (left child); fetched when ``None``.
+    source : RandomSource
+        Where the call's random choices come from.
+    trace : optional
+        The sampler's trace record of the calls (``None`` when not tracing).
+    """
+
+    a: int
+    b: int
+    ctx: np.ndarray
+    pos: np.ndarray
+    nu_rows: np.ndarray | None
+    source: RandomSource
+    trace: Any = None
+
+
+@dataclass(frozen=True)
+class ResidualCall:
+    """``m`` rejected calls of block ``(a, b)`` entering their residual loop.
+
+    Attributes
+    ----------
+    a, b, ctx, pos, source, trace
+        As in :class:`BlockCall` (``trace``: the records of the rejected calls).
+    nu_rows : ndarray, shape (m, b - a, q)
+        The calls' speculation rows.
+    proposal : ndarray of int, shape (m, b - a)
+        The rejected proposals ``x ~ nu_S``. The exact loop never reads them; a
+        strategy may (a wrong sampler that conditions on the proposal).
+    log_nu_proposal : ndarray, shape (m,)
+        ``log nu_S(x)`` of the rejected proposals (likewise).
+    """
+
+    a: int
+    b: int
+    ctx: np.ndarray
+    pos: np.ndarray
+    nu_rows: np.ndarray
+    proposal: np.ndarray
+    log_nu_proposal: np.ndarray
+    source: RandomSource
+    trace: Any = None
+
+
+class SpeculativeSteps:
+    """The single steps of the autospeculative algorithm: the sampler's strategy.
+
+    :class:`AutospeculativeSampler` takes an instance as ``steps=`` and calls these
+    methods for every step; the defaults are the exact algorithm. A subclass that
+    overrides one method is a variant of the sampler (the wrong ones of
+    :mod:`verify.mutants` are built that way). A strategy must keep no state from
+    one call to the next (the exact-law enumeration memoises calls on their
+    arguments, and refuses a sampler whose attributes change between calls).
+    """
+
+    def split(self, a: int, b: int) -> int:
+        """Split point of block ``(a, b)``: ``a + floor((b - a) / 2)``."""
+        return a + (b - a) // 2
+
+    def log_probs(self, p: np.ndarray) -> np.ndarray:
+        """Natural log of probabilities (0 -> -inf, no warning)."""
+        with np.errstate(divide="ignore"):
+            return np.log(p)
+
+    def first_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+        """Log of ``min(1, mu_S(x) / nu_S(x))`` for proposals ``x ~ nu_S``."""
+        with np.errstate(invalid="ignore"):
+            out = np.minimum(0.0, log_mu - log_nu)
+        return np.where(np.isneginf(log_mu), -np.inf, out)
+
+    def residual_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+        """Log of ``max(0, 1 - nu_S(y) / mu_S(y))`` for trials ``y ~ mu_S``."""
+        d = log_nu - log_mu
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.log(-np.expm1(np.minimum(d, 0.0)))
+        return np.where(d < 0, out, -np.inf)
+
+    def right_context(
+        self,
+        ctx: np.ndarray,
+        left_pos: np.ndarray,
+        y_left: np.ndarray,
+        call: ResidualCall,
+        trials: np.ndarray,
+    ) -> np.ndarray:
+        """Context of the right child: the prefix plus the trial's left half ``y_left``.
+
+        ``ctx`` is the trials' own copy and is filled in place. ``call`` is the
+        residual loop and ``trials[i]`` the index (in ``call``) of the call trial
+        ``i`` belongs to; the exact step does not use them.
+        """
+        ctx[np.arange(ctx.shape[0])[:, None], left_pos] = y_left
+        return ctx
+
+    def left_rows(self, nu_rows: np.ndarray, k: int) -> np.ndarray:
+        """Speculation rows the left child reuses: its parent's first ``k`` rows."""
+        return nu_rows[:, :k]
+
+    def residual(self, sampler: AutospeculativeSampler, call: ResidualCall) -> BlockOutput:
+        """Residual step of ``m`` rejected calls: draws from ``(mu_S - nu_S)_+ / TV``.
+
+        The default runs the sampler's residual loop
+        (:meth:`AutospeculativeSampler.residual_loop`) with these steps.
+        """
+        return sampler.residual_loop(call, self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+@runtime_checkable
+class BlockMemo(Protocol):
+    """The memoisation point of an :class:`AutospeculativeSampler` (its ``memo``).
+
+    When a sampler's ``memo`` is set, every block call and every residual step goes
+    through it: ``block(run, call)`` must return what ``run(call)`` (the real call)
+    returns, or a draw from its law; likewise ``residual``. The residual loop calls
+    ``batch_rejected()`` right after a batch whose trials were all rejected, before
+    it draws anything else: the loop keeps no trace of a rejected batch (its later
+    behaviour does not depend on the rejected trials). :func:`verify.exact_law`
+    uses these points to enumerate each call's law once and to merge the paths of
+    rejected batches; the sampler's random stream does not depend on them.
+    """
+
+    def block(self, run: Callable[[BlockCall], BlockOutput], call: BlockCall) -> BlockOutput:
+        """Run (or draw the outcome of) ``m`` block calls."""
+        ...
+
+    def residual(
+        self, run: Callable[[ResidualCall], BlockOutput], call: ResidualCall
+    ) -> BlockOutput:
+        """Run (or draw the outcome of) the residual step of ``m`` rejected calls."""
+        ...
+
+    def batch_rejected(self) -> None:
+        """Called by the residual loop after a batch with no accepted trial."""
+        ...
 
 
 # ---------------------------------------------------------------------- tracing
@@ -232,6 +400,8 @@ class AutospeculativeSampler:
         every block call and residual batch and, on the main thread of a POSIX
         system, also enforced by an interval timer that interrupts a long oracle
         call (see :class:`~samplers.base.Budget`). Default ``None``: no time limit.
+    steps : SpeculativeSteps, optional
+        The algorithm's steps (default: the exact ones, ``SpeculativeSteps()``).
 
     Raises
     ------
@@ -251,10 +421,11 @@ class AutospeculativeSampler:
     Per-sample ``rounds`` and ``queries`` are what the sample would cost alone
     (see the module docstring) and do not depend on ``num``.
 
-    The private methods ``_split``, ``_log_probs``, ``_first_log_accept``,
-    ``_residual_log_accept``, ``_right_context``, ``_left_rows``, ``_residual`` and
-    ``_next_batch`` are the algorithm's single steps; :mod:`verify.mutants`
-    overrides them one at a time to build plausible wrong samplers.
+    The algorithm's single steps are the methods of ``steps``, a
+    :class:`SpeculativeSteps` (the exact ones by default): :mod:`verify.mutants`
+    builds plausible wrong samplers by passing a strategy that overrides one step.
+    The attribute :attr:`memo` is the memoisation point (a :class:`BlockMemo`)
+    through which :func:`verify.exact_law` enumerates the sampler's law.
 
     Examples
     --------
@@ -281,6 +452,8 @@ class AutospeculativeSampler:
     #: enumerator does). Look-ahead only cuts Python overhead in long tails.
     lookahead_rows: int = 256
     lookahead_trials: int = 64
+    #: The memoisation point (see :class:`BlockMemo`); ``None``: calls run as they are.
+    memo: BlockMemo | None = None
     #: Budget of the running :meth:`sample` call (None outside it).
     _budget: _BudgetState | None = None
 
@@ -294,8 +467,16 @@ class AutospeculativeSampler:
         trace: bool = False,
         max_rounds: int | None = None,
         timeout: float | None = None,
+        steps: SpeculativeSteps | None = None,
     ) -> None:
         self.max_rounds, self.timeout = check_budget(max_rounds, timeout)
+        if steps is None:
+            steps = SpeculativeSteps()
+        elif not isinstance(steps, SpeculativeSteps):
+            raise ParameterError(
+                f"`steps` must be a SpeculativeSteps instance; got {type(steps).__name__}."
+            )
+        self.steps: SpeculativeSteps = steps
         self.oracle = CountingOracle(oracle, validate=validate)
         self.n: int = self.oracle.n
         self.q: int = self.oracle.q
@@ -308,7 +489,8 @@ class AutospeculativeSampler:
         self._budget = None  # the same attributes before, during and after sample()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(n={self.n}, q={self.q}, rho={self.rho:.4g})"
+        steps = "" if type(self.steps) is SpeculativeSteps else f", steps={self.steps!r}"
+        return f"{type(self).__name__}(n={self.n}, q={self.q}, rho={self.rho:.4g}{steps})"
 
     # ------------------------------------------------------------------ public
     def sample(self, num: int, *, rng: Any = None) -> SampleResult:
@@ -351,8 +533,9 @@ class AutospeculativeSampler:
                     zeros = np.zeros(num, _I64)
                     spec = _TraceSpec(recorder, np.arange(num, dtype=_I64), zeros - 1, 0, zeros,
                                       zeros)
-                y, _, rounds, queries = self._sample_block(0, self.n, ctx, orders, None, source,
-                                                           spec)
+                y, _, rounds, queries = self._block(
+                    BlockCall(0, self.n, ctx, orders, None, source, spec)
+                )
                 if num:
                     worst = int(np.argmax(rounds))
                     budget.check_rounds(int(rounds[worst]), f"sample {worst}")
@@ -364,43 +547,6 @@ class AutospeculativeSampler:
         return SampleResult(samples=samples, rounds=rounds, queries=queries, trace=trace)
 
     # ------------------------------------------------------------------ steps
-    def _split(self, a: int, b: int) -> int:
-        """Split point of block ``(a, b)``: ``a + floor((b - a) / 2)``."""
-        return a + (b - a) // 2
-
-    def _log_probs(self, p: np.ndarray) -> np.ndarray:
-        """Natural log of probabilities (0 -> -inf, no warning)."""
-        with np.errstate(divide="ignore"):
-            return np.log(p)
-
-    def _first_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
-        """Log of ``min(1, mu_S(x) / nu_S(x))`` for proposals ``x ~ nu_S``."""
-        with np.errstate(invalid="ignore"):
-            out = np.minimum(0.0, log_mu - log_nu)
-        return np.where(np.isneginf(log_mu), -np.inf, out)
-
-    def _residual_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
-        """Log of ``max(0, 1 - nu_S(y) / mu_S(y))`` for trials ``y ~ mu_S``."""
-        d = log_nu - log_mu
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.log(-np.expm1(np.minimum(d, 0.0)))
-        return np.where(d < 0, out, -np.inf)
-
-    def _right_context(
-        self, ctx: np.ndarray, left_pos: np.ndarray, y_left: np.ndarray, x_left: np.ndarray
-    ) -> np.ndarray:
-        """Context of the right child: the prefix plus the trial's left half ``y_left``.
-
-        ``ctx`` is the trials' own copy and is filled in place. ``x_left`` (the
-        rejected proposal's left half) is passed for mutants only.
-        """
-        ctx[np.arange(ctx.shape[0])[:, None], left_pos] = y_left
-        return ctx
-
-    def _left_rows(self, nu_rows: np.ndarray, k: int) -> np.ndarray:
-        """Speculation rows the left child reuses: its parent's first ``k`` rows."""
-        return nu_rows[:, :k]
-
     def _next_batch(self, t: int) -> tuple[int, int]:
         """The residual batch ``I_r`` that contains trial index ``t`` (1-based).
 
@@ -418,41 +564,45 @@ class AutospeculativeSampler:
         return t, int(math.ceil(g**R)) - 1
 
     # ------------------------------------------------------------------ kernel
-    def _sample_block(
-        self,
-        a: int,
-        b: int,
-        ctx: np.ndarray,
-        pos: np.ndarray,
-        nu_rows: np.ndarray | None,
-        source: RandomSource,
-        rec: _TraceSpec | None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Run ``m`` calls ``SAMPLE(a, b, ctx[i])`` in lock step.
+    def _block(self, call: BlockCall) -> BlockOutput:
+        """``m`` block calls, through the memoisation point when one is set."""
+        memo = self.memo
+        return self.run_block(call) if memo is None else memo.block(self.run_block, call)
+
+    def _residual(self, call: ResidualCall) -> BlockOutput:
+        """The strategy's residual step, through the memoisation point when set."""
+        memo = self.memo
+        if memo is None:
+            return self.steps.residual(self, call)
+        return memo.residual(self._run_residual, call)
+
+    def _run_residual(self, call: ResidualCall) -> BlockOutput:
+        return self.steps.residual(self, call)
+
+    def run_block(self, call: BlockCall) -> BlockOutput:
+        """Run ``m`` calls ``SAMPLE(a, b, ctx[i])`` in lock step (the real code).
+
+        Nested block calls and residual steps go through :attr:`memo` when it is
+        set; this call itself does not.
 
         Parameters
         ----------
-        a, b : int
-            Prefix length and block end (the block is ``sigma(a+1..b)``).
-        ctx : ndarray of int, shape (m, n)
-            Contexts holding the prefix ``sigma(1..a)`` (MASK elsewhere). Owned by
-            the call: entries may be set and restored during the call.
-        pos : ndarray of int, shape (m, b - a)
-            The block's positions ``sigma(a+1..b)`` of each call's sample.
-        nu_rows : ndarray, shape (m, b - a, q), optional
-            Speculation rows given by the parent (left child); fetched otherwise.
-        source : RandomSource
-        rec : trace spec of the calls, optional
+        call : BlockCall
+            The calls (see :class:`BlockCall`).
 
         Returns
         -------
         y : ndarray of int, shape (m, b - a)
-            Values at ``pos[i]``.
+            Values at ``call.pos[i]``.
         log_mu : ndarray, shape (m,)
             ``log mu_S(y)`` given the prefix.
         rounds, queries : ndarray of int, shape (m,)
             Cost of each call, descendants included.
         """
+        a, b, ctx, pos, nu_rows, source = (call.a, call.b, call.ctx, call.pos, call.nu_rows,
+                                           call.source)
+        rec: _TraceSpec | None = call.trace
+        steps = self.steps
         m = ctx.shape[0]
         L = b - a
         rounds = np.zeros(m, _I64)
@@ -472,14 +622,14 @@ class AutospeculativeSampler:
 
         if L == 1:
             v = source.categorical(nu_rows[:, 0])
-            log_mu = self._log_probs(nu_rows[rows, 0, v])
+            log_mu = steps.log_probs(nu_rows[rows, 0, v])
             if handle is not None:
                 self._close(handle, np.ones(m, bool), rounds, queries)
             return v[:, None], log_mu, rounds, queries
 
         # speculation: x ~ nu_S, all coordinates independent given the prefix
         x = source.categorical(nu_rows.reshape(m * L, self.q)).reshape(m, L)
-        log_nu_terms = self._log_probs(np.take_along_axis(nu_rows, x[..., None], axis=2)[..., 0])
+        log_nu_terms = steps.log_probs(np.take_along_axis(nu_rows, x[..., None], axis=2)[..., 0])
         log_nu = log_nu_terms.sum(axis=1)
         # chain rule along x: one round, L - 1 contexts (the first factor is shared)
         ctx[rows, pos[:, 0]] = x[:, 0]
@@ -487,17 +637,17 @@ class AutospeculativeSampler:
         ctx[rows, pos[:, 0]] = MASK
         rounds += 1
         queries += L - 1
-        log_chain = self._log_probs(np.take_along_axis(chain, x[:, 1:, None], axis=2)[..., 0])
+        log_chain = steps.log_probs(np.take_along_axis(chain, x[:, 1:, None], axis=2)[..., 0])
         log_mu = log_nu_terms[:, 0] + log_chain.sum(axis=1)
 
-        accepted = source.coin(self._first_log_accept(log_mu, log_nu))
+        accepted = source.coin(steps.first_log_accept(log_mu, log_nu))
         y = x
         rej = np.flatnonzero(~accepted)
         if rej.size:
             sub = handle.take(rej) if handle is not None else None
-            y_r, log_mu_r, rounds_r, queries_r = self._residual(
+            y_r, log_mu_r, rounds_r, queries_r = self._residual(ResidualCall(
                 a, b, ctx[rej], pos[rej], nu_rows[rej], x[rej], log_nu[rej], source, sub
-            )
+            ))
             y = y.copy()
             y[rej] = y_r
             log_mu = log_mu.copy()
@@ -508,29 +658,26 @@ class AutospeculativeSampler:
             self._close(handle, accepted, rounds, queries)
         return y, log_mu, rounds, queries
 
-    def _residual(
-        self,
-        a: int,
-        b: int,
-        ctx: np.ndarray,
-        pos: np.ndarray,
-        nu_rows: np.ndarray,
-        x: np.ndarray,
-        log_nu_x: np.ndarray,
-        source: RandomSource,
-        rec: _TraceHandle | None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Residual loop for ``m`` rejected calls: draws from ``(mu_S - nu_S)_+ / TV``.
+    def residual_loop(self, call: ResidualCall, steps: SpeculativeSteps) -> BlockOutput:
+        """The residual loop of ``m`` rejected calls, run with ``steps``.
 
-        ``ctx`` and ``pos`` are as in :meth:`_sample_block`.
+        Draws from ``(mu_S - nu_S)_+ / TV`` (DESIGN 4.2): batches of trials, each
+        trial a left and a right child call, accepted with probability
+        ``exp(steps.residual_log_accept(...))``; the first accepted trial of each
+        call is returned. The proposal in ``call`` is not read (only ``steps`` may
+        read it). Calls :meth:`BlockMemo.batch_rejected` after a batch with no
+        accepted trial when :attr:`memo` is set.
 
-        ``x`` and ``log_nu_x`` are the rejected proposals and their ``log nu_S``
-        (unused by the exact algorithm; available to mutants).
-
-        Returns ``(y, log_mu, rounds, queries)`` as :meth:`_sample_block`.
+        Returns
+        -------
+        (y, log_mu, rounds, queries)
+            As :meth:`run_block`.
         """
-        m, L = x.shape
-        mid = self._split(a, b)
+        a, b, ctx, pos, nu_rows, source = (call.a, call.b, call.ctx, call.pos, call.nu_rows,
+                                           call.source)
+        rec: _TraceHandle | None = call.trace
+        m, L = call.proposal.shape
+        mid = steps.split(a, b)
         k = mid - a
         cols = np.arange(L)
         y = np.zeros((m, L), _I64)
@@ -543,6 +690,7 @@ class AutospeculativeSampler:
         t = 1
         run = hits = 0  # trials evaluated and accepted so far (pooled over the calls)
         state = self._budget
+        memo = self.memo
         while active.size:
             # the next batch, plus look-ahead batches while the pending work is small,
             # at most ~2 / (observed acceptance rate) trials per call (none at first)
@@ -568,19 +716,21 @@ class AutospeculativeSampler:
             t_pos = pos[calls]
             t_rows = nu_rows[calls]
             spec_l = rec.child_spec(calls, 1, trial_idx) if rec is not None else None
-            y_l, log_l, r_l, q_l = self._sample_block(
-                a, mid, t_ctx, t_pos[:, :k], self._left_rows(t_rows, k), source, spec_l
-            )
-            r_ctx = self._right_context(t_ctx, t_pos[:, :k], y_l, x[calls, :k])
+            y_l, log_l, r_l, q_l = self._block(BlockCall(
+                a, mid, t_ctx, t_pos[:, :k], steps.left_rows(t_rows, k), source, spec_l
+            ))
+            r_ctx = steps.right_context(t_ctx, t_pos[:, :k], y_l, call, calls)
             spec_r = rec.child_spec(calls, 2, trial_idx) if rec is not None else None
-            y_r, log_r, r_r, q_r = self._sample_block(
+            y_r, log_r, r_r, q_r = self._block(BlockCall(
                 mid, b, r_ctx, t_pos[:, k:], None, source, spec_r
-            )
+            ))
             t_y = np.concatenate([y_l, y_r], axis=1)
             t_log_mu = log_l + log_r
             t_nu = t_rows[np.arange(calls.size)[:, None], cols, t_y]
-            t_log_nu = self._log_probs(t_nu).sum(axis=1)
-            acc = source.coin(self._residual_log_accept(t_log_mu, t_log_nu)).reshape(-1, width)
+            t_log_nu = steps.log_probs(t_nu).sum(axis=1)
+            acc = source.coin(steps.residual_log_accept(t_log_mu, t_log_nu)).reshape(-1, width)
+            if memo is not None and not acc.any():
+                memo.batch_rejected()
             # per batch: rounds = max over its trials, queries = sum; charge the batches
             # up to and including the first one with an acceptance
             starts = np.array([lo_r - lo for lo_r, _ in bounds])

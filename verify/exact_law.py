@@ -44,9 +44,11 @@ Naive path enumeration of :class:`~samplers.autospec.AutospeculativeSampler`
 explodes (residual loops of trials, each trial recursing). Four devices keep it
 tractable, all of them running the real code:
 
-1. **Memoised block calls.** ``_sample_block`` is wrapped on the instance (the
-   instance's own method, an override included, is what runs): each distinct
-   single-call input ``(a, b, ctx, order, nu_rows)`` together with the
+1. **Memoised block calls.** The sampler's public memoisation point is used: its
+   ``memo`` attribute is set to the enumerator's
+   :class:`~samplers.autospec.BlockMemo`, through which every block call and
+   residual step passes (the real code, the sampler's ``steps`` strategy included,
+   is what runs): each distinct single-call input ``(a, b, ctx, order, nu_rows)`` together with the
    **fingerprint of the source the call was handed** is enumerated once, by
    running the call with that very source object, and then becomes ONE choice
    point over its output law. Every :class:`EnumeratingSource` of an enumeration
@@ -64,27 +66,30 @@ tractable, all of them running the real code:
    its source's data (no state carried on the instance from one call to the
    next; checked between ``sample`` calls, see above), as for the real sampler and
    every mutant in :mod:`verify.mutants`.
-2. **Memoised residual loops, shared across proposals.** ``_residual`` is wrapped
-   the same way. Its inputs include the rejected proposal ``x`` and ``log nu_S(x)``,
-   which the real loop does not read; they are passed as read-detecting stand-ins
+2. **Memoised residual loops, shared across proposals.** Residual steps go
+   through the same point. Their inputs (a
+   :class:`~samplers.autospec.ResidualCall`) include the rejected proposal ``x``
+   and ``log nu_S(x)``, which the real loop does not read; they are passed as
+   read-detecting stand-ins
    (:class:`_Watched`: shape and indexing are free, any use of the values is
    recorded). If no execution of the loop's enumeration read them, the loop behaved
    identically for every proposal and its law is shared by all the rejected
    proposals of that block call; otherwise (a mutant that uses the proposal) the law
    is enumerated again for each proposal.
-3. **Lumped rejected trials.** A coin that the residual loop code of
-   :class:`~samplers.autospec.AutospeculativeSampler` draws itself (the caller of
-   :meth:`EnumeratingSource.coin` is that code, or a chain of pure pass-through
-   methods ``return self.<attribute>.coin(<argument>)``, compared by bytecode,
-   called by it: the outcome reaches the loop unchanged; coins drawn through any
-   other code, e.g. a wrapper's own ``coin`` or a subclass's own ``_residual``,
-   always branch) whose outcomes are all
-   False (the whole batch rejected) does not branch on the rejected trials'
-   values: all such paths of one residual step are merged into one continuation
-   carrying their total weight. *Assumption (R)*: a rejected batch leaves no trace
-   on the loop's later behaviour. The loop code discards rejected trials; (R)
-   holds as long as the hooks it calls keep no state of their own (true of every
-   mutant in :mod:`verify.mutants`).
+3. **Lumped rejected trials.** The residual loop of
+   :class:`~samplers.autospec.AutospeculativeSampler` calls
+   ``memo.batch_rejected()`` right after a batch whose trials it saw all rejected
+   (the outcome as the loop received it, whatever source wrapper drew it). The
+   enumeration does not branch on the rejected trials' values there: all such
+   paths of one residual step are parked and merged into one continuation
+   carrying their total weight (in a residual step, the all-False outcome of a
+   coin is explored on its own path, so that the loop can park it). *Assumption
+   (R)*: a rejected batch leaves no trace on the loop's later behaviour, which is
+   the contract of ``batch_rejected``. The loop code discards rejected trials;
+   (R) holds as long as the steps it calls keep no state of their own across
+   batches (true of every mutant in :mod:`verify.mutants`; a strategy replacing
+   the loop with its own code draws branching coins unless it reports rejected
+   batches itself).
 4. **Geometric closure.** The continuation is enumerated one residual step at a
    time. When a step's relative law (accepted outputs and their weights relative to
    the step's entry weight, continuation probability) equals, to 1e-9 (exactly in
@@ -157,36 +162,12 @@ import numpy as np
 
 from distributions._validation import check_float, check_int
 from distributions.errors import ParameterError
-from samplers.autospec import AutospeculativeSampler
+from samplers.autospec import AutospeculativeSampler, BlockCall, BlockOutput, ResidualCall
 
 __all__ = ["ExactLawResult", "EnumeratingSource", "exact_law"]
 
 _MAX_DEN = 10**9
 _MAX_COIN_DEN = 10**6
-_LOOP_CODE = AutospeculativeSampler._residual.__code__
-
-
-class _Delegate:
-    def coin(self, log_p: Any) -> Any:  # the shape of a pure pass-through method
-        return self.source.coin(log_p)  # type: ignore[attr-defined]
-
-
-_PASS_CODE = _Delegate.coin.__code__
-
-
-def _drawn_by_loop(frame: Any) -> bool:
-    """Whether a coin reached the source from the residual loop code unchanged: the
-    loop called it directly, or through methods whose whole body is ``return
-    self.<attribute>.coin(<argument>)`` (the bytecode of a pure pass-through)."""
-    while frame is not None:
-        code = frame.f_code
-        if code is _LOOP_CODE:
-            return True
-        if not (code.co_code == _PASS_CODE.co_code and code.co_consts == _PASS_CODE.co_consts
-                and code.co_argcount == 2 and code.co_names[-1:] == ("coin",)):
-            return False
-        frame = frame.f_back
-    return False
 
 
 class _Truncated(BaseException):
@@ -330,7 +311,7 @@ class EnumeratingSource:
                         else np.asarray(law, dtype=np.float64).tobytes() for law in laws)
             self.fps.append(hash((kind, key)))
 
-    def _take(self, i: int, w: Any, lump: int | None = None) -> int:
+    def _take(self, i: int, w: Any) -> int:
         """Follow the prescribed prefix: outcome ``i`` of weight ``w``."""
         self.pos += 1
         self.taken.append(i)
@@ -339,18 +320,21 @@ class EnumeratingSource:
             # end of a merged continuation's representative prefix: its weight is
             # the merged total, not the representative path's own weight
             self.weight = self.base_weight
-        if lump is not None and i == lump and self.in_residual and self.pos > self.no_park:
-            self._park()
         return i
 
-    def _choose(self, weights: list[Any], lump: int | None = None) -> int:
-        """Pick the outcome at the current choice point; ``weights`` sum to <= 1."""
+    def _choose(self, weights: list[Any], last: int | None = None) -> int:
+        """Pick the outcome at the current choice point; ``weights`` sum to <= 1.
+
+        Outcome ``last`` (if given) is never taken first: it is scheduled, so that
+        its path runs on its own (the all-rejected coin outcome in a residual loop,
+        whose path the loop usually parks).
+        """
         if self._replaying():
             i = self.prefix[self.pos]
             if not 0 <= i < len(weights):
                 raise _Refusal(_nondeterministic(self, "a choice point changed its number of "
                                                        "outcomes on re-execution"))
-            return self._take(i, weights[i], lump)
+            return self._take(i, weights[i])
         total = sum(weights)
         deficit = (1 - total) if not self.rational else Fraction(1) - total
         if deficit > 1e-15:
@@ -364,7 +348,7 @@ class EnumeratingSource:
             if float(wi) < self.tol:
                 self.run.truncated += wi
                 continue
-            if chosen < 0 and not (lump is not None and i == lump and self.in_residual):
+            if chosen < 0 and i != last:
                 chosen = i
             else:
                 self.stack.append((here + [i], wi))
@@ -375,6 +359,13 @@ class EnumeratingSource:
         self.prefix = self.prefix + [chosen]
         self.weight = self.weight * weights[chosen]
         return chosen
+
+    def batch_rejected(self) -> None:
+        """The residual loop reports a batch with no accepted trial (device 3): in a
+        residual program, past the representative prefix of a continuation, the path
+        is parked (merged into its step's continuation) and the execution stops."""
+        if self.in_residual and self.pos > self.no_park:
+            self._park()
 
     def _park(self) -> None:
         anchor = self.phase_anchor if self.phase_anchor is not None else self.residual_anchor
@@ -418,11 +409,7 @@ class EnumeratingSource:
         return self._active()._categorical(probs)
 
     def coin(self, log_p: np.ndarray) -> np.ndarray:
-        # The all-rejected outcome is lumped (device 3) only when the real loop code
-        # called this method itself or through pure pass-through methods: its result
-        # then reaches the loop unchanged. A coin reaching here through any other
-        # code (a wrapper's own coin, a subclass's own loop) always branches.
-        return self._active()._coin(log_p, _drawn_by_loop(sys._getframe(1)))
+        return self._active()._coin(log_p)
 
     def permutations(self, m: int, n: int) -> np.ndarray:
         return self._active()._permutations(m, n)
@@ -449,7 +436,7 @@ class EnumeratingSource:
                 laws.append([float(v) / tot for v in row])
         return np.array(self.choose_joint(laws), dtype=np.int64).reshape(m)
 
-    def _coin(self, log_p: np.ndarray, from_loop: bool) -> np.ndarray:
+    def _coin(self, log_p: np.ndarray) -> np.ndarray:
         lp = np.asarray(log_p, dtype=np.float64).reshape(-1)
         if np.isnan(lp).any():
             raise _Refusal("it draws a coin whose log-probability is NaN (a sampler bug: the "
@@ -462,8 +449,9 @@ class EnumeratingSource:
             pr, one = [float(v) for v in ps], 1.0
         self._note("coin", [tuple(pr)])
         m = lp.size
-        # combo 0 (all False) is lumped only for the real loop's own coin
-        lump = 0 if self.in_residual and from_loop else None
+        # in a residual program, combo 0 (all False) is explored on its own path,
+        # which the loop parks when it reports the batch rejected (device 3)
+        last = 0 if self.in_residual else None
         if self._replaying():
             k = self.prefix[self.pos]
             if not 0 <= k < 2**m:
@@ -471,12 +459,12 @@ class EnumeratingSource:
                                                        "outcomes on re-execution"))
             hits = [bool((k >> (m - 1 - j)) & 1) for j in range(m)]
             w = _prod(self, (p if h else one - p for p, h in zip(pr, hits, strict=True)))
-            self._take(k, w, lump)
+            self._take(k, w)
             return np.array(hits, dtype=bool).reshape(np.shape(log_p))
         combos = list(itertools.product((False, True), repeat=m))
         weights = [_prod(self, (p if h else one - p for p, h in zip(pr, c, strict=True)))
                    for c in combos]
-        k = self._choose(weights, lump=lump)
+        k = self._choose(weights, last=last)
         return np.array(combos[k], dtype=bool).reshape(np.shape(log_p))
 
     def _permutations(self, m: int, n: int) -> np.ndarray:
@@ -697,7 +685,7 @@ def _iid_batch(first: tuple[dict, Any, Any], cur: tuple[dict, Any, Any]) -> bool
 
 # ---------------------------------------------------------------------- read detection
 class _Watched:
-    """Read-detecting stand-in for an array argument of ``_residual``.
+    """Read-detecting stand-in for an array field of a residual step's ``ResidualCall``.
 
     Metadata (``shape``, ``ndim``, ``dtype``, ``size``, ``len``) and indexing (which
     returns another watched view) are free; every other use of the data (numpy
@@ -933,7 +921,7 @@ def _instance_state(sampler: Any, fixed: dict[int, str]) -> dict[str, Any]:
         return {"<object>": _fingerprint(sampler, {k: v for k, v in fixed.items()
                                                    if v != "<sampler>"})}
     return {k: _fingerprint(v, fixed) for k, v in d.items()
-            if k not in ("oracle", "_sample_block", "_residual")}
+            if k not in ("oracle", "memo")}
 
 
 def _rng_objects(sampler: Any, fixed: dict[int, str]) -> list[Any]:
@@ -955,9 +943,10 @@ def _rng_objects(sampler: Any, fixed: dict[int, str]) -> list[Any]:
             found[id(obj)] = obj
             continue
         if (obj is not sampler and id(obj) in fixed) or isinstance(
-            obj, (EnumeratingSource, _Enumerator, str, bytes, int, float, np.ndarray, *_OPAQUE)
-        ) or (isinstance(obj, types.FunctionType) and obj.__module__ == __name__):
-            continue  # (the enumerator's own memo hooks and caches are not the sampler's)
+            obj, (EnumeratingSource, _Enumerator, _Memo, str, bytes, int, float, np.ndarray,
+                  *_OPAQUE)
+        ):
+            continue  # (the enumerator's own memo and caches are not the sampler's)
         if isinstance(obj, list | tuple | set | frozenset):
             kids = list(obj)
         elif isinstance(obj, dict):
@@ -1024,88 +1013,117 @@ def _rng_changes(before: dict[int, tuple[Any, Any]]) -> list[str]:
 
 
 # ---------------------------------------------------------------------- memoisation
-def _install_memo(sampler: Any, enum: _Enumerator, fixed: dict[int, str]) -> None:
-    """Wrap ``_sample_block`` / ``_residual`` of an autospeculative sampler instance.
+_Law = tuple[list[Any], list[tuple[np.ndarray, float]]]
 
-    A wrapped call's law is enumerated by running the instance's own method (an
-    override included) with the very source object the call was handed; the law
-    is memoised under the call's arguments and the fingerprint of that source
-    (:func:`_fingerprint`: a plain enumerating source is one tag, a wrapper is its
-    type and data). Each execution of a memoised call must leave the wrapper's data
-    unchanged, else the sampler is refused.
+
+class _Memo:
+    """The enumerator's :class:`~samplers.autospec.BlockMemo`, set as the ``memo``
+    of an autospeculative sampler (its public memoisation point).
+
+    A block call's (or residual step's) law is enumerated by running the real call
+    (``run``: the sampler's own code, its strategy included) with the very source
+    object the call was handed; the law is memoised under the call's arguments and
+    the fingerprint of that source (:func:`_fingerprint`: a plain enumerating source
+    is one tag, a wrapper is its type and data). Each execution of a memoised call
+    must leave the wrapper's data unchanged, else the sampler is refused.
     """
-    orig_block = sampler._sample_block
-    cache: dict[tuple, tuple[list[Any], list[tuple[np.ndarray, float]]]] = {}
-    if hasattr(sampler, "lookahead_rows"):
-        sampler.lookahead_rows = 0
 
-    def source_key(source: Any) -> Any:
-        return _SOURCE_TAG if isinstance(source, EnumeratingSource) else _fingerprint(source,
-                                                                                      fixed)
+    def __init__(self, enum: _Enumerator, fixed: dict[int, str]) -> None:
+        self.enum = enum
+        self.fixed = fixed
+        self.cache: dict[tuple, _Law] = {}
+        self.res_cache: dict[tuple, _Law] = {}
+        self.reads_x: set[tuple] = set()  # residual inputs whose law depends on the proposal
 
-    def check_source(source: Any, skey: Any, where: str) -> None:
-        if skey is not _SOURCE_TAG and source_key(source) != skey:
+    def source_key(self, source: Any) -> Any:
+        if isinstance(source, EnumeratingSource):
+            return _SOURCE_TAG
+        return _fingerprint(source, self.fixed)
+
+    def check_source(self, source: Any, skey: Any, where: str) -> None:
+        if skey is not _SOURCE_TAG and self.source_key(source) != skey:
             raise _Refusal(
                 f"its random-source wrapper {type(source).__name__} changed its state during "
                 f"a {where} call, so the call's law depends on more than its arguments and "
                 "the memoised enumeration cannot follow it"
             )
 
-    def block_law(a: int, b: int, ctx: np.ndarray, order: np.ndarray,
-                  nu_rows: np.ndarray | None, source: Any,
-                  skey: Any) -> tuple[list[Any], list[tuple[np.ndarray, float]]]:
-        key = (a, b, ctx.tobytes(), order.tobytes(),
-               None if nu_rows is None else np.ascontiguousarray(nu_rows).tobytes(), skey)
-        hit = cache.get(key)
-        if hit is not None:
-            return hit
+    @staticmethod
+    def _outcome(out: BlockOutput) -> tuple[Any, Any]:
+        # the output is the pair (y, log mu_S): a wrong sampler may report a log mu
+        # that is not a function of y, so both form the outcome
+        y, log_mu, _, _ = out
+        return tuple(int(v) for v in np.asarray(y)[0]), float(np.asarray(log_mu)[0])
 
-        def program(src: EnumeratingSource) -> tuple[Any, Any]:
-            y, log_mu, _, _ = orig_block(a, b, ctx.copy(), order, nu_rows, source, None)
-            check_source(source, skey, "_sample_block")
-            # the output is the pair (y, log mu_S): a wrong sampler may report a
-            # log mu that is not a function of y, so both form the outcome
-            return tuple(int(v) for v in np.asarray(y)[0]), float(np.asarray(log_mu)[0])
-
-        leaves, _trunc = enum.law(program)
-        keys = sorted(leaves)
-        weights = [leaves[k] for k in keys]
-        outs = [(np.array(k[0], dtype=np.int64), k[1]) for k in keys]
+    @staticmethod
+    def _as_law(leaves: dict) -> _Law:
         # the child's missing (truncated) mass shows as a deficit at the parent's choice
-        cache[key] = (weights, outs)
-        return weights, outs
+        keys = sorted(leaves)
+        return ([leaves[k] for k in keys],
+                [(np.array(k[0], dtype=np.int64), k[1]) for k in keys])
 
-    def memo_block(a: int, b: int, ctx: np.ndarray, order: np.ndarray, nu_rows: Any,
-                   source: Any, rec: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        m = ctx.shape[0]
-        if m == 0 or enum.current is None:
-            return orig_block(a, b, ctx, order, nu_rows, source, rec)
-        skey = source_key(source)
-        laws = []
-        for i in range(m):
-            laws.append(block_law(a, b, ctx[i : i + 1].copy(), order[i : i + 1].copy(),
-                                  None if nu_rows is None else np.array(nu_rows[i : i + 1]),
-                                  source, skey))
-        pick = enum.current.choose_joint([w for w, _ in laws])
-        y = np.stack([laws[i][1][j][0] for i, j in enumerate(pick)]).reshape(m, b - a)
+    def _draw(self, laws: list[_Law], m: int, width: int) -> BlockOutput:
+        """One joint choice over the calls' laws (independent given their inputs);
+        cost outputs are 0 (only the samples' law is computed)."""
+        assert self.enum.current is not None
+        pick = self.enum.current.choose_joint([w for w, _ in laws])
+        y = np.stack([laws[i][1][j][0] for i, j in enumerate(pick)]).reshape(m, width)
         log_mu = np.array([laws[i][1][j][1] for i, j in enumerate(pick)], dtype=np.float64)
         zeros = np.zeros(m, dtype=np.int64)
         return y, log_mu, zeros, zeros.copy()
 
-    sampler._sample_block = memo_block
-    if not hasattr(sampler, "_residual"):
-        return
-    orig_res = sampler._residual
-    res_cache: dict[tuple, tuple[list[Any], list[tuple[np.ndarray, float]]]] = {}
-    reads_x: set[tuple] = set()  # residual inputs whose law depends on the proposal
+    # ------------------------------------------------------------------ BlockMemo
+    def block(self, run: Callable[[BlockCall], BlockOutput], call: BlockCall) -> BlockOutput:
+        m = call.ctx.shape[0]
+        if m == 0 or self.enum.current is None:
+            return run(call)
+        skey = self.source_key(call.source)
+        laws = []
+        for i in range(m):
+            one = BlockCall(call.a, call.b, call.ctx[i : i + 1].copy(),
+                            call.pos[i : i + 1].copy(),
+                            None if call.nu_rows is None else np.array(call.nu_rows[i : i + 1]),
+                            call.source)
+            laws.append(self._block_law(run, one, skey))
+        return self._draw(laws, m, call.b - call.a)
 
-    def residual_law(a: int, b: int, ctx: np.ndarray, pos: np.ndarray, nu_rows: np.ndarray,
-                     x: np.ndarray, log_nu_x: np.ndarray, source: Any,
-                     skey: Any) -> tuple[list[Any], list[Any]]:
-        key: tuple = (a, b, ctx.tobytes(), pos.tobytes(), np.ascontiguousarray(nu_rows).tobytes(),
-                      skey)
-        full = key + (x.tobytes(), log_nu_x.tobytes())
-        hit = res_cache.get(full if key in reads_x else key)
+    def _block_law(self, run: Callable[[BlockCall], BlockOutput], call: BlockCall,
+                   skey: Any) -> _Law:
+        key = (call.a, call.b, call.ctx.tobytes(), call.pos.tobytes(),
+               None if call.nu_rows is None else np.ascontiguousarray(call.nu_rows).tobytes(),
+               skey)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+
+        def program(src: EnumeratingSource) -> tuple[Any, Any]:
+            out = run(BlockCall(call.a, call.b, call.ctx.copy(), call.pos, call.nu_rows,
+                                call.source))
+            self.check_source(call.source, skey, "block")
+            return self._outcome(out)
+
+        leaves, _trunc = self.enum.law(program)
+        self.cache[key] = law = self._as_law(leaves)
+        return law
+
+    def residual(self, run: Callable[[ResidualCall], BlockOutput],
+                 call: ResidualCall) -> BlockOutput:
+        m = call.ctx.shape[0]
+        if m == 0 or self.enum.current is None:
+            return run(call)
+        skey = self.source_key(call.source)
+        laws = [self._residual_law(run, ResidualCall(
+            call.a, call.b, call.ctx[i : i + 1].copy(), call.pos[i : i + 1].copy(),
+            np.array(call.nu_rows[i : i + 1]), np.array(call.proposal[i : i + 1]),
+            np.array(call.log_nu_proposal[i : i + 1]), call.source), skey) for i in range(m)]
+        return self._draw(laws, m, call.b - call.a)
+
+    def _residual_law(self, run: Callable[[ResidualCall], BlockOutput], call: ResidualCall,
+                      skey: Any) -> _Law:
+        key: tuple = (call.a, call.b, call.ctx.tobytes(), call.pos.tobytes(),
+                      np.ascontiguousarray(call.nu_rows).tobytes(), skey)
+        full = key + (call.proposal.tobytes(), call.log_nu_proposal.tobytes())
+        hit = self.res_cache.get(full if key in self.reads_x else key)
         if hit is not None:
             return hit
         flag = [False]
@@ -1113,37 +1131,25 @@ def _install_memo(sampler: Any, enum: _Enumerator, fixed: dict[int, str]) -> Non
         def program(src: EnumeratingSource) -> tuple[Any, Any]:
             src.in_residual = 1
             src.residual_anchor = ()
-            y, log_mu, _, _ = orig_res(a, b, ctx.copy(), pos, nu_rows, _Watched(x, flag),
-                                       _Watched(log_nu_x, flag), source, None)
-            check_source(source, skey, "_residual")
-            return tuple(int(v) for v in np.asarray(y)[0]), float(np.asarray(log_mu)[0])
+            out = run(ResidualCall(call.a, call.b, call.ctx.copy(), call.pos, call.nu_rows,
+                                   _Watched(call.proposal, flag),  # type: ignore[arg-type]
+                                   _Watched(call.log_nu_proposal, flag),  # type: ignore[arg-type]
+                                   call.source))
+            self.check_source(call.source, skey, "residual")
+            return self._outcome(out)
 
-        leaves, _trunc = enum.law(program, loop=True)
-        keys = sorted(leaves)
-        law = ([leaves[k] for k in keys], [(np.array(k[0], dtype=np.int64), k[1]) for k in keys])
+        leaves, _trunc = self.enum.law(program, loop=True)
+        law = self._as_law(leaves)
         if flag[0]:  # the code read the proposal: this law is for this proposal only
-            reads_x.add(key)
+            self.reads_x.add(key)
             key = full
-        res_cache[key] = law
+        self.res_cache[key] = law
         return law
 
-    def residual(a: int, b: int, ctx: np.ndarray, pos: np.ndarray, nu_rows: np.ndarray,
-                 x: np.ndarray, log_nu_x: np.ndarray, source: Any,
-                 rec: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        m = ctx.shape[0]
-        if m == 0 or enum.current is None:
-            return orig_res(a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec)
-        skey = source_key(source)
-        laws = [residual_law(a, b, ctx[i : i + 1].copy(), pos[i : i + 1].copy(),
-                             np.array(nu_rows[i : i + 1]), np.array(x[i : i + 1]),
-                             np.array(log_nu_x[i : i + 1]), source, skey) for i in range(m)]
-        pick = enum.current.choose_joint([w for w, _ in laws])
-        y = np.stack([laws[i][1][j][0] for i, j in enumerate(pick)]).reshape(m, b - a)
-        log_mu = np.array([laws[i][1][j][1] for i, j in enumerate(pick)], dtype=np.float64)
-        zeros = np.zeros(m, dtype=np.int64)
-        return y, log_mu, zeros, zeros.copy()
-
-    sampler._residual = residual
+    def batch_rejected(self) -> None:
+        cur = self.enum.current
+        if cur is not None:
+            cur.batch_rejected()
 
 
 # ---------------------------------------------------------------------- result
@@ -1303,7 +1309,8 @@ def exact_law(
             if o is not None:
                 fixed[id(o)] = "<oracle>"
         if isinstance(sampler, AutospeculativeSampler):
-            _install_memo(sampler, enum, fixed)
+            sampler.lookahead_rows = 0  # one residual batch per step (same law)
+            sampler.memo = _Memo(enum, fixed)
         # reference state: after the first execution (lazily set attributes allowed)
         state0: dict[str, Any] = {}
         calls = [0]

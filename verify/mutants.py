@@ -1,13 +1,15 @@
 """A catalogue of plausible wrong samplers, and the matrix of which check catches which.
 
-Every mutant of :data:`MUTANTS` subclasses the real
-:class:`~samplers.autospec.AutospeculativeSampler` and overrides exactly ONE of its
-step methods (``_split``, ``_log_probs``, ``_first_log_accept``,
-``_residual_log_accept``, ``_right_context``, ``_left_rows``, ``_residual``); the
-rest is the real code. The mutants of :data:`SOURCE_MUTANTS` override only
-``sample``, wrapping the random source they are handed (a Bernoulli shortcut for
-categorical draws, coins from a generator of their own or from numpy's global
-state); :data:`SOURCE_MUTANT_DETECTION` states which checks catch each.
+Every mutant of :data:`MUTANTS` is the real
+:class:`~samplers.autospec.AutospeculativeSampler` built with a wrong strategy:
+``AutospeculativeSampler(oracle, steps=S())`` where ``S`` subclasses
+:class:`~samplers.autospec.SpeculativeSteps` and overrides exactly ONE of its steps
+(``split``, ``log_probs``, ``first_log_accept``, ``residual_log_accept``,
+``right_context``, ``left_rows``, ``residual``); the rest is the real code. A
+:class:`Mutant` bundles the sampler class and the strategy. The mutants of
+:data:`SOURCE_MUTANTS` override only ``sample``, wrapping the random source they are
+handed (a Bernoulli shortcut for categorical draws, coins from a generator of their
+own or from numpy's global state); :data:`SOURCE_MUTANT_DETECTION` states which checks catch each.
 :func:`mutation_matrix` runs every check of the suite against every mutant and the
 correct sampler:
 
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -40,7 +42,12 @@ from scipy import stats
 
 from distributions.base import MASK
 from distributions.errors import ParameterError
-from samplers.autospec import AutospeculativeSampler
+from samplers.autospec import (
+    AutospeculativeSampler,
+    BlockOutput,
+    ResidualCall,
+    SpeculativeSteps,
+)
 from samplers.base import SampleResult, as_random_source
 
 __all__ = [
@@ -58,6 +65,7 @@ __all__ = [
     "BernoulliShortcut",
     "OwnGenerator",
     "GlobalRandom",
+    "Mutant",
     "SOURCE_MUTANTS",
     "SOURCE_MUTANT_DETECTION",
     "MutationCell",
@@ -67,140 +75,171 @@ __all__ = [
 ]
 
 
-class SwappedResidualRatio(AutospeculativeSampler):
+# ---------------------------------------------------------------------- step strategies
+class SwappedResidualRatio(SpeculativeSteps):
     """Residual coin with the ratio the wrong way round: ``max(0, 1 - mu/nu)``."""
 
-    def _residual_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
-        return super()._residual_log_accept(log_nu, log_mu)
+    def residual_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+        return super().residual_log_accept(log_nu, log_mu)
 
 
-class RightConditionedOnProposal(AutospeculativeSampler):
+class RightConditionedOnProposal(SpeculativeSteps):
     """The right child is conditioned on the rejected proposal's left half."""
 
-    def _right_context(
-        self, ctx: np.ndarray, left_pos: np.ndarray, y_left: np.ndarray, x_left: np.ndarray
+    def right_context(
+        self,
+        ctx: np.ndarray,
+        left_pos: np.ndarray,
+        y_left: np.ndarray,
+        call: ResidualCall,
+        trials: np.ndarray,
     ) -> np.ndarray:
-        return super()._right_context(ctx, left_pos, x_left, x_left)
+        x_left = call.proposal[trials, : left_pos.shape[1]]
+        return super().right_context(ctx, left_pos, x_left, call, trials)
 
 
-class ResidualSkipped(AutospeculativeSampler):
+class ResidualSkipped(SpeculativeSteps):
     """No residual loop: a rejected call returns a fresh draw from ``nu_S``."""
 
-    def _residual(self, a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec):  # noqa: ANN001
-        m, L = x.shape
-        y = source.categorical(nu_rows.reshape(m * L, self.q)).reshape(m, L)
+    def residual(self, sampler: AutospeculativeSampler, call: ResidualCall) -> BlockOutput:
+        nu_rows, pos = call.nu_rows, call.pos
+        m, L = nu_rows.shape[:2]
+        y = call.source.categorical(nu_rows.reshape(m * L, sampler.q)).reshape(m, L)
         rows = np.arange(m)
-        first = self._log_probs(nu_rows[rows, 0, y[:, 0]])
-        base = ctx.copy()
+        first = self.log_probs(nu_rows[rows, 0, y[:, 0]])
+        base = call.ctx.copy()
         base[rows, pos[:, 0]] = y[:, 0]
-        chain = self.oracle.conditionals_at(base, pos[:, 1:], y[:, 1:])
-        log_chain = self._log_probs(np.take_along_axis(chain, y[:, 1:, None], axis=2)[..., 0])
+        chain = sampler.oracle.conditionals_at(base, pos[:, 1:], y[:, 1:])
+        log_chain = self.log_probs(np.take_along_axis(chain, y[:, 1:, None], axis=2)[..., 0])
         ones = np.ones(m, dtype=np.int64)
         return y, first + log_chain.sum(axis=1), ones, ones * (L - 1)
 
 
-class ResidualUnnormalised(AutospeculativeSampler):
+class ResidualUnnormalised(SpeculativeSteps):
     """Residual coin ``min(1, (mu - nu)_+ / nu)``: the residual density relative to
     the proposal instead of ``(mu - nu)_+ / mu``."""
 
-    def _residual_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+    def residual_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
         d = log_mu - log_nu
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.minimum(0.0, np.log(np.expm1(np.maximum(d, 0.0))))
         return np.where(d > 0, out, -np.inf)
 
 
-class ReusedUniform(AutospeculativeSampler):
+class _StaleFirstBatch(SpeculativeSteps):
+    """The exact steps, except that the first residual batch of one loop compares
+    the first trial's coin with the uniform that rejected the proposal (one
+    instance per loop: it is the loop's own state, dropped when the loop ends)."""
+
+    def __init__(self, alpha0: np.ndarray) -> None:
+        self.alpha0 = alpha0
+        self.used = False
+
+    def residual_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+        lp = np.asarray(super().residual_log_accept(log_mu, log_nu), dtype=np.float64)
+        if self.used:
+            return lp
+        # this loop's first batch: trial 1 of every call reuses the stale uniform
+        self.used = True
+        alpha0 = self.alpha0
+        width = max(1, lp.size // max(1, alpha0.size))
+        a0 = np.zeros((alpha0.size, width))
+        a0[:, 0] = alpha0
+        a0 = a0.reshape(lp.shape)
+        p = np.exp(lp)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cond = np.where(a0 < 1.0, np.maximum(p - a0, 0.0) / (1.0 - a0), p)
+            return np.log(cond)
+
+
+class ReusedUniform(SpeculativeSteps):
     """The residual coins reuse the uniform that rejected the proposal.
 
     The first stage rejected ``x`` with a uniform ``u >= alpha0 = min(1, mu/nu)``;
     comparing that same ``u`` against the first residual trial's ``a(y) = (1 -
     nu/mu)_+`` accepts it with ``(a - alpha0)_+ / (1 - alpha0)`` instead of ``a``
-    (later trials draw fresh uniforms).
-
-    The loop's first acceptance probabilities are replaced for the duration of the
-    call (an instance attribute shadowing ``_residual_log_accept``, restored after);
-    every coin is drawn by the loop itself from the source it was handed.
+    (later trials draw fresh uniforms). The loop is the sampler's own
+    (:meth:`~samplers.autospec.AutospeculativeSampler.residual_loop`), run with
+    steps whose first batch's acceptance is the stale one; every coin is drawn by
+    the loop from the source it was handed.
     """
 
-    def _residual(self, a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec):  # noqa: ANN001
-        m, L = x.shape
+    def residual(self, sampler: AutospeculativeSampler, call: ResidualCall) -> BlockOutput:
+        x, nu_rows, pos = call.proposal, call.nu_rows, call.pos
+        m = x.shape[0]
         rows = np.arange(m)
-        base = ctx.copy()
+        base = call.ctx.copy()
         base[rows, pos[:, 0]] = x[:, 0]
-        chain = self.oracle.conditionals_at(base, pos[:, 1:], x[:, 1:])
-        log_chain = self._log_probs(np.take_along_axis(chain, x[:, 1:, None], axis=2)[..., 0])
-        log_mu_x = self._log_probs(nu_rows[rows, 0, x[:, 0]]) + log_chain.sum(axis=1)
-        alpha0 = np.exp(self._first_log_accept(log_mu_x, log_nu_x))
-        honest = super()._residual_log_accept  # not a shadowing attribute of an outer call
-        used = [False]
-
-        def stale(log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
-            lp = np.asarray(honest(log_mu, log_nu), dtype=np.float64)
-            if used[0]:
-                return lp
-            # this loop's first batch: trial 1 of every call reuses the stale uniform
-            used[0] = True
-            width = max(1, lp.size // max(1, alpha0.size))
-            a0 = np.zeros((alpha0.size, width))
-            a0[:, 0] = alpha0
-            a0 = a0.reshape(lp.shape)
-            p = np.exp(lp)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                cond = np.where(a0 < 1.0, np.maximum(p - a0, 0.0) / (1.0 - a0), p)
-                return np.log(cond)
-
-        had = "_residual_log_accept" in self.__dict__
-        outer = self.__dict__.get("_residual_log_accept")
-        self._residual_log_accept = stale  # type: ignore[method-assign]
-        try:
-            return super()._residual(a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec)
-        finally:
-            if had:
-                self._residual_log_accept = outer  # type: ignore[method-assign]
-            else:
-                del self._residual_log_accept
+        chain = sampler.oracle.conditionals_at(base, pos[:, 1:], x[:, 1:])
+        log_chain = self.log_probs(np.take_along_axis(chain, x[:, 1:, None], axis=2)[..., 0])
+        log_mu_x = self.log_probs(nu_rows[rows, 0, x[:, 0]]) + log_chain.sum(axis=1)
+        alpha0 = np.exp(self.first_log_accept(log_mu_x, call.log_nu_proposal))
+        return sampler.residual_loop(call, _StaleFirstBatch(alpha0))
 
 
-class TemperedOracle(AutospeculativeSampler):
+class TemperedOracle(SpeculativeSteps):
     """Every probability factor tempered: ``log p / T`` with ``T = 1.05``."""
 
     temperature: float = 1.05
 
-    def _log_probs(self, p: np.ndarray) -> np.ndarray:
-        return super()._log_probs(p) / self.temperature
+    def log_probs(self, p: np.ndarray) -> np.ndarray:
+        return super().log_probs(p) / self.temperature
 
 
-class Float32Accumulation(AutospeculativeSampler):
+class Float32Accumulation(SpeculativeSteps):
     """Log-probabilities in float32 (the chain-rule sums accumulate in float32)."""
 
-    def _log_probs(self, p: np.ndarray) -> np.ndarray:
+    def log_probs(self, p: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore"):
             return np.log(np.asarray(p, dtype=np.float32))
 
 
-class WrongFirstStageRatio(AutospeculativeSampler):
+class WrongFirstStageRatio(SpeculativeSteps):
     """First stage accepts with ``min(1, nu/mu)`` instead of ``min(1, mu/nu)``."""
 
-    def _first_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
-        out = super()._first_log_accept(log_nu, log_mu)
+    def first_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+        out = super().first_log_accept(log_nu, log_mu)
         return np.where(np.isneginf(log_mu), -np.inf, out)
 
 
-class OffByOneSplit(AutospeculativeSampler):
+class OffByOneSplit(SpeculativeSteps):
     """Off-by-one in the split bookkeeping: the left child reuses its parent's
     speculation rows shifted by one (``nu_rows[:, 1:k+1]``)."""
 
-    def _left_rows(self, nu_rows: np.ndarray, k: int) -> np.ndarray:
+    def left_rows(self, nu_rows: np.ndarray, k: int) -> np.ndarray:
         return nu_rows[:, 1 : k + 1]
 
 
-class LeftRowsFromRightHalf(AutospeculativeSampler):
+class LeftRowsFromRightHalf(SpeculativeSteps):
     """Rows not reused correctly: the left child is given the speculation rows of
     the right half (``nu_rows[:, L-k:]``) instead of its own first ``k`` rows."""
 
-    def _left_rows(self, nu_rows: np.ndarray, k: int) -> np.ndarray:
+    def left_rows(self, nu_rows: np.ndarray, k: int) -> np.ndarray:
         return nu_rows[:, nu_rows.shape[1] - k :]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A wrong sampler: a real sampler class with a wrong strategy swapped in
+    through its public seam (``steps=`` of :class:`AutospeculativeSampler`,
+    ``steps=`` of :class:`~samplers.agr24.AGR24Sampler`, ``steps=`` of the
+    diffusion samplers).
+
+    Calling it as ``mutant(oracle, **kwargs)`` builds the sampler (the keyword
+    arguments are the sampler's own); :attr:`description` is the strategy's
+    docstring summary.
+    """
+
+    sampler: type
+    steps: Any
+
+    def __call__(self, oracle: Any, **kwargs: Any) -> Any:
+        return self.sampler(oracle, steps=self.steps, **kwargs)
+
+    @property
+    def description(self) -> str:
+        doc = type(self.steps).__doc__ or ""
+        return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 # ---------------------------------------------------------------------- source wrappers
@@ -292,18 +331,21 @@ class GlobalRandom(AutospeculativeSampler):
                                                           _global_uniforms))
 
 
-#: The catalogue: name -> mutant class.
-MUTANTS: dict[str, type[AutospeculativeSampler]] = {
-    "swapped-residual-ratio": SwappedResidualRatio,
-    "right-on-proposal": RightConditionedOnProposal,
-    "residual-skipped": ResidualSkipped,
-    "residual-unnormalised": ResidualUnnormalised,
-    "reused-uniform": ReusedUniform,
-    "tempered-oracle": TemperedOracle,
-    "float32-accumulation": Float32Accumulation,
-    "wrong-first-stage-ratio": WrongFirstStageRatio,
-    "off-by-one-split": OffByOneSplit,
-    "left-rows-from-right-half": LeftRowsFromRightHalf,
+#: The catalogue: name -> mutant (an autospeculative sampler with one wrong step).
+MUTANTS: dict[str, Mutant] = {
+    name: Mutant(AutospeculativeSampler, steps())
+    for name, steps in {
+        "swapped-residual-ratio": SwappedResidualRatio,
+        "right-on-proposal": RightConditionedOnProposal,
+        "residual-skipped": ResidualSkipped,
+        "residual-unnormalised": ResidualUnnormalised,
+        "reused-uniform": ReusedUniform,
+        "tempered-oracle": TemperedOracle,
+        "float32-accumulation": Float32Accumulation,
+        "wrong-first-stage-ratio": WrongFirstStageRatio,
+        "off-by-one-split": OffByOneSplit,
+        "left-rows-from-right-half": LeftRowsFromRightHalf,
+    }.items()
 }
 
 #: Mutants that override ``sample`` to wrap the random source they are handed
@@ -431,7 +473,7 @@ def mutation_matrix(
     target: Any = None,
     *,
     exact_target: Any = None,
-    mutants: dict[str, type[AutospeculativeSampler]] | None = None,
+    mutants: Mapping[str, Callable[..., Any]] | None = None,
     checks: Sequence[str] = _CHECKS,
     tv: float = 0.05,
     alpha: float = 1e-3,
@@ -450,7 +492,9 @@ def mutation_matrix(
     exact_target : Enumerable, optional
         Small target of the ``exact-law`` check; default ``random_table(3, 2, rng=1)``.
     mutants : dict, optional
-        Name -> sampler class (default :data:`MUTANTS`); ``"correct"`` is added.
+        Name -> sampler factory ``(oracle, validate=..., order=...) -> sampler``
+        (default :data:`MUTANTS`: :class:`Mutant` entries, or sampler classes such as
+        those of :data:`SOURCE_MUTANTS`); ``"correct"`` is added.
     checks : sequence of {"gtest", "chain", "first-stage", "exact-law"}
     tv, alpha, power : float
         Planning of the statistical checks (each at its planned size).
@@ -479,7 +523,7 @@ def mutation_matrix(
     if exact_target is None:
         exact_target = random_table(3, 2, rng=1)
     table = dict(mutants if mutants is not None else MUTANTS)
-    samplers: dict[str, type[AutospeculativeSampler]] = {"correct": AutospeculativeSampler}
+    samplers: dict[str, Callable[..., Any]] = {"correct": AutospeculativeSampler}
     samplers.update(table)
     seeds = np.random.SeedSequence(
         np.random.default_rng(rng).integers(0, 2**63 - 1)
@@ -490,7 +534,7 @@ def mutation_matrix(
         for check in checks:
             seed = int(next(it).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
-            def make(o: Any, cls: type[AutospeculativeSampler] = cls) -> AutospeculativeSampler:
+            def make(o: Any, cls: Callable[..., Any] = cls) -> Any:
                 return cls(o, validate=False, order=order)
 
             t0 = time.perf_counter()

@@ -11,7 +11,7 @@ from distributions.errors import ParameterError
 from distributions.families import random_table
 from distributions.table import TableDistribution
 from samplers.agr24 import AGR24Sampler
-from samplers.autospec import AutospeculativeSampler
+from samplers.autospec import AutospeculativeSampler, SpeculativeSteps
 from samplers.base import SampleResult, as_random_source
 from samplers.sequential import SequentialSampler
 from tests.helpers import assert_family, gtest_table
@@ -78,19 +78,20 @@ def test_autospec_rational_law(n, order, seed):
 
 def test_autospec_mutant_rational_tv_is_exact():
     d = int_table(4, 1)
-    res = exact_law(lambda o: SwappedResidualRatio(o, order="identity", validate=False), d)
+    res = exact_law(lambda o: AutospeculativeSampler(o, order="identity", validate=False,
+                                                     steps=SwappedResidualRatio()), d)
     assert res.rational_tv is not None and res.rational_tv > Fraction(1, 10)
     assert float(res.rational_tv) == pytest.approx(res.tv, rel=1e-12)
 
 
-class _ProposalEcho(AutospeculativeSampler):
+class _ProposalEcho(SpeculativeSteps):
     """Wrong: a rejected call returns its own rejected proposal with probability 1/2.
     Its residual reads the proposal, so its law may not be shared across proposals."""
 
-    def _residual(self, a, b, ctx, pos, nu_rows, x, log_nu_x, source, rec):
-        y, log_mu, rounds, queries = super()._residual(a, b, ctx, pos, nu_rows, x, log_nu_x,
-                                                       source, rec)
-        keep = source.coin(np.full(x.shape[0], np.log(0.5)))
+    def residual(self, sampler, call):
+        y, log_mu, rounds, queries = super().residual(sampler, call)
+        x = call.proposal
+        keep = call.source.coin(np.full(x.shape[0], np.log(0.5)))
         return np.where(keep[:, None], x, y), log_mu, rounds, queries
 
 
@@ -104,10 +105,10 @@ def test_proposal_dependent_laws_match_sampling():
              "right-on-proposal": (RightConditionedOnProposal, random_table(3, 2, rng=1))}
     pvalues = {}
     for i, (name, (cls, d)) in enumerate(cases.items()):
-        law = exact_law(lambda o, cls=cls: cls(o, order="identity", validate=False), d,
-                        rational=False)
+        law = exact_law(lambda o, cls=cls: AutospeculativeSampler(
+            o, order="identity", validate=False, steps=cls()), d, rational=False)
         assert law.truncated_mass == 0.0 and law.tv > 0.02, (name, law)
-        draws = cls(d, order="identity", validate=False).sample(
+        draws = AutospeculativeSampler(d, order="identity", validate=False, steps=cls()).sample(
             200_000, rng=np.random.default_rng(seed + i)).samples
         pvalues[name] = gtest_table(draws, law.pmf / law.pmf.sum(), 2).pvalue
     assert_family(pvalues, alpha=1e-3, seed=seed, sizes="200,000 draws each")
@@ -344,10 +345,10 @@ def test_state_the_memoisation_cannot_follow_is_refused():
     assert res.pmf[0] == pytest.approx(d.pmf()[0], rel=1e-12) and res.truncated_mass > 0.3
 
 
-class _NanCoin(AutospeculativeSampler):
+class _NanCoin(SpeculativeSteps):
     """First-stage acceptance NaN: numpy coins read it as probability 0."""
 
-    def _first_log_accept(self, log_mu, log_nu):
+    def first_log_accept(self, log_mu, log_nu):
         return np.full(np.shape(log_mu), np.nan)
 
 
@@ -355,8 +356,10 @@ def test_nan_coin_is_refused_not_certified():
     """A NaN coin probability is refused with its own message (before: NaN weights,
     a NaN TV that no `tv_lower > 1e-9` test flags; a replay hash of NaN floats is by
     identity, which must not be mistaken for outside randomness either)."""
-    with pytest.raises(ParameterError, match=r"cannot follow _NanCoin: .*log-probability is NaN"):
-        exact_law(lambda o: _NanCoin(o, order="identity", validate=False),
+    with pytest.raises(ParameterError, match=r"cannot follow AutospeculativeSampler: "
+                                             r".*log-probability is NaN"):
+        exact_law(lambda o: AutospeculativeSampler(o, order="identity", validate=False,
+                                                   steps=_NanCoin()),
                   random_table(3, 2, rng=3), rational=False)
 
 

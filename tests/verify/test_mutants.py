@@ -6,20 +6,36 @@ import json
 
 from distributions.families import random_table
 from samplers.autospec import AutospeculativeSampler
-from verify.mutants import MUTANTS, SOURCE_MUTANT_DETECTION, SOURCE_MUTANTS, mutation_matrix
+from verify.mutants import (
+    MUTANTS,
+    SOURCE_MUTANT_DETECTION,
+    SOURCE_MUTANTS,
+    Mutant,
+    mutation_matrix,
+)
 
 ALPHA = 1e-3
 
 
-def test_catalogue_overrides_one_hook_each():
-    hooks = ("_split", "_log_probs", "_first_log_accept", "_residual_log_accept",
-             "_right_context", "_left_rows", "_residual", "sample")
+def test_catalogue_swaps_one_step_each():
+    """Every mutant is the real sampler with a strategy overriding exactly one step,
+    swapped in through the public ``steps=`` seam; the source mutants override
+    ``sample`` only (and no step)."""
+    steps = ("split", "log_probs", "first_log_accept", "residual_log_accept",
+             "right_context", "left_rows", "residual")
     assert len(MUTANTS) >= 8 and set(SOURCE_MUTANT_DETECTION) == set(SOURCE_MUTANTS)
     assert not set(MUTANTS) & set(SOURCE_MUTANTS)
-    for name, cls in {**MUTANTS, **SOURCE_MUTANTS}.items():
-        assert issubclass(cls, AutospeculativeSampler)
-        own = [h for h in hooks if h in cls.__dict__]
+    d = random_table(3, 2, rng=0)
+    for name, mutant in MUTANTS.items():
+        assert isinstance(mutant, Mutant) and mutant.sampler is AutospeculativeSampler
+        own = [h for h in steps if h in type(mutant.steps).__dict__]
         assert len(own) == 1, (name, own)
+        sampler = mutant(d, order="identity")
+        assert type(sampler) is AutospeculativeSampler and sampler.steps is mutant.steps
+        assert mutant.description, name
+    for name, cls in SOURCE_MUTANTS.items():
+        assert issubclass(cls, AutospeculativeSampler)
+        assert [h for h in (*steps, "sample") if h in cls.__dict__] == ["sample"], name
 
 
 def test_mutation_matrix_small_model():
