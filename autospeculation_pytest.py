@@ -275,7 +275,7 @@ class ExactnessChecker:
 
     def _message(self, name: str, res: Any, a: float) -> str:
         st = self._state
-        status = _status(res)
+        status = str(res.status)
         verdict = (f"p-value={res.pvalue:.3g} < alpha={a:.3g}" if status == "fail" else
                    f"p-value={res.pvalue:.3g}, alpha={a:.3g}: status {status!r} (the test has "
                    f"no power at this size; it is not a pass)")
@@ -312,28 +312,15 @@ def _name(obj: Any) -> str:
     return text
 
 
-def _status(res: Any) -> str:
-    """The check's status (``"pass"``, ``"fail"``, ``"no-power"``)."""
-    status = getattr(res, "status", None)
-    return str(status) if status is not None else ("pass" if res.passed else "fail")
-
-
 def _record(nodeid: str, index: int, k: int, name: str, res: Any,
             secs: float) -> dict[str, Any]:
     """The report record of one check, in plain Python types (it crosses xdist's wire)."""
-    cells = []
-    for c in list(getattr(res, "worst_cells", ()))[:5]:
-        cells.append({"cell": getattr(c, "label", str(c)), "observed": float(c.observed),
-                      "expected": float(c.expected)})
-    return {
-        "id": f"{nodeid}#{k}", "stage": nodeid.split("::")[0], "name": name,
-        "passed": bool(res.passed), "status": _status(res), "severity": "error",
-        "method": str(res.method), "statistic": float(res.statistic),
-        "pvalue": float(res.pvalue), "alpha": float(res.alpha),
-        "detectable_tv": float(res.detectable_tv), "num_samples": int(res.num_samples),
-        "tv_estimate": float(res.tv_estimate), "seed": int(res.seed), "worst_cells": cells,
-        "detail": f"{name}; {secs:.2f} s", "_order": [int(index), int(k)],
-    }
+    from reports.records import to_record
+
+    rec = to_record(res, stage=nodeid.split("::")[0], cid=str(k), name=name,
+                    id=f"{nodeid}#{k}", detail=f"{name}; {secs:.2f} s")
+    rec["_order"] = [int(index), int(k)]
+    return rec
 
 
 @pytest.fixture

@@ -22,9 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from distributions.families import random_table
-from samplers.agr24 import AGR24Sampler
-from samplers.autospec import AutospeculativeSampler
-from samplers.sequential import SequentialSampler
+from samplers.catalogue import make_sampler
 from verify.exact_law import exact_law
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -35,13 +33,13 @@ def _runs(quick: bool) -> list[tuple[str, int, int, Callable[[Any], Any], float]
     ident = {"order": "identity", "validate": False}
     rand = {"order": "random", "validate": False}
     return [
-        ("sequential", n, 2, lambda o: SequentialSampler(o, **ident), 1e-12),
-        ("agr24 k=2", n, 2, lambda o: AGR24Sampler(o, k=2, **ident), 1e-12),
-        ("agr24 default k", n, 2, lambda o: AGR24Sampler(o, **ident), 1e-13),
-        ("autospeculative", n, 2, lambda o: AutospeculativeSampler(o, **ident), 1e-12),
-        ("autospeculative", n4, 4, lambda o: AutospeculativeSampler(o, **ident), 1e-12),
+        ("sequential", n, 2, lambda o: make_sampler("sequential", o, **ident), 1e-12),
+        ("agr24 k=2", n, 2, lambda o: make_sampler("agr24", o, k=2, **ident), 1e-12),
+        ("agr24 default k", n, 2, lambda o: make_sampler("agr24", o, **ident), 1e-13),
+        ("autospeculative", n, 2, lambda o: make_sampler("autospeculative", o, **ident), 1e-12),
+        ("autospeculative", n4, 4, lambda o: make_sampler("autospeculative", o, **ident), 1e-12),
         ("autospeculative (random order)", n_random, 2,
-         lambda o: AutospeculativeSampler(o, **rand), 1e-12),
+         lambda o: make_sampler("autospeculative", o, **rand), 1e-12),
     ]
 
 

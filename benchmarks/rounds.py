@@ -36,34 +36,25 @@ from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _common import SAMPLERS  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts  # noqa: E402
+from samplers.catalogue import BENCHMARK_SAMPLERS as SAMPLERS  # noqa: E402
+from samplers.catalogue import PINNING_FAMILIES  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 MAX_CHUNK_ENTRIES = 2**22  # samples per sampler call: chunk * n <= this
 
 
 # ---------------------------------------------------------------------- families
-def mixture2(n: int) -> MixtureOfProducts:
-    probs = np.empty((2, n, 2))
-    probs[0, :, 1], probs[1, :, 1] = 0.7, 0.3
-    probs[..., 0] = 1.0 - probs[..., 1]
-    return MixtureOfProducts(np.array([0.5, 0.5]), probs)
-
-
-def mixture8(n: int) -> MixtureOfProducts:
-    p1 = np.random.default_rng(8).uniform(0.1, 0.9, size=(8, n))
-    return MixtureOfProducts(np.full(8, 1 / 8), np.stack([1.0 - p1, p1], axis=-1))
-
-
+#: display name -> builder(n): the benchmark families of :data:`samplers.catalogue.PINNING_FAMILIES`
 FAMILIES: dict[str, Callable[[int], Any]] = {
-    "mixture-2 (0.7/0.3)": mixture2,
-    "mixture-8": mixture8,
-    "curie-weiss beta=0.5": lambda n: CurieWeiss(n, 0.5),
-    "curie-weiss beta=1.0": lambda n: CurieWeiss(n, 1.0),
-    "ising-chain J=2": lambda n: IsingChain(n, 2.0),
+    label: PINNING_FAMILIES[name].build for label, name in (
+        ("mixture-2 (0.7/0.3)", "mixture2"),
+        ("mixture-8", "mixture8"),
+        ("curie-weiss beta=0.5", "curie-weiss-0.5"),
+        ("curie-weiss beta=1.0", "curie-weiss-1.0"),
+        ("ising-chain J=2", "ising-chain-2"),
+    )
 }
 
 
@@ -107,7 +98,7 @@ def num_samples(n: int, quick: bool) -> int:
 
 def check_validate_invariance() -> None:
     """validate=True/False give identical rounds and queries for the same seed."""
-    d = mixture2(64)
+    d = PINNING_FAMILIES["mixture2"].build(64)
     for make in SAMPLERS.values():
         a = make(d, True).sample(20, rng=5)
         b = make(d, False).sample(20, rng=5)

@@ -26,19 +26,12 @@ import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _common import SAMPLERS  # noqa: E402
 
 from distributions.families import random_table  # noqa: E402
-from distributions.scalable import MixtureOfProducts  # noqa: E402
+from samplers.catalogue import BENCHMARK_SAMPLERS as SAMPLERS  # noqa: E402
+from samplers.catalogue import make_family  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
-
-
-def mixture2(n: int) -> MixtureOfProducts:
-    probs = np.empty((2, n, 2))
-    probs[0, :, 1], probs[1, :, 1] = 0.7, 0.3
-    probs[..., 0] = 1.0 - probs[..., 1]
-    return MixtureOfProducts(np.array([0.5, 0.5]), probs)
 
 
 def measure(sampler: Any, batch: int, min_seconds: float, seed: int) -> dict[str, float]:
@@ -72,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "random_table(10, 2)": (
             random_table(10, 2, rng=args.seed), 4096 if args.quick else 100_000
         ),
-        "mixture-2 n=1024": (mixture2(1024), 32 if args.quick else 256),
+        "mixture-2 n=1024": (make_family("mixture2", 1024), 32 if args.quick else 256),
     }
     rows = []
     for tname, (d, batch) in targets.items():

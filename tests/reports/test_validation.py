@@ -1,13 +1,15 @@
-"""The validation run's plumbing: statuses of check records, the alpha split checked
-before any work, and the batch-invariance stage (issue 18 items 2, 7 and 14)."""
+"""The validation run's plumbing: statuses of check records, the one record adapter
+(:func:`reports.records.to_record`), the alpha split checked before any work, and the
+batch-invariance and diffusion stages (issue 18 items 2, 7 and 14; issue 11)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+import reports.validation as V
 from distributions.errors import ParameterError
-from verify import validation as V
+from reports.records import to_record
 
 
 def test_check_record_status_and_passed_agree():
@@ -32,14 +34,42 @@ def test_exactness_records_carry_the_status_of_check_exact():
     """A test without power at the size used is "no-power", not a pass."""
     from distributions.families import random_table
     from samplers.sequential import SequentialSampler
+    from verify import check_exact
 
     target = random_table(4, 2, rng=0)
-    res = V.exactness_check(SequentialSampler(target), target, tv=0.05, alpha=1e-3,
-                            num_samples=3, seed=1)
-    assert res["status"] == "no-power" and res["detectable_tv"] >= 1.0, res
-    rec = V.check_record("exactness", "x", "law", res.pop("passed"),
-                         status=res.pop("status"), **res)
+    res = check_exact(SequentialSampler(target), target, tv=0.05, alpha=1e-3, num_samples=3,
+                      rng=1)
+    assert res.status == "no-power" and res.detectable_tv >= 1.0, res
+    rec = to_record(res, stage="exactness", cid="x", name="law")
     assert rec["status"] == "no-power" and rec["passed"] is False
+    assert rec["id"] == "exactness/x" and rec["num_samples"] == 3 and rec["seed"] == 1
+
+
+def test_to_record_takes_every_protocol_field_and_lets_the_caller_override():
+    """The one adapter: every field of the result protocol, ``tv_estimate`` and the worst
+    cells (at most five, labelled) when the result has them, plain Python types; extra
+    fields override and ``None`` leaves a field out."""
+    import json
+
+    from distributions.families import random_table
+    from samplers.sequential import SequentialSampler
+    from verify import check_exact
+    from verify.results import CheckResult
+
+    target = random_table(4, 2, rng=0)
+    res = check_exact(SequentialSampler(target), target, tv=0.2, alpha=1e-3, rng=7)
+    assert isinstance(res, CheckResult)
+    rec = to_record(res, stage="s", cid="c", name="n", sampler="sequential",
+                    detectable_tv=None, extra={"k": 1})
+    for key in ("method", "statistic", "pvalue", "alpha", "num_samples", "seed",
+                "tv_estimate"):
+        assert rec[key] == getattr(res, key), key
+    assert "detectable_tv" not in rec and rec["sampler"] == "sequential"
+    assert rec["extra"] == {"k": 1} and rec["status"] == res.status
+    cells = rec["worst_cells"]
+    assert 1 <= len(cells) <= 5 and cells[0]["cell"] == res.worst_cells[0].label
+    assert json.loads(json.dumps(rec)) == rec  # plain types only
+    assert to_record(res, stage="s", cid="c", name="n", id="node#1")["id"] == "node#1"
 
 
 def test_alpha_split_is_checked_before_any_stage_runs():
@@ -81,7 +111,9 @@ def test_default_runs_accept_the_default_alpha_and_refuse_a_too_small_one():
 def _run_batch_stage(monkeypatch, make):
     """The batch-invariance stage alone, on the sequential slot, with ``make(target)``
     as the sampler; returns its one check record."""
-    monkeypatch.setattr(V, "make_sampler", lambda name, oracle: make(oracle))
+    from reports.validation import batch_invariance
+
+    monkeypatch.setattr(batch_invariance, "make_sampler", lambda name, oracle: make(oracle))
     cfg = V.ValidationConfig(quick=True, seed=20261202, samplers=("sequential",),
                              stages=("batch-invariance",))
     checks, sections, _ = V.run_validation(cfg)
@@ -148,18 +180,19 @@ def test_diffusion_records_keep_the_status_resolution_and_notes_of_the_check(mon
     pass), with its p-value resolution and notes (item 14; item 16's report side)."""
     from types import SimpleNamespace
 
-    from verify import continuous
+    from reports.validation import diffusion
 
     def fake(*args, **kwargs):
         return SimpleNamespace(
             passed=False, status="no-power", statistic=0.0, pvalue=1.0, num_samples=7,
-            pvalue_resolution=0.25, notes=("a note on ties",),
+            num_steps=9, alpha=kwargs["alpha"], seed=kwargs["rng"], method="fake",
+            detectable_tv=1.0, pvalue_resolution=0.25, notes=("a note on ties",),
             detectable_mahalanobis_shift=float("inf"), detectable_ks_distance=1.0,
             detectable_mean_shift=float("inf"), observed_rate=0.5, predicted_rate=0.5,
             detectable_rate_shift=1.0)
 
     for name in ("check_gaussian_chain", "check_same_law", "check_speculative_acceptance"):
-        monkeypatch.setattr(continuous, name, fake)
+        monkeypatch.setattr(diffusion, name, fake)
     checks, _, _ = V.run_validation(V.ValidationConfig(quick=True, stages=("diffusion",)))
     assert checks and all(c["status"] == "no-power" and c["passed"] is False for c in checks)
     assert all(c["extra"]["pvalue_resolution"] == 0.25 and "a note on ties" in c["detail"]
