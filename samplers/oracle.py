@@ -8,7 +8,7 @@ from distributions._oracle_utils import positional_conditionals
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import OracleError, ParameterError
 
-__all__ = ["CountingOracle", "ROW_SUM_TOL"]
+__all__ = ["CountingOracle", "ROW_SUM_TOL", "RULE_IDS"]
 
 #: Tolerance on ``|sum(row) - 1|`` for a non-zero conditional row.
 ROW_SUM_TOL: float = 1e-9
@@ -20,7 +20,10 @@ def _fmt_context(ctx: np.ndarray) -> str:
     return "[" + " ".join(vals) + more + "]"
 
 
-_RULE_IDS: tuple[tuple[str, str], ...] = (
+#: ``(start of the rule's text, rule id)`` of every contract rule: the id an
+#: :class:`~distributions.errors.OracleError` carries as ``rule`` (``"contract.other"``
+#: for a text not listed).
+RULE_IDS: tuple[tuple[str, str], ...] = (
     ("shape must be", "contract.shape"),
     ("dtype must be floating", "contract.dtype"),
     ("entries must be finite", "contract.finite"),
@@ -33,7 +36,7 @@ _RULE_IDS: tuple[tuple[str, str], ...] = (
 
 
 def _rule_id(rule: str) -> str:
-    return next((rid for text, rid in _RULE_IDS if rule.startswith(text)), "contract.other")
+    return next((rid for text, rid in RULE_IDS if rule.startswith(text)), "contract.other")
 
 
 def _annotate(err: OracleError, rule: str, b: int | None, pos: int | None,

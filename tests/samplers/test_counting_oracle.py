@@ -12,7 +12,7 @@ from distributions.base import MASK
 from distributions.errors import OracleError, ParameterError
 from distributions.families import hardcore
 from distributions.table import TableDistribution
-from samplers.oracle import CountingOracle
+from samplers.oracle import RULE_IDS, CountingOracle
 
 TARGET = TableDistribution(np.random.default_rng(41).random((2,) * 4) + 0.05)
 X = np.array([[0, MASK, MASK, 1], [MASK, 1, MASK, MASK]])
@@ -98,6 +98,23 @@ def test_full_answers_rejected_with_documented_message(kind: str) -> None:
     # the same answers reach conditionals_at through the generic path
     with pytest.raises(OracleError, match=r"oracle answer breaks the rule"):
         guard.conditionals_at(X, np.array([[1], [2]]))
+
+
+RULE_OF = {"nan": "contract.finite", "inf": "contract.finite", "negative": "contract.range",
+           "above one": "contract.range", "unnormalised": "contract.normalised",
+           "wrong shape": "contract.shape", "not one-hot": "contract.one-hot",
+           "partial zero": "contract.zero-context"}
+
+
+@pytest.mark.parametrize("kind", list(BAD_ANSWERS))
+def test_rule_ids_name_every_rule_by_its_text(kind: str) -> None:
+    """The public table RULE_IDS (used by verify.audit) maps each rule's text to the id
+    the error carries as ``rule``."""
+    with pytest.raises(OracleError) as info:
+        CountingOracle(FullOnly(TARGET, BAD_ANSWERS[kind][0])).conditionals(X)
+    assert info.value.rule == RULE_OF[kind]
+    texts = [text for text, rid in RULE_IDS if rid == RULE_OF[kind]]
+    assert len(texts) == 1 and (PREFIX + texts[0]) in str(info.value)
 
 
 @pytest.mark.parametrize("kind", ["nan", "inf", "negative", "above one", "unnormalised"])

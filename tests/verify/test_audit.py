@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from distributions.base import MASK
 from distributions.errors import ParameterError
 from distributions.table import TableDistribution
-from verify.audit import AuditResult, Finding, audit_oracle
+from verify.audit import SAMPLER_ALPHA, SAMPLER_TV, AuditResult, Finding, audit_oracle
+from verify.results import CheckResult
 
 
 def _table(seed: int, n: int = 4, q: int = 2) -> TableDistribution:
@@ -110,6 +113,40 @@ def test_correct_oracle_with_reference_and_samplers():
     for r in res.sampler_runs:
         assert r["exactness"]["passed"], r
         assert r["mean_rounds"] > 0
+    # the shared result protocol (verify.results): the audit's summary of its family
+    assert isinstance(res, CheckResult)
+    assert (res.status, res.statistic, res.method, res.seed) == ("pass", 0.0, "audit", 4)
+    assert np.isnan(res.pvalue) and res.alpha == SAMPLER_ALPHA
+    exact = [r["exactness"] for r in res.sampler_runs]
+    assert res.detectable_tv == max(e["detectable_tv"] for e in exact) <= SAMPLER_TV + 1e-9
+    batch = _rule(res, "sampler.batch-invariance")
+    assert batch.status == "pass", batch
+    # cost runs + exactness tests + the batch-invariance test (its size is in its message)
+    drawn = sum(r["num"] + e["num_samples"] for r, e in zip(res.sampler_runs, exact,
+                                                              strict=True))
+    assert res.num_samples > drawn and f"{res.num_samples - drawn} samples" in batch.message
+    d = res.to_dict()
+    assert d["status"] == "pass" and d["checks"][0]["rule"] == "contract.interface"
+    json.dumps(d)  # plain values only
+
+
+def test_audit_result_protocol_fields_of_a_failed_audit_without_sampler_tests():
+    res = audit_oracle(Unnormalised(_table(1)), rng=3, run_samplers=False)
+    assert isinstance(res, CheckResult)
+    assert (res.passed, res.status, res.statistic) == (False, "fail", float(len(res.errors)))
+    assert res.statistic == 1.0 and res.num_samples == 0
+    assert np.isnan(res.alpha) and np.isnan(res.detectable_tv) and np.isnan(res.pvalue)
+    f = _rule(res, "contract.normalised")
+    assert f.to_dict() == {"rule": f.rule, "passed": False, "severity": "error",
+                           "message": f.message, "query": f.query, "value": f.value,
+                           "status": "fail"}
+    # the protocol fields cannot contradict the rules
+    fields = {k: getattr(res, k) for k in ("kind", "name", "shape", "checks")}
+    with pytest.raises(ParameterError, match="`passed` must be True iff no rule failed"):
+        AuditResult(passed=True, **fields)
+    with pytest.raises(ParameterError, match="`statistic` must be the number of failed"):
+        AuditResult(passed=False, statistic=0.0, **fields)
+    assert AuditResult(passed=False, **fields).statistic == 1.0
 
 
 def test_nan_rows_found_with_the_query_that_shows_them():
