@@ -1,4 +1,10 @@
-"""Tests, estimates, audits and the CLI (is it exact, what bound holds)."""
+"""The checks: tests, estimates, exact laws and audits (is it exact, what bound holds).
+
+Every check is a function returning a typed result (:mod:`verify.results`); nothing
+here writes files, draws figures or builds reports. The validation run, the reports
+and the command line are downstream, in :mod:`reports` (``ValidationConfig``,
+``run_validation`` and ``available_stages`` moved to :mod:`reports.validation`).
+"""
 
 from verify import errors, pinning
 from verify.audit import AuditResult, Finding, audit_oracle
@@ -25,7 +31,6 @@ from verify.exactness import (
 )
 from verify.mutants import MUTANTS, MutationCell, MutationMatrix, first_stage_test, mutation_matrix
 from verify.rounds import rounds_scaling
-from verify.validation import ValidationConfig, available_stages, run_validation
 
 __all__ = [
     "errors",
@@ -45,9 +50,6 @@ __all__ = [
     "MUTANTS",
     "first_stage_test",
     "plan_chain_sample_size",
-    "ValidationConfig",
-    "run_validation",
-    "available_stages",
     "rounds_scaling",
     "chain_test",
     "ChainTestResult",

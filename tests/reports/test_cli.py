@@ -1,4 +1,5 @@
-"""The `autospeculation` command line: validate --quick, audit, report, rounds, exit codes."""
+"""The `autospeculation` command line (reports.cli): validate --quick, audit, report, rounds,
+pinning, exit codes, `python -m reports` / `python -m verify`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reports.schema import REPORT_SCHEMA, validate_report
-from verify.cli import main
+from reports.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "examples" / "my_masked_model.py")
@@ -133,20 +134,39 @@ def test_rounds_small_run(tmp_path):
     assert doc["sections"][0]["figures"][0]["id"] == "rounds-scaling"
 
 
-def test_python_m_verify_help_exits_0():
-    res = subprocess.run([sys.executable, "-m", "verify", "--help"], capture_output=True,
+@pytest.mark.parametrize("package", ["verify", "reports"])
+def test_python_m_package_help_exits_0(package):
+    """`python -m verify` (documented in the README) and `python -m reports` both run the
+    command line."""
+    res = subprocess.run([sys.executable, "-m", package, "--help"], capture_output=True,
                          text=True, cwd=ROOT, timeout=60, env={**os.environ})
-    assert res.returncode == 0
-    for cmd in ("validate", "audit", "report", "rounds"):
+    assert res.returncode == 0, res.stderr
+    for cmd in ("validate", "audit", "report", "rounds", "pinning"):
         assert cmd in res.stdout
 
 
+def test_importing_verify_does_not_import_reports():
+    """The checks do not depend on their consumers: `import verify` (and every public
+    module of it) loads no module of `reports`; only `python -m verify` runs the CLI."""
+    code = ("import pkgutil, importlib, sys, verify\n"
+            "for m in pkgutil.walk_packages(verify.__path__, 'verify.'):\n"
+            "    if m.name != 'verify.__main__':\n"
+            "        importlib.import_module(m.name)\n"
+            "print(sorted(k for k in sys.modules if k == 'reports' or "
+            "k.startswith('reports.')))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120, env={**os.environ})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "[]", res.stdout
+
+
 def test_a_failing_or_crashing_stage_fails_the_run_with_exit_1(monkeypatch, tmp_path):
-    from verify import validation as V
+    from reports import validation as V
+    from reports.records import check_record
 
     def failing(ctx):
-        return V.StageOutput(checks=[V.check_record("fake", "bad", "a check", False,
-                                                    detail="made to fail")])
+        return V.StageOutput(checks=[check_record("fake", "bad", "a check", False,
+                                                  detail="made to fail")])
 
     def crashing(ctx):
         raise RuntimeError("stage blew up")
@@ -161,22 +181,7 @@ def test_a_failing_or_crashing_stage_fails_the_run_with_exit_1(monkeypatch, tmp_
     assert crash and not crash[0]["passed"] and "stage blew up" in crash[0]["detail"]
 
 
-def test_stages_of_missing_modules_are_not_listed(monkeypatch):
-    from verify import validation as V
-
-    monkeypatch.setattr(V, "module_present", lambda name: name in {
-        "samplers.sequential", "distributions.families", "verify.validation"})
-    names = [s.name for s in V.available_stages(V.ValidationConfig())]
-    assert names == ["exactness"]
-    assert V.available_samplers() == ["sequential"]
-    assert "curie-weiss" not in V.available_targets()
-
-
-def test_pinning_subcommand_is_wired_when_its_module_exists(tmp_path):
-    from verify.validation import module_present
-
-    if not module_present("verify.pinning_cli"):
-        pytest.skip("verify.pinning_cli is not installed")
+def test_pinning_subcommand_runs_and_checks_n(tmp_path):
     assert main(["pinning", "--family", "random-table", "--n", "4", "--samples", "0",
                  "--quiet", "--out", str(tmp_path / "p")]) == 0
     assert main(["pinning", "--family", "random-table", "--n", "1", "--samples", "0",
@@ -193,10 +198,10 @@ def no_work(monkeypatch, tmp_path):
     """Replace the work of every subcommand by a stand-in that raises ``_Reached``;
     run in an empty directory (so default output locations are inside it)."""
     import reports.io
+    import reports.pinning_run
+    import reports.validation
     import verify.audit
-    import verify.pinning_cli
     import verify.rounds
-    import verify.validation
 
     calls = []
 
@@ -204,10 +209,10 @@ def no_work(monkeypatch, tmp_path):
         calls.append(args)
         raise _Reached
 
-    monkeypatch.setattr(verify.validation, "run_validation", stop)
+    monkeypatch.setattr(reports.validation, "run_validation", stop)
     monkeypatch.setattr(verify.audit, "audit_oracle", stop)
     monkeypatch.setattr(verify.rounds, "rounds_scaling", stop)
-    monkeypatch.setattr(verify.pinning_cli, "compute", stop)
+    monkeypatch.setattr(reports.pinning_run, "compute", stop)
     monkeypatch.setattr(reports.io, "write_report", stop)
     work = tmp_path / "cwd"
     work.mkdir()
@@ -315,7 +320,7 @@ def test_rounds_samplers_lists_only_what_it_accepts(capsys):
     err = capsys.readouterr().err
     assert "invalid choice: 'sequential'" in err
     assert "sequential" not in err.split("choose from", 1)[1]
-    from verify.cli import build_parser
+    from reports.cli import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     rounds = sub.choices["rounds"]
@@ -325,7 +330,7 @@ def test_rounds_samplers_lists_only_what_it_accepts(capsys):
 
 def test_every_option_of_every_subcommand_has_help():
     """Item 10: help text for every option (rounds had none)."""
-    from verify.cli import build_parser
+    from reports.cli import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert set(sub.choices) >= {"validate", "audit", "report", "rounds", "pinning"}
@@ -346,15 +351,16 @@ def test_version(capsys):
 
 def _fake_stages(statuses):
     """One fake stage whose checks have the given statuses (and use the progress bar)."""
-    from verify import validation as V
+    from reports import validation as V
+    from reports.records import check_record
 
     def run(ctx):
         bar = ctx.progress(len(statuses), "fake")
         out = V.StageOutput()
         for k, st in enumerate(statuses):
             bar.set_postfix_str(f"c{k}")
-            out.checks.append(V.check_record("fake", f"c{k}", f"check {k}", st == "pass",
-                                             severity="warning", status=st))
+            out.checks.append(check_record("fake", f"c{k}", f"check {k}", st == "pass",
+                                           severity="warning", status=st))
             bar.update()
         bar.close()
         return out
@@ -365,8 +371,8 @@ def _fake_stages(statuses):
 def test_log_lines_off_a_terminal(monkeypatch, tmp_path, capsys):
     """Item 9: off a TTY one log line per stage (start, end) and per check; --quiet
     silences them; on a TTY progress bars are used instead of log lines."""
-    from verify import cli
-    from verify import validation as V
+    from reports import validation as V
+    from reports.cli import console
 
     monkeypatch.setattr(V, "available_stages", lambda cfg: _fake_stages(["pass", "warn",
                                                                          "pass"]))
@@ -388,7 +394,7 @@ def test_log_lines_off_a_terminal(monkeypatch, tmp_path, capsys):
     cap = capsys.readouterr()
     assert cap.err == "" and cap.out == ""
 
-    monkeypatch.setattr(cli, "_on_tty", lambda: True)
+    monkeypatch.setattr(console, "_on_tty", lambda: True)
     assert main(["validate", "--quick", "--out", str(tmp_path / "c")]) == 0
     assert "[validate]" not in capsys.readouterr().err
 
@@ -409,7 +415,7 @@ def test_verdict_counts_every_status_and_strict_fails_on_non_pass(
         statuses, code, strict_code, line, monkeypatch, tmp_path, capsys):
     """Item 14: the summary line counts every status; warnings, skipped and no-power
     checks fail the run only with --strict; exit code and stored verdict agree."""
-    from verify import validation as V
+    from reports import validation as V
 
     monkeypatch.setattr(V, "available_stages", lambda cfg: _fake_stages(statuses))
     for strict, want in ((False, code), (True, strict_code)):
@@ -433,7 +439,7 @@ def test_verdict_counts_every_status_and_strict_fails_on_non_pass(
 def test_pinning_files_follow_the_umask_and_help_names_them(tmp_path, capsys):
     """Item 11: pinning's JSON and PNG files get the usual mode (not 0600) and its help
     states the default directory and the files written."""
-    from verify.pinning_cli import OUTPUT_FILES
+    from reports.cli.pinning import OUTPUT_FILES
 
     old = os.umask(0o022)
     try:

@@ -45,7 +45,7 @@ def _same(a: Any, b: Any, path: str) -> list[str]:
 
 @pytest.mark.slow
 def test_quick_validation_matches_the_stored_report(tmp_path):
-    from verify.cli import main
+    from reports.cli import main
 
     golden = json.loads(GOLDEN.read_text())
     out = tmp_path / "report"

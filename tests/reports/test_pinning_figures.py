@@ -10,7 +10,7 @@ import pytest
 
 from distributions import random_table
 from verify import pinning as P
-from verify import pinning_figures as F
+from reports import pinning_figures as F
 
 
 @pytest.fixture
@@ -69,3 +69,31 @@ def test_level_and_round_axes_have_integer_ticks(tmp_path, monkeypatch):
     xaxis, _, xlabel, _ = captured[1]
     assert xlabel.startswith("t (pinned") and _integer_ticks(xaxis)
     plt.close("all")
+
+
+def test_pinning_subcommand_writes_figures_and_json(tmp_path):
+    """`autospeculation pinning` (reports.cli.pinning): four figures and pinning.json,
+    no temporary file left, every check of a small table passing (moved here from
+    tests/verify/test_pinning.py with the subcommand)."""
+    import json
+
+    from reports.cli import main
+
+    assert main(["pinning", "--family", "random-table", "--n", "6", "--out", str(tmp_path),
+                 "--samples", "40", "--quiet"]) == 0
+    names = {p.name for p in tmp_path.iterdir()}
+    assert names == {"pinning_entropy_profile.png", "pinning_block_tv.png",
+                     "pinning_level_sums.png", "pinning_rounds_vs_tv.png", "pinning.json"}
+    data = json.loads((tmp_path / "pinning.json").read_text())
+    assert data["tree"]["n"] == 6 and all(c["passed"] for c in data["checks"])
+
+
+def test_figures_refuse_a_wrong_path_or_result(tmp_path):
+    from distributions.errors import ReportError
+
+    prof = P.entropy_profile(random_table(4, 2, rng=0))
+    with pytest.raises(ReportError, match="must end in .png"):
+        F.plot_entropy_profile(prof, tmp_path / "x.jpg")
+    with pytest.raises(ReportError, match="must be a TreeTVResult"):
+        F.plot_level_sums(prof, tmp_path / "x.png")  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

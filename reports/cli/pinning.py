@@ -15,59 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from distributions._validation import check_int
 from distributions.errors import ParameterError
-from verify import pinning as P
+from reports import pinning_figures as F
+from reports import pinning_run
+from reports.cli.console import Console
+from reports.cli.inputs import check_output_location, check_seed
+from samplers.catalogue import PINNING_FAMILIES
+from verify.pinning import DEFAULT_ORDERS
 
-__all__ = ["FAMILIES", "make_family", "add_pinning_parser", "run_pinning"]
-
-
-def _mixture(k: int) -> Callable[[int], Any]:
-    def make(n: int) -> Any:
-        from distributions.scalable import MixtureOfProducts
-
-        if k == 2:  # the benchmark mixture of issue 7: 0.7 / 0.3
-            p1 = np.array([0.7, 0.3])
-            probs = np.stack([np.tile(p1, (n, 1)), np.tile(p1[::-1], (n, 1))])
-        else:  # fixed (seed 8) per-coordinate success probabilities in [0.1, 0.9]
-            p = np.random.default_rng(8).uniform(0.1, 0.9, (k, n))
-            probs = np.stack([1 - p, p], axis=2)
-        return MixtureOfProducts(np.full(k, 1.0 / k), probs)
-
-    return make
-
-
-def _cw(beta: float) -> Callable[[int], Any]:
-    def make(n: int) -> Any:
-        from distributions.scalable import CurieWeiss
-
-        return CurieWeiss(n, beta)
-
-    return make
-
-
-def _chain(n: int) -> Any:
-    from distributions.scalable import IsingChain
-
-    return IsingChain(n, 2.0)
-
-
-def _product(n: int) -> Any:
-    from distributions.scalable import Product
-
-    return Product(np.tile([0.3, 0.7], (n, 1)))
-
-
-def _table(n: int) -> Any:
-    from distributions.families import random_table
-
-    return random_table(n, 2, concentration=0.5, rng=0)
+__all__ = ["OUTPUT_FILES", "add_parser", "check_args", "run"]
 
 
 #: Files ``pinning`` writes into ``--out``.
@@ -79,27 +39,7 @@ OUTPUT_FILES: tuple[str, ...] = (
     "pinning_rounds_vs_tv.png",
 )
 
-#: Benchmark families (issue 7 item 5) and two small controls.
-FAMILIES: dict[str, tuple[str, Callable[[int], Any]]] = {
-    "mixture2": ("MixtureOfProducts, 2 components (0.7/0.3)", _mixture(2)),
-    "mixture8": ("MixtureOfProducts, 8 components (random probs, seed 8)", _mixture(8)),
-    "curie-weiss-0.5": ("CurieWeiss beta = 0.5", _cw(0.5)),
-    "curie-weiss-1.0": ("CurieWeiss beta = 1.0 (critical)", _cw(1.0)),
-    "ising-chain-2": ("IsingChain coupling 2", _chain),
-    "product": ("Product (0.3/0.7): all TV = 0", _product),
-    "random-table": ("random_table(n, 2, concentration 0.5, seed 0); n <= 20", _table),
-}
-
-
-def make_family(name: str, n: int) -> Any:
-    """The target ``name`` of :data:`FAMILIES` at length ``n``."""
-    if name not in FAMILIES:
-        raise ParameterError(f"`family` must be one of {', '.join(FAMILIES)}; got {name!r}.")
-    n = check_int("n", n, low=2, high=20 if name == "random-table" else None)
-    return FAMILIES[name][1](n)
-
-
-def add_pinning_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``pinning`` subcommand on an ``argparse`` subparsers object."""
     p = subparsers.add_parser(
         "pinning",
@@ -111,7 +51,8 @@ def add_pinning_parser(subparsers: Any) -> argparse.ArgumentParser:
         f"file modes follow the umask): {', '.join(OUTPUT_FILES)} (the last figure only "
         "when --samples > 0).",
     )
-    p.add_argument("--family", required=True, choices=list(FAMILIES), help="target family")
+    p.add_argument("--family", required=True, choices=list(PINNING_FAMILIES),
+                   help="target family")
     p.add_argument("--n", type=int, required=True,
                    help="sequence length, an integer >= 2 (<= 20 for random-table)")
     p.add_argument("--out", metavar="DIR", default="pinning-out",
@@ -121,12 +62,12 @@ def add_pinning_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="root seed, an integer >= 0 (default: %(default)s)")
     p.add_argument("--orders", type=int, default=None,
                    help="random orders / Monte Carlo draws, an integer >= 2 (default: exact "
-                   f"when the target has a table and n <= 8, else {P.DEFAULT_ORDERS})")
+                   f"when the target has a table and n <= 8, else {DEFAULT_ORDERS})")
     p.add_argument("--samples", type=int, default=100,
                    help="sampler runs for the round bound, 0 (skip it) or an integer >= 2 "
                    "(default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no table and no list of files")
-    p.set_defaults(func=run_pinning)
+    p.set_defaults(func=run)
     return p
 
 
@@ -134,39 +75,9 @@ def _fmt_ci(v: float, lo: float, hi: float) -> str:
     return f"{v:.4f}" if lo == hi else f"{v:.4f} [{lo:.4f}, {hi:.4f}]"
 
 
-def _grid_sizes(n: int) -> list[int]:
-    sizes = sorted({max(2, int(round(f * math.sqrt(n)))) for f in (0.125, 0.25, 0.5, 1, 2, 4, 8)})
-    return [s for s in sizes if s <= n] or [n]
-
-
-def compute(name: str, n: int, *, seed: int, orders: int | None, samples: int) -> dict[str, Any]:
-    """All results of one ``pinning`` run (used by :func:`run_pinning`)."""
-    target = make_family(name, n)
-    gen = np.random.default_rng(seed)
-    # exact over all orders is quick up to n = 8; beyond, sample orders
-    table_ok = (P._table_of(target) is not None and P._exact_ok(target.n, target.q)
-                and target.n <= 8)
-    use = orders if orders is not None else (None if table_ok else P.DEFAULT_ORDERS)
-    prof = P.entropy_profile(target, orders=use, rng=gen)
-    tree = P.tree_tv(target, orders=use, rng=gen)
-    prefixes = sorted({0, n // 4, n // 2})
-    grid = P.block_tv_grid(target, prefix_lengths=prefixes, sizes=_grid_sizes(n),
-                           orders=use if use is None else max(16, use // 2), rng=gen)
-    checks = [P.check_entropy_monotone(prof), P.check_entropy_sum(prof),
-              P.check_level_bounds(tree), P.check_tree_bound(tree)]
-    rb = None
-    if samples:
-        from samplers.autospec import AutospeculativeSampler
-
-        rb = P.check_round_bound(AutospeculativeSampler(target, trace=True), target,
-                                 num_samples=samples, rng=gen)
-    return {"target": target, "profile": prof, "tree": tree, "grid": grid,
-            "checks": checks, "round_bound": rb}
-
-
 def _table_text(name: str, res: dict[str, Any]) -> str:
     prof, tree, rb = res["profile"], res["tree"], res["round_bound"]
-    lines = [f"pinning: {FAMILIES[name][0]}, n = {tree.n}, q = {tree.q}",
+    lines = [f"pinning: {PINNING_FAMILIES[name].description}, n = {tree.n}, q = {tree.q}",
              f"method: {tree.method}", ""]
     h = prof.value
     lines.append(f"h_0 = {h[0]:.4f}, h_(n/2) = {h[len(h) // 2]:.4f}, h_(n-1) = {h[-1]:.4f}, "
@@ -201,25 +112,16 @@ def _table_text(name: str, res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` atomically, with the mode an ordinary ``open`` gives (the umask's)."""
-    from verify.pinning_figures import write_file_atomic
-
-    write_file_atomic(path, (json.dumps(payload, indent=1) + "\n").encode())
-
-
 def check_args(args: argparse.Namespace) -> tuple[int, int | None, int]:
     """Every ``pinning`` argument and the output location, before any work.
 
     Returns ``(seed, orders, samples)``; raises :class:`ParameterError`.
     """
-    from verify.cli import check_output_location
-
-    if args.family not in FAMILIES:
-        raise ParameterError(f"`--family` must be one of {', '.join(FAMILIES)}; "
+    if args.family not in PINNING_FAMILIES:
+        raise ParameterError(f"`--family` must be one of {', '.join(PINNING_FAMILIES)}; "
                              f"got {args.family!r}.")
-    check_int("--n", args.n, low=2, high=20 if args.family == "random-table" else None)
-    seed = check_int("--seed", args.seed, low=0)
+    check_int("--n", args.n, low=2, high=PINNING_FAMILIES[args.family].max_n)
+    seed = check_seed("--seed", args.seed)
     orders = None if args.orders is None else check_int("--orders", args.orders, low=2)
     samples = check_int("--samples", args.samples, low=0)
     if samples == 1:
@@ -228,12 +130,10 @@ def check_args(args: argparse.Namespace) -> tuple[int, int | None, int]:
     return seed, orders, samples
 
 
-def run_pinning(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     """Run the ``pinning`` subcommand; returns 0 when every check passes, else 1."""
-    from verify import pinning_figures as F
-
     seed, orders, samples = check_args(args)
-    res = compute(args.family, args.n, seed=seed, orders=orders, samples=samples)
+    res = pinning_run.compute(args.family, args.n, seed=seed, orders=orders, samples=samples)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     label = args.family
@@ -252,13 +152,12 @@ def run_pinning(args: argparse.Namespace) -> int:
         "round_bound": None if res["round_bound"] is None else res["round_bound"].to_dict(),
         "checks": [c.to_dict() for c in res["checks"]],
     }
-    _write_json(out / "pinning.json", payload)
+    F.write_file_atomic(out / "pinning.json", (json.dumps(payload, indent=1) + "\n").encode())
     passed = all(c.passed for c in res["checks"])
     rb = res["round_bound"]
     passed = passed and (rb is None or not rb.flagged)
-    if not getattr(args, "quiet", False):
-        print(_table_text(args.family, res))
-        print("")
-        for f in [*files, out / "pinning.json"]:
-            print(f"wrote {f}")
+    console.say(_table_text(args.family, res))
+    console.say("")
+    for f in [*files, out / "pinning.json"]:
+        console.say(f"wrote {f}")
     return 0 if passed else 1

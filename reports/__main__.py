@@ -1,0 +1,7 @@
+"""``python -m reports``: the ``autospeculation`` command line."""
+
+import sys
+
+from reports.cli import main
+
+sys.exit(main())
