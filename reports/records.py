@@ -116,8 +116,9 @@ def to_record(result: CheckResult, *, stage: str, cid: str, name: str,
     severity : {"error", "warning", "info"}, default "error"
     **extra
         Further record fields (``sampler``, ``target``, ``detail``, ``extra``, ...).
-        They override the fields taken from ``result`` (for example ``id``, or a
-        check's own ``method`` name); a ``None`` value leaves the field out.
+        They override the fields taken from ``result`` (for example ``id``, a
+        check's own ``method`` name, or ``status`` for a check whose failure is a
+        warning in the report's context); a ``None`` value leaves the field out.
 
     Returns
     -------
@@ -132,6 +133,7 @@ def to_record(result: CheckResult, *, stage: str, cid: str, name: str,
         fields["tv_estimate"] = to_plain(tv_estimate)
     if hasattr(result, "worst_cells"):
         fields["worst_cells"] = worst_cells_json(result.worst_cells)
+    status = str(extra.pop("status", None) or result.status)
     fields.update(extra)
     return check_record(stage, cid, name, bool(result.passed), severity=severity,
-                        status=str(result.status), **fields)
+                        status=status, **fields)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from reports.pinning_run import compute
-from reports.records import check_record
+from reports.records import check_record, to_record
 from reports.validation.config import StageContext, StageOutput
 
 __all__ = ["pinning_jobs", "stage_pinning"]
@@ -67,11 +67,13 @@ def stage_pinning(ctx: StageContext) -> StageOutput:
                                  "x": list(range(len(tree.level_sums))),
                                  "y": [float(tree.level_bound)] * len(tree.level_sums)}]})
         if rb is not None:
-            out.checks.append(check_record(
-                "pinning", f"{fam}-{n}/round-bound", "rounds explained by sum TV",
-                rb.passed, severity="warning", sampler="autospeculative", target=f"{fam} n={n}",
-                method=rb.method, statistic=rb.value, pvalue=rb.excess_pvalue, alpha=rb.alpha,
-                num_samples=int(rb.num_samples),
+            # a flag is a warning (the pinning module's own alpha, outside the run's
+            # error budget); no size is planned and the seed is the job's
+            out.checks.append(to_record(
+                rb, stage="pinning", cid=f"{fam}-{n}/round-bound",
+                name="rounds explained by sum TV", severity="warning",
+                status="pass" if rb.passed else "warn", sampler="autospeculative",
+                target=f"{fam} n={n}", detectable_tv=None, seed=None,
                 detail=("flagged: " + "; ".join(rb.reasons)) if rb.flagged else
                 f"c = {rb.value:.3g} in E[rounds] = c (1 + E sum TV) log2 n"))
             rb_rows.append([f"{fam} n={n}", int(rb.num_samples), rb.mean_rounds, rb.mean_sum_tv,
