@@ -66,7 +66,7 @@ class CountingOracle:
         The oracle to guard. If it has ``conditionals_at``
         (:class:`~distributions.base.PositionalOracle`) that fast path is used.
     validate : bool, default True
-        Check every call against the contract of DESIGN 3.1: the oracle leaves its
+        Check every call against the contract of docs/contracts.md: the oracle leaves its
         input arrays unchanged (it is handed copies, so a sampler's state survives an
         oracle that writes into them); the answer has the batch's shape (an answer
         squeezed to ``(n, q)`` for a batch of one context is named as such), a

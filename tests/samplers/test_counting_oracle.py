@@ -1,5 +1,5 @@
 """CountingOracle: every kind of bad answer is rejected with the documented message,
-and calls/rows are counted as in DESIGN 3.1 (B rows, B * L with chain values)."""
+and calls/rows are counted as in docs/contracts.md (B rows, B * L with chain values)."""
 
 from __future__ import annotations
 

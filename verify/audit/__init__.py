@@ -1,5 +1,6 @@
-"""Audit of a user's oracle (DESIGN 6.4): contract, determinism, batch invariance,
-chain-rule consistency across orders, agreement with a reference, and sampler runs.
+"""Audit of a user's oracle: contract, determinism, batch invariance, chain-rule
+consistency across orders, agreement with a reference, and sampler runs
+(docs/verification.md, "Oracle audit").
 
 :func:`audit_oracle` never raises on a bad *answer*: every broken rule becomes a
 :class:`Finding` with a severity, the rule and the exact query that shows it (the
@@ -178,7 +179,7 @@ def audit_oracle(
     sampler_timeout: float | None = SAMPLER_TIMEOUT,
     sampler_max_rounds: int | None = None,
 ) -> AuditResult:
-    """Audit an oracle against its contract and for internal consistency (DESIGN 6.4).
+    """Audit an oracle against its contract and for internal consistency.
 
     Parameters
     ----------
