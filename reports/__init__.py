@@ -1,7 +1,11 @@
-"""Rendering of validation results (what a reviewer reads).
+"""Everything downstream of the checks: the validation run, reports, figures, the CLI.
 
-One JSON document (versioned schema) is the source; Markdown and a self-contained
-HTML file are rendered from it and written atomically.
+The validation run (:mod:`reports.validation`: :class:`ValidationConfig`,
+:func:`run_validation`, :func:`available_stages`) turns the typed results of
+:mod:`verify` into report records (:mod:`reports.records`). One JSON document
+(versioned schema) is the source of a report; Markdown and a self-contained HTML file
+are rendered from it and written atomically. The command line is :mod:`reports.cli`
+(``autospeculation``, ``python -m reports``).
 
 The verdict of a set of check records is :func:`verdict` (one rule, used by the
 renderers, the document validator and the CLI); :func:`summary_line` counts every
@@ -26,8 +30,12 @@ from reports.status import (
     summary_line,
     verdict,
 )
+from reports.validation import ValidationConfig, available_stages, run_validation
 
 __all__ = [
+    "ValidationConfig",
+    "run_validation",
+    "available_stages",
     "make_document",
     "write_report",
     "read_report",

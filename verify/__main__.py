@@ -7,6 +7,6 @@ it is the one place where :mod:`verify` reaches :mod:`reports` (the import contr
 
 import sys
 
-from reports.cli import main
+import reports.cli
 
-sys.exit(main())
+sys.exit(reports.cli.main())
