@@ -199,7 +199,7 @@ def audit_oracle(
         two-sample test against the reference's Euler chain when a reference is given).
         For a discrete oracle also the batch-size invariance of the autospeculative
         sampler's law (:func:`verify.exactness.check_batch_invariance`, batch sizes 1
-        and the sampler's production batch size).
+        and the cost run's batch: 2000 samples when ``n * q <= 64``, else 200).
     sampler_timeout : float or None, default :data:`SAMPLER_TIMEOUT` (60 s)
         Wall-time budget, in seconds (> 0), of each ``sample()`` call of the sampler
         runs (passed to the samplers as ``timeout``). None: no time budget.

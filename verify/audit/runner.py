@@ -6,7 +6,6 @@ recorder and the zero-context witness).
 
 from __future__ import annotations
 
-import inspect
 import math
 import re
 import time
@@ -31,7 +30,7 @@ from verify.exactness import ExactnessResult, check_batch_invariance, check_exac
 #: TV the audit's sampler exactness tests detect (power 0.99) and their total alpha.
 SAMPLER_TV: float = 0.1
 SAMPLER_ALPHA: float = 0.01
-#: TV between the sampler's laws at batch size 1 and at its production batch size that
+#: TV between the sampler's laws at batch size 1 and at the cost run's batch size that
 #: the audit's batch-invariance test detects (power 0.99); drawing at batch size 1 costs
 #: one ``sample()`` call per sample, hence a coarser figure than :data:`SAMPLER_TV`.
 BATCH_TV: float = 0.2
@@ -195,14 +194,9 @@ def _failure(name: str, exc: Exception, rec: _Recorder, during: dict[str, Any],
     return f"the {name} sampler raised {inside} before any oracle query", during
 
 
-def _budget_kwargs(cls: Any, budget: dict[str, Any]) -> dict[str, Any]:
-    """The budget keywords ``cls`` accepts (``max_rounds``, ``timeout``)."""
-    try:
-        params = inspect.signature(cls).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return {}
-    kw = {"timeout": budget["sampler_timeout"], "max_rounds": budget["sampler_max_rounds"]}
-    return {k: v for k, v in kw.items() if k in params}
+def _budget_kwargs(budget: dict[str, Any]) -> dict[str, Any]:
+    """The budget keywords every sampler takes (``timeout``, ``max_rounds``)."""
+    return {"timeout": budget["sampler_timeout"], "max_rounds": budget["sampler_max_rounds"]}
 
 
 def _exactness_summary(r: ExactnessResult, seed: int) -> dict[str, Any]:
@@ -235,7 +229,7 @@ def _sampler_runs(a: _Auditor, oracle: DiscreteOracle, reference: DiscreteOracle
     runs = []
     for k, (name, cls) in enumerate(classes.items()):
         run: dict[str, Any] = {"sampler": name, "budget": dict(budget)}
-        kw = _budget_kwargs(cls, budget)
+        kw = _budget_kwargs(budget)
         run["budget"]["enforced"] = sorted(kw)
         rec = _Recorder(oracle)
         t0 = time.perf_counter()
@@ -296,17 +290,17 @@ def _sampler_runs(a: _Auditor, oracle: DiscreteOracle, reference: DiscreteOracle
 def _sampler_batch_invariance(a: _Auditor, oracle: DiscreteOracle, target: Enumerable | None,
                               seed: int, num: int,
                               budget: dict[str, Any], alpha: float, *, failed: bool) -> None:
-    """The autospeculative sampler's law at batch size 1 and at its production batch
-    size, compared by :func:`verify.exactness.check_batch_invariance`."""
+    """The autospeculative sampler's law at batch size 1 and at batch size ``num`` (the
+    batch of its cost run: all ``num`` samples in one ``sample()`` call), compared by
+    :func:`verify.exactness.check_batch_invariance`."""
     rule = "sampler.batch-invariance"
     if failed:
         a.skip(rule, "a sampler run failed on this oracle (see the sampler rules)")
         return
-    kw = _budget_kwargs(AutospeculativeSampler, budget)
+    kw = _budget_kwargs(budget)
     rec = _Recorder(oracle)
     sampler = AutospeculativeSampler(rec, **kw)
-    big = int(getattr(sampler, "batch_size", None) or num)
-    sizes = (1, big)
+    sizes = (1, int(num))
     during = {"method": "check_batch_invariance", "sampler": "autospeculative",
               "batch_sizes": list(sizes), "seed": seed + 201, "tv": BATCH_TV, "alpha": alpha}
     try:
@@ -346,7 +340,7 @@ def _diffusion_sampler_runs(a: _Auditor, oracle: DiffusionOracle,
         run: dict[str, Any] = {"sampler": name}
         t0 = time.perf_counter()
         try:
-            kw = _budget_kwargs(cls, budget)
+            kw = _budget_kwargs(budget)
             run["budget"] = {**budget, "enforced": sorted(kw)}
             res = cls(oracle, grid, **kw).sample(200, rng=np.random.SeedSequence([seed, k]))
             run.update(sample_seconds=time.perf_counter() - t0, num=200,
