@@ -16,7 +16,7 @@ from distributions.families import hardcore, ising, potts, random_table
 from distributions.scalable import CurieWeiss, IsingChain, Product
 from distributions.strategies import enumerable_distributions
 from distributions.table import TableDistribution
-from samplers.autospec import AutospeculativeSampler
+from samplers.autospec import AutospeculativeSampler, SpeculativeSteps
 from tests.helpers import assert_family
 from verify import pinning as P
 from verify.pinning import checks as PC
@@ -44,16 +44,21 @@ class Hidden:
         return self.d.sample(num, rng=rng)
 
 
-class WastefulSampler(AutospeculativeSampler):
+class WastefulSteps(SpeculativeSteps):
     """Exact but wasteful: the speculation is never accepted, and the residual
     loop accepts its first trial (an exact draw from mu_S built by the children),
     so every block of size >= 2 runs the residual loop exactly once."""
 
-    def _first_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+    def first_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
         return np.full(np.shape(log_mu), -np.inf)
 
-    def _residual_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
+    def residual_log_accept(self, log_mu: np.ndarray, log_nu: np.ndarray) -> np.ndarray:
         return np.where(np.isneginf(log_mu), -np.inf, 0.0)
+
+
+def wasteful_sampler(target: object) -> AutospeculativeSampler:
+    """The autospeculative sampler with :class:`WastefulSteps`, recording a trace."""
+    return AutospeculativeSampler(target, trace=True, steps=WastefulSteps())
 
 
 def _table(p: np.ndarray) -> TableDistribution:
@@ -362,7 +367,7 @@ def test_round_bound_correct_sampler_not_flagged_wasteful_flagged() -> None:
         pvals[name] = good.excess_pvalue
         assert good.value > 0 and good.interval[0] <= good.value <= good.interval[1]
         waste = P.check_round_bound(
-            WastefulSampler(t, trace=True), t, num_samples=200, rng=200 + i, alpha=alpha,
+            wasteful_sampler(t), t, num_samples=200, rng=200 + i, alpha=alpha,
             reference=good,
         )
         assert waste.flagged, (name, waste)
@@ -385,7 +390,7 @@ def test_round_bound_on_a_product_is_exactly_two_rounds() -> None:
     res = P.check_round_bound(AutospeculativeSampler(t, trace=True), t, num_samples=50, rng=0)
     assert not res.flagged
     assert np.all(res.rounds == 2) and np.all(res.sum_tv < 1e-12) and res.mean_rejections == 0
-    waste = P.check_round_bound(WastefulSampler(t, trace=True), t, num_samples=20, rng=0)
+    waste = P.check_round_bound(wasteful_sampler(t), t, num_samples=20, rng=0)
     assert waste.flagged and waste.mean_rounds > 2
 
 
@@ -415,33 +420,6 @@ def test_sampled_orders_on_table_and_exact_agree_roughly() -> None:
     assert ex.num_orders is None and sm.num_orders == 30
     assert sm.level_sums[0] == pytest.approx(ex.level_sums[0])  # root: order-free
     assert len(sm.blocks) == sum(sm.level_blocks)
-
-
-def test_cli_and_figures(tmp_path) -> None:  # noqa: ANN001
-    import argparse
-
-    from distributions.errors import ReportError
-    from verify import pinning_figures as F
-    from verify.pinning_cli import add_pinning_parser, run_pinning
-
-    parser = argparse.ArgumentParser()
-    add_pinning_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
-        ["pinning", "--family", "random-table", "--n", "6", "--out", str(tmp_path),
-         "--samples", "40", "--quiet"]
-    )
-    assert run_pinning(args) == 0
-    names = {p.name for p in tmp_path.iterdir()}
-    assert {"pinning_entropy_profile.png", "pinning_block_tv.png", "pinning_level_sums.png",
-            "pinning_rounds_vs_tv.png", "pinning.json"} <= names
-    assert not [n for n in names if n.startswith(".")]  # no temporary files left
-    data = json.loads((tmp_path / "pinning.json").read_text())
-    assert data["tree"]["n"] == 6 and all(c["passed"] for c in data["checks"])
-    prof = P.entropy_profile(random_table(4, 2, rng=0))
-    with pytest.raises(ReportError, match="must end in .png"):
-        F.plot_entropy_profile(prof, tmp_path / "x.jpg")
-    with pytest.raises(ReportError, match="must be a TreeTVResult"):
-        F.plot_level_sums(prof, tmp_path / "x.png")  # type: ignore[arg-type]
 
 
 def test_sampled_order_checks_tolerate_rounding() -> None:

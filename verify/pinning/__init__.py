@@ -56,7 +56,6 @@ Modules
 
 from __future__ import annotations
 
-from verify.pinning import inputs as _inputs
 from verify.pinning.checks import (
     check_entropy_monotone,
     check_entropy_sum,
@@ -87,12 +86,6 @@ from verify.pinning.results import (
 )
 from verify.pinning.round_bound import check_round_bound, trace_block_tv
 from verify.pinning.tree import DEFAULT_ORDERS, recursion_levels, tree_tv
-
-# ``_table_of`` and ``_exact_ok`` stay importable here only while
-# verify/pinning_cli.py (moving to reports/) still calls them; their replacement is
-# the public ``exact_available(target)``. Remove both once that caller has switched.
-_table_of = _inputs._table_of
-_exact_ok = _inputs._exact_ok
 
 __all__ = [
     "CONFIDENCE",
