@@ -8,9 +8,18 @@ import numpy as np
 import pytest
 
 from distributions.base import MASK
+from distributions.diffusion import GaussianMixture
 from distributions.errors import ParameterError
 from distributions.table import TableDistribution
-from verify.audit import SAMPLER_ALPHA, SAMPLER_TV, AuditResult, Finding, audit_oracle
+from verify.audit import (
+    DIFFUSION_RULES,
+    DISCRETE_RULES,
+    SAMPLER_ALPHA,
+    SAMPLER_TV,
+    AuditResult,
+    Finding,
+    audit_oracle,
+)
 from verify.results import CheckResult
 
 
@@ -223,9 +232,7 @@ def test_not_an_oracle_is_a_parameter_error():
 
 
 def test_diffusion_oracle_correct_passes_and_misscaled_fails_tower_and_reference():
-    diffusion = pytest.importorskip("distributions.diffusion")
-    gm = diffusion.GaussianMixture([0.3, 0.7], [[0.0, 0.0], [2.0, 1.0]],
-                                   [np.eye(2), 0.5 * np.eye(2)])
+    gm = GaussianMixture([0.3, 0.7], [[0.0, 0.0], [2.0, 1.0]], [np.eye(2), 0.5 * np.eye(2)])
     ok = audit_oracle(gm, rng=0)
     assert ok.passed, str(ok)
 
@@ -251,8 +258,6 @@ def _rule(res: AuditResult, rule: str) -> Finding:
 
 
 def _all_rules(res: AuditResult) -> None:
-    from verify.audit import DISCRETE_RULES
-
     rules = [f.rule for f in res.checks]
     assert len(rules) == len(set(rules)), rules
     assert set(DISCRETE_RULES) - {"contract.other"} <= set(rules), rules
@@ -574,11 +579,7 @@ def test_sampler_batch_invariance_finding():
 
 
 def test_diffusion_audit_statuses_shape_and_budget():
-    diffusion = pytest.importorskip("distributions.diffusion")
-    from verify.audit import DIFFUSION_RULES
-
-    gm = diffusion.GaussianMixture([0.3, 0.7], [[0.0, 0.0], [2.0, 1.0]],
-                                   [np.eye(2), 0.5 * np.eye(2)])
+    gm = GaussianMixture([0.3, 0.7], [[0.0, 0.0], [2.0, 1.0]], [np.eye(2), 0.5 * np.eye(2)])
 
     class Squeezing:
         dim = 2
