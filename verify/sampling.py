@@ -33,6 +33,7 @@ __all__ = [
     "check_size",
     "check_timeout",
     "draw_samples",
+    "int_seed",
     "iter_draws",
     "resolve_batch_size",
     "seed_of",
@@ -235,3 +236,16 @@ def check_memory(num: int, n: int, what: str) -> None:
             f"exceed the memory cap of {MAX_SAMPLE_ENTRIES:,} (8 GiB); use fewer samples "
             "(a larger `tv`)."
         )
+
+
+def int_seed(rng: Any) -> int | None:
+    """The integer seed ``rng`` is (the result's ``seed``), or ``None`` for anything else.
+
+    Examples
+    --------
+    >>> int_seed(7), int_seed(None), int_seed(True)
+    (7, None, None)
+    """
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        return int(rng)
+    return None

@@ -147,7 +147,7 @@ def test_stated_power_holds_for_one_coupled_pair():
         pair = tuple(int(v) for v in gen.choice(n, 2, replace=False))
         x = _coupled_pair(n, num, tv, pair, gen)
         res = chain_test(x, target, alpha=ALPHA, power=power, rng=gen)
-        assert res.detectable_tv() == pytest.approx(tv)
+        assert res.detectable_tv == pytest.approx(tv)
         hits += res.status == "fail"
     need = int(stats.binom.ppf(1e-3, runs, power))
     ci = stats.binomtest(hits, runs).proportion_ci(0.95, method="exact")
@@ -211,7 +211,7 @@ def test_degenerate_target_at_n_100000():
     d = IsingChain(100_000, 40.0, 3.0)
     x = d.sample(200, rng=201)
     res = chain_test(x, d, alpha=ALPHA, rng=202)
-    assert res.status == ("pass" if res.detectable_tv() < 1 else "no-power"), res.status
+    assert res.status == ("pass" if res.detectable_tv < 1 else "no-power"), res.status
     assert res.pairs_tested == 1024 * 1023 // 2 and len(res.pair_sites) == 1024
     assert "are not tested" in res.power_against
     assert np.isfinite(res.pvalue), res.pvalues
@@ -240,7 +240,7 @@ def test_no_power_status_when_the_size_cannot_detect_anything():
     target = Product(gen.dirichlet(np.ones(q), size=n))
     small = target.sample(20, rng=197)
     res = chain_test(small, target, alpha=ALPHA, rng=198)
-    assert res.detectable_tv() >= 1.0
+    assert res.detectable_tv >= 1.0
     assert res.status == "no-power" and not res.passed, (res.status, res.pvalue)
     assert res.power_against.startswith("No stated power")
     wrong = np.zeros((20, n), dtype=np.int64)
@@ -249,7 +249,7 @@ def test_no_power_status_when_the_size_cannot_detect_anything():
     num = plan_chain_sample_size(target, tv=0.3, alpha=ALPHA, power=0.99)
     big = chain_test(target.sample(num, rng=199), target, alpha=ALPHA, rng=200)
     assert big.status == "pass" and big.passed, (big.pvalue, big.worst_cells)
-    assert big.detectable_tv() <= 0.3 + 1e-9
+    assert big.detectable_tv <= 0.3 + 1e-9
 
 
 def test_chain_test_bad_input():

@@ -181,7 +181,7 @@ def check_exact(
                                                   bsize, deadline)), axis=0)
         ct = chain_test(samples, target, alpha=alpha, power=power, rng=ss_test)
         deadline.check("after the chain tests")
-        det = ct.detectable_tv(power)
+        det = ct.detectable_tv
         rejected = bool(ct.pvalue <= alpha or getattr(ct, "impossible", ""))
         status = status_of(rejected, det)
         if getattr(ct, "status", None) in ("fail", "no-power") and status != "fail":

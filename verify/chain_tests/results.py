@@ -1,0 +1,83 @@
+"""The result record of :func:`~verify.chain_tests.chain_test`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from verify.chain_tests.layout import INTERACTION_ORDERS, chain_detectable_tv
+from verify.results import ResultBase, WorstCell
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChainTestResult(ResultBase):
+    """Outcome of :func:`chain_test`.
+
+    Attributes
+    ----------
+    statistic : float
+        ``-log10(pvalue)``.
+    pvalue : float
+        Smallest Holm-adjusted p-value of the family (0 after an impossible value).
+    pvalues : mapping of str to float
+        Raw p-value of every sub-test (sites and pairs summarised by their minimum:
+        ``site-min``, ``pair-min``; every one is in the Holm family).
+    num_samples, n, q : int
+    family_size : int
+    alpha : float
+    tv_estimate : float
+        Largest bias-corrected one- or two-site marginal TV (a lower-bound proxy).
+    worst_cells : tuple of WorstCell
+        The sub-tests with the smallest p-values.
+    impossible : str
+        Description of the first zero-probability observation, or ``""``.
+    rejected : tuple of str
+        Sub-tests rejected by Holm at ``alpha``.
+    status : {"pass", "fail", "no-power"}
+        See the module docstring; ``passed`` is True only for ``"pass"``.
+    passed : bool
+    detectable_tv : float
+        One- or two-site-marginal TV detected with probability ``power`` (1.0: no
+        stated power); :meth:`detectable_tv_at` gives it at another power.
+    seed : int or None
+        The integer ``rng`` given (``None`` for a Generator or SeedSequence).
+    method : str
+        ``"chain"``.
+    power : float
+        Power of the stated detectable TV (:meth:`detectable_tv`).
+    interaction_orders : tuple of int
+        Orders of the marginals that carry the stated power: ``(1, 2)``.
+    power_against : str
+        The class of deviations detected with probability ``power`` (and the ones
+        not covered), in words, for reports.
+    pair_sites : tuple of int
+        Sites whose pairs are all tested.
+    pairs_tested, pairs_total : int
+        Pairs tested and ``n (n - 1) / 2``.
+    notes : tuple of str
+        Sub-tests omitted as degenerate (zero variance) and why, (nearly)
+        deterministic sites, a family p-value of 1 explained (Holm's cap).
+    """
+
+    pvalues: Mapping[str, float]
+    n: int
+    q: int
+    family_size: int
+    tv_estimate: float
+    worst_cells: tuple[WorstCell, ...]
+    impossible: str = ""
+    rejected: tuple[str, ...] = field(default_factory=tuple)
+    power: float = 0.99
+    interaction_orders: tuple[int, ...] = INTERACTION_ORDERS
+    power_against: str = ""
+    pair_sites: tuple[int, ...] = field(default_factory=tuple)
+    pairs_tested: int = 0
+    pairs_total: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def detectable_tv_at(self, power: float) -> float:
+        """One- or two-site-marginal TV detected with probability ``power`` at this
+        size and level (``detectable_tv`` is the figure at the result's own
+        ``power``); 1.0 means no stated power."""
+        return chain_detectable_tv(self.n, self.q, self.num_samples, alpha=self.alpha,
+                                   power=power)

@@ -1,0 +1,91 @@
+""":func:`check_speculative_acceptance`: per-step acceptance of the speculative diffusion
+sampler against ``2 Phi(-|D| / 2)`` (martingale tests)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from distributions._validation import check_int
+from distributions.errors import ParameterError
+from verify.continuous.common import (
+    _check_alpha,
+    _family_notes,
+    _holm,
+    _status,
+)
+from verify.continuous.results import (
+    AcceptanceResult,
+)
+from verify.sampling import int_seed
+
+
+def check_speculative_acceptance(
+    sampler: Any,
+    *,
+    num_samples: int,
+    alpha: float = 0.01,
+    rng: Any = None,
+    beta: float = 0.1,
+    num_bins: int = 8,
+) -> AcceptanceResult:
+    """Per-step acceptance of a speculative diffusion sampler against ``2 Phi(-|D|/2)``.
+
+    The sampler must return ``aux["step_dnorm"]`` (``|D_k|``) and
+    ``aux["step_accepted"]`` for every evaluated step (up to and including each
+    window's first rejection). Given the past, step ``k`` is accepted with
+    probability ``p_k = 2 Phi(-|D_k| / 2)`` exactly, so ``sum (A_k - p_k)`` is a
+    martingale: tested with its z-score (both sides) and a binned chi-square over
+    quantile bins of ``p_k`` (each bin's sum is a martingale too); Holm.
+    """
+    num = check_int("num_samples", num_samples, low=1)
+    alpha = _check_alpha(alpha)
+    beta = _check_alpha(beta, "beta")
+    num_bins = check_int("num_bins", num_bins, low=1)
+    res = sampler.sample(num, rng=np.random.default_rng(rng))
+    aux = getattr(res, "aux", {}) or {}
+    if "step_dnorm" not in aux or "step_accepted" not in aux:
+        raise ParameterError(
+            "`sampler` must expose aux['step_dnorm'] and aux['step_accepted'] "
+            "(SpeculativeDiffusionSampler does)."
+        )
+    dn = np.asarray(aux["step_dnorm"], dtype=np.float64)
+    acc = np.asarray(aux["step_accepted"], dtype=bool)
+    if dn.size < 2:
+        raise ParameterError(f"too few non-trivial steps to test; got {dn.size}.")
+    p = 2.0 * stats.norm.sf(dn / 2.0)
+    var = p * (1.0 - p)
+    resid = acc.astype(np.float64) - p
+    z = float(resid.sum() / math.sqrt(max(var.sum(), 1e-300)))
+    names = ["martingale z-score of accepts"]
+    st = [z]
+    pv = [float(2.0 * stats.norm.sf(abs(z)))]
+    edges = np.unique(np.quantile(p, np.linspace(0.0, 1.0, num_bins + 1)))
+    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(edges.size - 2, 0))
+    nb = int(which.max()) + 1
+    o = np.bincount(which, weights=acc.astype(np.float64), minlength=nb)
+    e = np.bincount(which, weights=p, minlength=nb)
+    v = np.bincount(which, weights=var, minlength=nb)
+    keep = v > 0
+    chi = float((((o - e) ** 2)[keep] / v[keep]).sum())
+    names.append(f"binned chi-square ({int(keep.sum())} bins of p)")
+    st.append(chi)
+    pv.append(float(stats.chi2.sf(chi, max(int(keep.sum()), 1))))
+    tests, fam_p, passed = _holm(names, st, pv, alpha)
+    zc = stats.norm.isf(alpha / (2.0 * len(tests))) + stats.norm.isf(beta)
+    shift = float(zc * math.sqrt(var.sum()) / dn.size)
+    no_power = shift >= 1.0
+    return AcceptanceResult(
+        method="acceptance-martingale-holm", detectable_tv=shift, seed=int_seed(rng),
+        num_samples=int(dn.size),
+        effect="shift of the mean acceptance rate, detected with probability 1 - beta",
+        statistic=z, pvalue=fam_p, passed=passed and not no_power, alpha=alpha, beta=beta,
+        num_steps=int(dn.size), observed_rate=float(acc.mean()),
+        predicted_rate=float(p.mean()), tests=tests, detectable_rate_shift=shift,
+        bins={"observed": o, "expected": e, "variance": v},
+        status=_status(passed, no_power), pvalue_resolution=0.0,
+        notes=tuple(_family_notes(tests, fam_p, alpha)),
+    )

@@ -1,0 +1,90 @@
+"""Helpers shared by the continuous checks: drawing, Holm families, notes, levels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from statsmodels.stats.multitest import multipletests
+
+from distributions._validation import check_float
+from distributions.errors import ParameterError
+from verify.continuous.results import (
+    SubTest,
+)
+
+
+def _draw(sampler: Any, num: int, rng: Any, name: str) -> tuple[np.ndarray, Any]:
+    """Samples (num, dim) float and the SampleResult (or None) of a sampler/callable."""
+    if hasattr(sampler, "sample") and callable(sampler.sample):
+        res = sampler.sample(num, rng=rng)
+        arr = res.samples if hasattr(res, "samples") else res
+    elif callable(sampler):
+        res = None
+        arr = sampler(num, rng)
+    else:
+        raise ParameterError(
+            f"`{name}` must be a sampler (with .sample) or a callable (num, rng) -> array; "
+            f"got {type(sampler).__name__}."
+        )
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] != num:
+        raise ParameterError(
+            f"`{name}` must return an array of shape ({num}, dim); got {arr.shape}."
+        )
+    if not np.isfinite(arr).all():
+        raise ParameterError(f"`{name}` returned non-finite samples.")
+    return arr, res
+
+
+def _holm(names: list[str], stats_: list[float], pvals: list[float], alpha: float,
+          resolutions: list[float] | None = None
+          ) -> tuple[tuple[SubTest, ...], float, bool]:
+    p = np.clip(np.asarray(pvals, dtype=np.float64), 0.0, 1.0)
+    res = resolutions if resolutions is not None else [0.0] * len(names)
+    reject, adj, _, _ = multipletests(p, alpha=alpha, method="holm")
+    tests = tuple(
+        SubTest(n, float(s), float(pv), float(a), bool(r), float(g))
+        for n, s, pv, a, r, g in zip(names, stats_, p, adj, reject, res, strict=True)
+    )
+    return tests, float(adj.min()), not bool(reject.any())
+
+
+def _status(passed: bool, no_power: bool) -> str:
+    return "pass" if passed and not no_power else ("fail" if not passed else "no-power")
+
+
+def _family_notes(tests: tuple[SubTest, ...], fam_p: float, alpha: float) -> list[str]:
+    """A family p-value of 1 explained; Monte Carlo sub-tests that cannot reject."""
+    notes = []
+    m = len(tests)
+    if fam_p >= 1.0:
+        pmin = min(t.pvalue for t in tests)
+        notes.append(
+            f"family p-value 1: Holm's adjustment min(1, m p_min) with m = {m} and smallest "
+            f"raw p-value {pmin:.3g} >= 1/m (the correction, not a degenerate statistic)"
+        )
+    for t in tests:
+        if t.resolution > alpha / m:
+            notes.append(
+                f"{t.name}: p-value resolution {t.resolution:.3g} > alpha / m = "
+                f"{alpha / m:.3g}; this sub-test alone cannot reject the family"
+            )
+    return notes
+
+
+def _tie_notes(label: str, x: np.ndarray) -> list[str]:
+    """Tied values per coordinate (the KS nulls assume continuous laws)."""
+    notes = []
+    for j in range(x.shape[1]):
+        ties = x.shape[0] - np.unique(x[:, j]).size
+        if ties:
+            notes.append(f"{label} coordinate {j}: {ties} tied values of {x.shape[0]} "
+                         "(KS p-values are conservative with ties)")
+    return notes
+
+
+def _check_alpha(alpha: Any, name: str = "alpha") -> float:
+    return check_float(name, alpha, low=0.0, high=1.0, low_open=True, high_open=True)
