@@ -35,6 +35,7 @@ from samplers.diffusion import (  # noqa: E402
     SpeculativeDiffusionSampler,
 )
 from verify.continuous import check_stein_discrepancy  # noqa: E402
+from verify.fits import fit_power_law  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -83,10 +84,6 @@ def run_one(target, g, window: int, num: int, num_auto: int, seed: int) -> dict:
     return out
 
 
-def fit_exponent(xs: list[float], ys: list[float]) -> float:
-    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
@@ -129,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             show(tname, n_steps, target.dim, r)
         rows = record["vs_steps"][tname]
         record["exponents"][tname] = {
-            k: fit_exponent(n_list, [rows[str(n)][k]["rounds_mean"] for n in n_list])
+            k: fit_power_law(n_list, [rows[str(n)][k]["rounds_mean"] for n in n_list]).gamma
             for k in ("euler", "autospec", "speculative")
         }
     for d in d_list:

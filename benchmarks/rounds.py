@@ -40,6 +40,7 @@ from scipy import stats  # noqa: E402
 
 from samplers.catalogue import BENCHMARK_SAMPLERS as SAMPLERS  # noqa: E402
 from samplers.catalogue import PINNING_FAMILIES  # noqa: E402
+from verify.fits import fit_power_law  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 MAX_CHUNK_ENTRIES = 2**22  # samples per sampler call: chunk * n <= this
@@ -83,11 +84,10 @@ def bootstrap_ci(values: np.ndarray, stat: Callable, seed: int) -> tuple[float, 
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def fit_exponent(ns: list[int], means: list[float]) -> float | None:
-    """Least-squares slope of log(mean rounds) against log(n)."""
-    if len(ns) < 2:
-        return None
-    return float(np.polyfit(np.log(ns), np.log(means), 1)[0])
+def _exponent(ns: list[int], means: list[float]) -> float | None:
+    """Fitted exponent of mean rounds against n (:func:`verify.fits.fit_power_law`);
+    None with fewer than two points."""
+    return fit_power_law(ns, means).gamma if len(ns) >= 2 else None
 
 
 def num_samples(n: int, quick: bool) -> int:
@@ -187,8 +187,8 @@ def exponents_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
             ns = [r["n"] for r in sel]
             means = [r["mean_rounds"] for r in sel]
             exponents[f"{fam} | {sname}"] = {
-                "exponent_all": fit_exponent(ns, means),
-                "exponent_last3": fit_exponent(ns[-3:], means[-3:]),
+                "exponent_all": _exponent(ns, means),
+                "exponent_last3": _exponent(ns[-3:], means[-3:]),
                 "n_range": [min(ns), max(ns)] if ns else None,
             }
     return exponents

@@ -19,6 +19,7 @@ from reports.validation.config import (
     min_check_alpha,
     select_names,
 )
+from reports.validation.rounds import rounds_output
 from reports.validation.run import available_stages, run_validation
 from samplers.catalogue import (
     DISCRETE_SAMPLERS,
@@ -43,6 +44,7 @@ __all__ = [
     "min_check_alpha",
     "parallel_samplers",
     "record_status",
+    "rounds_output",
     "run_validation",
     "select_names",
     "status_counts",

@@ -170,7 +170,7 @@ def test_rounds_scaling_refuses_bad_arguments_before_any_work(kwargs, message, m
     """Item 8: ``rounds --num 0`` raised a numpy error after the run started."""
     from verify import rounds
 
-    monkeypatch.setattr(rounds, "_targets", lambda quick: pytest.fail("work started"))
+    monkeypatch.setattr(rounds, "make_sampler", lambda *a, **k: pytest.fail("work started"))
     with pytest.raises(ParameterError, match=message.replace("(", r"\(").replace(")", r"\)")):
         rounds.rounds_scaling(**kwargs)
 
@@ -197,3 +197,24 @@ def test_diffusion_records_keep_the_status_resolution_and_notes_of_the_check(mon
     assert checks and all(c["status"] == "no-power" and c["passed"] is False for c in checks)
     assert all(c["extra"]["pvalue_resolution"] == 0.25 and "a note on ties" in c["detail"]
                for c in checks)
+
+
+def test_rounds_records_are_informational_and_name_the_fit():
+    """The rounds stage's records come from the typed result of rounds_scaling through
+    to_record: a sampler not sublinear at this size is a warning, not a failure; the
+    section carries the points, the fit and the figure."""
+    from verify.rounds import rounds_scaling
+
+    res = rounds_scaling(["agr24"], quick=True, seed=3, num=4)
+    out = V.rounds_output(res)
+    (rec,) = out.checks
+    assert rec["id"] == "rounds/agr24/sublinear" and rec["severity"] == "info"
+    assert rec["status"] == ("pass" if res.samplers[0].passed else "warn")
+    assert "pvalue" not in rec and "alpha" not in rec and rec["num_samples"] == 4
+    assert "fit rounds ~" in rec["detail"]
+    (sec,) = out.sections
+    assert len(sec["tables"][0]["rows"]) == len(res.ns)
+    assert sec["figures"][0]["series"][1]["y"] == [p.mean_rounds for p in res.samplers[0].points]
+    failing = type(res.samplers[0])(**{**vars(res.samplers[0]), "passed": False, "status": ""})
+    bad = V.rounds_output(type(res)(**{**vars(res), "samplers": (failing,)}))
+    assert bad.checks[0]["status"] == "warn" and bad.checks[0]["passed"] is False
