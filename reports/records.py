@@ -124,6 +124,17 @@ def to_record(result: CheckResult, *, stage: str, cid: str, name: str,
     -------
     dict
         The record, in plain Python types (it may cross a process boundary).
+
+    Examples
+    --------
+    >>> from distributions import random_table
+    >>> from samplers import SequentialSampler
+    >>> from verify import check_exact
+    >>> target = random_table(3, 2, rng=0)
+    >>> res = check_exact(SequentialSampler(target), target, tv=0.2, rng=1)
+    >>> rec = to_record(res, stage="exactness", cid="seq", name="law", sampler="sequential")
+    >>> rec["id"], rec["status"] == res.status, rec["seed"]
+    ('exactness/seq', True, 1)
     """
     fields: dict[str, Any] = {k: to_plain(getattr(result, k)) for k in _PROTOCOL_FIELDS}
     fields["method"] = str(fields["method"])

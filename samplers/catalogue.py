@@ -154,6 +154,12 @@ def make_sampler(name: str, oracle: DiscreteOracle, **options: Any) -> Sampler:
     ------
     ParameterError
         If ``name`` is not in the catalogue (before any work).
+
+    Examples
+    --------
+    >>> target = make_target("ising-chain")
+    >>> make_sampler("agr24", target, order="identity").sample(4, rng=0).samples.shape
+    (4, 6)
     """
     return _check_sampler_name(name).cls(oracle, **options)
 
