@@ -12,6 +12,7 @@ from reports.cli.inputs import check_report_dir, check_seed
 from reports.cli.validate import STRICT_HELP
 from reports.io import make_document
 from reports.render import fmt
+from reports.validation.rounds import rounds_output
 from samplers.catalogue import parallel_samplers
 from verify import rounds
 
@@ -53,15 +54,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
         check_report_dir("--out", args.out)
     names = list(dict.fromkeys(args.samplers)) if args.samplers else parallel_samplers()
     t0 = time.perf_counter()
-    res = rounds.rounds_scaling(names, quick=args.quick, seed=seed, num=num,
-                                progress=console.progress())
+    res = rounds_output(rounds.rounds_scaling(names, quick=args.quick, seed=seed, num=num,
+                                              progress=console.progress()))
     secs = time.perf_counter() - t0
-    doc = make_document("rounds", "autospeculation rounds scaling", res["checks"],
-                        res["sections"], seeds={"root": seed},
+    doc = make_document("rounds", "autospeculation rounds scaling", res.checks,
+                        res.sections, seeds={"root": seed},
                         stage_seconds=[("rounds", secs)], total_seconds=secs,
                         command=[PROG, *args.argv], strict=bool(args.strict))
     if not console.quiet:
-        for t in res["sections"][0]["tables"]:
+        for t in res.sections[0]["tables"]:
             print(t["title"])
             print("  " + "  ".join(f"{c:>12}" for c in t["columns"]))
             for r in t["rows"]:
