@@ -11,10 +11,10 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from distributions.base import MASK
+from verify.exactness import full_table_test
 
 __all__ = [
     "GTest",
@@ -36,22 +36,13 @@ class GTest:
 
 
 def gtest_table(samples: np.ndarray, pmf: np.ndarray, q: int) -> GTest:
-    """Full-table G-test of ``samples`` (num, n) against the flat C-order ``pmf``."""
+    """Full-table G-test (Williams' correction) of ``samples`` (num, n) against the flat
+    C-order ``pmf``: the suite's own kernel, :func:`verify.exactness.full_table_test`
+    with ``method="gtest"`` (no cell dropped; an impossible-cell hit gives p = 0)."""
     samples = np.asarray(samples)
-    num, n = samples.shape
-    idx = np.ravel_multi_index(samples.T, (q,) * n)
-    counts = np.bincount(idx, minlength=q**n).astype(np.float64)
-    support = pmf > 0
-    impossible = int(counts[~support].sum())
-    if impossible:
-        return GTest(np.inf, 0.0, int(support.sum()) - 1, num, impossible)
-    obs, exp = counts[support], pmf[support] * num
-    dof = int(support.sum()) - 1
-    if dof == 0:
-        return GTest(0.0, 1.0, 0, num, 0)
-    nz = obs > 0
-    g = 2.0 * float(np.sum(obs[nz] * np.log(obs[nz] / exp[nz])))
-    return GTest(g, float(stats.chi2.sf(g, dof)), dof, num, 0)
+    res = full_table_test(samples, np.asarray(pmf, dtype=np.float64), q, method="gtest")
+    return GTest(float(res.statistic), float(res.pvalue), int(res.dof), int(samples.shape[0]),
+                 int(res.impossible_hits))
 
 
 def assert_exact_gtest(
