@@ -6,8 +6,9 @@ Every check of :mod:`verify` draws its samples through :func:`iter_draws` (or
 stream of the run's :class:`numpy.random.SeedSequence` per group of calls covering
 up to ``2**17`` rows, every answer validated (shape, integer values in ``0..q-1``)
 with an error that shows the value seen, and a wall-time :class:`Deadline` checked
-between calls. The checks of ``rng``, ``timeout``, sizes and memory that precede any
-drawing are here as well.
+between calls. Continuous (diffusion) samplers are drawn by :func:`draw_real`
+(float ``(num, dim)`` arrays, finite values). The checks of ``rng``, ``timeout``,
+sizes and memory that precede any drawing are here as well.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "check_rng",
     "check_size",
     "check_timeout",
+    "draw_real",
     "draw_samples",
     "int_seed",
     "iter_draws",
@@ -249,3 +251,36 @@ def int_seed(rng: Any) -> int | None:
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
         return int(rng)
     return None
+
+
+def draw_real(sampler: Any, num: int, rng: Any, name: str) -> tuple[np.ndarray, Any]:
+    """Real-valued samples of a continuous (diffusion) sampler, validated.
+
+    ``sampler`` has ``.sample(num, rng=...)`` (returning a
+    :class:`~samplers.base.SampleResult` or an array) or is a callable
+    ``(num, rng) -> array``. Returns the samples as a float ``(num, dim)`` array (a
+    1-d answer is one coordinate) and the ``SampleResult`` (``None`` for a
+    callable); a wrong shape or a non-finite value is a :class:`ParameterError`
+    naming ``name``.
+    """
+    if hasattr(sampler, "sample") and callable(sampler.sample):
+        res = sampler.sample(num, rng=rng)
+        arr = res.samples if hasattr(res, "samples") else res
+    elif callable(sampler):
+        res = None
+        arr = sampler(num, rng)
+    else:
+        raise ParameterError(
+            f"`{name}` must be a sampler (with .sample) or a callable (num, rng) -> array; "
+            f"got {type(sampler).__name__}."
+        )
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] != num:
+        raise ParameterError(
+            f"`{name}` must return an array of shape ({num}, dim); got {arr.shape}."
+        )
+    if not np.isfinite(arr).all():
+        raise ParameterError(f"`{name}` returned non-finite samples.")
+    return arr, res

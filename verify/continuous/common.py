@@ -8,35 +8,9 @@ import numpy as np
 from statsmodels.stats.multitest import multipletests
 
 from distributions._validation import check_float
-from distributions.errors import ParameterError
 from verify.continuous.results import (
     SubTest,
 )
-
-
-def _draw(sampler: Any, num: int, rng: Any, name: str) -> tuple[np.ndarray, Any]:
-    """Samples (num, dim) float and the SampleResult (or None) of a sampler/callable."""
-    if hasattr(sampler, "sample") and callable(sampler.sample):
-        res = sampler.sample(num, rng=rng)
-        arr = res.samples if hasattr(res, "samples") else res
-    elif callable(sampler):
-        res = None
-        arr = sampler(num, rng)
-    else:
-        raise ParameterError(
-            f"`{name}` must be a sampler (with .sample) or a callable (num, rng) -> array; "
-            f"got {type(sampler).__name__}."
-        )
-    arr = np.asarray(arr, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[0] != num:
-        raise ParameterError(
-            f"`{name}` must return an array of shape ({num}, dim); got {arr.shape}."
-        )
-    if not np.isfinite(arr).all():
-        raise ParameterError(f"`{name}` returned non-finite samples.")
-    return arr, res
 
 
 def _holm(names: list[str], stats_: list[float], pvals: list[float], alpha: float,

@@ -14,7 +14,6 @@ from distributions.errors import ParameterError
 from samplers.diffusion import LocalizationGrid
 from verify.continuous.common import (
     _check_alpha,
-    _draw,
     _family_notes,
     _holm,
     _status,
@@ -23,7 +22,7 @@ from verify.continuous.common import (
 from verify.continuous.results import (
     GaussianChainResult,
 )
-from verify.sampling import int_seed
+from verify.sampling import draw_real, int_seed
 
 
 def gaussian_chain_moments(
@@ -125,7 +124,7 @@ def check_gaussian_chain(
     beta = _check_alpha(beta, "beta")
     end_mean, end_cov, out_mean, out_cov = gaussian_chain_moments(mean, cov, grid)
     gen = np.random.default_rng(rng)
-    x, res = _draw(sampler, num, gen, "sampler")
+    x, res = draw_real(sampler, num, gen, "sampler")
     d = out_mean.shape[0]
     if x.shape[1] != d:
         raise ParameterError(f"the sampler must return dimension {d}; got {x.shape[1]}.")

@@ -13,14 +13,13 @@ from distributions._validation import check_float, check_int
 from distributions.errors import ParameterError
 from verify.continuous.common import (
     _check_alpha,
-    _draw,
     _status,
     _tie_notes,
 )
 from verify.continuous.results import (
     SteinResult,
 )
-from verify.sampling import int_seed
+from verify.sampling import draw_real, int_seed
 
 
 def check_stein_discrepancy(
@@ -66,7 +65,7 @@ def check_stein_discrepancy(
         num = x.shape[0]
     else:
         num = check_int("num_samples", num_samples, low=10)
-        x, _ = _draw(sampler, num, s_x, "sampler")
+        x, _ = draw_real(sampler, num, s_x, "sampler")
     n, d = x.shape
     if bandwidth is None:
         ref = target.sample(min(n, 500), rng=s_bw)

@@ -14,7 +14,6 @@ from distributions._validation import check_int
 from distributions.errors import ParameterError
 from verify.continuous.common import (
     _check_alpha,
-    _draw,
     _family_notes,
     _holm,
     _status,
@@ -23,7 +22,7 @@ from verify.continuous.common import (
 from verify.continuous.results import (
     SameLawResult,
 )
-from verify.sampling import int_seed
+from verify.sampling import draw_real, int_seed
 
 
 def _dkw_const(n: int, m: int) -> float:
@@ -101,8 +100,8 @@ def check_same_law(
     max_energy_samples = check_int("max_energy_samples", max_energy_samples, low=10)
     gen = np.random.default_rng(rng)
     s_a, s_b, s_t = gen.spawn(3)
-    x, _ = _draw(sampler_a, num, s_a, "sampler_a")
-    y, _ = _draw(sampler_b, num, s_b, "sampler_b")
+    x, _ = draw_real(sampler_a, num, s_a, "sampler_a")
+    y, _ = draw_real(sampler_b, num, s_b, "sampler_b")
     if x.shape[1] != y.shape[1]:
         raise ParameterError(
             f"the samplers must have the same dimension; got {x.shape[1]} and {y.shape[1]}."
