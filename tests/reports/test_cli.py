@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reports.schema import REPORT_SCHEMA, validate_report
 from reports.cli import main
+from reports.schema import REPORT_SCHEMA, validate_report
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "examples" / "my_masked_model.py")

@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import pytest
 
 from distributions import random_table
-from verify import pinning as P
 from reports import pinning_figures as F
+from verify import pinning as P
 
 
 @pytest.fixture
