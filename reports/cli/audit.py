@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
 from distributions._validation import check_float, check_int
 from reports.audit_report import audit_report
-from reports.cli.console import PROG, Console
+from reports.cli.console import PROG, Console, SubParsers
 from reports.cli.inputs import check_report_dir, check_seed, load_factory
 from reports.cli.validate import STRICT_HELP
 from reports.io import make_document
@@ -18,7 +17,7 @@ from verify import audit
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: SubParsers) -> argparse.ArgumentParser:
     """Register the ``audit`` subcommand on an ``argparse`` subparsers object."""
     a = subparsers.add_parser(
         "audit", help="audit an oracle MODULE:FACTORY",

@@ -22,7 +22,7 @@ from reports.io import write_report
 from reports.render import fmt
 from reports.status import STATUS_LABELS, check_status, summary_line
 
-__all__ = ["PROG", "Console", "ProgressBar"]
+__all__ = ["PROG", "Console", "ProgressBar", "SubParsers"]
 
 PROG = "autospeculation"
 
@@ -35,6 +35,13 @@ class ProgressBar(Protocol):
     def update(self, k: int = 1) -> Any: ...
 
     def close(self) -> None: ...
+
+
+class SubParsers(Protocol):
+    """What ``ArgumentParser.add_subparsers()`` returns, as the subcommand modules use it
+    (each registers itself with ``add_parser(subparsers)``)."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser: ...
 
 
 def _on_tty() -> bool:

@@ -22,7 +22,7 @@ from distributions._validation import check_int
 from distributions.errors import ParameterError
 from reports import pinning_figures as F
 from reports import pinning_run
-from reports.cli.console import Console
+from reports.cli.console import Console, SubParsers
 from reports.cli.inputs import check_output_location, check_seed
 from samplers.catalogue import PINNING_FAMILIES
 from verify.pinning import DEFAULT_ORDERS
@@ -39,7 +39,7 @@ OUTPUT_FILES: tuple[str, ...] = (
     "pinning_rounds_vs_tv.png",
 )
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: SubParsers) -> argparse.ArgumentParser:
     """Register the ``pinning`` subcommand on an ``argparse`` subparsers object."""
     p = subparsers.add_parser(
         "pinning",

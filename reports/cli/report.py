@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from reports import io
-from reports.cli.console import Console
+from reports.cli.console import Console, SubParsers
 from reports.cli.inputs import check_report_dir
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: SubParsers) -> argparse.ArgumentParser:
     """Register the ``report`` subcommand on an ``argparse`` subparsers object."""
     r = subparsers.add_parser(
         "report", help="re-render a report from its JSON",

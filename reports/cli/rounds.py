@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
 from distributions._validation import check_int
-from reports.cli.console import PROG, Console
+from reports.cli.console import PROG, Console, SubParsers
 from reports.cli.inputs import check_report_dir, check_seed
 from reports.cli.validate import STRICT_HELP
 from reports.io import make_document
@@ -19,7 +18,7 @@ from verify import rounds
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: SubParsers) -> argparse.ArgumentParser:
     """Register the ``rounds`` subcommand on an ``argparse`` subparsers object."""
     parallel = parallel_samplers()
     s = subparsers.add_parser(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
 from distributions._validation import check_float
 from distributions.errors import ParameterError
 from reports import validation
-from reports.cli.console import PROG, Console
+from reports.cli.console import PROG, Console, SubParsers
 from reports.cli.inputs import check_report_dir, check_seed
 from reports.io import make_document
 from samplers import catalogue
@@ -20,7 +19,7 @@ STRICT_HELP = ("fail the run also when a check is a warning, skipped or has no p
                "(default: only failed checks fail it)")
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: SubParsers) -> argparse.ArgumentParser:
     """Register the ``validate`` subcommand on an ``argparse`` subparsers object."""
     samplers = list(catalogue.DISCRETE_SAMPLERS)
     targets = catalogue.target_names()
@@ -58,7 +57,9 @@ def _unique(values: list[str] | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(values)) if values else None
 
 
-def check_args(args: argparse.Namespace) -> tuple[Any, list[Any]]:
+def check_args(
+    args: argparse.Namespace,
+) -> tuple[validation.ValidationConfig, list[validation.Stage]]:
     """Every ``validate`` argument and the output location, before any work.
 
     Returns ``(config, stages)``; raises :class:`ParameterError`. Sampler, target and
