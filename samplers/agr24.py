@@ -45,7 +45,7 @@ from samplers.base import Budget, RandomSource, SampleResult, as_random_source, 
 from samplers.oracle import CountingOracle
 from samplers.sequential import resolve_orders
 
-__all__ = ["AGR24Sampler", "race_coupling", "default_block_size"]
+__all__ = ["AGR24Sampler", "AGR24Steps", "race_coupling", "default_block_size"]
 
 
 # ---------------------------------------------------------------------- coupling
@@ -189,6 +189,43 @@ def default_block_size(n: int) -> int:
     return k
 
 
+class AGR24Steps:
+    """The correction steps of :class:`AGR24Sampler`: the sampler's strategy.
+
+    :class:`AGR24Sampler` takes an instance as ``steps=``; the defaults are the
+    exact algorithm. A subclass overriding one method is a variant of the sampler
+    (the wrong ones of :mod:`verify.mutants` are built that way). A strategy keeps
+    no state from one call to the next.
+    """
+
+    def coupling_rows(self, p: np.ndarray, c: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Row ``g[r]`` of ``race_coupling(p[r], c[r])`` for every ``r``; shape (m, q)."""
+        return _race_rows(p, c, g)
+
+    def correct(self, source: RandomSource, p: np.ndarray, c: np.ndarray,
+                g: np.ndarray) -> np.ndarray:
+        """Draw ``x ~ J[g, .] / p(g)`` with ``J = race_coupling(p, c)``, row-wise.
+
+        A zero ``c`` row (its context has probability zero, so an earlier guess was
+        already corrected and this draw is discarded) is replaced by ``p``, which
+        makes the draw deterministic (``x = g``).
+        """
+        live = c.sum(axis=1) > 0
+        c = np.where(live[:, None], c, p)
+        J = self.coupling_rows(p, c, g)
+        return source.categorical(J / J.sum(axis=1, keepdims=True))
+
+    def finish(self, g: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values to write and how many to keep (m,): the agreeing prefix and the
+        first corrected coordinate (``vals`` equals ``g`` before it)."""
+        dis = vals != g
+        keep = np.where(dis.any(axis=1), np.argmax(dis, axis=1) + 1, g.shape[1])
+        return vals, keep
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
 class AGR24Sampler:
     """Guess ``k`` coordinates from prefix marginals, check them with the chain rule.
 
@@ -214,6 +251,8 @@ class AGR24Sampler:
         before every round-pair and, on the main thread of a POSIX system, enforced
         by an interval timer that also interrupts a long oracle call (see
         :class:`~samplers.base.Budget`). Default ``None``: no time limit.
+    steps : AGR24Steps, optional
+        The correction steps (default: the exact ones, ``AGR24Steps()``).
 
     Notes
     -----
@@ -242,8 +281,16 @@ class AGR24Sampler:
         validate: bool = True,
         max_rounds: int | None = None,
         timeout: float | None = None,
+        steps: AGR24Steps | None = None,
     ) -> None:
         self.max_rounds, self.timeout = check_budget(max_rounds, timeout)
+        if steps is None:
+            steps = AGR24Steps()
+        elif not isinstance(steps, AGR24Steps):
+            raise ParameterError(
+                f"`steps` must be an AGR24Steps instance; got {type(steps).__name__}."
+            )
+        self.steps: AGR24Steps = steps
         self.oracle = CountingOracle(oracle, validate=validate)
         self.n, self.q = self.oracle.n, self.oracle.q
         self.k = default_block_size(self.n) if k is None else check_int("k", k, low=1)
@@ -319,35 +366,14 @@ class AGR24Sampler:
         xg[rows, pos[:, 0]] = g[:, 0]
         # one round, m * (L - 1) rows: c_j given the prefix and g_1 .. g_{j-1}
         c = self.oracle.conditionals_at(xg, pos[:, 1:], chain_values=g[:, 1:])
-        corr = self._correct(source, p[:, 1:].reshape(-1, q), c.reshape(-1, q),
+        corr = self.steps.correct(source, p[:, 1:].reshape(-1, q), c.reshape(-1, q),
                              g[:, 1:].reshape(-1)).reshape(m, L - 1)
-        vals, keep = self._finish(g, np.concatenate([g[:, :1], corr], axis=1))
+        vals, keep = self.steps.finish(g, np.concatenate([g[:, :1], corr], axis=1))
         mask = np.arange(L)[None, :] < keep[:, None]
         x[np.broadcast_to(sel[:, None], (m, L))[mask], pos[mask]] = vals[mask]
         t[sel] += keep
         rounds[sel] += 2
         queries[sel] += L
-
-    @staticmethod
-    def _finish(g: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Values to write and how many to keep (m,): the agreeing prefix and the
-        first corrected coordinate (``vals`` equals ``g`` before it)."""
-        dis = vals != g
-        keep = np.where(dis.any(axis=1), np.argmax(dis, axis=1) + 1, g.shape[1])
-        return vals, keep
-
-    @staticmethod
-    def _correct(source: RandomSource, p: np.ndarray, c: np.ndarray, g: np.ndarray) -> np.ndarray:
-        """Draw ``x ~ J[g, .] / p(g)`` with ``J = race_coupling(p, c)``, row-wise.
-
-        A zero ``c`` row (its context has probability zero, so an earlier guess was
-        already corrected and this draw is discarded) is replaced by ``p``, which
-        makes the draw deterministic (``x = g``).
-        """
-        live = c.sum(axis=1) > 0
-        c = np.where(live[:, None], c, p)
-        J = _race_rows(p, c, g)
-        return source.categorical(J / J.sum(axis=1, keepdims=True))
 
     def __repr__(self) -> str:
         return f"AGR24Sampler(n={self.n}, q={self.q}, k={self.k}, order={self.order!r})"

@@ -24,11 +24,11 @@ seen). The checks run once per round or batch and draw no randomness; on the mai
 thread of a POSIX system an interval timer also interrupts a long oracle call (see
 :class:`~samplers.base.Budget`). Default ``None``: no budget.
 
-Overridable hooks (used by the test-suite's negative controls):
-:meth:`AutospeculativeDiffusionSampler._path_loglik`,
-:meth:`AutospeculativeDiffusionSampler._right_start`,
-:meth:`SpeculativeDiffusionSampler._reflect`,
-:meth:`SpeculativeDiffusionSampler._log_accept`.
+Strategies (public seams; the wrong variants of :mod:`verify.mutants` override one
+method): :class:`AutospecDiffusionSteps` (``path_loglik``, ``right_start``), passed
+as ``steps=`` to :class:`AutospeculativeDiffusionSampler`, and
+:class:`SpeculativeDiffusionSteps` (``log_accept``, ``reflect``), passed as
+``steps=`` to :class:`SpeculativeDiffusionSampler`.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ __all__ = [
     "EulerLocalizationSampler",
     "AutospeculativeDiffusionSampler",
     "SpeculativeDiffusionSampler",
+    "AutospecDiffusionSteps",
+    "SpeculativeDiffusionSteps",
 ]
 
 
@@ -268,6 +270,58 @@ def _batch_sizes(rho: float) -> Iterator[int]:
         r += 1
 
 
+class AutospecDiffusionSteps:
+    """The steps of :class:`AutospeculativeDiffusionSampler` that a variant may
+    change (its ``steps=`` strategy); the defaults are the exact algorithm. A
+    strategy keeps no state from one call to the next."""
+
+    def path_loglik(self, drifts: np.ndarray, deltas: np.ndarray,
+                    steps: np.ndarray) -> np.ndarray:
+        """Log density of the increments against Brownian motion (up to a drift-free term).
+
+        ``sum_j <F_j, dx_j> - h_j |F_j|^2 / 2`` for drifts ``F`` (M, L, d), increments
+        ``dx`` (M, L, d) and steps ``h`` (L,) or (M, L) (zero for padding). Differences
+        of this give the discrete Girsanov log ratio of two Gaussian-transition paths.
+        """
+        lin = np.einsum("mld,mld->m", drifts, deltas)
+        quad = np.einsum("mld,mld->ml", drifts, drifts)
+        return lin - 0.5 * (quad * steps).sum(axis=1)
+
+    def right_start(self, left_end: np.ndarray, proposal_mid: np.ndarray) -> np.ndarray:
+        """Start of the right half of a residual trial: the left half's end point
+        (``proposal_mid``, the rejected proposal's mid point, is not used)."""
+        return left_end
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class SpeculativeDiffusionSteps:
+    """The steps of :class:`SpeculativeDiffusionSampler` that a variant may change
+    (its ``steps=`` strategy); the defaults are the exact algorithm."""
+
+    def log_accept(self, z: np.ndarray, dvec: np.ndarray) -> np.ndarray:
+        """``min(0, -<z, D> - |D|^2 / 2)``: log of the per-step acceptance probability."""
+        return np.minimum(0.0, -(z * dvec).sum(axis=-1) - 0.5 * (dvec * dvec).sum(axis=-1))
+
+    def reflect(self, z: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Householder reflection ``z - 2 <e, z> e`` of the rejected draft noise."""
+        return z - 2.0 * (z * e).sum(axis=-1, keepdims=True) * e
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _check_steps(steps: Any, kind: type) -> Any:
+    if steps is None:
+        return kind()
+    if not isinstance(steps, kind):
+        raise ParameterError(
+            f"`steps` must be a {kind.__name__} instance; got {type(steps).__name__}."
+        )
+    return steps
+
+
 class AutospeculativeDiffusionSampler(_DiffusionBase):
     """Sequence-level autospeculation over the time steps of the chain (DESIGN 4.2, 5).
 
@@ -296,6 +350,9 @@ class AutospeculativeDiffusionSampler(_DiffusionBase):
     timeout : float, optional
         Seconds of wall time per :meth:`sample` call, ``> 0``; checked at every
         vectorised step (see the module docstring).
+    steps : AutospecDiffusionSteps, optional
+        The Girsanov log density and the right half's start (default: the exact
+        ones).
 
     Notes
     -----
@@ -316,27 +373,13 @@ class AutospeculativeDiffusionSampler(_DiffusionBase):
         rho: float | None = None,
         max_rounds: int | None = None,
         timeout: float | None = None,
+        steps: AutospecDiffusionSteps | None = None,
     ) -> None:
+        self.steps: AutospecDiffusionSteps = _check_steps(steps, AutospecDiffusionSteps)
         super().__init__(oracle, grid, max_rounds=max_rounds, timeout=timeout)
         if rho is None:
             rho = 1.0 / max(1.0, math.log2(self._N))
         self.rho = check_float("rho", rho, low=0.0, low_open=True)
-
-    # -- hooks ------------------------------------------------------------------------
-    def _path_loglik(self, drifts: np.ndarray, deltas: np.ndarray, steps: np.ndarray) -> np.ndarray:
-        """Log density of the increments against Brownian motion (up to a drift-free term).
-
-        ``sum_j <F_j, dx_j> - h_j |F_j|^2 / 2`` for drifts ``F`` (M, L, d), increments
-        ``dx`` (M, L, d) and steps ``h`` (L,) or (M, L) (zero for padding). Differences
-        of this give the discrete Girsanov log ratio of two Gaussian-transition paths.
-        """
-        lin = np.einsum("mld,mld->m", drifts, deltas)
-        quad = np.einsum("mld,mld->ml", drifts, drifts)
-        return lin - 0.5 * (quad * steps).sum(axis=1)
-
-    def _right_start(self, left_end: np.ndarray, proposal_mid: np.ndarray) -> np.ndarray:
-        """Start of the right half of a residual trial: the left half's end point."""
-        return left_end
 
     # -- scheduler --------------------------------------------------------------------
     def sample(self, num: int, *, rng: Any = None) -> SampleResult:
@@ -542,8 +585,8 @@ class _AutospecRun:
             multi = lens > 1
             rounds[multi] += 1
             queries += lens - 1
-        big_a = s._path_loglik(drifts, delta, h)
-        big_b = s._path_loglik(np.broadcast_to(ma[:, None, :], delta.shape), delta, h)
+        big_a = s.steps.path_loglik(drifts, delta, h)
+        big_b = s.steps.path_loglik(np.broadcast_to(ma[:, None, :], delta.shape), delta, h)
         logp = np.where(lens > 1, np.minimum(big_a - big_b, 0.0), 0.0)
         acc = src.coin(logp) | (lens == 1)
         ok = np.flatnonzero(acc)
@@ -609,7 +652,7 @@ class _AutospecRun:
             tr["al"][tid] = big_a[lf]
             tr["rl"][tid] = rounds[lf]
             tr["ql"][tid] = queries[lf]
-            start = self.s._right_start(xb[lf], rc["pmid"][tr["rc"][tid]])
+            start = self.s.steps.right_start(xb[lf], rc["pmid"][tr["rc"][tid]])
             tr["start"][tid] = start
             self._push(self.right[par[lf]], start, np.zeros_like(start),
                        np.zeros(tid.size, dtype=bool), 2 * tid + 1, time[lf])
@@ -646,7 +689,7 @@ class _AutospecRun:
             start = tr["start"][tids]
             disp = (tr["xl"][tids] - xa) + (tr["xr"][tids] - start)
             tot = tr["al"][tids] + tr["ar"][tids]
-            lr = tot - s._path_loglik(ma[:, None, :], disp[:, None, :], span[:, None])
+            lr = tot - s.steps.path_loglik(ma[:, None, :], disp[:, None, :], span[:, None])
             logp = np.full(lr.shape, -np.inf)
             pos = lr > 0
             logp[pos] = np.log(-np.expm1(-lr[pos]))
@@ -720,6 +763,8 @@ class SpeculativeDiffusionSampler(_DiffusionBase):
     timeout : float, optional
         Seconds of wall time per :meth:`sample` call, ``> 0``; checked before every
         window (see the module docstring).
+    steps : SpeculativeDiffusionSteps, optional
+        The per-step acceptance and the reflection (default: the exact ones).
 
     Notes
     -----
@@ -738,18 +783,11 @@ class SpeculativeDiffusionSampler(_DiffusionBase):
         window: int,
         max_rounds: int | None = None,
         timeout: float | None = None,
+        steps: SpeculativeDiffusionSteps | None = None,
     ) -> None:
+        self.steps: SpeculativeDiffusionSteps = _check_steps(steps, SpeculativeDiffusionSteps)
         super().__init__(oracle, grid, max_rounds=max_rounds, timeout=timeout)
         self.window = check_int("window", window, low=1)
-
-    # -- hooks ------------------------------------------------------------------------
-    def _log_accept(self, z: np.ndarray, dvec: np.ndarray) -> np.ndarray:
-        """``min(0, -<z, D> - |D|^2 / 2)``: log of the per-step acceptance probability."""
-        return np.minimum(0.0, -(z * dvec).sum(axis=-1) - 0.5 * (dvec * dvec).sum(axis=-1))
-
-    def _reflect(self, z: np.ndarray, e: np.ndarray) -> np.ndarray:
-        """Householder reflection ``z - 2 <e, z> e`` of the rejected draft noise."""
-        return z - 2.0 * (z * e).sum(axis=-1, keepdims=True) * e
 
     def sample(self, num: int, *, rng: Any = None) -> SampleResult:
         """Draw ``num`` exact chain outputs with per-sample rounds and queries."""
@@ -797,7 +835,7 @@ class SpeculativeDiffusionSampler(_DiffusionBase):
                 queries[idx] += lens
                 targets = np.concatenate([ms[:, None, :], fv[:, :-1]], axis=1)  # f at x_{s+k}
                 dvec = sh[:, :, None] * (ms[:, None, :] - targets)
-                logp = np.where(valid, self._log_accept(xi, dvec), 0.0)
+                logp = np.where(valid, self.steps.log_accept(xi, dvec), 0.0)
                 acc = src.coin(logp.reshape(-1)).reshape(idx.size, lmax) | ~valid
                 rejected = ~acc.all(axis=1)
                 kstar = np.where(rejected, np.argmax(~acc, axis=1), lens)
@@ -825,7 +863,7 @@ class SpeculativeDiffusionSampler(_DiffusionBase):
                     hk = h[rows, k]
                     dk = dvec[rows, k]
                     e = dk / np.sqrt((dk * dk).sum(axis=1, keepdims=True))
-                    zr = self._reflect(xi[rows, k], e)
+                    zr = self.steps.reflect(xi[rows, k], e)
                     xnew = xk + hk[:, None] * targets[rows, k] + np.sqrt(hk)[:, None] * zr
                     newpos = s[rows] + k + 1
                     x[idx[rows]] = xnew

@@ -40,15 +40,21 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from distributions.base import MASK
 from distributions.errors import ParameterError
+from samplers.agr24 import AGR24Sampler, AGR24Steps
 from samplers.autospec import (
     AutospeculativeSampler,
     BlockOutput,
     ResidualCall,
     SpeculativeSteps,
 )
-from samplers.base import SampleResult, as_random_source
+from samplers.base import RandomSource, SampleResult, as_random_source
+from samplers.diffusion import (
+    AutospecDiffusionSteps,
+    AutospeculativeDiffusionSampler,
+    SpeculativeDiffusionSampler,
+    SpeculativeDiffusionSteps,
+)
 
 __all__ = [
     "MUTANTS",
@@ -66,6 +72,16 @@ __all__ = [
     "OwnGenerator",
     "GlobalRandom",
     "Mutant",
+    "KeepGuess",
+    "RestrictedCorrection",
+    "AGR24_MUTANTS",
+    "MissingQuadraticTerm",
+    "RightHalfFromProposal",
+    "WrongReflection",
+    "MissingHalfNormSquared",
+    "DIFFUSION_MUTANTS",
+    "DIFFUSION_MUTANT_CHECKS",
+    "diffusion_mutation_matrix",
     "SOURCE_MUTANTS",
     "SOURCE_MUTANT_DETECTION",
     "MutationCell",
@@ -225,7 +241,7 @@ class Mutant:
     ``steps=`` of :class:`~samplers.agr24.AGR24Sampler`, ``steps=`` of the
     diffusion samplers).
 
-    Calling it as ``mutant(oracle, **kwargs)`` builds the sampler (the keyword
+    Calling it as ``mutant(oracle, *args, **kwargs)`` builds the sampler (the
     arguments are the sampler's own); :attr:`description` is the strategy's
     docstring summary.
     """
@@ -233,8 +249,8 @@ class Mutant:
     sampler: type
     steps: Any
 
-    def __call__(self, oracle: Any, **kwargs: Any) -> Any:
-        return self.sampler(oracle, steps=self.steps, **kwargs)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sampler(*args, steps=self.steps, **kwargs)
 
     @property
     def description(self) -> str:
@@ -348,6 +364,101 @@ MUTANTS: dict[str, Mutant] = {
     }.items()
 }
 
+# ---------------------------------------------------------------------- AGR24
+class KeepGuess(AGR24Steps):
+    """AGR24 keeping the first disagreeing *guess* instead of the correction."""
+
+    def finish(self, g: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        _, keep = super().finish(g, vals)
+        return g, keep
+
+
+class RestrictedCorrection(AGR24Steps):
+    """AGR24 correcting a disagreement with ``c`` restricted to values != g.
+
+    The agreement probability is exact (``J[g, g] / p(g)``), but a disagreement is
+    corrected with ``c`` restricted to the other values instead of the off-diagonal
+    row of the race coupling (subtle: identical to the truth for ``q = 2``).
+    """
+
+    def correct(self, source: RandomSource, p: np.ndarray, c: np.ndarray,
+                g: np.ndarray) -> np.ndarray:
+        live = c.sum(axis=1) > 0
+        c = np.where(live[:, None], c, p)
+        J = self.coupling_rows(p, c, g)
+        rows = np.arange(g.size)
+        stay = J[rows, g] / J.sum(axis=1)
+        other = c.copy()
+        other[rows, g] = 0.0
+        tot = other.sum(axis=1, keepdims=True)
+        other = np.where(tot > 0, other / np.where(tot > 0, tot, 1.0), 0.0)
+        probs = (1.0 - stay)[:, None] * other
+        probs[rows, g] += stay
+        return source.categorical(probs / probs.sum(axis=1, keepdims=True))
+
+
+#: AGR24 mutants (negative controls of the AGR24 sampler): name -> mutant. Both
+#: are wrong for ``q >= 3``; ``keep-guess`` also for ``q = 2``.
+AGR24_MUTANTS: dict[str, Mutant] = {
+    "agr24-keep-guess": Mutant(AGR24Sampler, KeepGuess()),
+    "agr24-restricted-correction": Mutant(AGR24Sampler, RestrictedCorrection()),
+}
+
+
+# ---------------------------------------------------------------------- diffusion
+class MissingQuadraticTerm(AutospecDiffusionSteps):
+    """Girsanov log ratio without the ``-h (|f|^2 - |m_a|^2) / 2`` term."""
+
+    def path_loglik(self, drifts: np.ndarray, deltas: np.ndarray,
+                    steps: np.ndarray) -> np.ndarray:
+        return np.einsum("mld,mld->m", drifts, deltas)
+
+
+class RightHalfFromProposal(AutospecDiffusionSteps):
+    """Residual trials start their right half at the rejected proposal's mid point."""
+
+    def right_start(self, left_end: np.ndarray, proposal_mid: np.ndarray) -> np.ndarray:
+        return proposal_mid
+
+
+class WrongReflection(SpeculativeDiffusionSteps):
+    """Reflection with the wrong sign convention: ``-(z - 2 <e, z> e)``."""
+
+    def reflect(self, z: np.ndarray, e: np.ndarray) -> np.ndarray:
+        return -super().reflect(z, e)
+
+
+class MissingHalfNormSquared(SpeculativeDiffusionSteps):
+    """Per-step acceptance ``min(1, exp(-<z, D>))``: the ``|D|^2 / 2`` term dropped."""
+
+    def log_accept(self, z: np.ndarray, dvec: np.ndarray) -> np.ndarray:
+        return np.minimum(0.0, -(z * dvec).sum(axis=-1))
+
+
+#: Diffusion mutants (negative controls of the diffusion samplers): name -> mutant,
+#: built as ``mutant(oracle, grid, **kwargs)`` (the speculative ones need
+#: ``window=``). :data:`DIFFUSION_MUTANT_CHECKS` names the check that catches each.
+DIFFUSION_MUTANTS: dict[str, Mutant] = {
+    "diffusion-missing-quadratic-term": Mutant(AutospeculativeDiffusionSampler,
+                                               MissingQuadraticTerm()),
+    "diffusion-right-half-from-proposal": Mutant(AutospeculativeDiffusionSampler,
+                                                 RightHalfFromProposal()),
+    "diffusion-wrong-reflection": Mutant(SpeculativeDiffusionSampler, WrongReflection()),
+    "diffusion-missing-half-norm-squared": Mutant(SpeculativeDiffusionSampler,
+                                                  MissingHalfNormSquared()),
+}
+
+#: Check of :func:`diffusion_mutation_matrix` expected to catch each diffusion
+#: mutant: ``same-law`` (two-sample test against the Euler chain) or
+#: ``acceptance`` (per-step acceptance rate against ``2 Phi(-|D| / 2)``).
+DIFFUSION_MUTANT_CHECKS: dict[str, str] = {
+    "diffusion-missing-quadratic-term": "same-law",
+    "diffusion-right-half-from-proposal": "same-law",
+    "diffusion-wrong-reflection": "same-law",
+    "diffusion-missing-half-norm-squared": "acceptance",
+}
+
+
 #: Mutants that override ``sample`` to wrap the random source they are handed
 #: (issue 18). Kept apart from :data:`MUTANTS` (whose members override one step
 #: each and are all wrong on binary targets): ``bernoulli-shortcut`` is exact for
@@ -455,9 +566,13 @@ class MutationMatrix:
         head = "| sampler | " + " | ".join(self.checks) + " |"
         sep = "|---" * (len(self.checks) + 1) + "|"
         lines = [head, sep]
+        have = {(c.sampler, c.check) for c in self.cells}
         for s in self.samplers:
             row = []
             for ch in self.checks:
+                if (s, ch) not in have:  # a check that does not apply to the sampler
+                    row.append("-")
+                    continue
                 c = self.cell(s, ch)
                 mark = "CAUGHT" if c.caught else "pass"
                 size = f"N={c.num_samples}" if ch != "exact-law" else f"tv={c.statistic:.2g}"
@@ -474,6 +589,7 @@ def mutation_matrix(
     *,
     exact_target: Any = None,
     mutants: Mapping[str, Callable[..., Any]] | None = None,
+    correct: Callable[..., Any] = AutospeculativeSampler,
     checks: Sequence[str] = _CHECKS,
     tv: float = 0.05,
     alpha: float = 1e-3,
@@ -495,6 +611,9 @@ def mutation_matrix(
         Name -> sampler factory ``(oracle, validate=..., order=...) -> sampler``
         (default :data:`MUTANTS`: :class:`Mutant` entries, or sampler classes such as
         those of :data:`SOURCE_MUTANTS`); ``"correct"`` is added.
+    correct : sampler factory, default AutospeculativeSampler
+        The correct sampler the mutants are variants of (``AGR24Sampler`` for
+        :data:`AGR24_MUTANTS`, which need ``checks`` without ``"first-stage"``).
     checks : sequence of {"gtest", "chain", "first-stage", "exact-law"}
     tv, alpha, power : float
         Planning of the statistical checks (each at its planned size).
@@ -523,8 +642,16 @@ def mutation_matrix(
     if exact_target is None:
         exact_target = random_table(3, 2, rng=1)
     table = dict(mutants if mutants is not None else MUTANTS)
-    samplers: dict[str, Callable[..., Any]] = {"correct": AutospeculativeSampler}
+    samplers: dict[str, Callable[..., Any]] = {"correct": correct}
     samplers.update(table)
+    if "first-stage" in checks:
+        for name, factory in samplers.items():
+            kind = factory.sampler if isinstance(factory, Mutant) else factory
+            if not (isinstance(kind, type) and issubclass(kind, AutospeculativeSampler)):
+                raise ParameterError(
+                    "`checks` entry 'first-stage' needs autospeculative samplers (it reads "
+                    f"their trace); got {name!r} -> {getattr(kind, '__name__', kind)!r}."
+                )
     seeds = np.random.SeedSequence(
         np.random.default_rng(rng).integers(0, 2**63 - 1)
     ).spawn(len(samplers) * len(checks))
@@ -580,4 +707,96 @@ def mutation_matrix(
     return MutationMatrix(tuple(cells), tuple(samplers), tuple(checks), alpha, tv, power)
 
 
-_ = MASK
+_DIFFUSION_CHECKS = ("same-law", "acceptance")
+
+
+def diffusion_mutation_matrix(
+    oracle: Any = None,
+    grid: Any = None,
+    *,
+    mutants: Mapping[str, Mutant] | None = None,
+    num_samples: int = 2000,
+    window: int = 4,
+    alpha: float = 0.01,
+    rng: Any = None,
+) -> MutationMatrix:
+    """Run the diffusion checks against the diffusion mutants and the correct samplers.
+
+    ``same-law``: :func:`verify.continuous.check_same_law` of the sampler against
+    :class:`~samplers.diffusion.EulerLocalizationSampler` (the exact chain);
+    ``acceptance``: :func:`verify.continuous.check_speculative_acceptance` (for the
+    speculative sampler and its mutants only; the cell is absent otherwise). A
+    sampler is caught by a check that fails (status ``"fail"``).
+
+    Parameters
+    ----------
+    oracle : DiffusionOracle, optional
+        Default: the two-component mixture of the diffusion tests,
+        ``GaussianMixture([0.3, 0.7], [[-2, 0], [2, 1]], [0.1, 0.2])``.
+    grid : LocalizationGrid, optional
+        Default ``LocalizationGrid.geometric(20.0, 16, first=0.05)``.
+    mutants : dict, optional
+        Name -> :class:`Mutant` of a diffusion sampler (default
+        :data:`DIFFUSION_MUTANTS`); ``"correct-autospeculative"`` and
+        ``"correct-speculative"`` are added.
+    num_samples : int, default 2000
+        Draws per sampler and check.
+    window : int, default 4
+        ``window`` of the speculative samplers.
+    alpha : float, default 0.01
+        Level of each check.
+    rng : seed, optional
+
+    Returns
+    -------
+    MutationMatrix
+        With ``tv = nan`` and ``power = nan`` (the checks plan no effect size here).
+    """
+    from distributions.diffusion import GaussianMixture
+    from samplers.diffusion import EulerLocalizationSampler, LocalizationGrid
+    from verify.continuous import check_same_law, check_speculative_acceptance
+
+    table = dict(mutants if mutants is not None else DIFFUSION_MUTANTS)
+    for name, mut in table.items():
+        if not (isinstance(mut, Mutant) and mut.sampler in (AutospeculativeDiffusionSampler,
+                                                            SpeculativeDiffusionSampler)):
+            raise ParameterError(
+                f"`mutants` must map names to Mutant entries of a diffusion sampler; got "
+                f"{name!r} -> {mut!r}."
+            )
+    if oracle is None:
+        oracle = GaussianMixture([0.3, 0.7], [[-2.0, 0.0], [2.0, 1.0]], [0.1, 0.2])
+    if grid is None:
+        grid = LocalizationGrid.geometric(20.0, 16, first=0.05)
+    samplers: dict[str, Mutant] = {
+        "correct-autospeculative": Mutant(AutospeculativeDiffusionSampler,
+                                          AutospecDiffusionSteps()),
+        "correct-speculative": Mutant(SpeculativeDiffusionSampler,
+                                      SpeculativeDiffusionSteps()),
+    }
+    samplers.update(table)
+    seeds = np.random.SeedSequence(
+        np.random.default_rng(rng).integers(0, 2**63 - 1)
+    ).spawn(len(samplers) * len(_DIFFUSION_CHECKS))
+    reference = EulerLocalizationSampler(oracle, grid)
+    cells = []
+    it = iter(seeds)
+    for name, mut in samplers.items():
+        speculative = mut.sampler is SpeculativeDiffusionSampler
+        for check in _DIFFUSION_CHECKS:
+            seed = int(next(it).generate_state(1, np.uint64)[0] >> np.uint64(1))
+            if check == "acceptance" and not speculative:
+                continue
+            smp = mut(oracle, grid, window=window) if speculative else mut(oracle, grid)
+            t0 = time.perf_counter()
+            if check == "same-law":
+                r: Any = check_same_law(smp, reference, num_samples=num_samples, alpha=alpha,
+                                        rng=seed)
+            else:
+                r = check_speculative_acceptance(smp, num_samples=num_samples, alpha=alpha,
+                                                 rng=seed)
+            cells.append(MutationCell(name, check, r.status == "fail", num_samples,
+                                      float(r.statistic), float(r.pvalue),
+                                      time.perf_counter() - t0, f"status {r.status}"))
+    return MutationMatrix(tuple(cells), tuple(samplers), _DIFFUSION_CHECKS, alpha, math.nan,
+                          math.nan)

@@ -15,8 +15,9 @@ from scipy import stats
 from distributions.errors import BudgetExceededError, ParameterError
 from distributions.scalable import CurieWeiss
 from distributions.table import TableDistribution
-from samplers.agr24 import AGR24Sampler, _race_rows, default_block_size, race_coupling
+from samplers.agr24 import AGR24Sampler, AGR24Steps, default_block_size, race_coupling
 from tests.helpers import assert_exact_gtest, assert_family, gtest_table
+from verify.mutants import AGR24_MUTANTS
 
 ALPHA = 1e-3  # family-wise error rate of every statistical assertion in this file
 NUM = 60_000  # samples per exactness check
@@ -52,45 +53,24 @@ def product_table(n: int, q: int, seed: int) -> TableDistribution:
 
 
 # ---------------------------------------------------------------------- mutants
-class KeepGuessAGR24(AGR24Sampler):
-    """Wrong: keeps the first disagreeing *guess* instead of the correction."""
-
-    @staticmethod
-    def _finish(g, vals):
-        _, keep = AGR24Sampler._finish(g, vals)
-        return g, keep
+# the negative controls live in verify.mutants (AGR24_MUTANTS); this exact variant
+# stays here: any coupling with the right marginals is exact
+KeepGuessAGR24 = AGR24_MUTANTS["agr24-keep-guess"]
+RestrictedCorrectionAGR24 = AGR24_MUTANTS["agr24-restricted-correction"]
 
 
-class RestrictedCorrectionAGR24(AGR24Sampler):
-    """Wrong (subtle, q >= 3): the agreement probability is exact (J[g,g] / p(g)),
-    but a disagreement is corrected with ``c`` restricted to values != g instead of
-    the off-diagonal row of the race coupling. Identical to the truth for q = 2."""
-
-    @staticmethod
-    def _correct(source, p, c, g):
-        live = c.sum(axis=1) > 0
-        c = np.where(live[:, None], c, p)
-        J = _race_rows(p, c, g)
-        rows = np.arange(g.size)
-        stay = J[rows, g] / J.sum(axis=1)
-        other = c.copy()
-        other[rows, g] = 0.0
-        tot = other.sum(axis=1, keepdims=True)
-        other = np.where(tot > 0, other / np.where(tot > 0, tot, 1.0), 0.0)
-        probs = (1.0 - stay)[:, None] * other
-        probs[rows, g] += stay
-        return source.categorical(probs / probs.sum(axis=1, keepdims=True))
-
-
-class IndependentClocksAGR24(AGR24Sampler):
+class IndependentClocks(AGR24Steps):
     """Independent clocks: x ~ c independently of the guess. Still exact (any
     coupling with the right marginals is), but agrees less often."""
 
-    @staticmethod
-    def _correct(source, p, c, g):
+    def correct(self, source, p, c, g):
         live = c.sum(axis=1) > 0
         c = np.where(live[:, None], c, p)
         return source.categorical(c)
+
+
+def IndependentClocksAGR24(oracle, **kw):  # noqa: N802 - stands for a sampler class
+    return AGR24Sampler(oracle, steps=IndependentClocks(), **kw)
 
 
 # ---------------------------------------------------------------------- coupling
@@ -231,7 +211,7 @@ def test_negative_controls_fail(mutant: type, table: str, k: int) -> None:
     res = mutant(d, k=k).sample(NUM, rng=np.random.default_rng(seed))
     with pytest.raises(AssertionError, match="G-test rejects"):
         assert_exact_gtest(res.samples, d.pmf(), d.q, alpha=ALPHA, seed=seed,
-                           label=mutant.__name__)
+                           label=type(mutant.steps).__name__)
 
 
 @pytest.mark.parametrize(
@@ -255,9 +235,9 @@ def test_exact_law_by_enumeration(name: str, cls: type, kw: dict, exact: bool) -
     res = exact_law(lambda o: cls(o, **kw), target, rational=False)
     assert res.truncated_mass == 0.0
     if exact:
-        assert res.tv < 1e-12, f"{cls.__name__} on {name}: exact TV {res.tv:.3g}"
+        assert res.tv < 1e-12, f"{cls!r} on {name}: exact TV {res.tv:.3g}"
     else:
-        assert res.tv > 1e-2, f"mutant {cls.__name__} on {name} not caught: TV {res.tv:.3g}"
+        assert res.tv > 1e-2, f"mutant {cls!r} on {name} not caught: TV {res.tv:.3g}"
 
 
 def test_independent_clocks_exact_but_slower() -> None:

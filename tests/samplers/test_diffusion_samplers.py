@@ -1,8 +1,9 @@
 """Diffusion samplers (DESIGN 5): exact law of the Euler chain, cost accounting, mutants.
 
 Alpha is 0.01 family-wise for every statistical check (Holm inside each check).
-The negative controls are small subclasses overriding one hook each; every one of
-them must make the corresponding check fail at the stated sample size.
+The negative controls (verify.mutants.DIFFUSION_MUTANTS) are the real samplers with
+one step of their strategy changed; every one of them must make the corresponding
+check fail at the stated sample size.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from verify.continuous import (
     check_same_law,
     check_speculative_acceptance,
 )
+from verify.mutants import DIFFUSION_MUTANTS
 
 ALPHA = 0.01
 GRID = LocalizationGrid.geometric(20.0, 16, first=0.05)
@@ -37,32 +39,12 @@ MIX = GaussianMixture([0.3, 0.7], [[-2.0, 0.0], [2.0, 1.0]], [0.1, 0.2])
 
 
 # ----------------------------------------------------------------------------- mutants
-class MissingQuadraticTerm(AutospeculativeDiffusionSampler):
-    """Girsanov log ratio without the -h (|f|^2 - |m_a|^2) / 2 term."""
-
-    def _path_loglik(self, drifts, deltas, steps):  # type: ignore[override]
-        return np.einsum("mld,mld->m", drifts, deltas)
-
-
-class RightHalfFromProposal(AutospeculativeDiffusionSampler):
-    """Residual trials start their right half at the rejected proposal's mid point."""
-
-    def _right_start(self, left_end, proposal_mid):  # type: ignore[override]
-        return proposal_mid
-
-
-class WrongReflection(SpeculativeDiffusionSampler):
-    """Reflection with the wrong sign convention: -(z - 2<e,z>e)."""
-
-    def _reflect(self, z, e):  # type: ignore[override]
-        return -(z - 2.0 * (z * e).sum(axis=-1, keepdims=True) * e)
-
-
-class MissingHalfNormSquared(SpeculativeDiffusionSampler):
-    """Per-step acceptance min(1, exp(-<z, D>)): the |D|^2/2 term dropped."""
-
-    def _log_accept(self, z, dvec):  # type: ignore[override]
-        return np.minimum(0.0, -(z * dvec).sum(axis=-1))
+# the negative controls live in verify.mutants (DIFFUSION_MUTANTS): the real samplers
+# with one step of their strategy changed
+MissingQuadraticTerm = DIFFUSION_MUTANTS["diffusion-missing-quadratic-term"]
+RightHalfFromProposal = DIFFUSION_MUTANTS["diffusion-right-half-from-proposal"]
+WrongReflection = DIFFUSION_MUTANTS["diffusion-wrong-reflection"]
+MissingHalfNormSquared = DIFFUSION_MUTANTS["diffusion-missing-half-norm-squared"]
 
 
 def _fail_msg(res, label: str, seed: int) -> str:
@@ -160,7 +142,7 @@ def test_negative_controls_fail_same_law(mutant, num: int) -> None:
     seed = 2
     res = check_same_law(mutant, EulerLocalizationSampler(MIX, GRID), num_samples=num,
                          alpha=ALPHA, rng=seed)
-    assert not res.passed, "mutant not caught: " + _fail_msg(res, type(mutant).__name__, seed)
+    assert not res.passed, "mutant not caught: " + _fail_msg(res, repr(mutant.steps), seed)
 
 
 def test_speculative_per_step_acceptance() -> None:

@@ -15,7 +15,8 @@ from samplers.autospec import AutospeculativeSampler, SpeculativeSteps
 from samplers.base import SampleResult, as_random_source
 from samplers.sequential import SequentialSampler
 from tests.helpers import assert_family, gtest_table
-from verify.exact_law import _Watched, exact_law
+from verify.exact_law import exact_law
+from verify.exact_law.memo import _Watched
 from verify.mutants import (
     BernoulliShortcut,
     GlobalRandom,
@@ -395,3 +396,48 @@ def test_pass_through_wrappers_keep_the_loop_closure():
     res = exact_law(lambda o: _TwiceWrapped(o, order="identity", validate=False),
                     random_table(4, 3, rng=2), rational=False, max_paths=100_000)
     assert res.tv_upper <= 1e-12 and res.truncated_mass == 0.0 and res.closures > 0, res
+
+
+class _ComplementCoins(_ExplicitPassThrough):
+    """A wrapper drawing every coin as the complement of a coin of probability
+    1 - p: the same law, but the source's all-False outcome is the loop's
+    all-accepted one."""
+
+    def coin(self, log_p):
+        lp = np.asarray(log_p, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            log_q = np.log(-np.expm1(np.minimum(lp, 0.0)))
+        return ~np.asarray(self.inner.coin(log_q), dtype=bool)
+
+
+class _ComplementWrapped(AutospeculativeSampler):
+    def sample(self, num, *, rng=None):
+        return super().sample(num, rng=_ComplementCoins(as_random_source(rng)))
+
+
+def test_rejected_batches_are_the_loops_own_report():
+    """Rejected batches are merged where the residual loop reports them
+    (``memo.batch_rejected``), whatever wrapper drew the coins: a wrapper that
+    transforms the coins keeps the loop's closure and the exact law (before, only
+    coins reaching the source unchanged, found by frame and bytecode inspection,
+    were merged: this sampler was enumerated trial by trial)."""
+    res = exact_law(lambda o: _ComplementWrapped(o, order="identity", validate=False),
+                    random_table(4, 3, rng=2), rational=False, max_paths=100_000)
+    assert res.tv_upper <= 1e-12 and res.truncated_mass == 0.0 and res.closures > 0, res
+
+
+def test_exact_law_uses_public_seams_only():
+    """Issue 11 item 5: the enumerator reaches the sampler through its public seams
+    (``memo``, ``steps``): no frame inspection, no bytecode or code-identity
+    comparison, no method assigned onto an instance."""
+    import importlib
+    from pathlib import Path
+
+    package = Path(importlib.import_module("verify.exact_law.law").__file__).parent
+    for path in sorted(package.glob("*.py")):
+        text = path.read_text()
+        for banned in ("_getframe", "inspect.", "f_back", "f_code", "co_code", "_sample_block",
+                       "sampler._residual", "setattr(sampler"):
+            assert banned not in text, (path.name, banned)
+        if path.name != "fingerprint.py":  # functions are fingerprinted by their code
+            assert "__code__" not in text, path.name

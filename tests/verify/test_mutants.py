@@ -78,3 +78,25 @@ def test_source_mutants_caught_as_stated():
         assert cell.detail.startswith("refused: exact_law cannot follow"), cell
     # (their G-test cells draw from OS entropy / numpy's global state, so they are not
     # asserted: their law is exact and the G-test passes them but for alpha)
+
+
+def test_agr24_mutants_run_in_the_matrix():
+    """The AGR24 negative controls run through mutation_matrix (correct=AGR24Sampler):
+    both are caught by exact_law on a q = 3 target, the correct AGR24 is not; and the
+    first-stage check, which reads the autospeculative trace, is refused up front."""
+    import pytest
+
+    from distributions.errors import ParameterError
+    from samplers.agr24 import AGR24Sampler
+    from verify.mutants import AGR24_MUTANTS
+
+    d = random_table(3, 3, rng=2)
+    m = mutation_matrix(d, exact_target=d, mutants=AGR24_MUTANTS, correct=AGR24Sampler,
+                        checks=("exact-law",), exact_order="identity", rng=3)
+    assert not m.cell("correct", "exact-law").caught, m.cell("correct", "exact-law")
+    assert m.cell("correct", "exact-law").statistic <= 1e-12
+    for name in AGR24_MUTANTS:
+        assert m.cell(name, "exact-law").caught and m.cell(name, "exact-law").statistic > 1e-2
+    with pytest.raises(ParameterError, match="'first-stage' needs autospeculative"):
+        mutation_matrix(d, mutants=AGR24_MUTANTS, correct=AGR24Sampler,
+                        checks=("first-stage",))

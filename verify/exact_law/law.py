@@ -1,0 +1,198 @@
+"""The public entry point :func:`exact_law` (see :mod:`verify.exact_law`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from distributions._validation import check_float, check_int
+from distributions.errors import ParameterError
+from samplers.autospec import AutospeculativeSampler
+from verify.exact_law.enumerator import _Enumerator
+from verify.exact_law.fingerprint import _instance_state, _rng_changes, _rng_objects, _rng_states
+from verify.exact_law.memo import _CachedOracle, _Memo
+from verify.exact_law.rational import _RationalFailed, _target_rational
+from verify.exact_law.result import ExactLawResult
+from verify.exact_law.source import EnumeratingSource, _Refusal
+
+__all__ = ["exact_law"]
+
+#: the enumerator's own objects, which the generator walk does not look into
+_OWN = (_Enumerator, _Memo)
+
+
+def exact_law(
+    sampler_factory: Callable[[Any], Any],
+    target: Any,
+    *,
+    tol: float = 1e-12,
+    rational: bool | None = None,
+    max_paths: int = 2_000_000,
+) -> ExactLawResult:
+    """Exact output law of the sampler built by ``sampler_factory(target)``.
+
+    Parameters
+    ----------
+    sampler_factory : callable
+        ``sampler_factory(oracle) -> sampler``; the sampler must draw all its
+        randomness through the :class:`~samplers.base.RandomSource` passed as
+        ``rng`` to its ``sample`` (see "What is enumerated, and refusals").
+    target : Enumerable
+        Target law (``pmf``), also the oracle given to the factory.
+    tol : float, default 1e-12
+        Paths lighter than ``tol`` are cut (their weight goes to ``truncated_mass``).
+    rational : bool, optional
+        Also compute the exact rational law (see "Exact rational law" above).
+        Default: try for ``n <= 4, q = 2``; skipped, with the reason in ``note``,
+        when a categorical or coin probability is not a small-denominator rational
+        (e.g. a target of irrational weights, or a tempered mutant).
+    max_paths : int, default 2,000,000
+        Bound on program executions; exceeding it raises ``RuntimeError``.
+
+    Returns
+    -------
+    ExactLawResult
+
+    Raises
+    ------
+    ParameterError
+        Bad arguments, or a sampler the enumeration cannot follow (randomness drawn
+        outside the source it is handed, state carried across calls, a source
+        wrapper that changes state inside a block call, normal draws, malformed
+        output); nothing is enumerated for it.
+    RuntimeError
+        More than ``max_paths`` executions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from distributions.table import TableDistribution
+    >>> from samplers.sequential import SequentialSampler
+    >>> d = TableDistribution(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    >>> res = exact_law(lambda o: SequentialSampler(o, order="random"), d)
+    >>> res.tv < 1e-15, res.truncated_mass, [str(p) for p in res.rational_pmf]
+    (True, 0.0, ['1/10', '1/5', '3/10', '2/5'])
+    """
+    tol = check_float("tol", tol, low=0.0, high=1.0, low_open=True, high_open=True)
+    max_paths = check_int("max_paths", max_paths, low=1)
+    if not callable(sampler_factory):
+        raise ParameterError(
+            f"`sampler_factory` must be a callable oracle -> sampler; got "
+            f"{type(sampler_factory).__name__}."
+        )
+    if not callable(getattr(target, "pmf", None)):
+        raise ParameterError(
+            f"`target` must be an Enumerable (with pmf()); got {type(target).__name__}."
+        )
+    n, q = int(target.n), int(target.q)
+    target_pmf = np.asarray(target.pmf(), dtype=np.float64)
+    if rational is None:
+        rational = n <= 4 and q == 2
+    note = ""
+
+    def compute(rat: bool) -> tuple[dict, Any, _Enumerator]:
+        sampler = sampler_factory(target)
+        label = type(sampler).__name__
+        if not callable(getattr(sampler, "sample", None)):
+            raise ParameterError(
+                f"`sampler_factory` must return a sampler with a sample(num, rng=...) method; "
+                f"got {label}."
+            )
+        enum = _Enumerator(tol, rat, max_paths, label)
+        fixed = {id(sampler): "<sampler>", id(target): "<target>"}
+        oracle = getattr(sampler, "oracle", None)
+        if hasattr(oracle, "conditionals_at"):
+            sampler.oracle = _CachedOracle(oracle)
+        for o in (oracle, getattr(sampler, "oracle", None), getattr(oracle, "inner", None)):
+            if o is not None:
+                fixed[id(o)] = "<oracle>"
+        if isinstance(sampler, AutospeculativeSampler):
+            sampler.lookahead_rows = 0  # one residual batch per step (same law)
+            sampler.memo = _Memo(enum, fixed)
+        # reference state: after the first execution (lazily set attributes allowed)
+        state0: dict[str, Any] = {}
+        calls = [0]
+        rngs0 = _rng_states(_rng_objects(sampler, fixed, _OWN))
+
+        def program(src: EnumeratingSource) -> tuple[int, ...]:
+            out = sampler.sample(1, rng=src)  # the public path, with this source as rng
+            x = np.asarray(getattr(out, "samples", out))
+            if x.shape != (1, n) or x.dtype.kind not in "iu" or not ((x >= 0) & (x < q)).all():
+                raise _Refusal(
+                    f"sample(1, rng=...) must return integer samples of shape (1, {n}) with "
+                    f"values in [0, {q}); got {x.dtype} of shape {x.shape}"
+                )
+            state = _instance_state(sampler, fixed)
+            calls[0] += 1
+            if calls[0] == 1:
+                state0.update(state)
+                # generators the first call created and kept are watched from here on
+                kept = _rng_states(_rng_objects(sampler, fixed, _OWN))
+                rngs0.update({k: v for k, v in kept.items() if k not in rngs0})
+            elif state != state0:
+                names = sorted(set(state) ^ set(state0)
+                               | {k for k in state if k in state0 and state[k] != state0[k]})
+                raise _Refusal(
+                    "it keeps state on the instance across sample() calls (attributes "
+                    f"changed: {', '.join(names)}), so its law depends on the call history"
+                )
+            return tuple(int(v) for v in x[0])
+
+        def watch() -> None:
+            changed = _rng_changes(rngs0)
+            if changed:
+                raise _Refusal(
+                    "it draws randomness outside the RandomSource it is handed (the state "
+                    f"of {', '.join(changed)} changed during the enumeration)"
+                )
+
+        enum.watch = watch
+        try:
+            leaves, trunc = enum.law(program)
+            watch()
+        except _Refusal as exc:
+            raise ParameterError(
+                f"exact_law cannot follow {label}: {exc.args[0]}. Its output law was not "
+                "enumerated; every random choice must go through the `rng` source handed "
+                "to sample()."
+            ) from None
+        return leaves, trunc, enum
+
+    leaves, trunc, enum = compute(False)
+    pmf = np.zeros(q**n)
+    for k, w in leaves.items():
+        pmf[np.ravel_multi_index(k, (q,) * n)] += float(w)
+    diff = pmf - target_pmf
+    tv = 0.5 * float(np.abs(diff).sum())
+    worst = int(np.argmax(np.abs(diff)))
+    rational_pmf = rational_tv = None
+    if rational:
+        try:
+            tgt = _target_rational(target)
+            rleaves, rtrunc, _ = compute(True)
+            rp = [Fraction(0)] * (q**n)
+            for k, w in rleaves.items():
+                rp[int(np.ravel_multi_index(k, (q,) * n))] += w
+            rational_pmf = tuple(rp)
+            rational_tv = sum((abs(a - b) for a, b in zip(rp, tgt, strict=True)), Fraction(0)) / 2
+            if rtrunc:
+                note = f"rational enumeration truncated mass {float(rtrunc):.3g}"
+        except _RationalFailed as exc:
+            note = f"no rational law: {exc}"
+    return ExactLawResult(
+        pmf=pmf,
+        target_pmf=target_pmf,
+        tv=tv,
+        truncated_mass=float(trunc),
+        worst_config=tuple(int(v) for v in np.unravel_index(worst, (q,) * n)),
+        worst_diff=float(diff[worst]),
+        rational_pmf=rational_pmf,
+        rational_tv=rational_tv,
+        executions=enum.paths,
+        closures=enum.closures,
+        note=note,
+        replays=enum.replays,
+    )
