@@ -145,6 +145,16 @@ def test_python_m_package_help_exits_0(package):
         assert cmd in res.stdout
 
 
+def test_console_script_runs_reports_cli_main():
+    """The installed `autospeculation` command is `reports.cli:main` (pyproject.toml)."""
+    from importlib import metadata
+
+    import reports.cli
+
+    (ep,) = metadata.entry_points(group="console_scripts", name="autospeculation")
+    assert ep.value == "reports.cli:main" and ep.load() is reports.cli.main
+
+
 def test_importing_verify_does_not_import_reports():
     """The checks do not depend on their consumers: `import verify` (and every public
     module of it) loads no module of `reports`; only `python -m verify` runs the CLI."""
