@@ -30,6 +30,18 @@ a call costs one round for its speculation rows (none when the left child reuses
 its parent's rows), one round for the chain-rule batch (when ``|S| > 1``), and for
 each residual batch the maximum over its trials of ``rounds(left) + rounds(right)``;
 queries add up every context row evaluated, in every trial of every batch.
+
+Seams
+-----
+:class:`SpeculativeSteps` (the algorithm's single steps, passed as ``steps=``) and
+:class:`BlockMemo` (the memoisation point, the sampler's ``memo``) are the public
+seams through which :mod:`verify.mutants` builds wrong variants and
+:func:`verify.exact_law` enumerates the law; :class:`BlockCall` and
+:class:`ResidualCall` are what flows through them.
+
+(Module size: about 780 lines, above the ~500 of the house rules, because the
+kernel, its seams and its trace record are one algorithm whose parts change
+together; the seams are its public contract and the trace its per-call record.)
 """
 
 from __future__ import annotations

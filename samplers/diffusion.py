@@ -29,6 +29,10 @@ method): :class:`AutospecDiffusionSteps` (``path_loglik``, ``right_start``), pas
 as ``steps=`` to :class:`AutospeculativeDiffusionSampler`, and
 :class:`SpeculativeDiffusionSteps` (``log_accept``, ``reflect``), passed as
 ``steps=`` to :class:`SpeculativeDiffusionSampler`.
+
+(Module size: about 890 lines, above the ~500 of the house rules: the three samplers
+share the grid, the drift wrapper and the budget base class; a split by sampler is
+left to a later change, see issue 11.)
 """
 
 from __future__ import annotations

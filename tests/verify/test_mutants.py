@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from distributions.families import random_table
 from samplers.autospec import AutospeculativeSampler
 from verify.mutants import (
@@ -84,8 +86,6 @@ def test_agr24_mutants_run_in_the_matrix():
     """The AGR24 negative controls run through mutation_matrix (correct=AGR24Sampler):
     both are caught by exact_law on a q = 3 target, the correct AGR24 is not; and the
     first-stage check, which reads the autospeculative trace, is refused up front."""
-    import pytest
-
     from distributions.errors import ParameterError
     from samplers.agr24 import AGR24Sampler
     from verify.mutants import AGR24_MUTANTS
@@ -100,3 +100,24 @@ def test_agr24_mutants_run_in_the_matrix():
     with pytest.raises(ParameterError, match="'first-stage' needs autospeculative"):
         mutation_matrix(d, mutants=AGR24_MUTANTS, correct=AGR24Sampler,
                         checks=("first-stage",))
+
+
+@pytest.mark.slow
+def test_diffusion_mutants_run_in_their_matrix():
+    """The diffusion negative controls run through diffusion_mutation_matrix: each is
+    caught by the check DIFFUSION_MUTANT_CHECKS names (4,000 draws, each check at
+    alpha 0.01); the correct samplers pass every check (3 cells: family-wise error
+    <= 0.03, Bonferroni). Seed 20261202."""
+    from verify.mutants import DIFFUSION_MUTANT_CHECKS, DIFFUSION_MUTANTS, diffusion_mutation_matrix
+
+    seed = 20261202
+    m = diffusion_mutation_matrix(num_samples=4000, alpha=0.01, rng=seed)
+    assert set(DIFFUSION_MUTANT_CHECKS) == set(DIFFUSION_MUTANTS)
+    for c in m.cells:
+        if c.sampler.startswith("correct"):
+            assert not c.caught, f"{c} (seed {seed}, N={c.num_samples})"
+    for name, check in DIFFUSION_MUTANT_CHECKS.items():
+        c = m.cell(name, check)
+        assert c.caught, f"{name} not caught by {check}: p={c.pvalue:.3g}, N={c.num_samples}, " \
+                         f"seed {seed}"
+    assert "| diffusion-wrong-reflection |" in m.to_table()
