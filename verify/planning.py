@@ -23,6 +23,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from distributions._validation import check_float, check_int
+from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
 from verify.chain_tests import plan_chain_sample_size
 
@@ -85,7 +86,7 @@ def _support_size(target_or_k: Any) -> int:
 
 
 def plan_sample_size(
-    target_or_k: Any,
+    target_or_k: int | np.ndarray | DiscreteOracle,
     *,
     tv: float,
     alpha: float,

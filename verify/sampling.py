@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import numbers
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from distributions._validation import _short, check_float, check_int
 from distributions.errors import BudgetExceededError, ParameterError
+from samplers.base import Sampler
 
 __all__ = [
+    "SamplerFn",
+    "SamplerLike",
+    "SeedLike",
     "DEFAULT_BATCH_SIZE",
     "MAX_SAMPLE_ENTRIES",
     "Deadline",
@@ -46,6 +50,15 @@ __all__ = [
 MAX_SAMPLE_ENTRIES: int = 2**30
 #: Samples drawn per sampler call by default (memory bound); the seed stream is fixed by it.
 DEFAULT_BATCH_SIZE: int = 1 << 17
+
+#: A sampler given as a function ``(num, rng) -> (num, n)`` array.
+SamplerFn: TypeAlias = Callable[[int, np.random.Generator], np.ndarray]
+#: What the checks accept as a sampler: a :class:`~samplers.base.Sampler` or a function.
+SamplerLike: TypeAlias = Sampler | SamplerFn
+#: What the checks accept as ``rng``.
+SeedLike: TypeAlias = (
+    int | np.random.Generator | np.random.SeedSequence | np.random.BitGenerator | None
+)
 
 
 def check_rng(rng: Any) -> Any:
@@ -166,7 +179,7 @@ def _call_sizes(num: int, batch_size: int, full: bool) -> list[int]:
 
 
 def iter_draws(
-    sampler: Any,
+    sampler: SamplerLike,
     num: int,
     n: int,
     q: int,
@@ -199,7 +212,7 @@ def iter_draws(
 
 
 def draw_samples(
-    sampler: Any,
+    sampler: SamplerLike,
     num: int,
     n: int,
     q: int,
@@ -253,7 +266,7 @@ def int_seed(rng: Any) -> int | None:
     return None
 
 
-def draw_real(sampler: Any, num: int, rng: Any, name: str) -> tuple[np.ndarray, Any]:
+def draw_real(sampler: SamplerLike, num: int, rng: SeedLike, name: str) -> tuple[np.ndarray, Any]:
     """Real-valued samples of a continuous (diffusion) sampler, validated.
 
     ``sampler`` has ``.sample(num, rng=...)`` (returning a

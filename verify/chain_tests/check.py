@@ -10,7 +10,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from distributions._validation import check_float
-from distributions.base import MASK
+from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
 from samplers.oracle import CountingOracle
 from verify.chain_tests.kernels import (
@@ -30,7 +30,7 @@ from verify.chain_tests.layout import (
 )
 from verify.chain_tests.results import ChainTestResult
 from verify.results import WorstCell, status_of
-from verify.sampling import int_seed
+from verify.sampling import SeedLike, int_seed
 
 
 def _iv(samples: Any, oracle: Any, alpha: Any, power: Any) -> tuple[np.ndarray, float, float]:
@@ -60,11 +60,11 @@ def _iv(samples: Any, oracle: Any, alpha: Any, power: Any) -> tuple[np.ndarray, 
 
 def chain_test(
     samples: np.ndarray,
-    oracle: Any,
+    oracle: DiscreteOracle,
     *,
     alpha: float = 1e-3,
     power: float = 0.99,
-    rng: Any = None,
+    rng: SeedLike = None,
 ) -> ChainTestResult:
     """Chain-rule, marginal and moment tests of ``samples`` against ``oracle``.
 

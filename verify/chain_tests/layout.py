@@ -12,6 +12,7 @@ from typing import Any
 from scipy import stats
 
 from distributions._validation import check_float
+from distributions.base import DiscreteOracle
 
 #: Largest ``S (q - 1)`` for the ``S`` sites whose pairs are all tested (one-hot
 #: Gram matrix and feature covariance of this order).
@@ -69,7 +70,7 @@ def _levels(tv: Any, alpha: Any, power: Any) -> tuple[float, float, float]:
     return tv, alpha, power
 
 
-def plan_chain_sample_size(oracle: Any, *, tv: float, alpha: float, power: float) -> int:
+def plan_chain_sample_size(oracle: DiscreteOracle, *, tv: float, alpha: float, power: float) -> int:
     """Sample size of the chain-rule family (see the module docstring).
 
     The size at which a deviation of TV ``tv`` in any one-site marginal or in the

@@ -4,13 +4,13 @@ sampler against ``2 Phi(-|D| / 2)`` (martingale tests)."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from distributions._validation import check_int
 from distributions.errors import ParameterError
+from samplers.base import Sampler
 from verify.continuous.common import (
     _check_alpha,
     _family_notes,
@@ -20,15 +20,15 @@ from verify.continuous.common import (
 from verify.continuous.results import (
     AcceptanceResult,
 )
-from verify.sampling import int_seed
+from verify.sampling import SeedLike, int_seed
 
 
 def check_speculative_acceptance(
-    sampler: Any,
+    sampler: Sampler,
     *,
     num_samples: int,
     alpha: float = 0.01,
-    rng: Any = None,
+    rng: SeedLike = None,
     beta: float = 0.1,
     num_bins: int = 8,
 ) -> AcceptanceResult:

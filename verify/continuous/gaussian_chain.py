@@ -22,7 +22,7 @@ from verify.continuous.common import (
 from verify.continuous.results import (
     GaussianChainResult,
 )
-from verify.sampling import draw_real, int_seed
+from verify.sampling import SamplerLike, SeedLike, draw_real, int_seed
 
 
 def gaussian_chain_moments(
@@ -101,14 +101,14 @@ def _gauss_tests(z: np.ndarray, mean: np.ndarray, cov: np.ndarray, label: str
 
 
 def check_gaussian_chain(
-    sampler: Any,
+    sampler: SamplerLike,
     mean: Any,
     cov: Any,
     grid: Any,
     *,
     num_samples: int,
     alpha: float = 0.01,
-    rng: Any = None,
+    rng: SeedLike = None,
     beta: float = 0.1,
 ) -> GaussianChainResult:
     """Test a diffusion sampler against the exact Euler-chain law for ``N(mean, cov)``.

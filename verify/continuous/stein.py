@@ -19,16 +19,16 @@ from verify.continuous.common import (
 from verify.continuous.results import (
     SteinResult,
 )
-from verify.sampling import draw_real, int_seed
+from verify.sampling import SamplerLike, SeedLike, draw_real, int_seed
 
 
 def check_stein_discrepancy(
-    sampler: Any,
+    sampler: SamplerLike | np.ndarray,
     target: Any,
     *,
     num_samples: int,
     alpha: float = 0.01,
-    rng: Any = None,
+    rng: SeedLike = None,
     num_bootstrap: int = 999,
     bandwidth: float | None = None,
 ) -> SteinResult:

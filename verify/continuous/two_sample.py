@@ -4,7 +4,6 @@ sliced and per-coordinate KS, Holm)."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -22,7 +21,7 @@ from verify.continuous.common import (
 from verify.continuous.results import (
     SameLawResult,
 )
-from verify.sampling import draw_real, int_seed
+from verify.sampling import SamplerLike, SeedLike, draw_real, int_seed
 
 
 def _dkw_const(n: int, m: int) -> float:
@@ -52,12 +51,12 @@ def energy_distance_test(
 
 # ----------------------------------------------------------------------------- same law
 def check_same_law(
-    sampler_a: Any,
-    sampler_b: Any,
+    sampler_a: SamplerLike,
+    sampler_b: SamplerLike,
     *,
     num_samples: int,
     alpha: float = 0.01,
-    rng: Any = None,
+    rng: SeedLike = None,
     beta: float = 0.1,
     num_permutations: int | None = None,
     num_projections: int = 32,

@@ -10,6 +10,7 @@ import numpy as np
 from scipy import stats
 
 from distributions._validation import _short, check_int
+from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
 from verify.exactness.full_table import MIN_EXPECTED, _target_pmf
 from verify.exactness.montecarlo import _mc_crit, _simulated_detectable_tv, _twosample_stats
@@ -27,6 +28,8 @@ from verify.planning import (
 from verify.results import status_of
 from verify.sampling import (
     Deadline,
+    SamplerLike,
+    SeedLike,
     check_memory,
     check_rng,
     check_size,
@@ -51,15 +54,15 @@ def _shape_of(sampler: Any, target: Any) -> tuple[int, int]:
 
 
 def check_batch_invariance(
-    sampler: Any,
+    sampler: SamplerLike,
     *,
     batch_sizes: tuple[int, int] | None = None,
-    target: Any = None,
+    target: DiscreteOracle | None = None,
     num_samples: int | None = None,
     tv: float = 0.05,
     alpha: float = 1e-3,
     power: float = 0.99,
-    rng: Any = None,
+    rng: SeedLike = None,
     timeout: float | None = None,
     max_samples: int | None = MAX_SAMPLES,
     max_resamples: int = MAX_RESAMPLES,

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from distributions._validation import check_choice, check_int
+from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
 from verify.exactness.full_table import (
     MIN_EXPECTED,
@@ -32,6 +33,8 @@ from verify.planning import (
 from verify.results import status_of
 from verify.sampling import (
     Deadline,
+    SamplerLike,
+    SeedLike,
     check_memory,
     check_rng,
     check_size,
@@ -79,15 +82,15 @@ def _iv(sampler: Any, target: Any, num_samples: Any, tv: Any, alpha: Any, power:
 
 
 def check_exact(
-    sampler: Any,
-    target: Any,
+    sampler: SamplerLike,
+    target: DiscreteOracle,
     *,
     num_samples: int | None = None,
     tv: float = 0.02,
     alpha: float = 1e-3,
     power: float = 0.99,
     method: str = "auto",
-    rng: Any = None,
+    rng: SeedLike = None,
     batch_size: int | None = None,
     timeout: float | None = None,
     max_samples: int | None = MAX_SAMPLES,

@@ -27,6 +27,7 @@ from verify.results import WorstCell
 from verify.sampling import (
     DEFAULT_BATCH_SIZE,
     Deadline,
+    SeedLike,
 )
 
 #: Smallest expected count for which ``method="auto"`` uses the asymptotic G-test.
@@ -88,7 +89,7 @@ def full_table_test(
     *,
     method: str = "auto",
     alpha: float = 1e-3,
-    rng: Any = None,
+    rng: SeedLike = None,
     num_worst: int = 5,
     max_resamples: int = MAX_RESAMPLES,
 ) -> _TableTest:
