@@ -47,6 +47,8 @@ __all__ = [
     "read_report",
     "check_out_dir",
     "clean_leftovers",
+    "write_file_atomic",
+    "current_umask",
     "REPORT_FILES",
 ]
 
@@ -224,6 +226,38 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def current_umask() -> int:
+    """The process umask (read without changing it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_file_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, with the usual permissions; return the path.
+
+    The bytes go to a temporary file in the same directory (created if missing), which
+    is flushed, given mode ``0o666 & ~umask`` (what :func:`open` gives a new file; a
+    temporary file would otherwise keep ``0o600``) and renamed over ``path``. A
+    failure leaves ``path`` as it was and no temporary file behind.
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}-", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return out
+
+
 def clean_leftovers(out_dir: str | os.PathLike[str]) -> list[Path]:
     """Delete what killed writers of ``out_dir`` left beside it; return the paths removed.
 
@@ -386,9 +420,7 @@ def write_report(
         raise ReportError(f"cannot create report directory {str(out_arg)!r}: "
                           f"{exc.strerror or exc}.") from None
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
+        os.chmod(tmp, 0o777 & ~current_umask())
         for rel, data in files.items():
             dest = tmp / rel
             dest.parent.mkdir(parents=True, exist_ok=True)

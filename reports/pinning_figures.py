@@ -3,7 +3,7 @@
 Each function takes result objects of :mod:`verify.pinning` and an output path,
 draws with the Agg backend and writes the file atomically (temporary file in the
 same directory, then :func:`os.replace`) with the usual permissions (``0o666`` less
-the umask, as :func:`open` would give; see :func:`write_file_atomic`). Each returns
+the umask, as :func:`open` would give; see :func:`reports.io.write_file_atomic`). Each returns
 the path written. Axes that count something (recursion levels, pinned coordinates,
 rounds) have integer ticks.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +24,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
 
 from distributions.errors import ReportError  # noqa: E402
+from reports.io import write_file_atomic  # noqa: E402
 from verify.pinning import (  # noqa: E402
     BlockTVGrid,
     EntropyProfileResult,
@@ -38,39 +38,7 @@ __all__ = [
     "plot_level_sums",
     "plot_rounds_vs_tv",
     "save_figure",
-    "write_file_atomic",
 ]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_file_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically, with the usual permissions; return the path.
-
-    The bytes go to a temporary file in the same directory (created if missing), which
-    is flushed, given mode ``0o666 & ~umask`` (what :func:`open` gives a new file; a
-    temporary file would otherwise keep ``0o600``) and renamed over ``path``. A
-    failure leaves ``path`` as it was and no temporary file behind.
-    """
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}-", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return out
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:

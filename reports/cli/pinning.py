@@ -24,6 +24,8 @@ from reports import pinning_figures as F
 from reports import pinning_run
 from reports.cli.console import Console, SubParsers
 from reports.cli.inputs import check_output_location, check_seed
+from reports.io import write_file_atomic
+from reports.schema import jsonable
 from samplers.catalogue import PINNING_FAMILIES
 from verify.pinning import DEFAULT_ORDERS
 
@@ -152,7 +154,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "round_bound": None if res["round_bound"] is None else res["round_bound"].to_dict(),
         "checks": [c.to_dict() for c in res["checks"]],
     }
-    F.write_file_atomic(out / "pinning.json", (json.dumps(payload, indent=1) + "\n").encode())
+    text = json.dumps(jsonable(payload), indent=1, allow_nan=False) + "\n"
+    write_file_atomic(out / "pinning.json", text.encode())
     passed = all(c.passed for c in res["checks"])
     rb = res["round_bound"]
     passed = passed and (rb is None or not rb.flagged)

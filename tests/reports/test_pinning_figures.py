@@ -8,8 +8,10 @@ import os
 import matplotlib.pyplot as plt
 import pytest
 
+import reports.io
 from distributions import random_table
 from reports import pinning_figures as F
+from reports.io import write_file_atomic
 from verify import pinning as P
 
 
@@ -24,22 +26,22 @@ def test_png_and_atomic_files_follow_the_umask_not_0600(tmp_path, umask_022):
     tree = P.tree_tv(random_table(6, 2, rng=0))
     png = F.plot_level_sums(tree, tmp_path / "levels.png")
     assert png.stat().st_mode & 0o777 == 0o644
-    other = F.write_file_atomic(tmp_path / "sub" / "x.json", b"{}")
+    other = write_file_atomic(tmp_path / "sub" / "x.json", b"{}")
     assert other.read_bytes() == b"{}" and other.stat().st_mode & 0o777 == 0o644
     os.umask(0o077)
-    assert F.write_file_atomic(tmp_path / "y.json", b"1").stat().st_mode & 0o777 == 0o600
+    assert write_file_atomic(tmp_path / "y.json", b"1").stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["levels.png", "sub", "y.json"]
 
 
 def test_write_file_atomic_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
-    target = F.write_file_atomic(tmp_path / "a.json", b"old")
+    target = write_file_atomic(tmp_path / "a.json", b"old")
 
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(F.os, "replace", boom)
+    monkeypatch.setattr(reports.io.os, "replace", boom)
     with pytest.raises(OSError, match="No space"):
-        F.write_file_atomic(target, b"new")
+        write_file_atomic(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
