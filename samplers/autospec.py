@@ -1,5 +1,9 @@
 """Autospeculative sampler: recursive speculative rejection sampling (DESIGN 4.2).
 
+Why this module is long (about 790 lines): the kernel, its public seams
+(:class:`SpeculativeSteps`, :class:`BlockMemo` and the call records) and its trace
+record are one algorithm whose parts change together.
+
 The algorithm, for a block ``S = sigma(a+1..b)`` given the prefix ``x_P``::
 
     SAMPLE(a, b, x_P, nu_rows=None) -> (x_S, log mu_S(x_S))
@@ -39,9 +43,6 @@ seams through which :mod:`verify.mutants` builds wrong variants and
 :func:`verify.exact_law` enumerates the law; :class:`BlockCall` and
 :class:`ResidualCall` are what flows through them.
 
-(Module size: about 780 lines, above the ~500 of the house rules, because the
-kernel, its seams and its trace record are one algorithm whose parts change
-together; the seams are its public contract and the trace its per-call record.)
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Diffusion samplers on the stochastic-localization chain (DESIGN 5).
 
+Why this module is long (about 890 lines): the three samplers share the grid, the
+drift wrapper and the budget base class; a split by sampler is left to a later change
+(issue 11).
+
 All three samplers target the law of the *discretised* chain on a
 :class:`LocalizationGrid` ``0 = t_0 < ... < t_N = T``::
 
@@ -30,9 +34,6 @@ as ``steps=`` to :class:`AutospeculativeDiffusionSampler`, and
 :class:`SpeculativeDiffusionSteps` (``log_accept``, ``reflect``), passed as
 ``steps=`` to :class:`SpeculativeDiffusionSampler`.
 
-(Module size: about 890 lines, above the ~500 of the house rules: the three samplers
-share the grid, the drift wrapper and the budget base class; a split by sampler is
-left to a later change, see issue 11.)
 """
 
 from __future__ import annotations
