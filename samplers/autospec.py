@@ -585,11 +585,11 @@ class AutospeculativeSampler:
     def _residual(self, call: ResidualCall) -> BlockOutput:
         """The strategy's residual step, through the memoisation point when set."""
         memo = self.memo
-        if memo is None:
-            return self.steps.residual(self, call)
-        return memo.residual(self._run_residual, call)
+        run = self._run_residual
+        return run(call) if memo is None else memo.residual(run, call)
 
     def _run_residual(self, call: ResidualCall) -> BlockOutput:
+        """The strategy's residual step itself (what the memoisation point runs)."""
         return self.steps.residual(self, call)
 
     def run_block(self, call: BlockCall) -> BlockOutput:
