@@ -38,8 +38,8 @@ import numpy as np
 
 from distributions._numerics import logsumexp as _logsumexp
 from distributions._numerics import softmax
-from distributions._validation import check_int
 from distributions.errors import ParameterError
+from distributions.validation import check_int
 
 __all__ = ["GaussianMixture", "FiniteSet", "MAX_ABS_PARAM", "COV_RANGE", "T_RANGE", "MAX_ABS_X"]
 

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from distributions._numerics import LOG_WEIGHT_TOL, UNIT_ROUNDOFF, fmt_log, log_abs_sum
-from distributions._validation import _short, check_float, check_int
 from distributions.errors import ParameterError
 from distributions.table import MAX_TABLE_SIZE, TableDistribution
+from distributions.validation import check_float, check_int, short_repr
 
 __all__ = ["random_table", "ising", "potts", "hardcore"]
 
@@ -48,7 +48,7 @@ def _check_square(name: str, value: Any, *, symmetric: bool = True) -> np.ndarra
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ParameterError(
-            f"`{name}` must be a real (n, n) matrix; got {_short(value)}."
+            f"`{name}` must be a real (n, n) matrix; got {short_repr(value)}."
         ) from exc
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] < 1:
         raise ParameterError(f"`{name}` must have shape (n, n) with n >= 1; got shape {arr.shape}.")
@@ -196,7 +196,7 @@ def ising(
             h = np.asarray(field, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise ParameterError(f"`field` must be a real array of shape ({n},); "
-                                 f"got {_short(field)}.") from exc
+                                 f"got {short_repr(field)}.") from exc
         if h.shape != (n,):
             raise ParameterError(f"`field` must have shape ({n},); got shape {h.shape}.")
         if not np.isfinite(h).all():

@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from distributions._validation import check_float, check_int
 from distributions.base import MASK
 from distributions.errors import ParameterError
 from distributions.families import hardcore, ising, potts, random_table
 from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts, Product
 from distributions.table import TableDistribution
+from distributions.validation import check_float, check_int
 
 __all__ = [
     "FAMILIES",

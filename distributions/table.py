@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from distributions._numerics import exp_neg, logsumexp, softmax
-from distributions._oracle_utils import (
+from distributions.base import MASK
+from distributions.errors import ParameterError
+from distributions.oracle_utils import (
     check_chain_values,
     check_contexts,
     check_positions,
     positional_conditionals,
 )
-from distributions._validation import _short, check_int, check_probability_array
-from distributions.base import MASK
-from distributions.errors import ParameterError
+from distributions.validation import check_int, check_probability_array, short_repr
 
 __all__ = ["TableDistribution", "MAX_TABLE_SIZE"]
 
@@ -85,7 +85,7 @@ class TableDistribution:
             lw = np.asarray(log_weights, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise ParameterError(
-                f"`log_weights` must be an array of numbers; got {_short(log_weights)}."
+                f"`log_weights` must be an array of numbers; got {short_repr(log_weights)}."
             ) from exc
         cls._check_shape("log_weights", lw.shape)
         bad = np.isnan(lw) | (lw == np.inf)

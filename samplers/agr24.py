@@ -38,9 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from distributions._validation import check_int, check_probability_array
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
+from distributions.validation import check_int, check_probability_array
 from samplers.base import Budget, RandomSource, SampleResult, as_random_source, check_budget
 from samplers.oracle import CountingOracle
 from samplers.sequential import resolve_orders

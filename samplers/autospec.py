@@ -54,9 +54,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from distributions._validation import check_float, check_int
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import BudgetExceededError, ParameterError
+from distributions.validation import check_float, check_int
 from samplers.base import (
     Budget,
     RandomSource,

@@ -33,8 +33,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from distributions._validation import check_float, check_int
 from distributions.errors import BudgetExceededError, ParameterError
+from distributions.validation import check_float, check_int
 
 __all__ = [
     "Sampler",

@@ -37,13 +37,13 @@ from typing import Any
 
 import numpy as np
 
-from distributions._validation import check_int
 from distributions.base import DiffusionOracle, DiscreteOracle
 from distributions.diffusion import FiniteSet, GaussianMixture
 from distributions.errors import ParameterError
 from distributions.families import hardcore, ising, potts, random_table
 from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts, Product
 from distributions.table import TableDistribution
+from distributions.validation import check_int
 from samplers.agr24 import AGR24Sampler
 from samplers.autospec import AutospeculativeSampler
 from samplers.base import Sampler

@@ -45,9 +45,9 @@ from typing import Any
 
 import numpy as np
 
-from distributions._validation import check_float, check_int
 from distributions.base import DiffusionOracle
 from distributions.errors import BudgetExceededError, OracleError, ParameterError
+from distributions.validation import check_float, check_int
 from samplers.base import Budget, RandomSource, SampleResult, as_random_source, check_budget
 
 __all__ = [

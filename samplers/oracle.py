@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from distributions._oracle_utils import positional_conditionals
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import OracleError, ParameterError
+from distributions.oracle_utils import positional_conditionals
 
 __all__ = ["CountingOracle", "ROW_SUM_TOL", "RULE_IDS"]
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from distributions._validation import check_int
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import BudgetExceededError, ParameterError
+from distributions.validation import check_int
 from samplers.base import Budget, SampleResult, as_random_source, check_budget
 from samplers.oracle import CountingOracle
 

@@ -166,6 +166,7 @@ def test_d_two_checks(exactness):
 '''
 
 
+@pytest.mark.slow
 def test_xdist_workers_send_every_check_to_the_controller(pytester):
     """Under ``-n 2`` the controller prints the summary and the report has every check."""
     pytester.makepyfile(test_four=FOUR_TESTS)
@@ -243,6 +244,7 @@ def test_bad(exactness):
     assert "fixture" not in err
 
 
+@pytest.mark.slow
 def test_bad_marker_keyword_under_xdist_is_one_line_per_test(pytester):
     """An xdist worker cannot end the session with a usage error: the test errors at
     set-up with the same one line (no crash report, no fixture traceback)."""

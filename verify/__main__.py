@@ -9,4 +9,5 @@ import sys
 
 import reports.cli
 
-sys.exit(reports.cli.main())
+if __name__ == "__main__":
+    sys.exit(reports.cli.main())

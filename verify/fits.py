@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from distributions._validation import check_float
 from distributions.errors import ParameterError
+from distributions.validation import check_float
 
 __all__ = ["PowerLawFit", "fit_power_law"]
 

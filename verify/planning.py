@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from distributions._validation import check_float, check_int
 from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
+from distributions.validation import check_float, check_int
 from verify.chain_tests import plan_chain_sample_size
 
 __all__ = [

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from distributions._validation import check_int
 from distributions.errors import ParameterError
+from distributions.validation import check_int
 from samplers.catalogue import ROUNDS_TARGET, make_sampler, parallel_samplers
 from verify.fits import PowerLawFit, fit_power_law
 from verify.results import ResultBase, to_plain

@@ -21,8 +21,8 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from distributions._validation import _short, check_float, check_int
 from distributions.errors import BudgetExceededError, ParameterError
+from distributions.validation import check_float, check_int, short_repr
 from samplers.base import Sampler
 
 __all__ = [
@@ -70,7 +70,7 @@ def check_rng(rng: Any) -> Any:
     if not ok:
         raise ParameterError(
             "`rng` must be None, a non-negative integer seed, a numpy SeedSequence, "
-            f"Generator or BitGenerator; got {_short(rng)}."
+            f"Generator or BitGenerator; got {short_repr(rng)}."
         )
     return rng
 
@@ -133,7 +133,7 @@ def check_output(out: Any, size: int, n: int, q: int) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise ParameterError(
             f"`sampler` output must be an integer array of shape ({size}, {n}); got "
-            f"{_short(raw)}."
+            f"{short_repr(raw)}."
         ) from exc
     if arr.shape != (size, n):
         raise ParameterError(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from distributions._validation import check_float, check_int
+from distributions.validation import check_float, check_int
 from reports.audit_report import audit_report
 from reports.cli.console import PROG, Console, SubParsers
 from reports.cli.inputs import check_report_dir, check_seed, load_factory

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from distributions._validation import check_int
 from distributions.errors import ParameterError, ReportError
+from distributions.validation import check_int
 from reports.io import check_out_dir
 
 __all__ = ["check_report_dir", "check_output_location", "load_factory", "check_seed"]

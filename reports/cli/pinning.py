@@ -18,8 +18,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from distributions._validation import check_int
 from distributions.errors import ParameterError
+from distributions.validation import check_int
 from reports import pinning_figures as F
 from reports import pinning_run
 from reports.cli.console import Console, SubParsers

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from distributions._validation import check_int
+from distributions.validation import check_int
 from reports.cli.console import PROG, Console, SubParsers
 from reports.cli.inputs import check_report_dir, check_seed
 from reports.cli.validate import STRICT_HELP

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from distributions._validation import check_float
 from distributions.errors import ParameterError
+from distributions.validation import check_float
 from reports import validation
 from reports.cli.console import PROG, Console, SubParsers
 from reports.cli.inputs import check_report_dir, check_seed

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from distributions._validation import check_float
 from distributions.errors import ParameterError
+from distributions.validation import check_float
 from verify.planning import MAX_RESAMPLES
 
 __all__ = [

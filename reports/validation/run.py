@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from distributions._validation import check_int
 from distributions.errors import ParameterError
+from distributions.validation import check_int
 from reports.records import check_record, record_status
 from reports.status import status_counts
 from reports.validation.batch_invariance import batch_samplers, stage_batch_invariance

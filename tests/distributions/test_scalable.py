@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.special import logsumexp
 
-from distributions._oracle_utils import build_chain_contexts
 from distributions.base import MASK, PositionalOracle
 from distributions.errors import ParameterError
+from distributions.oracle_utils import build_chain_contexts
 from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts, Product
 from distributions.strategies import chain_queries, contexts
 from distributions.table import TableDistribution

@@ -28,6 +28,7 @@ def quick_report(tmp_path_factory):
     return code, out, time.process_time() - cpu
 
 
+@pytest.mark.slow
 def test_validate_quick_exits_0_and_writes_json_md_html(quick_report):
     code, out, cpu_seconds = quick_report
     assert code == 0
@@ -56,6 +57,7 @@ def test_validate_quick_exits_0_and_writes_json_md_html(quick_report):
         s.get("figures") for s in doc["sections"])
 
 
+@pytest.mark.slow
 def test_report_rerenders_from_json(quick_report, tmp_path):
     _, out, _ = quick_report
     dest = tmp_path / "again"
@@ -104,6 +106,7 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(argv, message, capsys)
     assert err.count("\n") == 1 and err.startswith("autospeculation: error: ")
 
 
+@pytest.mark.slow
 def test_audit_exit_codes_and_report(tmp_path, capsys):
     ref = ["--reference", f"{EXAMPLE}:make_reference"]
     good = tmp_path / "good"
@@ -293,14 +296,27 @@ def _listing(root):
     return sorted((str(p.relative_to(root)), p.stat().st_mode) for p in root.rglob("*"))
 
 
+@pytest.fixture(scope="module")
+def small_report_json():
+    """A valid report document (two checks), for the ``report`` subcommand's sweep."""
+    from reports.io import make_document
+    from reports.records import check_record
+
+    checks = [check_record("exactness", "a", "a check", True, statistic=1.0, pvalue=0.5,
+                           alpha=1e-3, num_samples=10),
+              check_record("exactness", "b", "another", True, statistic=2.0, pvalue=0.25,
+                           alpha=1e-3, num_samples=10)]
+    doc = make_document("validate", "sweep fixture", checks, [], seeds={"root": 0},
+                        stage_seconds=[("exactness", 0.0)])
+    return json.dumps(doc)
+
+
 @pytest.mark.parametrize("base, option, good, bad", _SWEEP_CASES)
 def test_every_option_is_checked_before_any_work(base, option, good, bad, no_work, capsys,
-                                                 quick_report):
+                                                 small_report_json):
     """Items 7 and 8: a boundary value reaches the work; a bad value exits 2 with one
     line and no traceback, before any work and with nothing written."""
-    import shutil
-
-    shutil.copy(quick_report[1] / "report.json", _GOOD_REPORT)
+    Path(_GOOD_REPORT).write_text(small_report_json)
     argv = [*base, option, good if bad is None else bad]
     before = _listing(Path.cwd())
     if bad is None:

@@ -183,6 +183,7 @@ def _exactness_cases() -> dict[str, tuple[TableDistribution, dict]]:
     return cases
 
 
+@pytest.mark.slow
 def test_exact_on_tables() -> None:
     """Full-table G-test of every case; Holm over the family."""
     seed = 8808

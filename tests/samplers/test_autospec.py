@@ -55,6 +55,7 @@ def product_marginals_tv(target: TableDistribution) -> float:
 @pytest.mark.parametrize(
     ("n", "q", "seed"), [(10, 2, 11), (8, 2, 12), (6, 3, 13), (5, 4, 14), (4, 3, 15)]
 )
+@pytest.mark.slow
 def test_exact_on_random_tables(n: int, q: int, seed: int) -> None:
     target = dirichlet_table(n, q, seed)
     num = 100_000
@@ -83,6 +84,7 @@ def _family_targets() -> dict[str, object]:
     }
 
 
+@pytest.mark.slow
 def test_exact_on_target_families() -> None:
     num, seed = 100_000, 2027
     gen = np.random.default_rng(seed)
@@ -104,6 +106,7 @@ def test_exact_with_zero_probability_cells() -> None:
     assert out.impossible_hits == 0
 
 
+@pytest.mark.slow
 def test_exact_across_rho_and_orders() -> None:
     target = dirichlet_table(6, 2, 31)
     num = 60_000

@@ -35,6 +35,7 @@ def _normal(shift: float = 0.0, scale: float = 1.0, d: int = 2):
 
 
 # ----------------------------------------------------------------------------- same law
+@pytest.mark.slow
 def test_same_law_calibration_over_seeds() -> None:
     """Under H0 the family rejects at rate <= alpha: 30 seeds at alpha = 0.05, allow <= 4.
 

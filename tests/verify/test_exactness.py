@@ -338,6 +338,7 @@ def test_planned_size_in_sparse_regime_reaches_the_requested_tv():
     assert det_old > 0.05
 
 
+@pytest.mark.slow
 def test_auto_falls_back_to_chain_above_auto_table_and_full_table_on_request():
     """Issue 19.2: ``Product(n=17)`` has a 2**17-cell table (pmf works up to 2**20):
     ``method="auto"`` tests it with the chain family at once instead of a Monte Carlo

@@ -43,9 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from distributions._validation import check_float, check_int
 from distributions.base import DiffusionOracle, DiscreteOracle
 from distributions.errors import ParameterError
+from distributions.validation import check_float, check_int
 from verify.audit.consistency import (
     EXACT_JOINT_LIMIT,
     MAX_CHAIN_N,

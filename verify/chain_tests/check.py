@@ -9,9 +9,9 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from distributions._validation import check_float
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
+from distributions.validation import check_float
 from samplers.oracle import CountingOracle
 from verify.chain_tests.kernels import (
     _binom_two_sided,

@@ -11,8 +11,8 @@ from typing import Any
 
 from scipy import stats
 
-from distributions._validation import check_float
 from distributions.base import DiscreteOracle
+from distributions.validation import check_float
 
 #: Largest ``S (q - 1)`` for the ``S`` sites whose pairs are all tested (one-hot
 #: Gram matrix and feature covariance of this order).

@@ -8,8 +8,8 @@ import math
 import numpy as np
 from scipy import stats
 
-from distributions._validation import check_int
 from distributions.errors import ParameterError
+from distributions.validation import check_int
 from samplers.base import Sampler
 from verify.continuous.common import (
     _check_alpha,

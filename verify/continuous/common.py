@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from statsmodels.stats.multitest import multipletests
 
-from distributions._validation import check_float
+from distributions.validation import check_float
 from verify.continuous.results import (
     SubTest,
 )

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from distributions._validation import check_int
 from distributions.errors import ParameterError
+from distributions.validation import check_int
 from samplers.diffusion import LocalizationGrid
 from verify.continuous.common import (
     _check_alpha,

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from distributions._validation import check_float, check_int
 from distributions.errors import ParameterError
+from distributions.validation import check_float, check_int
 from verify.continuous.common import (
     _check_alpha,
     _status,

@@ -9,8 +9,8 @@ import numpy as np
 from scipy import stats
 from scipy.spatial.distance import cdist
 
-from distributions._validation import check_int
 from distributions.errors import ParameterError
+from distributions.validation import check_int
 from verify.continuous.common import (
     _check_alpha,
     _family_notes,

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from distributions._validation import check_float, check_int
 from distributions.errors import ParameterError
+from distributions.validation import check_float, check_int
 from samplers.autospec import AutospeculativeSampler
 from verify.exact_law.enumerator import _Enumerator
 from verify.exact_law.fingerprint import _instance_state, _rng_changes, _rng_objects, _rng_states

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from distributions._validation import _short, check_int
 from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
+from distributions.validation import check_int, short_repr
 from verify.exactness.full_table import MIN_EXPECTED, _target_pmf
 from verify.exactness.montecarlo import _mc_crit, _simulated_detectable_tv, _twosample_stats
 from verify.exactness.results import BatchInvarianceResult
@@ -47,7 +47,7 @@ def _shape_of(sampler: Any, target: Any) -> tuple[int, int]:
     except AttributeError:
         raise ParameterError(
             "`target` must be given (an object with `n` and `q`) when the sampler has no "
-            f"`n` and `q` attributes; got target={_short(target)} and a sampler of type "
+            f"`n` and `q` attributes; got target={short_repr(target)} and a sampler of type "
             f"{type(sampler).__name__}."
         ) from None
     return check_int("n", n, low=1), check_int("q", q, low=2)
@@ -137,7 +137,8 @@ def check_batch_invariance(
         batch_sizes = (1, resolve_batch_size(sampler, None))
     if (not isinstance(batch_sizes, tuple | list) or len(batch_sizes) != 2):
         raise ParameterError(
-            f"`batch_sizes` must be a pair of distinct integers >= 1; got {_short(batch_sizes)}."
+            "`batch_sizes` must be a pair of distinct integers >= 1; "
+            f"got {short_repr(batch_sizes)}."
         )
     b1 = check_int("batch_sizes[0]", batch_sizes[0], low=1)
     b2 = check_int("batch_sizes[1]", batch_sizes[1], low=1)

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from distributions._validation import check_choice, check_int
 from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
+from distributions.validation import check_choice, check_int
 from verify.exactness.full_table import (
     MIN_EXPECTED,
     _count_cells,

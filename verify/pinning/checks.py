@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from distributions._validation import check_float
 from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
+from distributions.validation import check_float
 from verify.pinning.estimates import entropy_profile, expected_block_kl
 from verify.pinning.exact import (
     _EXACT,

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from distributions._validation import check_int
 from distributions.base import MASK, DiscreteOracle
+from distributions.validation import check_int
 from verify.pinning.exact import _EXACT, _exact_block, _exact_profile, _subsets_for
 from verify.pinning.inputs import (
     SeedLike,

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from distributions._validation import check_int
 from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
+from distributions.validation import check_int
 
 __all__ = ["MAX_EXACT_N", "SeedLike", "exact_available"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from distributions._oracle_utils import positional_conditionals
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
+from distributions.oracle_utils import positional_conditionals
 from verify.pinning.numerics import _CHUNK_CELLS
 from verify.pinning.sampled import _random_orders
 

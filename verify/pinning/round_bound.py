@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from distributions._validation import check_float, check_int
 from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
+from distributions.validation import check_float, check_int
 from samplers.base import RandomSource, Sampler, SamplerTrace
 from verify.pinning.inputs import MAX_EXACT_N, SeedLike, _check_target, _seed_of, _table_of
 from verify.pinning.montecarlo import _block_given_context, enum_limit

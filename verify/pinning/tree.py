@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from distributions._validation import check_int
 from distributions.base import DiscreteOracle
+from distributions.validation import check_int
 from verify.pinning.exact import _EXACT, _exact_block, _subsets_for
 from verify.pinning.inputs import SeedLike, _check_target, _exact_ok, _resolve_orders, _table_of
 from verify.pinning.montecarlo import MAX_BLOCKS_PER_LEVEL, _mc_tree, enum_limit

@@ -12,10 +12,17 @@ import numpy as np
 
 from distributions.errors import ParameterError
 
-__all__ = ["check_int", "check_float", "check_probability_array", "check_choice"]
+__all__ = [
+    "check_int",
+    "check_float",
+    "check_probability_array",
+    "check_choice",
+    "short_repr",
+]
 
 
-def _short(value: Any) -> str:
+def short_repr(value: Any) -> str:
+    """``repr(value)``, shortened for an error message."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -35,7 +42,7 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
             rule = f"an integer <= {high}"
         else:
             rule = "an integer"
-        raise ParameterError(f"`{name}` must be {rule}; got {_short(value)}.")
+        raise ParameterError(f"`{name}` must be {rule}; got {short_repr(value)}.")
     return value
 
 
@@ -64,7 +71,7 @@ def check_float(
         if high is not None:
             parts.append(f"{'<' if high_open else '<='} {high:g}")
         rule = "a finite number" + (" " + " and ".join(parts) if parts else "")
-        raise ParameterError(f"`{name}` must be {rule}; got {_short(value)}.")
+        raise ParameterError(f"`{name}` must be {rule}; got {short_repr(value)}.")
     return value
 
 
@@ -74,7 +81,7 @@ def check_probability_array(name: str, value: Any, *, ndim: int | None = None) -
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ParameterError(
-            f"`{name}` must be an array of non-negative numbers; got {_short(value)}."
+            f"`{name}` must be an array of non-negative numbers; got {short_repr(value)}."
         ) from exc
     if ndim is not None and arr.ndim != ndim:
         raise ParameterError(
@@ -95,6 +102,7 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     """Return ``value`` if it is one of ``choices`` or raise."""
     if not isinstance(value, str) or value not in choices:
         raise ParameterError(
-            f"`{name}` must be one of {', '.join(repr(c) for c in choices)}; got {_short(value)}."
+            f"`{name}` must be one of {', '.join(repr(c) for c in choices)}; "
+            f"got {short_repr(value)}."
         )
     return value
