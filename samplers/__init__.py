@@ -1,7 +1,14 @@
 """Sequential and parallel samplers (how it is sampled, what it costs)."""
 
-from samplers.agr24 import AGR24Sampler, default_block_size, race_coupling
-from samplers.autospec import AutospeculativeSampler, default_rho
+from samplers.agr24 import AGR24Sampler, AGR24Steps, default_block_size, race_coupling
+from samplers.autospec import (
+    AutospeculativeSampler,
+    BlockCall,
+    BlockMemo,
+    ResidualCall,
+    SpeculativeSteps,
+    default_rho,
+)
 from samplers.base import (
     Budget,
     NumpySource,
@@ -13,10 +20,12 @@ from samplers.base import (
     check_budget,
 )
 from samplers.diffusion import (
+    AutospecDiffusionSteps,
     AutospeculativeDiffusionSampler,
     EulerLocalizationSampler,
     LocalizationGrid,
     SpeculativeDiffusionSampler,
+    SpeculativeDiffusionSteps,
 )
 from samplers.oracle import CountingOracle
 from samplers.sequential import SequentialSampler
@@ -34,6 +43,13 @@ __all__ = [
     "SequentialSampler",
     "AutospeculativeSampler",
     "default_rho",
+    "SpeculativeSteps",
+    "BlockMemo",
+    "BlockCall",
+    "ResidualCall",
+    "AGR24Steps",
+    "AutospecDiffusionSteps",
+    "SpeculativeDiffusionSteps",
     "AGR24Sampler",
     "race_coupling",
     "default_block_size",

@@ -29,7 +29,18 @@ from verify.exactness import (
     check_exact,
     plan_sample_size,
 )
-from verify.mutants import MUTANTS, MutationCell, MutationMatrix, first_stage_test, mutation_matrix
+from verify.mutants import (
+    AGR24_MUTANTS,
+    DIFFUSION_MUTANTS,
+    MUTANTS,
+    SOURCE_MUTANTS,
+    Mutant,
+    MutationCell,
+    MutationMatrix,
+    diffusion_mutation_matrix,
+    first_stage_test,
+    mutation_matrix,
+)
 from verify.rounds import rounds_scaling
 
 __all__ = [
@@ -48,6 +59,11 @@ __all__ = [
     "MutationMatrix",
     "MutationCell",
     "MUTANTS",
+    "AGR24_MUTANTS",
+    "DIFFUSION_MUTANTS",
+    "SOURCE_MUTANTS",
+    "Mutant",
+    "diffusion_mutation_matrix",
     "first_stage_test",
     "plan_chain_sample_size",
     "rounds_scaling",
