@@ -441,3 +441,25 @@ def test_exact_law_uses_public_seams_only():
             assert banned not in text, (path.name, banned)
         if path.name != "fingerprint.py":  # functions are fingerprinted by their code
             assert "__code__" not in text, path.name
+
+
+def test_exact_law_result_implements_the_shared_result_protocol():
+    """The enumerated law is a check result like any other: passed / status from the
+    proved bound on TV, the TV as statistic, no p-value (nothing is sampled)."""
+    import math
+
+    from samplers import SequentialSampler
+    from verify.exact_law import EXACT_TV
+    from verify.mutants import MUTANTS
+    from verify.results import CheckResult
+
+    target = random_table(3, 2, rng=1)
+    good = exact_law(lambda o: SequentialSampler(o, order="identity"), target)
+    assert isinstance(good, CheckResult)
+    assert good.passed and good.status == "pass" and good.statistic <= EXACT_TV
+    assert math.isnan(good.pvalue) and good.num_samples == 0
+    assert good.method.startswith("enumeration")
+    d = good.to_dict()
+    assert d["status"] == "pass" and d["passed"] is True and d["statistic"] == good.tv
+    bad = exact_law(lambda o: MUTANTS["swapped-residual-ratio"](o, order="identity"), target)
+    assert bad.status == "fail" and not bad.passed and bad.tv_lower > EXACT_TV

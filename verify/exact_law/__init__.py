@@ -152,7 +152,7 @@ weight table with ``n <= 4, q = 2`` it equals the target with ``rational_tv == 0
 from __future__ import annotations
 
 from verify.exact_law.law import exact_law
-from verify.exact_law.result import ExactLawResult
+from verify.exact_law.result import EXACT_TV, ExactLawResult
 from verify.exact_law.source import EnumeratingSource
 
-__all__ = ["ExactLawResult", "EnumeratingSource", "exact_law"]
+__all__ = ["ExactLawResult", "EnumeratingSource", "exact_law", "EXACT_TV"]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ExactLawResult"]
+__all__ = ["ExactLawResult", "EXACT_TV"]
+
+
+#: TV below which an enumerated law counts as the target's (float64 rounding of the
+#: enumeration is ~1e-15 per path; a wrong sampler in the catalogue is >= 3e-8 off).
+EXACT_TV: float = 1e-9
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,58 @@ class ExactLawResult:
     def tv_upper(self) -> float:
         return min(1.0, self.tv + 0.5 * self.truncated_mass)
 
+    # ---- the shared result protocol (verify.results.CheckResult), as properties
+    @property
+    def status(self) -> str:
+        """``"pass"`` when ``TV <= EXACT_TV`` is proved (``tv_upper``), ``"fail"`` when
+        ``TV > EXACT_TV`` is proved (``tv_lower``), ``"warn"`` when the mass the
+        enumeration left out makes it inconclusive."""
+        if self.tv_upper <= EXACT_TV:
+            return "pass"
+        return "fail" if self.tv_lower > EXACT_TV else "warn"
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+    @property
+    def statistic(self) -> float:
+        """The enumerated TV distance to the target."""
+        return self.tv
+
+    @property
+    def pvalue(self) -> float:
+        """``nan``: an enumeration, not a statistical test."""
+        return math.nan
+
+    @property
+    def alpha(self) -> float:
+        """0: no false-failure rate (nothing is sampled)."""
+        return 0.0
+
+    @property
+    def num_samples(self) -> int:
+        return 0
+
+    @property
+    def detectable_tv(self) -> float:
+        """The stated effect: any TV above ``EXACT_TV`` plus the truncation bound is
+        detected with certainty."""
+        return EXACT_TV + 0.5 * self.truncated_mass
+
+    @property
+    def seed(self) -> None:
+        return None
+
+    @property
+    def method(self) -> str:
+        return "enumeration" + (" (rational)" if self.rational_tv is not None else "")
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "passed": self.passed, "status": self.status, "statistic": self.statistic,
+            "pvalue": self.pvalue, "alpha": self.alpha, "num_samples": self.num_samples,
+            "detectable_tv": self.detectable_tv, "seed": self.seed, "method": self.method,
             "tv": self.tv, "tv_lower": self.tv_lower, "tv_upper": self.tv_upper,
             "truncated_mass": self.truncated_mass, "worst_config": list(self.worst_config),
             "worst_diff": self.worst_diff, "executions": self.executions,
