@@ -14,7 +14,7 @@ import verify.exactness  # noqa: F401
 
 pytest_plugins = ("pytester",)
 
-USER_TESTS = '''
+_USER_MODULE_HEAD = '''
 import numpy as np
 import pytest
 
@@ -33,6 +33,9 @@ class Tempered:
         p = TARGET.conditionals(x) ** 1.6
         return p / p.sum(-1, keepdims=True)
 
+'''
+
+USER_TESTS = _USER_MODULE_HEAD + '''
 
 @pytest.mark.exactness(tv=0.05)
 def test_sequential_is_exact(exactness):
@@ -124,25 +127,7 @@ def test_bad_alpha_is_a_usage_error(pytester):
     res.stderr.fnmatch_lines(["*--autospec-alpha must be a number in (0, 1); got 2.0*"])
 
 
-FOUR_TESTS = '''
-import numpy as np
-import pytest
-
-from distributions.table import TableDistribution
-from samplers.sequential import SequentialSampler
-
-TARGET = TableDistribution(np.arange(1.0, 9.0).reshape(2, 2, 2))
-
-
-class Tempered:
-    """A subtly wrong oracle: the target's conditionals raised to the power 1.6."""
-
-    n, q = 3, 2
-
-    def conditionals(self, x):
-        p = TARGET.conditionals(x) ** 1.6
-        return p / p.sum(-1, keepdims=True)
-
+FOUR_TESTS = _USER_MODULE_HEAD + '''
 
 @pytest.mark.exactness(tv=0.05)
 def test_a_exact(exactness):
