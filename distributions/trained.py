@@ -30,7 +30,7 @@ from distributions.errors import ParameterError
 from distributions.oracle_utils import check_contexts
 from distributions.validation import check_float, check_int, short_repr
 
-__all__ = ["TrainedMaskedModel", "MLPWeights", "train_masked_mlp"]
+__all__ = ["TrainedMaskedModel", "MLPWeights", "TrainingLog", "train_masked_mlp"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +81,26 @@ def _forward(w: MLPWeights, feats: np.ndarray, n: int, q: int):
     e = np.exp(z)
     p = e / e.sum(axis=-1, keepdims=True)
     return h_pre, h, p
+
+
+def _loss_and_grads(params: list[np.ndarray], ctx: np.ndarray, xb: np.ndarray,
+                    hide: np.ndarray, q: int) -> tuple[float, tuple[np.ndarray, ...]]:
+    """Masked cross-entropy of a batch and its gradients, in the dtype of ``params``.
+
+    ``loss = -sum_{b, i hidden} log p_b,i(xb[b, i]) / B`` for contexts ``ctx`` (``xb``
+    with the ``hide`` positions masked).
+    """
+    batch, n = xb.shape
+    dt = params[0].dtype
+    feats = _encode(ctx, q).astype(dt, copy=False)
+    h_pre, h, p = _forward(MLPWeights(*params), feats, n, q)
+    tgt = np.eye(q, dtype=dt)[xb]  # (B, n, q)
+    picked = (p * tgt).sum(axis=-1)
+    loss = -(np.log(np.maximum(picked, dt.type(1e-30))) * hide).sum() / dt.type(batch)
+    g_logits = ((p - tgt) * hide.astype(dt)[..., None] / dt.type(batch)).reshape(batch, n * q)
+    g_h = (g_logits @ params[2].T) * (h_pre > 0)
+    grads = (feats.T @ g_h, g_h.sum(axis=0), h.T @ g_logits, g_logits.sum(axis=0))
+    return loss, tuple(g.astype(dt, copy=False) for g in grads)
 
 
 class TrainedMaskedModel:
@@ -217,28 +237,15 @@ def train_masked_mlp(target: Any, *, num_samples: int = 20000, steps: int = 3000
     v = [np.zeros_like(p) for p in params]
     b1, b2, eps = f32(0.9), f32(0.999), f32(1e-8)
     losses = np.empty(steps, dtype=f32)
-    eye = np.eye(q, dtype=f32)
     for step in range(steps):
         xb = data[gen.integers(0, num_samples, size=batch)]
         t = gen.random((batch, 1))
         hide = gen.random((batch, n)) < t
         ctx = np.where(hide, MASK, xb)
-        feats = _encode(ctx, q)
-        w = MLPWeights(*params)
-        h_pre, h, p = _forward(w, feats, n, q)
-        tgt = eye[xb]  # (B, n, q)
-        wmask = hide.astype(f32)[..., None]
-        picked = (p * tgt).sum(axis=-1)
-        losses[step] = -(np.log(np.maximum(picked, f32(1e-30))) * hide).sum() / f32(batch)
-        g_logits = ((p - tgt) * wmask / f32(batch)).reshape(batch, d_out).astype(f32)
-        g_w2 = h.T @ g_logits
-        g_b2 = g_logits.sum(axis=0)
-        g_h = (g_logits @ params[2].T) * (h_pre > 0)
-        g_w1 = feats.T @ g_h
-        g_b1 = g_h.sum(axis=0)
+        losses[step], grads = _loss_and_grads(params, ctx, xb, hide, q)
         k = step + 1
         c1, c2 = f32(1.0 - 0.9**k), f32(1.0 - 0.999**k)
-        for i, g in enumerate((g_w1, g_b1, g_w2, g_b2)):
+        for i, g in enumerate(grads):
             m[i] = b1 * m[i] + (f32(1.0) - b1) * g
             v[i] = b2 * v[i] + (f32(1.0) - b2) * g * g
             params[i] = (params[i] - f32(lr) * (m[i] / c1)
