@@ -103,6 +103,25 @@ def _loss_and_grads(params: list[np.ndarray], ctx: np.ndarray, xb: np.ndarray,
     return loss, tuple(g.astype(dt, copy=False) for g in grads)
 
 
+def _forward_rowwise(w: MLPWeights, ctx: np.ndarray, q: int) -> np.ndarray:
+    """Softmax rows (B, n, q) float32, each context computed alone: bit-identical
+    answers whatever the batch (no matrix product, whose BLAS kernel and summation
+    order depend on the batch size; every sum runs in a fixed order per row)."""
+    B, n = ctx.shape
+    idx = np.where(ctx == MASK, q, ctx) + (q + 1) * np.arange(n)  # rows of w1 picked
+    h = np.broadcast_to(w.b1, (B, w.b1.size)).copy()
+    for i in range(n):  # one-hot input: the first layer is a sum of rows of w1
+        h += w.w1[idx[:, i]]
+    np.maximum(h, np.float32(0.0), out=h)
+    logits = np.broadcast_to(w.b2, (B, w.b2.size)).copy()
+    for k in range(h.shape[1]):
+        logits += h[:, k, None] * w.w2[k]
+    z = logits.reshape(B, n, q)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 class TrainedMaskedModel:
     """A masked model answered by a trained MLP (a :class:`DiscreteOracle`).
 
@@ -121,8 +140,10 @@ class TrainedMaskedModel:
     Notes
     -----
     The answer is the network's softmax at every masked position and the one-hot of the
-    value at every revealed position. Softmax rows are never zero, so no context is
-    answered as impossible.
+    value at every revealed position. Each context is computed on its own, without a
+    batched matrix product, so answers are bit-identical whatever the batch (the audit's
+    batch-invariance rule is exact); training uses batched products. Softmax rows are
+    never zero, so no context is answered as impossible.
     """
 
     def __init__(self, weights: MLPWeights, n: int, q: int, *, renormalize: bool = True,
@@ -157,13 +178,12 @@ class TrainedMaskedModel:
         float64 rows summing to 1 if ``renormalize``, else the raw float32 rows.
         """
         ctx = check_contexts(x, self.n, self.q)
-        n, q = self.n, self.q
-        _, _, p = _forward(self.weights, _encode(ctx, q), n, q)
+        p = _forward_rowwise(self.weights, ctx, self.q)
         if self.renormalize:
             p = p.astype(np.float64)
             p /= p.sum(axis=-1, keepdims=True)
         masked = ctx == MASK
-        onehot = np.eye(q, dtype=p.dtype)[np.where(masked, 0, ctx)]
+        onehot = np.eye(self.q, dtype=p.dtype)[np.where(masked, 0, ctx)]
         return np.where(masked[..., None], p, onehot)
 
     def __repr__(self) -> str:
