@@ -1,4 +1,8 @@
-"""The oracle guard: call accounting and contract checks on every answer."""
+"""The oracle guard: call accounting and contract checks on every answer.
+
+Answers may come from any array library in any floating dtype (:mod:`samplers.arrays`
+converts them, once per call, and states the dtype-aware tolerance rule with its figures).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,17 @@ import numpy as np
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import OracleError, ParameterError
 from distributions.oracle_utils import positional_conditionals
+from distributions.validation import check_choice
+from samplers.arrays import FLOAT64_TOL, AnswerTypeError, HostAnswer, to_host, tolerance
 
-__all__ = ["CountingOracle", "ROW_SUM_TOL", "RULE_IDS"]
+__all__ = ["CountingOracle", "RENORMALIZE_POLICIES", "ROW_SUM_TOL", "RULE_IDS"]
 
-#: Tolerance on ``|sum(row) - 1|`` for a non-zero conditional row.
-ROW_SUM_TOL: float = 1e-9
+#: Tolerance on ``|sum(row) - 1|`` for a non-zero float64 conditional row; other dtypes
+#: follow :func:`samplers.arrays.tolerance`, never tighter than this.
+ROW_SUM_TOL: float = FLOAT64_TOL
+
+#: Values of ``CountingOracle(renormalize=...)``.
+RENORMALIZE_POLICIES: tuple[str, ...] = ("never", "within-tolerance", "always")
 
 
 def _fmt_context(ctx: np.ndarray) -> str:
@@ -28,6 +38,8 @@ RULE_IDS: tuple[tuple[str, str], ...] = (
     ("dtype must be floating", "contract.dtype"),
     ("entries must be finite", "contract.finite"),
     ("entries must lie in [0, 1]", "contract.range"),
+    ("an answer must be", "contract.dtype"),
+    ("the answer dtype must be the same on every call", "contract.same-dtype"),
     ("rows must sum to 1", "contract.normalised"),
     ("unmasked positions must hold the one-hot", "contract.one-hot"),
     ("a zero-probability context has all-zero rows", "contract.zero-context"),
@@ -73,7 +85,28 @@ class CountingOracle:
         floating dtype (an integer answer truncates probabilities), finite values in
         [0, 1], rows summing to 1 within :data:`ROW_SUM_TOL` or all zero
         (zero-probability context), all masked rows of a context zero together,
-        one-hot rows at unmasked positions.
+        one-hot rows at unmasked positions. The tolerance (row sums, entries outside
+        [0, 1], one-hot rows) follows the answer's dtype and ``q``:
+        ``max(1e-9, 2 * (ceil(log2 q) + 1) * eps)`` (:func:`samplers.arrays.tolerance`):
+        1e-9 for float64 (any q); for float32 1.43e-6 at q = 32 and 4.05e-6 at
+        q = 50,000. Answers may be numpy arrays of any floating dtype or arrays of any
+        array-API library (torch, JAX, CuPy, array-api-strict; a device answer is copied
+        to the host once per call); the first call's dtype is recorded and every later
+        call must answer in it. A Python list, an integer array or an array that cannot
+        be copied to the host is an :class:`OracleError` naming the query. Without
+        validation answers are still converted to float64 numpy, unchecked.
+    renormalize : {"within-tolerance", "never", "always"}, optional
+        What is done, after the checks pass, to rows that do not sum to 1 in float64
+        (within 1e-9): ``"within-tolerance"`` (default) divides each such row by its
+        float64 sum after clipping it to [0, 1] -- a row off by more than the dtype's
+        tolerance is still an error, and a float64 answer is never changed (its
+        tolerance is 1e-9); ``"never"`` returns the rows as converted (values may then
+        lie up to the tolerance outside [0, 1] and rows sum to 1 only within it);
+        ``"always"`` accepts any positive row sum and renormalises every non-zero row.
+        NaN, inf, entries beyond the tolerance outside [0, 1], a wrong shape, a wrong
+        one-hot row and a partly all-zero context are errors in every policy. Ignored
+        (no renormalisation) with ``validate=False``. Default: the policy of ``oracle``
+        when it is a :class:`CountingOracle`, else ``"within-tolerance"``.
 
     Attributes
     ----------
@@ -81,6 +114,12 @@ class CountingOracle:
         Oracle calls made (rounds, if every call is on the critical path).
     rows : int
         Context rows evaluated (queries).
+    renormalized : int
+        Rows the guard renormalised in float64.
+    dtype : str or None
+        The dtype the oracle answers in (``"float32"``, ...), from its first call.
+    tol : float or None
+        The contract tolerance for ``dtype`` and ``q``.
 
     Raises
     ------
@@ -92,7 +131,12 @@ class CountingOracle:
         ``None`` where the rule has no row, e.g. a wrong shape) and ``seen`` (str).
     """
 
-    def __init__(self, oracle: DiscreteOracle, *, validate: bool = True) -> None:
+    def __init__(self, oracle: DiscreteOracle, *, validate: bool = True,
+                 renormalize: str | None = None) -> None:
+        if renormalize is None:
+            renormalize = (oracle.renormalize if isinstance(oracle, CountingOracle)
+                           else "within-tolerance")
+        renormalize = check_choice("renormalize", renormalize, RENORMALIZE_POLICIES)
         if isinstance(oracle, CountingOracle):
             oracle = oracle.inner
         for attr in ("n", "q", "conditionals"):
@@ -110,14 +154,63 @@ class CountingOracle:
         self.n: int = int(n)
         self.q: int = int(q)
         self.validate = bool(validate)
+        self.renormalize: str = renormalize
         self._fast = callable(getattr(oracle, "conditionals_at", None))
         self.calls = 0
         self.rows = 0
+        self.renormalized = 0
+        self.dtype: str | None = None
+        self.tol: float | None = None
 
     def reset(self) -> None:
-        """Zero the counters."""
+        """Zero the counters (the recorded dtype stays)."""
         self.calls = 0
         self.rows = 0
+        self.renormalized = 0
+
+    def _host(self, out: object, x: np.ndarray) -> np.ndarray:
+        """The answer as a numpy array (float64 when floating), its dtype recorded."""
+        try:
+            ans: HostAnswer = to_host(out)
+        except AnswerTypeError as exc:
+            raise self._query_error(exc.args[0], exc.rule, exc.seen, x) from None
+        if ans.values.dtype.kind != "f" or not self.validate:
+            return ans.values
+        seen = f"{ans.library} {ans.dtype}"
+        if self.dtype is None:
+            self.dtype, self.tol = seen, tolerance(ans.eps, self.q)
+        elif seen != self.dtype:
+            raise self._query_error("the answer dtype must be the same on every call",
+                                    "contract.same-dtype",
+                                    f"{seen} (earlier calls: {self.dtype})", x)
+        return ans.values
+
+    @staticmethod
+    def _query_error(rule: str, rule_id: str, seen: str, x: np.ndarray) -> OracleError:
+        x = np.asarray(x)
+        first = _fmt_context(x[0]) if x.ndim == 2 and x.shape[0] else "(none)"
+        err = OracleError(f"oracle answer breaks the rule: {rule}. Query: a batch of "
+                          f"{x.shape[0] if x.ndim else 0} contexts, the first {first}; "
+                          f"value seen: {seen}.")
+        return _annotate(err, rule_id, None, None, x[0] if x.ndim == 2 and x.shape[0]
+                         else None, seen)
+
+    def _renormalise(self, out: np.ndarray) -> np.ndarray:
+        """Apply the renormalisation policy (in float64) to a checked answer."""
+        if self.renormalize == "never" or out.size == 0:
+            return out
+        sums = out.sum(axis=-1)
+        fix = (sums != 0.0) & ((np.abs(sums - 1.0) > FLOAT64_TOL)
+                               | ((out < 0) | (out > 1)).any(axis=-1))
+        if self.renormalize == "always":
+            fix = sums != 0.0
+        if not fix.any():
+            return out
+        out = np.array(out, dtype=np.float64, copy=True)
+        rows = np.clip(out[fix], 0.0, 1.0)
+        out[fix] = rows / rows.sum(axis=-1, keepdims=True)
+        self.renormalized += int(fix.sum())
+        return out
 
     # ------------------------------------------------------------------ calls
     def conditionals(self, x: np.ndarray) -> np.ndarray:
@@ -142,14 +235,16 @@ class CountingOracle:
             if self.validate:
                 args = [x, positions] + ([] if chain_values is None else [chain_values])
                 given = [np.array(arr, copy=True) for arr in args]
-                out = np.asarray(self.inner.conditionals_at(  # type: ignore[attr-defined]
-                    given[0], given[1], given[2] if chain_values is not None else None))
+                out = self._host(self.inner.conditionals_at(  # type: ignore[attr-defined]
+                    given[0], given[1], given[2] if chain_values is not None else None), x)
                 self._check_unmodified(args, given, ("x", "positions", "chain_values"),
                                        x, positions)
-                self._check_rows(out, (B, L, self.q), x, positions, chain_values)
+                self._check_rows(out, (B, L, self.q), x, positions, chain_values,
+                                 self.tol or FLOAT64_TOL)
+                out = self._renormalise(out)
             else:
-                out = np.asarray(self.inner.conditionals_at(  # type: ignore[attr-defined]
-                    x, positions, chain_values))
+                out = self._host(self.inner.conditionals_at(  # type: ignore[attr-defined]
+                    x, positions, chain_values), x)
         else:
             out = positional_conditionals(self._full, x, positions, chain_values)
         self.calls += 1
@@ -160,24 +255,33 @@ class CountingOracle:
     def check_answer(self, out: np.ndarray, x: np.ndarray) -> None:
         """Check an answer ``out`` of ``conditionals(x)`` against the contract.
 
-        Neither calls the oracle nor counts. Raises :class:`OracleError` naming the
-        rule, the batch row, the position, the context and the value seen.
+        Neither calls the oracle, nor counts, nor records the dtype; ``out`` may be of
+        any floating dtype and array library (the tolerance follows its dtype). Raises
+        :class:`OracleError` naming the rule, the batch row, the position, the context
+        and the value seen.
         """
-        out = np.asarray(out)
         x = np.asarray(x)
+        try:
+            ans = to_host(out)
+        except AnswerTypeError as exc:
+            raise self._query_error(exc.args[0], exc.rule, exc.seen, x) from None
+        tol = FLOAT64_TOL if np.isnan(ans.eps) else tolerance(ans.eps, self.q)
+        self._check(ans.values, x, tol)
+
+    def _check(self, out: np.ndarray, x: np.ndarray, tol: float) -> None:
         B = x.shape[0]
         positions = np.broadcast_to(np.arange(self.n), (B, self.n))
-        self._check_rows(out, (B, self.n, self.q), x, positions, None)
-        self._check_full(out, x)
+        self._check_rows(out, (B, self.n, self.q), x, positions, None, tol)
+        self._check_full(out, x, tol)
 
     def _full(self, x: np.ndarray) -> np.ndarray:
         if not self.validate:
-            return np.asarray(self.inner.conditionals(x))
+            return self._host(self.inner.conditionals(x), x)
         given = np.array(x, copy=True)
-        out = np.asarray(self.inner.conditionals(given))
+        out = self._host(self.inner.conditionals(given), x)
         self._check_unmodified([x], [given], ("x",), x, None)
-        self.check_answer(out, x)
-        return out
+        self._check(out, x, self.tol or FLOAT64_TOL)
+        return self._renormalise(out)
 
     def _check_unmodified(self, before: list[np.ndarray], after: list[np.ndarray],
                           names: tuple[str, ...], x: np.ndarray,
@@ -226,6 +330,7 @@ class CountingOracle:
         x: np.ndarray,
         positions: np.ndarray,
         chain_values: np.ndarray | None,
+        tol: float,
     ) -> None:
         if out.shape != shape:
             hint, row = "", None
@@ -258,25 +363,28 @@ class CountingOracle:
             self._fail("entries must be finite", b, int(positions[b, j]),
                        self._context_of(x, positions, chain_values, b, j),
                        f"{float(out[b, j, v])!r} for value {v}, row {out[b, j].tolist()}")
-        bad = (out < 0) | (out > 1)
+        bad = (out < -tol) | (out > 1 + tol)
         if bad.any():
             b, j, v = (int(i) for i in np.argwhere(bad)[0])
-            self._fail("entries must lie in [0, 1]", b, int(positions[b, j]),
+            self._fail(f"entries must lie in [0, 1] (within {tol:g})", b, int(positions[b, j]),
                        self._context_of(x, positions, chain_values, b, j),
                        f"{float(out[b, j, v])!r} for value {v}, row {out[b, j].tolist()}")
+        if self.renormalize == "always":
+            return
         sums = out.sum(axis=-1)
-        bad = (np.abs(sums - 1.0) > ROW_SUM_TOL) & (sums != 0.0)
+        bad = (np.abs(sums - 1.0) > tol) & (sums != 0.0)
         if bad.any():
             b, j = (int(i) for i in np.argwhere(bad)[0])
-            self._fail(f"rows must sum to 1 within {ROW_SUM_TOL:g} (or be all zero for a "
+            dt = "" if self.dtype is None else f" for {self.dtype} answers with q = {self.q}"
+            self._fail(f"rows must sum to 1 within {tol:g}{dt} (or be all zero for a "
                        "zero-probability context)", b, int(positions[b, j]),
                        self._context_of(x, positions, chain_values, b, j),
                        f"row {out[b, j].tolist()} summing to {float(sums[b, j])!r}")
 
-    def _check_full(self, out: np.ndarray, x: np.ndarray) -> None:
+    def _check_full(self, out: np.ndarray, x: np.ndarray, tol: float) -> None:
         masked = x == MASK
         onehot = np.eye(self.q)[np.where(masked, 0, x)]
-        bad = ~masked & (np.abs(out - onehot).max(axis=-1) > ROW_SUM_TOL)
+        bad = ~masked & (np.abs(out - onehot).max(axis=-1) > tol)
         if bad.any():
             b, i = (int(k) for k in np.argwhere(bad)[0])
             self._fail("unmasked positions must hold the one-hot of their value", b, i, x[b],

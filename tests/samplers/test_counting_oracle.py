@@ -66,13 +66,16 @@ BAD_ANSWERS = {
             PREFIX + r"entries must be finite\. Batch row 1, position 2, " + CTX1
             + r"; value seen: " + _num("inf") + r" for value 1"),
     "negative": (_set(1, 2, [-0.25, 1.25]),
-                 PREFIX + r"entries must lie in \[0, 1\]\. Batch row 1, position 2, " + CTX1
+                 PREFIX + r"entries must lie in \[0, 1\] \(within 1e-09\)\. Batch row 1, "
+                 r"position 2, " + CTX1
                  + r"; value seen: " + _num(r"-0\.25") + r" for value 0"),
     "above one": (_set(1, 2, [1.25, -0.25]),
-                  PREFIX + r"entries must lie in \[0, 1\]\. Batch row 1, position 2, " + CTX1
+                  PREFIX + r"entries must lie in \[0, 1\] \(within 1e-09\)\. Batch row 1, "
+                  r"position 2, " + CTX1
                   + r"; value seen: " + _num(r"1\.25") + r" for value 0"),
     "unnormalised": (_set(1, 2, [0.5, 0.3]),
-                     PREFIX + r"rows must sum to 1 within 1e-09 \(or be all zero for a "
+                     PREFIX + r"rows must sum to 1 within 1e-09 for numpy float64 answers with "
+                     r"q = 2 \(or be all zero for a "
                      r"zero-probability context\)\. Batch row 1, position 2, " + CTX1
                      + r"; value seen: row \[0\.5, 0\.3\] summing to " + _num(r"0\.8")),
     "wrong shape": (_widen,
