@@ -123,8 +123,8 @@ def test_close_to_target_and_inconsistent(trained) -> None:
     tv_fwd, tv_bwd, tv_orders = tv(fwd, p), tv(bwd, p), tv(fwd, bwd)
     # Measured (seed 20261202, defaults): TV(forward, target) ~0.10,
     # TV(backward, target) ~0.09, TV(forward, backward) ~0.13. The uniform law is at
-    # TV 0.33 of the target, so 0.15 shows the fit is real.
-    assert tv(np.full_like(p, 1 / p.size), p) > 0.3
+    # TV 0.72 of the target, so 0.15 shows the fit is real.
+    assert tv(np.full_like(p, 1 / p.size), p) > 0.7
     assert tv_fwd < 0.15 and tv_bwd < 0.15, (tv_fwd, tv_bwd)
     assert tv_orders > 0.02, f"chain-rule laws of two orders differ by TV {tv_orders:.3g}"
 
