@@ -40,29 +40,25 @@ GM = GaussianMixture(W, M, S)
 DIM = 3
 #: float64 agreement: |f_adapter - f_gm| <= TOL64 (1 + |f_gm|).
 TOL64 = 1e-10
-#: float32 network: |f_adapter - f_gm| <= TOL32 (1 + |x_t| + |f_gm|) / sqrt(min(t, 1)).
-TOL32 = 2e-5
+#: float32 network: |f_adapter - f_gm| <= TOL32 (1 + |x_t| + |f_gm|) / sqrt(min(t, 1)),
+#: 16 float32 ulps (the 1 / sqrt(t) factor is the epsilon-prediction amplification; the
+#: measured maximum is about one ulp).
+TOL32 = 16 * float(np.finfo(np.float32).eps)
 
 
 def _posterior_mean(alpha: np.ndarray, sigma: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """E[Y | alpha Y + sigma eps = x] of the mixture, in x's dtype."""
+    """E[Y | alpha Y + sigma eps = x] of the mixture, in x's dtype (batched solves)."""
     dt = x.dtype
     w, m, s = W.astype(dt), M.astype(dt), S.astype(dt)
-    out = np.empty_like(x)
-    for b in range(x.shape[0]):
-        a, sg = alpha[b].astype(dt), sigma[b].astype(dt)
-        logs, conds = [], []
-        for k in range(W.size):
-            c = a * a * s[k] + sg * sg * np.eye(DIM, dtype=dt)
-            r = x[b] - a * m[k]
-            sol = np.linalg.solve(c, r)
-            _, logdet = np.linalg.slogdet(c)
-            logs.append(np.log(w[k]) - 0.5 * (r @ sol) - 0.5 * logdet)
-            conds.append(m[k] + a * (s[k] @ sol))
-        lg = np.array(logs, dtype=dt)
-        p = np.exp(lg - lg.max())
-        out[b] = (p / p.sum()) @ np.array(conds, dtype=dt)
-    return out
+    a, sg = alpha.astype(dt)[:, None, None, None], sigma.astype(dt)[:, None, None, None]
+    c = a * a * s[None] + sg * sg * np.eye(DIM, dtype=dt)  # (B, K, d, d)
+    r = x[:, None, :] - a[..., 0] * m[None]  # (B, K, d)
+    sol = np.linalg.solve(c, r[..., None])[..., 0]
+    _, logdet = np.linalg.slogdet(c)
+    lg = np.log(w)[None] - 0.5 * np.einsum("bki,bki->bk", r, sol) - 0.5 * logdet
+    p = np.exp(lg - lg.max(axis=1, keepdims=True))
+    cond = m[None] + a[..., 0] * np.einsum("kij,bkj->bki", s, sol)
+    return np.einsum("bk,bki->bi", p / p.sum(axis=1, keepdims=True), cond).astype(dt)
 
 
 def vp_net(prediction: str, abar_of=lambda tm: tm):
