@@ -38,7 +38,9 @@ mean ``E[Y]``. A flow network gives it exactly (``f = 0 + u_hat(0, 0)``, the sta
 independent of ``Y``); a VP adapter returns the ``prior_mean`` it was given and raises
 :class:`ParameterError` at ``t = 0`` without one (an epsilon network cannot give it:
 ``sqrt(abar) = 0`` divides). ``t = inf`` (``abar = 1``, ``tau = 1``) is outside every
-map. A discrete ``alphas_cumprod`` covers only ``t`` between its end SNRs; the
+map: a ``t`` so large that ``abar`` (or ``tau``) rounds to 1 in the network's dtype
+(``t`` beyond about ``2 / eps`` of the dtype for VP, ``4 / eps**2`` for flow) raises
+:class:`ParameterError`. A discrete ``alphas_cumprod`` covers only ``t`` between its end SNRs; the
 network is called at the fractional timestep found by linear interpolation of the
 timestep index in ``log t`` (exact at the grid's own timesteps; between them it relies
 on the network accepting fractional timesteps, as continuous-time networks do), and a
@@ -84,19 +86,29 @@ _END_SLACK: float = 1e-12
 Network = Callable[[np.ndarray, np.ndarray], Any]
 
 
+def _unit_interval(name: str, value: Any) -> np.ndarray:
+    try:
+        v = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"`{name}` must be an array of numbers in [0, 1); got "
+                             f"{value!r}.") from exc
+    bad = ~(np.isfinite(v) & (v >= 0) & (v < 1))
+    if bad.any():
+        i = tuple(int(k) for k in np.argwhere(bad)[0]) if v.ndim else ()
+        raise ParameterError(f"`{name}` must be in [0, 1); got {float(v[i])!r}"
+                             + (f" at index {i[0] if len(i) == 1 else i}." if i else "."))
+    return v
+
+
 def vp_time(alpha_bar: Any) -> np.ndarray:
     """Localization time ``t = abar / (1 - abar)`` of a VP noise level ``abar in [0, 1)``."""
-    a = np.asarray(alpha_bar, dtype=np.float64)
-    if not (np.isfinite(a).all() and (a >= 0).all() and (a < 1).all()):
-        raise ParameterError(f"`alpha_bar` must be in [0, 1); got {a[~((a >= 0) & (a < 1))]!r}.")
+    a = _unit_interval("alpha_bar", alpha_bar)
     return a / (1.0 - a)
 
 
 def flow_time(tau: Any) -> np.ndarray:
     """Localization time ``t = (tau / (1 - tau))**2`` of a flow-matching time ``tau in [0, 1)``."""
-    s = np.asarray(tau, dtype=np.float64)
-    if not (np.isfinite(s).all() and (s >= 0).all() and (s < 1).all()):
-        raise ParameterError(f"`tau` must be in [0, 1); got {s[~((s >= 0) & (s < 1))]!r}.")
+    s = _unit_interval("tau", tau)
     return (s / (1.0 - s)) ** 2
 
 
@@ -108,6 +120,16 @@ def _check_dtype(dtype: Any) -> np.dtype:
     if dt.kind != "f":
         raise ParameterError(f"`dtype` must be a floating dtype; got {dt}.")
     return dt
+
+
+def _below_one(name: str, level: np.ndarray, t: np.ndarray, dtype: np.dtype) -> None:
+    """Raise when the noise level rounds to 1 in the network's dtype (huge ``t``)."""
+    top = level.astype(dtype) >= 1
+    if top.any():
+        i = int(np.argmax(top))
+        raise ParameterError(
+            f"`t` must be small enough that `{name}` stays below 1 in {dtype} (beyond, the "
+            f"network is asked at the end of its schedule); got {float(t[i])!r} at index {i}.")
 
 
 def _call_network(network: Network, x: np.ndarray, time: np.ndarray, dtype: np.dtype,
@@ -195,7 +217,7 @@ class VPNetworkOracle:
                 i = int(np.argmax(out))
                 raise ParameterError(
                     f"`t` must be 0 or within the schedule's SNR range [{np.exp(lo):.6g}, "
-                    f"{np.exp(hi):.6g}] (alphas_cumprod ends); got {t[i]!r} at index {i}.")
+                    f"{np.exp(hi):.6g}] (alphas_cumprod ends); got {float(t[i])!r} at index {i}.")
             steps = np.arange(self._log_t.size, dtype=np.float64)
             return np.interp(lt, self._log_t[::-1], steps[::-1])
         if self._time_of is not None:
@@ -216,6 +238,7 @@ class VPNetworkOracle:
         if pos.any():
             tp, xp = t[pos], x[pos]
             abar = tp / (1.0 + tp)
+            _below_one("alpha_bar", abar, tp, self.dtype)
             x_s = xp / np.sqrt(tp * (1.0 + tp))[:, None]
             pred = _call_network(self.network, x_s, self._network_time(tp, abar), self.dtype,
                                  self.prediction)
@@ -267,13 +290,14 @@ class FlowMatchingOracle:
         t = _check_t(t, x.shape[0])
         r = np.sqrt(t)
         tau = r / (1.0 + r)
+        _below_one("tau", tau, t, self.dtype)
         zero = t == 0
         x_tau = np.zeros_like(x)
         x_tau[~zero] = x[~zero] / (r * (1.0 + r))[~zero, None]
         time = tau if self._time_of is None else np.asarray(
             self._time_of(tau), dtype=np.float64).reshape(tau.shape)
         u = _call_network(self.network, x_tau, time, self.dtype, "velocity")
-        return x_tau + (1.0 - tau)[:, None] * u
+        return x_tau + (1.0 / (1.0 + r))[:, None] * u
 
 
 # ----------------------------------------------------------------------------- and back
@@ -285,15 +309,11 @@ def _state(name: str, value: Any, batch: int | None, dim: int) -> np.ndarray:
 
 
 def _level(name: str, value: Any, batch: int) -> np.ndarray:
-    v = np.asarray(value, dtype=np.float64)
+    v = _unit_interval(name, value)
     if v.ndim == 0:
         v = np.full(batch, float(v))
     if v.shape != (batch,):
         raise ParameterError(f"`{name}` must be a scalar or have shape ({batch},); got {v.shape}.")
-    bad = ~np.isfinite(v) | (v < 0) | (v >= 1)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ParameterError(f"`{name}` must be in [0, 1); got {v[i]!r} at index {i}.")
     return v
 
 

@@ -173,6 +173,9 @@ def test_flow_network_equals_gaussian_mixture():
     t, x = _inputs(5)
     t[:2] = 0.0  # the prior mean from the network itself
     _assert_close(oracle.denoise(t, x), GM.denoise(t, x), TOL64, t)
+    big = np.array([1e12, 1e15])  # float64 network: tau within 1e-6 of 1, still exact
+    xb = big[:, None] * GM.means[:2] + np.sqrt(big)[:, None]
+    _assert_close(oracle.denoise(big, xb), GM.denoise(big, xb), TOL64, big)
     o32 = FlowMatchingOracle(flow_net, DIM, dtype=np.float32)
     t32 = t.astype(np.float32).astype(np.float64)
     x32 = x.astype(np.float32).astype(np.float64)
@@ -253,6 +256,13 @@ def test_bad_input_raises_before_work():
         vp_prediction(GM, np.zeros((1, DIM)), 1.0)
     with pytest.raises(ParameterError, match="dtype"):
         FlowMatchingOracle(net, DIM, dtype=np.int32)
+    with pytest.raises(ParameterError, match="`alpha_bar` stays below 1 in float32"):
+        VPNetworkOracle(net, DIM, dtype=np.float32, prior_mean=GM.prior_mean).denoise(
+            [1.0, 1e9], np.zeros((2, DIM)))
+    with pytest.raises(ParameterError, match="`tau` stays below 1 in float64"):
+        FlowMatchingOracle(net, DIM).denoise([1e40], np.zeros((1, DIM)))
+    with pytest.raises(ParameterError, match=r"`tau` must be in \[0, 1\); got 1.5 at index 1"):
+        flow_velocity(GM, np.zeros((2, DIM)), [0.5, 1.5])
     assert not calls
     with pytest.raises(OracleError, match="must return shape"):
         VPNetworkOracle(lambda x, tm: x[:, :1], DIM).denoise([1.0], np.zeros((1, DIM)))
