@@ -4,11 +4,20 @@ Hypothesis strategies live in :mod:`distributions.strategies` (imported on deman
 hypothesis is a test dependency).
 """
 
+from distributions.adapters import (
+    FlowMatchingOracle,
+    VPNetworkOracle,
+    flow_time,
+    flow_velocity,
+    vp_prediction,
+    vp_time,
+)
 from distributions.base import MASK, DiffusionOracle, DiscreteOracle, Enumerable, PositionalOracle
 from distributions.diffusion import FiniteSet, GaussianMixture
 from distributions.families import hardcore, ising, potts, random_table
 from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts, Product
 from distributions.table import TableDistribution
+from distributions.trained import TrainedMaskedModel, train_masked_mlp
 
 __all__ = [
     "MASK",
@@ -17,6 +26,14 @@ __all__ = [
     "Enumerable",
     "DiffusionOracle",
     "TableDistribution",
+    "TrainedMaskedModel",
+    "train_masked_mlp",
+    "VPNetworkOracle",
+    "FlowMatchingOracle",
+    "vp_prediction",
+    "vp_time",
+    "flow_velocity",
+    "flow_time",
     "random_table",
     "ising",
     "potts",
