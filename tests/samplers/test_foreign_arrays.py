@@ -14,6 +14,7 @@ import pytest
 from distributions.base import MASK
 from distributions.errors import OracleError, ParameterError
 from distributions.table import TableDistribution
+from samplers.agr24 import AGR24Sampler
 from samplers.arrays import FLOAT64_TOL, to_host, tolerance
 from samplers.autospec import AutospeculativeSampler
 from samplers.oracle import CountingOracle
@@ -243,16 +244,18 @@ def test_bad_policy_is_a_parameter_error_and_policy_is_inherited() -> None:
 
 
 # ---------------------------------------------------------- samplers stay exact
-ALPHA = 1e-3  # per check_exact call below; Bonferroni over the 3 calls: 3e-3 overall
+ALPHA = 1e-3  # per check_exact call below; Bonferroni over the 4 calls: 4e-3 overall
 
 
 @pytest.mark.parametrize("sampler_type", [
-    pytest.param(SequentialSampler, marks=pytest.mark.slow), AutospeculativeSampler])
+    pytest.param(SequentialSampler, marks=pytest.mark.slow),
+    pytest.param(AGR24Sampler, marks=pytest.mark.slow), AutospeculativeSampler])
 def test_samplers_exact_on_array_api_strict_float32(sampler_type: type) -> None:
     oracle = CountingOracle(ForeignOracle(xps, xps.float32))
     sampler = sampler_type(oracle)
     res = check_exact(sampler, TARGET, tv=0.1, alpha=ALPHA, rng=np.random.default_rng(2024))
     assert res.passed, f"{sampler_type.__name__} on float32 oracle: {res}"
+    assert sampler.oracle.dtype == "array_api_strict float32" and sampler.oracle.calls > 0
 
 
 @pytest.mark.slow
