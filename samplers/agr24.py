@@ -336,7 +336,7 @@ class AGR24Sampler:
                 if budget.max_rounds is not None:
                     worst = int(active[np.argmax(rounds[active])])
                     budget.check_rounds(int(rounds[worst]), f"sample {worst}")
-        return SampleResult(samples=x, rounds=rounds, queries=queries)
+        return SampleResult(samples=x, rounds=rounds, queries=queries, orders=orders)
 
     # ------------------------------------------------------------------ kernel
     def _round_pair(

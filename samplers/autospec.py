@@ -557,7 +557,8 @@ class AutospeculativeSampler:
         samples = ctx  # every position of the root's context is MASK again here
         samples[np.arange(num)[:, None], orders] = y
         trace = recorder.build(orders, self.n) if recorder is not None else None
-        return SampleResult(samples=samples, rounds=rounds, queries=queries, trace=trace)
+        return SampleResult(samples=samples, rounds=rounds, queries=queries, trace=trace,
+                            orders=orders)
 
     # ------------------------------------------------------------------ steps
     def _next_batch(self, t: int) -> tuple[int, int]:

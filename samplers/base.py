@@ -193,6 +193,11 @@ class SampleResult:
         Oracle rows (contexts) evaluated for each sample.
     trace : SamplerTrace, optional
         Per-block record (autospeculative sampler with ``trace=True``).
+    orders : ndarray of int, shape (num, n), optional
+        The order each sample was revealed along (row ``b`` is a permutation of
+        ``range(n)``: position ``orders[b, t]`` was revealed at step ``t``), for the
+        order-conditional tests of :mod:`verify`; ``None`` for a sampler without one
+        (e.g. the diffusion samplers).
     aux : mapping of str to ndarray
         Sampler-specific extra outputs (e.g. ``"path_end"`` for diffusion).
     """
@@ -202,6 +207,7 @@ class SampleResult:
     queries: np.ndarray
     trace: SamplerTrace | None = None
     aux: Mapping[str, np.ndarray] = field(default_factory=dict)
+    orders: np.ndarray | None = None
 
 
 @runtime_checkable

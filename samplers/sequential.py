@@ -106,4 +106,4 @@ class SequentialSampler:
                 x[rows, pos[:, 0]] = source.categorical(probs)
                 done[0] = t + 1
         cost = np.full(num, self.n, dtype=np.int64)
-        return SampleResult(samples=x, rounds=cost, queries=cost.copy())
+        return SampleResult(samples=x, rounds=cost, queries=cost.copy(), orders=orders)

@@ -33,12 +33,14 @@ __all__ = [
     "MAX_SAMPLE_ENTRIES",
     "Deadline",
     "check_memory",
+    "check_orders",
     "check_output",
     "check_rng",
     "check_size",
     "check_timeout",
     "draw_real",
     "draw_samples",
+    "draw_with_orders",
     "int_seed",
     "iter_draws",
     "resolve_batch_size",
@@ -124,10 +126,50 @@ def resolve_batch_size(sampler: Any, batch_size: Any) -> int:
     return check_int("batch_size", batch_size, low=1)
 
 
+def _split_answer(out: Any) -> tuple[Any, Any]:
+    """``(samples, orders)`` of one answer: a ``SampleResult`` (its ``orders``, maybe
+    None), a ``(samples, orders)`` pair from a callable sampler, or a bare array."""
+    if isinstance(out, tuple) and len(out) == 2:
+        return out[0], out[1]
+    return getattr(out, "samples", out), getattr(out, "orders", None)
+
+
+def check_orders(orders: Any, size: int, n: int) -> np.ndarray:
+    """The orders a sampler reported for one call, as an int64 (size, n) array whose rows
+    are permutations of ``range(n)``, or a ParameterError showing the value seen.
+
+    Examples
+    --------
+    >>> check_orders([[1, 0]], 1, 2)
+    array([[1, 0]])
+    """
+    try:
+        arr = np.asarray(orders)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(
+            f"`sampler` orders must be an integer array of shape ({size}, {n}); got "
+            f"{short_repr(orders)}.") from exc
+    if arr.shape != (size, n) or arr.dtype.kind not in "iu":
+        raise ParameterError(
+            f"`sampler` orders must be an integer array of shape (num, n) = ({size}, {n}); "
+            f"got shape {arr.shape} (dtype {arr.dtype}): {short_repr(orders)}.")
+    arr = arr.astype(np.int64)
+    ok = (np.sort(arr, axis=1) == np.arange(n)).all(axis=1)
+    if not ok.all():
+        r = int(np.argmin(ok))
+        raise ParameterError(
+            f"`sampler` orders must be permutations of range({n}) (each row); row {r} is "
+            f"{arr[r].tolist()}.")
+    return arr
+
+
 def check_output(out: Any, size: int, n: int, q: int) -> np.ndarray:
     """The sampler's answer to one call, as an int64 (size, n) array, or a ParameterError
-    that blames the sampler's output and shows the value seen."""
-    raw = getattr(out, "samples", out)
+    that blames the sampler's output and shows the value seen.
+
+    A callable sampler may answer ``(samples, orders)``; the samples are checked here,
+    the orders by :func:`check_orders`."""
+    raw, _ = _split_answer(out)
     try:
         arr = np.asarray(raw)
     except (TypeError, ValueError) as exc:
@@ -187,11 +229,14 @@ def iter_draws(
     batch_size: int,
     deadline: Deadline | None = None,
     full: bool = False,
+    orders: list[np.ndarray | None] | None = None,
 ) -> Iterator[np.ndarray]:
     """Validated sampler answers, ``num`` rows in total, in calls of ``batch_size`` rows.
 
     One spawned stream per group of calls covering up to ``2**17`` rows (one stream
-    per call when ``batch_size >= 2**17``), so the default draws are unchanged.
+    per call when ``batch_size >= 2**17``), so the default draws are unchanged. When
+    ``orders`` is a list, the reveal orders of each call (checked by
+    :func:`check_orders`; ``None`` when the sampler reported none) are appended to it.
     """
     sizes = _call_sizes(num, batch_size, full)
     per_stream = max(1, DEFAULT_BATCH_SIZE // batch_size)
@@ -204,6 +249,9 @@ def iter_draws(
             out = sampler.sample(size, rng=gen) if use_sample else sampler(size, gen)
             arr = check_output(out, size, n, q)
             keep = min(size, num - done)
+            if orders is not None:
+                raw = _split_answer(out)[1]
+                orders.append(None if raw is None else check_orders(raw, size, n)[:keep])
             done += keep
             yield arr if keep == size else arr[:keep]
             if deadline is not None:
@@ -235,6 +283,25 @@ def draw_samples(
     deadline = Deadline(check_timeout(timeout), "draw_samples")
     chunks = list(iter_draws(sampler, num, n, q, seedseq, batch_size, deadline))
     return np.concatenate(chunks, axis=0) if chunks else np.zeros((0, n), dtype=np.int64)
+
+
+def draw_with_orders(
+    sampler: SamplerLike,
+    num: int,
+    n: int,
+    q: int,
+    seedseq: np.random.SeedSequence,
+    batch_size: int,
+    deadline: Deadline | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``num`` validated samples and their reveal orders (``None`` unless every call
+    reported orders), drawn by :func:`iter_draws` with the same seed streams."""
+    got: list[np.ndarray | None] = []
+    chunks = list(iter_draws(sampler, num, n, q, seedseq, batch_size, deadline, orders=got))
+    x = np.concatenate(chunks, axis=0) if chunks else np.zeros((0, n), dtype=np.int64)
+    if not got or any(o is None for o in got):
+        return x, None
+    return x, np.concatenate([o for o in got if o is not None], axis=0)
 
 
 def check_size(num: int, max_samples: int | None, what: str) -> None:

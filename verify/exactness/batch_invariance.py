@@ -7,13 +7,12 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
 from distributions.validation import check_int, short_repr
-from verify.exactness.full_table import MIN_EXPECTED, _target_pmf
-from verify.exactness.montecarlo import _mc_crit, _simulated_detectable_tv, _twosample_stats
+from verify.exactness.full_table import _target_pmf
+from verify.exactness.homogeneity import two_sample_table
 from verify.exactness.results import BatchInvarianceResult
 from verify.planning import (
     MAX_RESAMPLES,
@@ -180,55 +179,12 @@ def check_batch_invariance(
                                          full=True)), axis=0)
     x2 = np.concatenate(list(iter_draws(sampler, num_samples, n, q, ss2, b2, deadline,
                                          full=True)), axis=0)
-    x = np.concatenate([x1, x2], axis=0)
-    if n * math.log2(q) <= 62:
-        keys = np.ravel_multi_index(x.T, (q,) * n)
-    else:
-        _, keys = np.unique(x, axis=0, return_inverse=True)
-    _, inv = np.unique(keys, return_inverse=True)
-    inv = inv.ravel()
-    m = int(inv.max()) + 1
-    c1 = np.bincount(inv[:num_samples], minlength=m).astype(np.float64)
-    c2 = np.bincount(inv[num_samples:], minlength=m).astype(np.float64)
-    t = c1 + c2
-    stat = float(np.sum((c1 - c2) ** 2 / t))
-    tv_est = 0.5 * float(np.abs(c1 - c2).sum()) / num_samples
-    details: dict[str, float] = {"cells_observed": float(m), "cells_planned": float(k_plan)}
-    if m == 1:
-        method, pvalue, dof = "trivial", 1.0, 0.0
-        det = float(-math.expm1(math.log1p(-power) / num_samples))
-    elif t.min() >= 2 * MIN_EXPECTED:
-        method, dof = "chi2", float(m - 1)
-        pvalue = float(stats.chi2.sf(stat, m - 1))
-        det = float(min(1.0, math.sqrt(lambda_needed(m - 1, alpha, power)
-                                       / (2.0 * num_samples))))
-    else:
-        method, dof = "permutation", math.nan
-        gen = np.random.default_rng(ss_test)
-        ti = t.astype(np.int64)
-        null = np.empty(resamples)
-        chunk = max(1, int(4e6 // m))
-        for start in range(0, resamples, chunk):
-            r = min(chunk, resamples - start)
-            s1 = gen.multivariate_hypergeometric(ti, num_samples, size=r).astype(np.float64)
-            null[start:start + r] = np.sum((2.0 * s1 - t) ** 2 / t, axis=1)
-            deadline.check(f"after {start + r:,} of {resamples:,} permutation draws")
-        ge = int(np.count_nonzero(null >= stat - 1e-9 * max(1.0, stat)))
-        pvalue = (1.0 + ge) / (resamples + 1.0)
-        details["resamples"] = float(resamples)
-        details["pvalue_resolution"] = 1.0 / (resamples + 1.0)
-        ref = p_ref if p_ref is not None else t / t.sum()
-        pgen = np.random.default_rng(ss_power)
-        null_u = _twosample_stats(ref, ref, num_samples, resamples, pgen, deadline)
-        pseed = int(ss_power.generate_state(1)[0])
-        det, pw, _ = _simulated_detectable_tv(
-            ref, num_samples, _mc_crit(null_u, alpha), power,
-            lambda s, r, g: _twosample_stats(ref, s, num_samples, r, g, deadline),
-            pseed, cost=min(2 * num_samples, ref.size),
-            guess=float(min(1.0, math.sqrt(lambda_needed(ref.size - 1, alpha, power)
-                                           / (2.0 * num_samples)))) if ref.size > 1 else None,
-        )
-        details["simulated_power"] = pw
+    h = two_sample_table(x1, x2, q, alpha=alpha, power=power, resamples=resamples,
+                         p_ref=p_ref, ss_test=ss_test, ss_power=ss_power, deadline=deadline)
+    method, stat, pvalue, dof, det, tv_est, details = (
+        h.method, h.statistic, h.pvalue, h.dof, h.detectable_tv, h.tv_estimate, h.details)
+    details = {"cells_observed": details["cells_observed"], "cells_planned": float(k_plan),
+               **details}
     status = status_of(pvalue <= alpha, det)
     return BatchInvarianceResult(
         passed=status == "pass",
