@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 
 from verify.results import ResultBase, WorstCell
 
-__all__ = ["BatchInvarianceResult", "ExactnessResult", "WorstCell"]
+__all__ = [
+    "BatchInvarianceResult",
+    "ClosenessResult",
+    "ExactnessResult",
+    "OrderConditionalResult",
+    "WorstCell",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,4 +131,82 @@ class BatchInvarianceResult(ResultBase):
     power: float = math.nan
     dof: float = math.nan
     tv_estimate: float = math.nan
+    details: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderConditionalResult(ResultBase):
+    """Outcome of :func:`~verify.exactness.order_conditional_test`.
+
+    Attributes
+    ----------
+    passed, status, statistic, pvalue, alpha, num_samples, detectable_tv, seed, method
+        As in :class:`~verify.results.CheckResult`; ``statistic`` is ``-log10`` of the
+        family p-value (the smallest Holm-adjusted p-value), ``method`` is
+        ``"order-conditional"``, ``detectable_tv`` the binned-PIT TV at one reveal step
+        detected with probability ``power`` (1.0: no stated power).
+    power : float
+    bins : int
+        Equiprobable PIT bins used.
+    family_size : int
+        Sub-tests combined (``n`` steps, pooled, score).
+    pvalues : mapping of str to float
+        Raw p-value of every sub-test (``step[t]``, ``pooled``, ``score``).
+    tv_estimate : float
+        Largest bias-corrected plug-in TV of a step's binned PIT law.
+    worst_cells : tuple of WorstCell
+        The smallest sub-test p-values (an impossible value first).
+    impossible : str
+        A revealed value of conditional probability 0, if any ("" otherwise).
+    rejected : tuple of str
+        Sub-tests rejected by Holm at ``alpha``.
+    power_against : str
+        What ``detectable_tv`` is stated for.
+    notes : tuple of str
+    oracle_rows, oracle_calls : int
+        Oracle rows (prefix contexts) and calls the test made.
+    """
+
+    power: float = math.nan
+    bins: int = 0
+    family_size: int = 0
+    pvalues: Mapping[str, float] = field(default_factory=dict)
+    tv_estimate: float = math.nan
+    worst_cells: tuple[WorstCell, ...] = ()
+    impossible: str = ""
+    rejected: tuple[str, ...] = ()
+    power_against: str = ""
+    notes: tuple[str, ...] = ()
+    oracle_rows: int = 0
+    oracle_calls: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClosenessResult(ResultBase):
+    """Outcome of :func:`~verify.exactness.closeness_test`.
+
+    Attributes
+    ----------
+    passed, status, statistic, pvalue, alpha, num_samples, detectable_tv, seed, method
+        As in :class:`~verify.results.CheckResult`; ``num_samples`` is the size of
+        *each* of the two samples; ``method`` is ``"chi2"`` or ``"permutation"``
+        (full table) or ``"chain-two-sample"``.
+    reference : str
+        The law the sampler was compared with (the reference sampler on the same
+        oracle).
+    power : float
+    dof : float
+    tv_estimate : float
+        Plug-in TV between the two empirical laws (full table), or the largest
+        bias-corrected one-site TV (chain statistics).
+    power_against : str
+        What ``detectable_tv`` is stated for.
+    details : mapping of str to float
+    """
+
+    reference: str = ""
+    power: float = math.nan
+    dof: float = math.nan
+    tv_estimate: float = math.nan
+    power_against: str = ""
     details: Mapping[str, float] = field(default_factory=dict)
