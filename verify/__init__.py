@@ -23,10 +23,16 @@ from verify.continuous import (
 from verify.exact_law import EnumeratingSource, ExactLawResult, exact_law
 from verify.exactness import (
     BatchInvarianceResult,
+    ClosenessResult,
     ExactnessResult,
+    OrderConditionalResult,
     WorstCell,
     check_batch_invariance,
     check_exact,
+    closeness_test,
+    order_conditional_test,
+    plan_closeness_size,
+    plan_order_conditional_size,
     plan_sample_size,
 )
 from verify.mutants import (
@@ -49,6 +55,12 @@ __all__ = [
     "check_exact",
     "check_batch_invariance",
     "BatchInvarianceResult",
+    "closeness_test",
+    "ClosenessResult",
+    "order_conditional_test",
+    "OrderConditionalResult",
+    "plan_closeness_size",
+    "plan_order_conditional_size",
     "plan_sample_size",
     "ExactnessResult",
     "WorstCell",

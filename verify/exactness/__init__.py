@@ -18,8 +18,15 @@ law of the target (DESIGN 6.2):
   some expected count is below 5 (``method="auto"`` chooses). No cell is ever
   dropped; a sample that lands on a zero-probability cell is an immediate failure,
   reported in ``worst_cells``.
-* any other :class:`~distributions.base.DiscreteOracle` gets the **chain-rule
-  tests** of :mod:`verify.chain_tests` (no table needed; large ``n``). So does an
+* a :class:`~distributions.base.DiscreteOracle` with a joint law (``log_pmf``) but
+  no tabulated ``pmf`` gets the **chain-rule tests** of :mod:`verify.chain_tests` (no
+  table needed; large ``n``);
+* an oracle **without a joint law** (a trained network, consistent or not) is tested
+  **relative to itself** (:mod:`~verify.exactness.relative`): the sequential
+  chain-rule law of the same oracle is the reference, by the two-sample
+  :func:`closeness_test` (full table, ``q**n <= 2**16``) or the
+  :func:`order_conditional_test` along the orders the sampler reports; the result's
+  ``reference`` says which. So does an
   ``Enumerable`` target of more than ``AUTO_TABLE = 2**16`` cells under
   ``method="auto"``: its full-table test (up to ``MAX_TABLE = 2**20`` cells) runs
   only when asked for by name (``method="gtest"``, ``"pearson"`` or
@@ -115,9 +122,19 @@ from __future__ import annotations
 
 from verify.exactness.batch_invariance import check_batch_invariance
 from verify.exactness.check import AUTO_TABLE, check_exact
+from verify.exactness.closeness import CLOSENESS_TABLE, closeness_test, plan_closeness_size
 from verify.exactness.full_table import MIN_EXPECTED, full_table_test
 from verify.exactness.montecarlo import two_block_alternatives
-from verify.exactness.results import BatchInvarianceResult, ExactnessResult
+from verify.exactness.order_conditional import (
+    order_conditional_test,
+    plan_order_conditional_size,
+)
+from verify.exactness.results import (
+    BatchInvarianceResult,
+    ClosenessResult,
+    ExactnessResult,
+    OrderConditionalResult,
+)
 from verify.planning import (
     MAX_RESAMPLES,
     MAX_SAMPLES,
@@ -135,6 +152,13 @@ __all__ = [
     "WorstCell",
     "check_exact",
     "check_batch_invariance",
+    "closeness_test",
+    "order_conditional_test",
+    "plan_closeness_size",
+    "plan_order_conditional_size",
+    "ClosenessResult",
+    "OrderConditionalResult",
+    "CLOSENESS_TABLE",
     "plan_sample_size",
     "detectable_tv",
     "draw_samples",

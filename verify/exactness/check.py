@@ -19,6 +19,7 @@ from verify.exactness.full_table import (
     _target_pmf,
 )
 from verify.exactness.montecarlo import _sparse_detectable_tv
+from verify.exactness.relative import check_relative, has_joint_law
 from verify.exactness.results import ExactnessResult
 from verify.planning import (
     MAX_RESAMPLES,
@@ -108,8 +109,13 @@ def check_exact(
         An answer of the wrong shape, a non-integer dtype or a value outside
         ``0..q-1`` raises :class:`ParameterError` quoting the value seen.
     target : Enumerable or DiscreteOracle
-        With ``pmf`` (and ``q**n <= 2**20``): full-table test. Otherwise chain-rule
-        tests (:mod:`verify.chain_tests`).
+        With ``pmf`` (and ``q**n <= 2**20``): full-table test. A non-enumerable oracle
+        with a joint law (``log_pmf``): chain-rule tests (:mod:`verify.chain_tests`).
+        An oracle without one (a trained model, whose conditionals need not be
+        consistent), under ``method="auto"``: exactness relative to the oracle
+        (:mod:`verify.exactness.relative`: the closeness test against the sequential
+        sampler on the same oracle when ``q**n <= 2**16``, else the order-conditional
+        test); the result's ``reference`` names the law used.
     num_samples : int >= 1, optional
         Default: :func:`plan_sample_size` for ``(tv, alpha, power)``; when that size
         is in the sparse regime (an expected count below 5), it is grown until the
@@ -170,6 +176,10 @@ def check_exact(
     n, q = int(target.n), int(target.q)
     if num_samples is not None:
         check_size(num_samples, max_samples, "the cap of this check")
+    if not enumerable and method == "auto" and not has_joint_law(target):
+        return check_relative(sampler, target, num_samples=num_samples, tv=tv, alpha=alpha,
+                              power=power, rng=rng, batch_size=bsize, timeout=timeout,
+                              max_samples=max_samples, max_resamples=max_resamples)
     if not enumerable:
         from verify.chain_tests import chain_test, plan_chain_sample_size
 
@@ -209,6 +219,7 @@ def check_exact(
             batch_size=bsize,
             power_against=str(getattr(ct, "power_against", "")),
             interaction_orders=tuple(int(o) for o in getattr(ct, "interaction_orders", ())),
+            reference="the oracle's joint law (chain rule along random reveal orders)",
         )
     pmf = _target_pmf(target, n, q)
     support = pmf > 0
@@ -281,4 +292,5 @@ def check_exact(
         batch_size=bsize,
         power_against=against,
         interaction_orders=tuple(range(1, n + 1)),
+        reference="the target's table (pmf)",
     )

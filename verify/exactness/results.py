@@ -78,6 +78,15 @@ class ExactnessResult(ResultBase):
     interaction_orders : tuple of int
         Orders of interaction the test has its stated power against (all ``1..n``
         for full-table tests).
+    reference : str
+        The law the samples were tested against: the target's table, the oracle's
+        joint law (chain tests), or, for an oracle without a joint law, the
+        sequential chain-rule law of the same oracle (:mod:`verify.exactness.relative`).
+    precision_floor : float
+        TV that rounding of the oracle's conditionals alone can cause (a bound from
+        the rows seen, :func:`verify.precision_floor`), when it was estimated (``nan``
+        otherwise); ``notes`` says when the requested ``tv`` is below it.
+    notes : tuple of str
     """
 
     tv_estimate: float
@@ -90,6 +99,9 @@ class ExactnessResult(ResultBase):
     batch_size: int = 0
     power_against: str = ""
     interaction_orders: tuple[int, ...] = ()
+    reference: str = ""
+    precision_floor: float = math.nan
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
