@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from distributions.errors import ParameterError
-from distributions.validation import check_float, check_int
+from distributions.validation import check_float, check_int, short_repr
 from samplers.autospec import AutospeculativeSampler
+from samplers.sequential import SequentialSampler
 from verify.exact_law.enumerator import _Enumerator
 from verify.exact_law.fingerprint import _instance_state, _rng_changes, _rng_objects, _rng_states
 from verify.exact_law.memo import _CachedOracle, _Memo
@@ -28,6 +29,7 @@ def exact_law(
     sampler_factory: Callable[[Any], Any],
     target: Any,
     *,
+    reference: Callable[[Any], Any] | None = None,
     tol: float = 1e-12,
     rational: bool | None = None,
     max_paths: int = 2_000_000,
@@ -40,8 +42,18 @@ def exact_law(
         ``sampler_factory(oracle) -> sampler``; the sampler must draw all its
         randomness through the :class:`~samplers.base.RandomSource` passed as
         ``rng`` to its ``sample`` (see "What is enumerated, and refusals").
-    target : Enumerable
-        Target law (``pmf``), also the oracle given to the factory.
+    target : Enumerable or DiscreteOracle
+        The oracle given to the factory. With ``pmf`` (and no ``reference``) its
+        table is the reference law. Without one (a tiny trained model, whose
+        conditionals need not come from any joint law) the reference is the
+        sequential chain-rule law of the same oracle (see ``reference``).
+    reference : callable oracle -> sampler, optional
+        A sampler factory whose output law on ``target``, enumerated the same way, is
+        the reference. Default: the target's ``pmf`` when it has one, else
+        ``SequentialSampler(target, order=sampler.order)`` (``"random"`` when the
+        sampler has no ``order``): the sequential chain-rule law mixed over orders as
+        the sampler mixes them. A ``reference`` that is not a callable returning a
+        sampler is a ParameterError.
     tol : float, default 1e-12
         Paths lighter than ``tol`` are cut (their weight goes to ``truncated_mass``).
     rational : bool, optional
@@ -83,18 +95,28 @@ def exact_law(
             f"`sampler_factory` must be a callable oracle -> sampler; got "
             f"{type(sampler_factory).__name__}."
         )
-    if not callable(getattr(target, "pmf", None)):
+    for attr in ("n", "q", "conditionals"):
+        if not hasattr(target, attr):
+            raise ParameterError(
+                f"`target` must be an Enumerable or a DiscreteOracle (n, q, conditionals); it "
+                f"has no `{attr}`: got {type(target).__name__}.")
+    if reference is not None and (not callable(reference) or hasattr(reference, "sample")):
         raise ParameterError(
-            f"`target` must be an Enumerable (with pmf()); got {type(target).__name__}."
-        )
+            "`reference` must be None or a sampler factory (a callable oracle -> sampler); "
+            f"got {short_repr(reference)}.")
     n, q = int(target.n), int(target.q)
-    target_pmf = np.asarray(target.pmf(), dtype=np.float64)
+    with_pmf = callable(getattr(target, "pmf", None)) and reference is None
+    if rational and not with_pmf:
+        raise ParameterError(
+            "`rational` must be False or None when the reference is not the target's pmf "
+            f"(a `reference` sampler, or a target without pmf); got rational={rational!r}.")
     if rational is None:
-        rational = n <= 4 and q == 2
+        rational = with_pmf and n <= 4 and q == 2
     note = ""
 
-    def compute(rat: bool) -> tuple[dict, Any, _Enumerator]:
-        sampler = sampler_factory(target)
+    def compute(rat: bool, factory: Callable[[Any], Any] = sampler_factory,
+                ) -> tuple[dict, Any, _Enumerator]:
+        sampler = factory(target)
         label = type(sampler).__name__
         if not callable(getattr(sampler, "sample", None)):
             raise ParameterError(
@@ -161,10 +183,30 @@ def exact_law(
             ) from None
         return leaves, trunc, enum
 
+    def table(leaves: dict) -> np.ndarray:
+        out = np.zeros(q**n)
+        for k, w in leaves.items():
+            out[np.ravel_multi_index(k, (q,) * n)] += float(w)
+        return out
+
+    ref_trunc, ref_name = 0.0, "target pmf"
+    if with_pmf:
+        target_pmf = np.asarray(target.pmf(), dtype=np.float64)
+    else:
+        if reference is None:
+            order = getattr(sampler_factory(target), "order", "random")
+            shown = order if isinstance(order, str) else "fixed"
+
+            def reference(o: Any) -> Any:
+                return SequentialSampler(o, order=order)
+
+            ref_name = f"SequentialSampler(order={shown!r}) on the same oracle (enumerated)"
+        else:
+            ref_name = "the `reference` sampler on the same oracle (enumerated)"
+        ref_leaves, ref_t, _ = compute(False, reference)
+        target_pmf, ref_trunc = table(ref_leaves), float(ref_t)
     leaves, trunc, enum = compute(False)
-    pmf = np.zeros(q**n)
-    for k, w in leaves.items():
-        pmf[np.ravel_multi_index(k, (q,) * n)] += float(w)
+    pmf = table(leaves)
     diff = pmf - target_pmf
     tv = 0.5 * float(np.abs(diff).sum())
     worst = int(np.argmax(np.abs(diff)))
@@ -195,4 +237,6 @@ def exact_law(
         closures=enum.closures,
         note=note,
         replays=enum.replays,
+        reference=ref_name,
+        reference_truncated_mass=ref_trunc,
     )

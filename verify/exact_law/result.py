@@ -27,6 +27,8 @@ class ExactLawResult:
         Enumerated output probabilities, flat C order (a sub-probability: it misses
         exactly ``truncated_mass``).
     target_pmf : ndarray, shape (q**n,)
+        The reference law: the target's table, or the enumerated law of the
+        reference sampler (``reference``).
     tv : float
         ``0.5 * sum |pmf - target_pmf|``; the true TV lies within
         ``tv +- truncated_mass / 2`` (``tv_lower``, ``tv_upper``).
@@ -47,6 +49,12 @@ class ExactLawResult:
     note : str
     replays : int
         Executions re-run by the replay check (see :func:`exact_law`).
+    reference : str
+        The reference law ``target_pmf`` is: ``"target pmf"``, or the reference
+        sampler whose output law was enumerated on the same oracle.
+    reference_truncated_mass : float
+        Mass left out by the enumeration of the reference law (counted in
+        ``tv_lower`` / ``tv_upper``).
     """
 
     pmf: np.ndarray
@@ -61,14 +69,16 @@ class ExactLawResult:
     closures: int = 0
     note: str = ""
     replays: int = 0
+    reference: str = "target pmf"
+    reference_truncated_mass: float = 0.0
 
     @property
     def tv_lower(self) -> float:
-        return max(0.0, self.tv - 0.5 * self.truncated_mass)
+        return max(0.0, self.tv - 0.5 * (self.truncated_mass + self.reference_truncated_mass))
 
     @property
     def tv_upper(self) -> float:
-        return min(1.0, self.tv + 0.5 * self.truncated_mass)
+        return min(1.0, self.tv + 0.5 * (self.truncated_mass + self.reference_truncated_mass))
 
     # ---- the shared result protocol (verify.results.CheckResult), as properties
     @property
@@ -107,7 +117,7 @@ class ExactLawResult:
     def detectable_tv(self) -> float:
         """The stated effect: any TV above ``EXACT_TV`` plus the truncation bound is
         detected with certainty."""
-        return EXACT_TV + 0.5 * self.truncated_mass
+        return EXACT_TV + 0.5 * (self.truncated_mass + self.reference_truncated_mass)
 
     @property
     def seed(self) -> None:
@@ -127,4 +137,6 @@ class ExactLawResult:
             "worst_diff": self.worst_diff, "executions": self.executions,
             "closures": self.closures, "note": self.note, "replays": self.replays,
             "rational_tv": None if self.rational_tv is None else str(self.rational_tv),
+            "reference": self.reference,
+            "reference_truncated_mass": self.reference_truncated_mass,
         }
