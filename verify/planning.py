@@ -26,6 +26,7 @@ from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
 from distributions.validation import check_float, check_int
 from verify.chain_tests import plan_chain_sample_size
+from verify.precision import warn_below_floor
 
 __all__ = [
     "MAX_RESAMPLES",
@@ -109,6 +110,12 @@ def plan_sample_size(
         A plan above it is infeasible: :class:`ParameterError` stating the size.
         ``None``: no cap.
 
+    Warns
+    -----
+    PrecisionWarning
+        For an oracle answering below float64 when ``tv`` is below its precision
+        floor (:func:`verify.precision.precision_floor`).
+
     Returns
     -------
     int
@@ -132,6 +139,7 @@ def plan_sample_size(
         target_or_k
     ):
         if hasattr(target_or_k, "conditionals"):
+            warn_below_floor(target_or_k, tv)
             num = plan_chain_sample_size(target_or_k, tv=tv, alpha=alpha, power=power)
             check_plan(num, max_samples, f"chain tests on n={target_or_k.n}", tv, alpha,
                         power)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from verify.planning import (
     is_enumerable,
     plan_support_size,
 )
+from verify.precision import warn_below_floor
 from verify.results import status_of
 from verify.sampling import (
     Deadline,
@@ -152,7 +154,9 @@ def check_exact(
     -------
     ExactnessResult
         ``status`` is "pass", "fail" or "no-power" (not rejected, but the test at
-        this size detects no TV below 1; not a pass).
+        this size detects no TV below 1; not a pass). For an oracle answering below
+        float64 the result carries its ``precision_floor``; a ``tv`` below it is
+        stated in ``notes`` and warned (:class:`verify.precision.PrecisionWarning`).
 
     Examples
     --------
@@ -176,10 +180,15 @@ def check_exact(
     n, q = int(target.n), int(target.q)
     if num_samples is not None:
         check_size(num_samples, max_samples, "the cap of this check")
+    floor, note = warn_below_floor(target, tv)  # oracles answering below float64 only
+
+    def noted(res: ExactnessResult) -> ExactnessResult:
+        return replace(res, precision_floor=floor, notes=(note,) if note else ())
+
     if not enumerable and method == "auto" and not has_joint_law(target):
-        return check_relative(sampler, target, num_samples=num_samples, tv=tv, alpha=alpha,
+        return noted(check_relative(sampler, target, num_samples=num_samples, tv=tv, alpha=alpha,
                               power=power, rng=rng, batch_size=bsize, timeout=timeout,
-                              max_samples=max_samples, max_resamples=max_resamples)
+                              max_samples=max_samples, max_resamples=max_resamples))
     if not enumerable:
         from verify.chain_tests import chain_test, plan_chain_sample_size
 
@@ -199,7 +208,7 @@ def check_exact(
         status = status_of(rejected, det)
         if getattr(ct, "status", None) in ("fail", "no-power") and status != "fail":
             status = ct.status  # the chain family's own verdict (e.g. degenerate sub-tests)
-        return ExactnessResult(
+        return noted(ExactnessResult(
             passed=status == "pass",
             statistic=ct.statistic,
             pvalue=ct.pvalue,
@@ -220,7 +229,7 @@ def check_exact(
             power_against=str(getattr(ct, "power_against", "")),
             interaction_orders=tuple(int(o) for o in getattr(ct, "interaction_orders", ())),
             reference="the oracle's joint law (chain rule along random reveal orders)",
-        )
+        ))
     pmf = _target_pmf(target, n, q)
     support = pmf > 0
     k = int(np.count_nonzero(support))
@@ -272,7 +281,7 @@ def check_exact(
     )
     rejected = bool(res.impossible_hits > 0 or res.pvalue <= alpha)
     status = status_of(rejected, det)
-    return ExactnessResult(
+    return noted(ExactnessResult(
         passed=status == "pass",
         statistic=res.statistic,
         pvalue=res.pvalue,
@@ -293,4 +302,4 @@ def check_exact(
         power_against=against,
         interaction_orders=tuple(range(1, n + 1)),
         reference="the target's table (pmf)",
-    )
+    ))
