@@ -15,6 +15,7 @@ import numpy as np
 
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import OracleError
+from samplers.arrays import to_host
 from samplers.oracle import RULE_IDS, CountingOracle
 from verify.audit.result import _Auditor, _ctx_list, _format_value
 
@@ -52,10 +53,19 @@ def _max_diff(a: np.ndarray, b: np.ndarray) -> tuple[float, tuple[int, ...] | No
 
 
 def _call(fn: Callable[..., Any], *args: Any) -> tuple[np.ndarray | None, str | None]:
+    """The oracle's answer on the host (:func:`samplers.arrays.to_host`: any array library,
+    copied once), in its own dtype when numpy has it (float16/32/64, exact), else the
+    exact float32 widening (bfloat16); or the error it raised (or the reason its answer
+    is no array), as text."""
     try:
-        return np.asarray(fn(*args)), None
+        ans = to_host(fn(*args))
     except Exception as exc:  # the oracle's own failure is a finding
         return None, f"{type(exc).__name__}: {exc}"
+    vals = ans.values
+    if vals.dtype.kind == "f":
+        own = ans.dtype if ans.dtype in ("float16", "float32", "float64") else "float32"
+        vals = vals.astype(own, copy=False)
+    return vals, None
 
 
 def _batch_shapes(B: int) -> list[int]:

@@ -30,6 +30,7 @@ RULE_TITLES: dict[str, str] = {
     "contract.input": "does not modify its input",
     "contract.shape": "answer shape",
     "contract.dtype": "answer dtype is floating",
+    "contract.same-dtype": "answer dtype is the same on every call",
     "contract.finite": "entries are finite",
     "contract.range": "entries lie in [0, 1]",
     "contract.normalised": "rows sum to 1 (or all zero)",

@@ -52,7 +52,9 @@ from verify.sampling import (
 #: test there needs a sparse-regime Monte Carlo null over up to a million cells, whose
 #: cost the caller should choose explicitly with ``method=``).
 AUTO_TABLE: int = 2**16
-_METHODS = ("auto", "gtest", "pearson", "montecarlo", "chain")
+_METHODS = ("auto", "gtest", "pearson", "montecarlo", "chain", "order-conditional", "closeness")
+#: Methods that test a sampler relative to the oracle's own chain rule (any oracle).
+_RELATIVE = ("order-conditional", "closeness")
 
 
 def _iv(sampler: Any, target: Any, num_samples: Any, tv: Any, alpha: Any, power: Any,
@@ -77,7 +79,9 @@ def _iv(sampler: Any, target: Any, num_samples: Any, tv: Any, alpha: Any, power:
         enumerable = False  # documented fall-back: chain tests above AUTO_TABLE cells
     if enumerable and method == "chain":
         enumerable = False
-    if not enumerable and method not in ("auto", "chain"):
+    if method in _RELATIVE:
+        enumerable = False
+    if not enumerable and method not in ("auto", "chain", *_RELATIVE):
         raise ParameterError(
             f"`method` must be 'auto' or 'chain' for a target without a pmf; got {method!r}."
         )
@@ -130,9 +134,12 @@ def check_exact(
         resolution for ``"montecarlo"``). The Monte Carlo test also needs
         ``alpha >= 1 / (max_resamples + 1)``.
     power : float in (alpha, 1), default 0.99
-    method : {"auto", "gtest", "pearson", "montecarlo", "chain"}
+    method : {"auto", "gtest", "pearson", "montecarlo", "chain", "order-conditional", \
+"closeness"}
         ``"auto"``: G-test when every expected count is >= 5, else Monte Carlo;
-        ``"chain"`` for a target without a table.
+        ``"chain"`` for a target without a table; ``"order-conditional"`` and
+        ``"closeness"`` test exactness relative to the oracle's own chain rule, for
+        any oracle (:mod:`verify.exactness.relative`).
     rng : None, int >= 0, SeedSequence, Generator or BitGenerator, optional
         A seed is drawn from it (``SeedSequence``); the result's ``seed`` replays.
     batch_size : int >= 1, optional
@@ -185,8 +192,10 @@ def check_exact(
     def noted(res: ExactnessResult) -> ExactnessResult:
         return replace(res, precision_floor=floor, notes=(note,) if note else ())
 
-    if not enumerable and method == "auto" and not has_joint_law(target):
-        return noted(check_relative(sampler, target, num_samples=num_samples, tv=tv, alpha=alpha,
+    if method in _RELATIVE or (not enumerable and method == "auto"
+                               and not has_joint_law(target)):
+        return noted(check_relative(sampler, target, kind=method, num_samples=num_samples,
+                                    tv=tv, alpha=alpha,
                               power=power, rng=rng, batch_size=bsize, timeout=timeout,
                               max_samples=max_samples, max_resamples=max_resamples))
     if not enumerable:

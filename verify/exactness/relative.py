@@ -51,13 +51,19 @@ def has_joint_law(target: object) -> bool:
     return callable(getattr(target, "log_pmf", None))
 
 
-def check_relative(sampler: SamplerLike, oracle: DiscreteOracle, *, num_samples: int | None,
+def check_relative(sampler: SamplerLike, oracle: DiscreteOracle, *, kind: str = "auto",
+                   num_samples: int | None,
                    tv: float, alpha: float, power: float, rng: SeedLike, batch_size: int,
                    timeout: float | None, max_samples: int | None,
                    max_resamples: int) -> ExactnessResult:
-    """:func:`check_exact` for an oracle without a joint law (arguments already checked)."""
+    """:func:`check_exact` for an oracle without a joint law (arguments already checked).
+
+    ``kind``: ``"auto"`` (module docstring), ``"closeness"`` or ``"order-conditional"``
+    (the order-conditional test whatever ``q**n``; a sampler reporting no orders then
+    gets the closeness test).
+    """
     n, q = int(oracle.n), int(oracle.q)
-    if _full_table(n, q):
+    if kind == "closeness" or (kind == "auto" and _full_table(n, q)):
         c = closeness_test(sampler, oracle, num_samples=num_samples, tv=tv, alpha=alpha,
                            power=power, rng=rng, batch_size=batch_size, timeout=timeout,
                            max_samples=max_samples, max_resamples=max_resamples)
