@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
@@ -36,6 +35,7 @@ from distributions.validation import check_int, short_repr
 from samplers.oracle import CountingOracle
 from samplers.sequential import SequentialSampler
 from verify.exactness.homogeneity import two_sample_table
+from verify.exactness.order_conditional import holm
 from verify.exactness.results import ClosenessResult
 from verify.planning import (
     MAX_RESAMPLES,
@@ -150,8 +150,7 @@ def _chain_two_sample(x1: np.ndarray, x2: np.ndarray, oracle: Any, q: int, alpha
     raw.append(float(ks.pvalue) if ks is not None else 0.0)
     details["ks_chain_logp"] = raw[-1]
     details["site_min"] = float(min(raw[:-1]))
-    _, adj, _, _ = multipletests(np.array(raw), alpha=alpha, method="holm")
-    pvalue = float(adj.min())
+    pvalue = float(holm(np.array(raw)).min())
     lam = lambda_needed(q - 1, alpha / (n + 1), power)
     det = float(min(1.0, math.sqrt(lam / (2.0 * N))))
     stat = float(-math.log10(max(pvalue, 1e-300)))

@@ -55,7 +55,6 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
@@ -162,6 +161,23 @@ def _pits(x: np.ndarray, orders: np.ndarray, co: CountingOracle, gen: np.random.
     return pits, score, var, impossible
 
 
+def holm(raw: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values (step-down; what ``statsmodels``' ``multipletests(...,
+    method="holm")`` returns, without its per-call garbage collection).
+
+    Examples
+    --------
+    >>> holm(np.array([0.01, 0.04, 0.03])).round(3).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    m = raw.size
+    idx = np.argsort(raw, kind="stable")
+    adj = np.minimum(1.0, np.maximum.accumulate(raw[idx] * (m - np.arange(m))))
+    out = np.empty(m)
+    out[idx] = adj
+    return out
+
+
 def _pearson(u: np.ndarray, bins: int) -> tuple[float, float, float]:
     """Pearson statistic, p-value and bias-corrected plug-in TV of binned uniforms."""
     cnt = u.size
@@ -245,9 +261,9 @@ def order_conditional_test(
     if impossible:
         pvalue, rejected = 0.0, ()
     else:
-        rej, adj, _, _ = multipletests(raw, alpha=alpha, method="holm")
+        adj = holm(raw)
         pvalue = float(adj.min())
-        rejected = tuple(labels[k] for k in np.flatnonzero(rej))
+        rejected = tuple(labels[k] for k in np.flatnonzero(adj <= alpha))
     worst = [WorstCell(impossible, None, 1.0, 0.0, math.inf, True)] if impossible else []
     for k in np.argsort(raw, kind="stable")[:5]:
         worst.append(WorstCell(labels[int(k)], None, math.nan, math.nan,
