@@ -15,8 +15,7 @@ that, each exactly calibrated whatever the oracle:
 
 A wrong sampler from the mutant catalogue fails both on the same model. Every check runs
 at alpha = 1e-3 (five checks of correct samplers: family-wise false-failure rate at most
-5e-3) with the
-planned size for the stated TV and power 0.99. Run from the repository root::
+5e-3) with the planned size for the stated TV and power 0.99. Run from the repository root::
 
     pytest examples/test_trained_model.py
 """
