@@ -100,6 +100,9 @@ class Stage:
     num_checks : callable, optional
         ``num_checks(config)``: the number of checks a statistical stage splits its
         alpha over (default 1).
+    share : float, default 1
+        The stage's weight in the split of the run's alpha among the statistical
+        stages (its alpha is ``alpha * share / sum of shares``).
     """
 
     name: str
@@ -107,6 +110,7 @@ class Stage:
     run: Callable[[StageContext], StageOutput]
     statistical: bool = True
     num_checks: Callable[[ValidationConfig], int] | None = None
+    share: float = 1.0
 
 
 class NoBar:
@@ -165,8 +169,9 @@ def check_alpha(config: ValidationConfig, stages: Sequence[Stage], *,
     """The per-check alpha of every statistical stage; raises before any work when
     one falls below :func:`min_check_alpha`.
 
-    The family-wise ``config.alpha`` is split equally among the statistical stages
-    and, within a stage, among its ``num_checks(config)`` checks (Bonferroni).
+    The family-wise ``config.alpha`` is split among the statistical stages in
+    proportion to their ``share`` (1 unless stated) and, within a stage, equally among
+    its ``num_checks(config)`` checks (Bonferroni).
 
     Raises
     ------
@@ -178,14 +183,16 @@ def check_alpha(config: ValidationConfig, stages: Sequence[Stage], *,
     stat = [s for s in stages if s.statistical]
     per: dict[str, float] = {}
     ks: dict[str, int] = {}
+    total = sum(s.share for s in stat)
     for s in stat:
         ks[s.name] = max(int(s.num_checks(config)), 1) if s.num_checks is not None else 1
-        per[s.name] = alpha / len(stat) / ks[s.name]
+        per[s.name] = alpha * s.share / total / ks[s.name]
     floor = min_check_alpha()
     if per and min(per.values()) < floor:
         worst = min(per, key=per.__getitem__)
+        need = floor * ks[worst] * total / next(s.share for s in stat if s.name == worst)
         raise ParameterError(
-            f"`{name}` must be >= {floor * len(stat) * ks[worst]:.3g} for this run (it is "
+            f"`{name}` must be >= {need:.3g} for this run (it is "
             f"split over {len(stat)} statistical stages and the {ks[worst]} checks of stage "
             f"{worst!r}, and a check's alpha must be >= {floor:.3g}, the resolution of a "
             f"Monte Carlo p-value); got {alpha!r}.")

@@ -40,6 +40,7 @@ from reports.validation.exactness import exactness_pairs, stage_exactness
 from reports.validation.mutants import mutant_checks, stage_mutants
 from reports.validation.pinning import stage_pinning
 from reports.validation.rounds import stage_rounds
+from reports.validation.user_model import stage_user_model, user_model_checks
 
 __all__ = ["available_stages", "run_validation"]
 
@@ -64,6 +65,10 @@ def available_stages(config: ValidationConfig) -> list[Stage]:
               num_checks=lambda cfg: len(mutant_checks(cfg.quick))),
         Stage("diffusion", "Diffusion samplers", stage_diffusion,
               num_checks=lambda cfg: len(diffusion_jobs(cfg.quick))),
+        # a small share: its three checks keep >= 1e-5 each while the default alpha
+        # 1e-3 still covers the 21 (24) checks of the exactness stage
+        Stage("user-model", "A trained model as the user's oracle", stage_user_model,
+              num_checks=lambda cfg: len(user_model_checks(cfg)), share=0.15),
     ]
     if config.stages is not None:
         names = [s.name for s in stages]
@@ -110,7 +115,7 @@ def run_validation(
     check_int("seed", config.seed, low=0)
     stages = list(stages) if stages is not None else available_stages(config)
     check_alpha(config, stages)
-    n_stat = sum(1 for s in stages if s.statistical) or 1
+    n_stat = sum(s.share for s in stages if s.statistical) or 1.0
     root = np.random.SeedSequence(config.seed)
     children = root.spawn(len(stages))
     checks: list[dict[str, Any]] = []
@@ -118,7 +123,8 @@ def run_validation(
     timings: list[tuple[str, float]] = []
     for i, (stage, child) in enumerate(zip(stages, children, strict=True)):
         ctx = StageContext(config=config, seed=child,
-                           alpha=config.alpha / n_stat if stage.statistical else config.alpha,
+                           alpha=(config.alpha * stage.share / n_stat if stage.statistical
+                                  else config.alpha),
                            progress=progress)
         if log is not None:
             log(f"stage {i + 1}/{len(stages)} {stage.name}: {stage.title}")

@@ -218,3 +218,32 @@ def test_rounds_records_are_informational_and_name_the_fit():
     failing = type(res.samplers[0])(**{**vars(res.samplers[0]), "passed": False, "status": ""})
     bad = V.rounds_output(type(res)(**{**vars(res), "samplers": (failing,)}))
     assert bad.checks[0]["status"] == "warn" and bad.checks[0]["passed"] is False
+
+
+def test_user_model_stage_is_registered_with_its_alpha_share():
+    names = [s.name for s in V.available_stages(V.ValidationConfig())]
+    assert names[-1] == "user-model"
+    per = V.check_alpha(V.ValidationConfig(quick=True), V.available_stages(V.ValidationConfig()))
+    assert per["user-model"] >= 1e-5 and per["exactness"] >= 1e-5, per
+
+
+@pytest.mark.slow
+def test_user_model_stage_passes_and_reports_floor_inconsistency_and_mutant():
+    """Quick user-model stage alone (about 5-10 s): contract at float32, precision floor,
+    inconsistency TV with its interval, three samplers exact relative to the model, the
+    mutant caught."""
+    cfg = V.ValidationConfig(quick=True, seed=20261202, stages=("user-model",))
+    checks, sections, _ = V.run_validation(cfg)
+    by = {c["id"]: c for c in checks}
+    assert [s["id"] for s in sections] == ["user-model"]
+    assert all(c["status"] == "pass" for c in checks), [(c["id"], c.get("detail"))
+                                                        for c in checks]
+    assert by["user-model/contract"]["extra"]["dtype"] == "float32"
+    floor = by["user-model/precision-floor"]["extra"]
+    assert 0 < floor["measured"] <= floor["bound"] < 1e-5, floor
+    inc = by["user-model/inconsistency"]
+    assert inc["statistic"] > 0.01 and inc["extra"]["tv_lower"] <= inc["statistic"]
+    for s in ("sequential", "autospeculative", "agr24"):
+        rec = by[f"user-model/exact-relative/{s}"]
+        assert rec["method"] == "order-conditional" and rec["detectable_tv"] <= 0.1, rec
+    assert by["user-model/mutant"]["pvalue"] <= by["user-model/mutant"]["alpha"]
