@@ -600,3 +600,55 @@ def test_diffusion_audit_statuses_shape_and_budget():
     assert g.query["budget"]["sampler_timeout"] == 0.2
     assert _rule(res, "sampler.euler").status == "pass"
     assert _rule(res, "reference").message == "no reference oracle given"
+
+
+@pytest.mark.slow
+def test_inconsistency_has_an_interval_and_samplers_are_tested_relative_to_the_oracle():
+    """Issue 12: an inconsistent oracle without pmf fails ``consistency.orders`` (with the
+    TV interval) while each sampler passes its order-conditional test relative to it."""
+    inner = Mixed(_table(1, n=4), _table(2, n=4))
+
+    class NoPmf:  # the same conditionals, no pmf(): nothing to compare with but itself
+        n, q = inner.n, inner.q
+
+        def conditionals(self, x):
+            return inner.conditionals(x)
+
+    res = audit_oracle(NoPmf(), rng=3)
+    lo, hi = res.consistency["max_tv_interval"]
+    assert lo <= res.consistency["max_tv"] <= hi and res.consistency["max_tv"] > 0.01
+    assert _finding(res, "consistency.orders").severity == "error"
+    for name in ("sequential", "autospeculative"):
+        f = _rule(res, f"sampler.{name}")
+        assert f.status == "pass" and "order-conditional" in f.message, f
+    runs = {r["sampler"]: r["exactness"] for r in res.sampler_runs}
+    assert runs["autospeculative"]["method"] == "order-conditional"
+
+
+def test_estimated_inconsistency_interval():
+    a, b = _table(1, n=13, q=2), _table(2, n=13, q=2)
+    res = audit_oracle(Mixed(a, b), rng=3, num_contexts=16, run_samplers=False)
+    lo, hi = res.consistency["max_tv_interval"]
+    assert 0 <= lo < res.consistency["max_tv"] < hi <= 1
+
+
+def test_foreign_float32_answers_pass_the_contract_through_to_host():
+    import array_api_strict as xp
+
+    t = _table(1)
+
+    class Strict32:
+        n, q = t.n, t.q
+
+        def conditionals(self, x):
+            return xp.asarray(t.conditionals(np.asarray(x)).astype(np.float32))
+
+    res = audit_oracle(Strict32(), rng=3, run_samplers=False)
+    for rule in ("contract.dtype", "contract.normalised", "contract.range"):
+        assert _rule(res, rule).status == "pass", _rule(res, rule)
+
+
+def test_same_dtype_rule_has_a_title():
+    from verify.audit.result import RULE_TITLES
+
+    assert RULE_TITLES["contract.same-dtype"] == "answer dtype is the same on every call"
