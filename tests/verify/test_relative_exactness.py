@@ -219,3 +219,14 @@ def test_holm_matches_statsmodels():
         raw = gen.random(int(gen.integers(1, 30))) ** 3
         rej, adj, _, _ = multipletests(raw, alpha=0.05, method="holm")
         assert np.allclose(adj, holm(raw)) and (rej == (holm(raw) <= 0.05)).all()
+
+
+def test_planner_warns_below_the_precision_floor(mlp):
+    from verify import plan_sample_size
+
+    raw = mlp.with_renormalize(False)
+    with pytest.warns(PrecisionWarning, match="precision floor"):
+        plan_sample_size(raw, tv=1e-8, alpha=ALPHA, power=0.99, max_samples=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrecisionWarning)
+        plan_sample_size(raw, tv=0.1, alpha=ALPHA, power=0.99)
