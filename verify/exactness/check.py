@@ -83,7 +83,8 @@ def _iv(sampler: Any, target: Any, num_samples: Any, tv: Any, alpha: Any, power:
         enumerable = False
     if not enumerable and method not in ("auto", "chain", *_RELATIVE):
         raise ParameterError(
-            f"`method` must be 'auto' or 'chain' for a target without a pmf; got {method!r}."
+            "`method` must be 'auto', 'chain', 'order-conditional' or 'closeness' for a "
+            f"target without a pmf; got {method!r}."
         )
     return num_samples, tv, alpha, power, method, enumerable
 
@@ -195,9 +196,9 @@ def check_exact(
     if method in _RELATIVE or (not enumerable and method == "auto"
                                and not has_joint_law(target)):
         return noted(check_relative(sampler, target, kind=method, num_samples=num_samples,
-                                    tv=tv, alpha=alpha,
-                              power=power, rng=rng, batch_size=bsize, timeout=timeout,
-                              max_samples=max_samples, max_resamples=max_resamples))
+                                    tv=tv, alpha=alpha, power=power, rng=rng,
+                                    batch_size=bsize, timeout=timeout,
+                                    max_samples=max_samples, max_resamples=max_resamples))
     if not enumerable:
         from verify.chain_tests import chain_test, plan_chain_sample_size
 
