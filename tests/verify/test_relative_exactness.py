@@ -230,3 +230,36 @@ def test_planner_warns_below_the_precision_floor(mlp):
     with warnings.catch_warnings():
         warnings.simplefilter("error", PrecisionWarning)
         plan_sample_size(raw, tv=0.1, alpha=ALPHA, power=0.99)
+
+
+@pytest.mark.slow
+def test_order_conditional_stated_power_at_the_detectable_tv():
+    """Meta-test of the stated power: a sampler whose first revealed value deviates from
+    the oracle's conditional by exactly the stated ``detectable_tv`` (the conditional is
+    1/2, so the 10 PIT bins lose none of it), the rest exact, is rejected at the planned
+    size in at least 95 of 100 runs (stated power 0.99; 95 is below the 99.9% binomial
+    lower bound of Bin(100, 0.99), 95). Seeds from SeedSequence(31)."""
+    o = Inconsistent(6)
+    o.a[0] = 0.0  # P(x_0 = 1 | nothing revealed) = 1/2 exactly
+    num = plan_order_conditional_size(6, tv=0.1, alpha=ALPHA, power=0.99)
+    from verify.exactness import order_conditional_detectable_tv
+
+    delta = order_conditional_detectable_tv(6, num, alpha=ALPHA, power=0.99)
+    assert delta <= 0.1
+
+    def perturbed(k, gen):
+        x = np.full((k, 6), MASK, dtype=np.int64)
+        x[:, 0] = gen.random(k) < 0.5 + delta
+        for i in range(1, 6):
+            p1 = o.conditionals(x)[:, i, 1]
+            x[:, i] = gen.random(k) < p1
+        return x, np.tile(np.arange(6), (k, 1))
+
+    seeds = np.random.SeedSequence(31).spawn(100)
+    caught = 0
+    for sq in seeds:
+        a, b = sq.spawn(2)
+        x, orders = perturbed(num, np.random.default_rng(a))
+        caught += order_conditional_test(x, orders, o, alpha=ALPHA,
+                                         rng=np.random.default_rng(b)).status == "fail"
+    assert caught >= 95, (caught, num, delta, "SeedSequence(31)")

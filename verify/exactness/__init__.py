@@ -126,6 +126,7 @@ from verify.exactness.closeness import CLOSENESS_TABLE, closeness_test, plan_clo
 from verify.exactness.full_table import MIN_EXPECTED, full_table_test
 from verify.exactness.montecarlo import two_block_alternatives
 from verify.exactness.order_conditional import (
+    order_conditional_detectable_tv,
     order_conditional_test,
     plan_order_conditional_size,
 )
@@ -154,6 +155,7 @@ __all__ = [
     "check_batch_invariance",
     "closeness_test",
     "order_conditional_test",
+    "order_conditional_detectable_tv",
     "plan_closeness_size",
     "plan_order_conditional_size",
     "ClosenessResult",
