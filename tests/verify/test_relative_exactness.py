@@ -63,16 +63,6 @@ def mlp():
 
 
 # ---------------------------------------------------------------- per-sample orders
-@pytest.mark.parametrize("cls", [SequentialSampler, AutospeculativeSampler, AGR24Sampler])
-def test_samplers_report_their_orders(cls):
-    d = random_table(5, 2, rng=0)
-    r = cls(d).sample(20, rng=1)
-    assert r.orders.shape == (20, 5)
-    assert (np.sort(r.orders, axis=1) == np.arange(5)).all()
-    fixed = cls(d, order=[4, 2, 0, 1, 3]).sample(3, rng=1)
-    assert (fixed.orders == [4, 2, 0, 1, 3]).all()
-
-
 def test_callable_sampler_may_return_orders_and_bad_orders_are_refused():
     d = random_table(3, 2, rng=0)
 
