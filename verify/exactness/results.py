@@ -23,7 +23,7 @@ class ExactnessResult(ResultBase):
         ``status == "pass"``.
     statistic : float
         Test statistic (G with Williams' correction, Pearson, bias-corrected
-        chi-square, or the smallest Holm-adjusted p-value's ``-log10`` for chain tests).
+        chi-square, or ``-log10`` of the Cauchy-combined p-value for chain tests).
     pvalue : float
         p-value of the exactness null (0 after an impossible-cell hit).
     method : str
