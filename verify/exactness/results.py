@@ -28,7 +28,8 @@ class ExactnessResult(ResultBase):
         p-value of the exactness null (0 after an impossible-cell hit).
     method : str
         ``"gtest"``, ``"pearson"``, ``"montecarlo"``, ``"chain"``, ``"impossible"``
-        or ``"trivial"``.
+        or ``"trivial"``; ``"sequential-<that>"`` or ``"sequential-eprocess"`` (stopped
+        by the e-process) in the sequential mode.
     num_samples : int
     alpha : float
     detectable_tv : float

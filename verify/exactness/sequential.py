@@ -99,7 +99,8 @@ def sequential_table(sampler: SamplerLike, pmf: np.ndarray, n: int, q: int, *,
         for arr in iter_draws(sampler, end - drawn, n, q, ss_samples.spawn(1)[0], bsize,
                               deadline):
             log_e = ep.update(np.ravel_multi_index(arr.T, (q,) * n))
-            e_max = max(e_max, math.exp(min(700.0, float(log_e.max()))))
+            top = float(log_e.max())
+            e_max = max(e_max, math.inf if math.isinf(top) else math.exp(min(700.0, top)))
             hit = np.flatnonzero(log_e >= threshold)
             if hit.size:
                 used = drawn + int(hit[0]) + 1
@@ -181,7 +182,7 @@ def sequential_chain(sampler: SamplerLike, target: DiscreteOracle, *, max_size: 
         pb = 0.0 if ct.impossible else float(ct.pvalue)
         batch_p[f"batch[{b}]"] = pb
         log_e += math.log(p_to_e(pb)) if pb > 0 else math.inf
-        e_max = max(e_max, math.exp(min(700.0, log_e)))
+        e_max = max(e_max, math.inf if math.isinf(log_e) else math.exp(min(700.0, log_e)))
         if log_e >= math.log(2.0 / alpha):
             stop = "impossible" if pb == 0.0 and ct.impossible else "evidence"
             break
