@@ -6,7 +6,9 @@ autospeculation_pytest``). It provides
 - the fixture ``exactness``: ``exactness.check(sampler, target, tv=..., ...)`` runs
   :func:`verify.exactness.check_exact` and fails the test with a readable message
   (p-value, alpha, detectable TV, worst cells, the seed and command to replay);
-- the marker ``@pytest.mark.exactness(tv=..., alpha=..., power=..., checks=...)``;
+- the marker ``@pytest.mark.exactness(tv=..., alpha=..., power=..., checks=...,
+  sequential=..., certify=...)`` (``sequential=True``: anytime-valid early stopping,
+  :mod:`verify.exactness.sequential`; ``certify=eps``: a TV certificate);
 - the options ``--autospec-seed N`` (session seed; every check's seed derives from it
   and the test id), ``--autospec-alpha A`` (family-wise false-failure rate of the
   session, default 1e-3) and ``--autospec-report DIR`` (one report of every check of
@@ -50,7 +52,8 @@ __all__ = ["ExactnessChecker", "DEFAULT_ALPHA"]
 #: Default family-wise alpha of a session.
 DEFAULT_ALPHA: float = 1e-3
 
-_MARK_KEYS = ("tv", "alpha", "power", "checks", "num_samples", "method")
+_MARK_KEYS = ("tv", "alpha", "power", "checks", "num_samples", "method", "sequential",
+              "certify")
 _WORKER_KEY = "autospeculation_records"
 
 
@@ -129,7 +132,7 @@ def _mark_problem(kwargs: dict[str, Any], args: tuple[Any, ...]) -> str | None:
     for key in kwargs:
         if key not in _MARK_KEYS:
             return f"got the unknown keyword {key!r}; known: {', '.join(_MARK_KEYS)}"
-    for key in ("tv", "alpha", "power"):
+    for key in ("tv", "alpha", "power", "certify"):
         v = kwargs.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
                               or not 0.0 < float(v) < 1.0):
@@ -141,6 +144,9 @@ def _mark_problem(kwargs: dict[str, Any], args: tuple[Any, ...]) -> str | None:
     v = kwargs.get("method")
     if v is not None and not isinstance(v, str):
         return f"`method` must be a string; got {v!r}"
+    v = kwargs.get("sequential")
+    if v is not None and not isinstance(v, bool):
+        return f"`sequential` must be True or False; got {v!r}"
     return None
 
 
@@ -221,6 +227,8 @@ class ExactnessChecker:
         power: float | None = None,
         num_samples: int | None = None,
         method: str | None = None,
+        sequential: bool | None = None,
+        certify: float | None = None,
         label: str | None = None,
     ) -> Any:
         """Assert that ``sampler`` draws exactly from ``target``; fail the test if not.
@@ -232,10 +240,12 @@ class ExactnessChecker:
         target : Enumerable or DiscreteOracle
             The law the sampler must draw from (full-table test with ``pmf``,
             chain-rule tests otherwise).
-        tv, alpha, power, num_samples, method
+        tv, alpha, power, num_samples, method, sequential, certify
             As in :func:`verify.exactness.check_exact`; default from the test's
             ``exactness`` marker, then ``tv=0.02``, ``power=0.99`` and this check's
-            share of the session's family-wise alpha.
+            share of the session's family-wise alpha. ``sequential=True`` stops as
+            soon as the evidence against the sampler suffices (anytime-valid at this
+            check's alpha); ``certify=eps`` also certifies ``TV <= eps``.
         label : str, optional
             Name of the check in messages and reports.
 
@@ -256,7 +266,8 @@ class ExactnessChecker:
         a = float(alpha) if alpha is not None else self.per_check_alpha
         kwargs: dict[str, Any] = {"alpha": a}
         for key, val in (("tv", tv), ("power", power), ("num_samples", num_samples),
-                         ("method", method)):
+                         ("method", method), ("sequential", sequential),
+                         ("certify", certify)):
             val = val if val is not None else self._mark.get(key)
             if val is not None:
                 kwargs[key] = val
@@ -288,6 +299,10 @@ class ExactnessChecker:
             f"{_fmt(getattr(res, 'power', float('nan')))}; TV estimate: {res.tv_estimate:.3g}"
             f" (upper bound {_fmt(getattr(res, 'tv_upper', float('nan')))})",
         ]
+        if getattr(res, "stop_reason", ""):
+            lines.append(f"  sequential: stopped ({res.stop_reason}) after {res.samples_used} of "
+                         f"at most {res.max_size} samples; e-value {res.e_value:.3g} "
+                         f"(rejects at {res.threshold:.3g})")
         hits = getattr(res, "impossible_hits", 0)
         if hits:
             lines.append(f"  samples on zero-probability cells: {hits}")

@@ -71,6 +71,27 @@ def test_passing_and_failing_user_tests_with_readable_message(pytester):
     ])
 
 
+def test_sequential_checks_stop_early_and_say_so(pytester):
+    pytester.makepyfile(test_seq=_USER_MODULE_HEAD + '''
+
+@pytest.mark.exactness(tv=0.02, sequential=True)
+def test_exact(exactness):
+    res = exactness.check(SequentialSampler(TARGET), TARGET, certify=0.1)
+    assert res.passed and res.stop_reason == "max-size" and res.certified
+
+
+@pytest.mark.exactness(tv=0.02)
+def test_tempered(exactness):
+    exactness.check(SequentialSampler(Tempered()), TARGET, sequential=True)
+''')
+    res = pytester.runpytest("-p", "autospeculation_pytest", "-p", "no:cacheprovider",
+                             "--autospec-seed", "5")
+    res.assert_outcomes(passed=1, failed=1)
+    out = res.stdout.str()
+    assert "sequential: stopped (evidence) after" in out, out
+    assert "Traceback" not in out
+
+
 def test_alpha_option_and_report_collects_every_check(pytester):
     report = pytester.path / "rep"
     res = _run(pytester, "--autospec-seed", "5", "--autospec-alpha", "0.01",
@@ -216,6 +237,8 @@ def test_printed_replay_command_reproduces_the_failing_check(pytester):
     ("tv=2.0", "`tv` must be a number in (0, 1); got 2.0"),
     ("checks=0", "`checks` must be an integer >= 1; got 0"),
     ("0.05", "takes keyword arguments only"),
+    ("sequential='yes'", "`sequential` must be True or False; got 'yes'"),
+    ("certify=1.5", "`certify` must be a number in (0, 1); got 1.5"),
 ])
 def test_bad_marker_keyword_is_a_one_line_usage_error(pytester, mark, why):
     pytester.makepyfile(test_bad=f'''

@@ -13,6 +13,7 @@ from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
 from distributions.validation import check_float
 from samplers.oracle import CountingOracle
+from verify.chain_tests.combine import CAUCHY_MAX_ALPHA, cauchy_combine, randomized_binom
 from verify.chain_tests.kernels import (
     _binom_two_sided,
     _chain_pits,
@@ -25,6 +26,7 @@ from verify.chain_tests.layout import (
     INTERACTION_ORDERS,
     _groups,
     _power_statement,
+    cell_weights,
     chain_detectable_tv,
     chain_layout,
 )
@@ -131,7 +133,7 @@ def chain_test(
     # ---- two-site marginals (every pair of the pair sites) and moments
     ns = lay.pair_sites
     sites = np.arange(n) if ns == n else np.sort(gen.choice(n, ns, replace=False))
-    pair_p = pair_obs = pair_exp = np.empty(0)
+    pair_p = pair_obs = pair_exp = pair_u = np.empty(0)
     pair_i = pair_j = np.empty(0, dtype=np.int64)  # sites of each tested pair
     if ns >= 2:
         joint = _pair_table(co, sites, single)  # (S, q, S, q)
@@ -147,6 +149,10 @@ def chain_test(
         worst_c = np.argmin(pv, axis=1)
         # the min over q*q cells is Bonferroni-corrected within the pair
         pair_p = np.minimum(1.0, pv[np.arange(iu.size), worst_c] * q * q)
+        pair_u = np.concatenate([
+            randomized_binom(obs[s : s + step], N, exp_p[s : s + step],
+                             gen.random(obs[s : s + step].shape)).ravel()
+            for s in range(0, iu.size, step)])
         pair_i, pair_j = sites[iu], sites[ju]
         rows = np.arange(iu.size)
         pair_obs = obs[rows, worst_c]
@@ -180,12 +186,30 @@ def chain_test(
         m = k - n_named - n_site
         return float(pair_obs[m]), float(pair_exp[m])
 
+    site_u = randomized_binom(counts[:, vals], N, single[:, vals],
+                              gen.random((n, len(vals)))).ravel()
+    w_site, w_pair = cell_weights(lay)
+    w_chain = 1.0 - w_site * site_u.size - w_pair * pair_u.size
+    cauchy_p = np.concatenate([np.array([pvals[k] for k in labels]), site_u, pair_u])
+    cauchy_w = np.concatenate([np.full(n_named, w_chain / n_named), np.full(site_u.size, w_site),
+                               np.full(pair_u.size, w_pair)])
+    block_p: dict[str, float] = {}
     if impossible:
-        pvalue = 0.0
+        pvalue = bonferroni = 0.0
         reject = np.zeros(raw.size, bool)
     else:
         reject, adj, _, _ = multipletests(raw, alpha=alpha, method="holm")
-        pvalue = float(adj.min())
+        bonferroni = float(adj.min())
+        cauchy = cauchy_combine(cauchy_p, cauchy_w)[1]
+        block_p["cauchy"] = cauchy
+        # the combination's validity region (combine.CAUCHY_MAX_ALPHA); Holm above it
+        pvalue = cauchy if alpha <= CAUCHY_MAX_ALPHA else bonferroni
+        blocks = (("chain", 0, n_named), ("site", n_named, n_named + site_u.size),
+                  ("pair", n_named + site_u.size, cauchy_p.size))
+        for name, lo, hi in blocks:
+            if hi > lo:
+                w = cauchy_w[lo:hi]
+                block_p[f"cauchy-{name}"] = cauchy_combine(cauchy_p[lo:hi], w / w.sum())[1]
     order = np.argsort(raw, kind="stable")[:5]
     worst = []
     if impossible:
@@ -195,15 +219,18 @@ def chain_test(
         worst.append(WorstCell(label_of(int(k)), None, o, e,
                                float(-math.log10(max(raw[k], 1e-300)))))
     summary: dict[str, float] = dict(pvals)
+    summary["bonferroni"] = bonferroni
+    summary.update(block_p)
     if site_p.size:
         summary["site-min"] = float(site_p.min())
     if pair_p.size:
         summary["pair-min"] = float(pair_p.min())
-    if not impossible and pvalue >= 1.0:
+    if not impossible and bonferroni >= 1.0:
         notes.append(
-            f"family p-value 1: Holm's adjustment min(1, m p_min) with m = {raw.size} and "
-            f"smallest raw p-value {float(raw.min()):.3g} >= 1/m (the correction, not a "
-            "degenerate statistic)")
+            f"Bonferroni p-value 1 (details 'bonferroni'; at alpha <= {CAUCHY_MAX_ALPHA} "
+            "the family p-value is the Cauchy combination): Holm's adjustment "
+            f"min(1, m p_min) with m = {raw.size} "
+            f"and smallest raw p-value {float(raw.min()):.3g} >= 1/m")
     frozen = int(np.count_nonzero(N * (1.0 - single.max(axis=1)) <= 1e-3))
     if frozen:
         notes.append(

@@ -13,6 +13,7 @@ from scipy import stats
 
 from distributions.base import DiscreteOracle
 from distributions.validation import check_float
+from verify.chain_tests.combine import BLOCK_WEIGHTS, CAUCHY_MAX_ALPHA, cauchy_cell_level
 
 #: Largest ``S (q - 1)`` for the ``S`` sites whose pairs are all tested (one-hot
 #: Gram matrix and feature covariance of this order).
@@ -57,10 +58,29 @@ def chain_layout(n: int, q: int) -> ChainLayout:
     return ChainLayout(n, q, ns, pairs, n * (n - 1) // 2, fam)
 
 
+def cell_weights(lay: ChainLayout) -> tuple[float, float]:
+    """Weights of one site test and of one pair cell in the Cauchy combination
+    (:mod:`verify.chain_tests.combine`; blocks without a sub-test are dropped)."""
+    blocks = {"chain": 1, "site": 1, "pair": 1 if lay.pairs_tested else 0}
+    total = sum(BLOCK_WEIGHTS[b] for b, on in blocks.items() if on)
+    per_site = 1 if lay.q == 2 else lay.q
+    w_site = BLOCK_WEIGHTS["site"] / total / (lay.n * per_site)
+    w_pair = (BLOCK_WEIGHTS["pair"] / total / (lay.pairs_tested * lay.q * lay.q)
+              if lay.pairs_tested else 0.0)
+    return w_site, w_pair
+
+
 def _cell_z(n: int, q: int, alpha: float, power: float) -> tuple[float, float]:
-    # a pair's p-value is Bonferroni over its q*q cells, the family Holm/Bonferroni
-    m = chain_layout(n, q).family_size * q * q
-    return float(stats.norm.isf(alpha / (2.0 * m))), float(stats.norm.isf(1.0 - power))
+    # the weakest cell's level in the Cauchy combination, with a slack of (1 - power)
+    # / 10 for the rest of the combination (its lower tail) taken from the power
+    if alpha > CAUCHY_MAX_ALPHA:  # Holm over the family (a pair is Bonferroni over q*q)
+        m = chain_layout(n, q).family_size * q * q
+        return float(stats.norm.isf(alpha / (2.0 * m))), float(stats.norm.isf(1.0 - power))
+    w_site, w_pair = cell_weights(chain_layout(n, q))
+    w = min(w for w in (w_site, w_pair) if w > 0)
+    slack = (1.0 - power) / 10.0
+    level = cauchy_cell_level(w, alpha, slack)
+    return float(stats.norm.isf(level / 2.0)), float(stats.norm.isf(1.0 - power + slack))
 
 
 def _levels(tv: Any, alpha: Any, power: Any) -> tuple[float, float, float]:
@@ -82,7 +102,7 @@ def plan_chain_sample_size(oracle: DiscreteOracle, *, tv: float, alpha: float, p
     --------
     >>> from types import SimpleNamespace
     >>> plan_chain_sample_size(SimpleNamespace(n=1000, q=2), tv=0.05, alpha=1e-3, power=0.99)
-    29212
+    30869
     """
     tv, alpha, power = _levels(tv, alpha, power)
     za, zb = _cell_z(int(oracle.n), int(oracle.q), alpha, power)

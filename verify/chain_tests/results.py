@@ -18,9 +18,13 @@ class ChainTestResult(ResultBase):
     statistic : float
         ``-log10(pvalue)``.
     pvalue : float
-        Smallest Holm-adjusted p-value of the family (0 after an impossible value).
+        Cauchy combination of the family (:mod:`verify.chain_tests.combine`; 0 after
+        an impossible value).
     pvalues : mapping of str to float
-        Raw p-value of every sub-test (sites and pairs summarised by their minimum:
+        Raw p-value of every sub-test, ``"bonferroni"`` (the smallest Holm-adjusted
+        p-value, the family p-value before issue 15), ``"cauchy-chain"``,
+        ``"cauchy-site"``, ``"cauchy-pair"`` (each block's own Cauchy combination; sites
+        and pairs summarised by their minimum:
         ``site-min``, ``pair-min``; every one is in the Holm family).
     num_samples, n, q : int
     family_size : int

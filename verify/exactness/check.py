@@ -10,7 +10,7 @@ import numpy as np
 
 from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
-from distributions.validation import check_choice, check_int
+from distributions.validation import check_choice, check_float, check_int
 from verify.exactness.full_table import (
     MIN_EXPECTED,
     _count_cells,
@@ -22,9 +22,15 @@ from verify.exactness.full_table import (
 from verify.exactness.montecarlo import _sparse_detectable_tv
 from verify.exactness.relative import check_relative, has_joint_law
 from verify.exactness.results import ExactnessResult
+from verify.exactness.sequential import (
+    plan_sequential_table,
+    sequential_chain,
+    sequential_table,
+)
 from verify.planning import (
     MAX_RESAMPLES,
     MAX_SAMPLES,
+    MIN_ALPHA,
     check_levels,
     check_plan,
     check_resolution,
@@ -46,6 +52,7 @@ from verify.sampling import (
     resolve_batch_size,
     seed_of,
 )
+from verify.sequential.certificate import plan_certificate_size, tv_upper_bound
 
 #: Largest table that ``method="auto"`` tests in full; between this and
 #: :data:`MAX_TABLE` cells ``"auto"`` falls back to the chain tests (a full-table
@@ -55,6 +62,8 @@ AUTO_TABLE: int = 2**16
 _METHODS = ("auto", "gtest", "pearson", "montecarlo", "chain", "order-conditional", "closeness")
 #: Methods that test a sampler relative to the oracle's own chain rule (any oracle).
 _RELATIVE = ("order-conditional", "closeness")
+_TABLE = "the target's table (pmf)"
+_JOINT_LAW = "the oracle's joint law (chain rule along random reveal orders)"
 
 
 def _iv(sampler: Any, target: Any, num_samples: Any, tv: Any, alpha: Any, power: Any,
@@ -103,6 +112,8 @@ def check_exact(
     timeout: float | None = None,
     max_samples: int | None = MAX_SAMPLES,
     max_resamples: int = MAX_RESAMPLES,
+    sequential: bool = False,
+    certify: float | None = None,
 ) -> ExactnessResult:
     """Test whether ``sampler`` draws exactly from ``target``, with stated power.
 
@@ -157,6 +168,20 @@ def check_exact(
     max_resamples : int >= 1, default :data:`MAX_RESAMPLES` (``10**5``)
         Cap on the Monte Carlo resamples (``20 / alpha`` are used up to it; the
         p-value resolution ``1 / (resamples + 1)`` is in ``details``).
+    sequential : bool, default False
+        Anytime-valid mode (:mod:`verify.exactness.sequential`): draw in batches,
+        monitor an e-process after every sample and stop as soon as it reaches
+        ``2 / alpha`` (reject), else run the fixed-size test at ``alpha / 2`` at the
+        planned maximum (the plan at ``alpha / 2``, or ``num_samples``). Returns a
+        :class:`SequentialResult` (samples used, e-value, stopping reason). The level
+        ``alpha`` holds at any stopping time.
+    certify : float in (0, 1), optional
+        Also certify ``TV(sampler, target) <= certify`` at confidence ``1 - alpha``
+        (full-table targets): the planned size is the larger of the test's and the
+        certificate's (:func:`verify.sequential.certificate.plan_certificate_size`,
+        about ``sqrt(k)`` times the test's); the result's ``certified`` says whether
+        ``tv_upper <= certify`` (``tv_upper`` is a confidence sequence when
+        ``sequential``).
 
     Returns
     -------
@@ -179,6 +204,16 @@ def check_exact(
     num_samples, tv, alpha, power, method, enumerable = _iv(
         sampler, target, num_samples, tv, alpha, power, method
     )
+    if not isinstance(sequential, bool | np.bool_):
+        raise ParameterError(f"`sequential` must be True or False; got {sequential!r}.")
+    if certify is not None:
+        certify = check_float("certify", certify, low=0.0, high=1.0, low_open=True,
+                              high_open=True)
+        if not enumerable:
+            raise ParameterError(
+                "`certify` needs a target with a table (full-table test): a TV bound "
+                f"over {target.q}**{target.n} cells is not available from chain tests; "
+                f"got certify={certify!r} with method {method!r}.")
     rng = check_rng(rng)
     bsize = resolve_batch_size(sampler, batch_size)
     timeout = check_timeout(timeout)
@@ -190,11 +225,17 @@ def check_exact(
         check_size(num_samples, max_samples, "the cap of this check")
     floor, note = warn_below_floor(target, tv)  # oracles answering below float64 only
 
-    def noted(res: ExactnessResult) -> ExactnessResult:
-        return replace(res, precision_floor=floor, notes=(note,) if note else ())
+    def noted(res: ExactnessResult, reference: str = "") -> ExactnessResult:
+        return replace(res, precision_floor=floor, notes=(note,) if note else (),
+                       reference=res.reference or reference)
 
     if method in _RELATIVE or (not enumerable and method == "auto"
                                and not has_joint_law(target)):
+        if sequential:
+            raise ParameterError(
+                "`sequential` needs a target with a table or a joint law (full-table or "
+                "chain tests); the tests relative to an oracle without a joint law "
+                f"(method {method!r}) have no sequential mode; got sequential=True.")
         return noted(check_relative(sampler, target, kind=method, num_samples=num_samples,
                                     tv=tv, alpha=alpha, power=power, rng=rng,
                                     batch_size=bsize, timeout=timeout,
@@ -203,8 +244,15 @@ def check_exact(
         from verify.chain_tests import chain_test, plan_chain_sample_size
 
         if num_samples is None:
-            num_samples = plan_chain_sample_size(target, tv=tv, alpha=alpha, power=power)
-            check_plan(num_samples, max_samples, f"chain tests on n={n}", tv, alpha, power)
+            a_plan = max(alpha / 2.0, MIN_ALPHA) if sequential else alpha
+            num_samples = plan_chain_sample_size(target, tv=tv, alpha=a_plan, power=power)
+            check_plan(num_samples, max_samples, f"chain tests on n={n}", tv, a_plan, power)
+        if sequential:
+            return noted(sequential_chain(sampler, target, max_size=num_samples,
+                                          alpha=alpha, power=power, seed=seed_of(rng),
+                                          bsize=bsize,
+                                          deadline=Deadline(timeout, "check_exact")),
+                         _JOINT_LAW)
         check_memory(num_samples, n, "the chain test")
         seed = seed_of(rng)
         ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
@@ -238,9 +286,19 @@ def check_exact(
             batch_size=bsize,
             power_against=str(getattr(ct, "power_against", "")),
             interaction_orders=tuple(int(o) for o in getattr(ct, "interaction_orders", ())),
-            reference="the oracle's joint law (chain rule along random reveal orders)",
+            reference=_JOINT_LAW,
         ))
     pmf = _target_pmf(target, n, q)
+    if sequential:
+        deadline = Deadline(timeout, "check_exact")
+        max_size, resolved = plan_sequential_table(
+            pmf, n, q, num_samples, tv, alpha, power, method, certify, max_samples,
+            max_resamples, deadline)
+        return noted(sequential_table(sampler, pmf, n, q, max_size=max_size,
+                                      method=resolved, tv=tv, alpha=alpha, power=power,
+                                      certify=certify, seed=seed_of(rng), bsize=bsize,
+                                      deadline=deadline, max_resamples=max_resamples),
+                         _TABLE)
     support = pmf > 0
     k = int(np.count_nonzero(support))
     planned = num_samples is None
@@ -255,6 +313,13 @@ def check_exact(
     if planned and k > 1:
         num_samples, resolved = _plan_sparse(p_support, num_samples, method, tv, alpha, power,
                                              max_samples, max_resamples, deadline)
+    if planned and certify is not None:
+        cert = plan_certificate_size(pmf, certify, alpha, power, num_cells=q**n)
+        if cert > num_samples:
+            check_plan(cert, max_samples, f"TV certificate at eps={certify:g}", tv, alpha,
+                       power)
+            num_samples = cert
+            resolved = _resolve_method(method, num_samples * float(p_support.min()))
     seed = seed_of(rng)
     ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
     counts = _count_cells(iter_draws(sampler, num_samples, n, q, ss_samples, bsize,
@@ -283,12 +348,7 @@ def check_exact(
         against = (f"every deviation of the joint law at TV >= detectable_tv (full table "
                    f"of {k:,} support cells)")
     cells = q**n
-    tv_upper = min(
-        1.0,
-        res.tv_plugin
-        + 0.5 * math.sqrt((cells - 1) / num_samples)
-        + math.sqrt(math.log(1.0 / alpha) / (2.0 * num_samples)),
-    )
+    tv_upper = tv_upper_bound(res.tv_plugin, cells, num_samples, alpha)
     rejected = bool(res.impossible_hits > 0 or res.pvalue <= alpha)
     status = status_of(rejected, det)
     return noted(ExactnessResult(
@@ -311,5 +371,7 @@ def check_exact(
         batch_size=bsize,
         power_against=against,
         interaction_orders=tuple(range(1, n + 1)),
-        reference="the target's table (pmf)",
+        reference=_TABLE,
+        certify=math.nan if certify is None else certify,
+        certified=certify is not None and tv_upper <= certify,
     ))

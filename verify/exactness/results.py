@@ -15,6 +15,7 @@ __all__ = [
     "ClosenessResult",
     "ExactnessResult",
     "OrderConditionalResult",
+    "SequentialResult",
     "WorstCell",
 ]
 
@@ -29,12 +30,13 @@ class ExactnessResult(ResultBase):
         ``status == "pass"``.
     statistic : float
         Test statistic (G with Williams' correction, Pearson, bias-corrected
-        chi-square, or the smallest Holm-adjusted p-value's ``-log10`` for chain tests).
+        chi-square, or ``-log10`` of the Cauchy-combined p-value for chain tests).
     pvalue : float
         p-value of the exactness null (0 after an impossible-cell hit).
     method : str
         ``"gtest"``, ``"pearson"``, ``"montecarlo"``, ``"chain"``, ``"impossible"``
-        or ``"trivial"``.
+        or ``"trivial"``; ``"sequential-<that>"`` or ``"sequential-eprocess"`` (stopped
+        by the e-process) in the sequential mode.
     num_samples : int
     alpha : float
     detectable_tv : float
@@ -86,7 +88,14 @@ class ExactnessResult(ResultBase):
         TV that rounding of the oracle's conditionals alone can cause (a bound from
         the rows seen, :func:`verify.precision_floor`), when it was estimated (``nan``
         otherwise); ``notes`` says when the requested ``tv`` is below it.
+    certify : float
+        The TV ``eps`` asked to be certified (``check_exact(..., certify=eps)``;
+        ``nan`` when not asked).
+    certified : bool
+        ``tv_upper <= certify``: the sampler's TV from the target is at most
+        ``certify`` with confidence ``1 - alpha``.
     notes : tuple of str
+        Remarks on the result (e.g. a requested ``tv`` below the precision floor).
     """
 
     tv_estimate: float
@@ -102,6 +111,47 @@ class ExactnessResult(ResultBase):
     reference: str = ""
     precision_floor: float = math.nan
     notes: tuple[str, ...] = ()
+    certify: float = math.nan
+    certified: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SequentialResult(ExactnessResult):
+    """Outcome of ``check_exact(..., sequential=True)`` (an :class:`ExactnessResult`).
+
+    ``method`` is ``"sequential-<final test>"`` (e.g. ``"sequential-gtest"``,
+    ``"sequential-chain"``); ``num_samples`` is the number of samples drawn,
+    ``pvalue`` the anytime-valid p-value ``min(1, 2 min(1 / e_value, final_pvalue))``
+    of the whole procedure, ``statistic`` the e-value, ``tv_upper`` the confidence
+    sequence's bound at the stopping time (``nan`` for chain tests).
+
+    Attributes
+    ----------
+    e_value : float
+        Largest value of the test martingale (e-process) over the samples seen
+        (``inf`` after a sample on a zero-probability cell).
+    threshold : float
+        ``2 / alpha``: the evidence that rejects (Ville's inequality at ``alpha / 2``).
+    stop_reason : str
+        ``"evidence"`` (the e-process crossed ``threshold``), ``"impossible"`` (a
+        sample on a zero-probability cell) or ``"max-size"`` (the planned maximum
+        was reached; the final fixed-size test at ``alpha / 2`` then decided).
+    samples_used : int
+        Index of the sample at which the evidence crossed (full-table test: every
+        sample is monitored; chain tests: the end of the batch), or the number drawn.
+    max_size : int
+        The planned maximum size (the fixed-size plan at ``alpha / 2``, or the
+        certificate's size when larger).
+    final_pvalue : float
+        p-value of the final fixed-size test (``nan`` when stopped before it).
+    """
+
+    e_value: float = 1.0
+    threshold: float = math.nan
+    stop_reason: str = ""
+    samples_used: int = 0
+    max_size: int = 0
+    final_pvalue: float = math.nan
 
 
 @dataclass(frozen=True, kw_only=True)

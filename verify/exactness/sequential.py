@@ -1,0 +1,214 @@
+"""``check_exact(..., sequential=True)``: draw in batches, stop as soon as the evidence
+suffices.
+
+The level ``alpha`` is split in two halves (union bound):
+
+* an **e-process** monitored after every sample (full table: the mixture
+  likelihood-ratio martingale of :mod:`verify.sequential.eprocess`; chain tests: the
+  product of the calibrated e-values of independent batches,
+  :func:`verify.sequential.evalues.p_to_e`) rejects as soon as it reaches ``2 /
+  alpha``; by Ville's inequality a correct sampler makes it do so with probability
+  at most ``alpha / 2``, at any stopping time;
+* if the planned maximum size is reached without that, the **fixed-size test** of
+  :func:`check_exact` at level ``alpha / 2`` runs on all the samples; the maximum is
+  the fixed-size plan at ``alpha / 2`` (so ``detectable_tv`` is that test's, stated as
+  for the fixed-size mode).
+
+A correct sampler is therefore rejected with probability at most ``alpha`` however
+the procedure stops, and a wrong one is usually rejected long before the maximum
+(figures in :mod:`verify.sequential`). The reported p-value ``min(1, 2 min(1 /
+sup E, p_final))`` is valid in the same sense.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from distributions.base import DiscreteOracle
+from verify.exactness.full_table import _plan_sparse, _resolve_method, _table_test
+from verify.exactness.montecarlo import _sparse_detectable_tv
+from verify.exactness.results import SequentialResult
+from verify.planning import (
+    MIN_ALPHA,
+    check_plan,
+    check_resolution,
+    detectable_tv,
+    plan_support_size,
+)
+from verify.results import status_of
+from verify.sampling import Deadline, SamplerLike, check_memory, iter_draws
+from verify.sequential.certificate import cs_alpha, plan_certificate_size, tv_upper_bound
+from verify.sequential.eprocess import TableEProcess
+from verify.sequential.evalues import checkpoint_schedule, p_to_e
+
+#: Batches of the sequential chain test, as fractions of the maximum size.
+CHAIN_BATCHES: tuple[float, ...] = (1 / 16, 1 / 16, 1 / 8, 1 / 4, 1 / 2)
+
+
+def plan_sequential_table(pmf: np.ndarray, n: int, q: int, num_samples: int | None,
+                          tv: float, alpha: float, power: float, method: str,
+                          certify: float | None, max_samples: int | None,
+                          max_resamples: int, deadline: Deadline) -> tuple[int, str]:
+    """Maximum size and final method of the sequential full-table test."""
+    half = max(alpha / 2.0, MIN_ALPHA)
+    support = pmf > 0
+    p = pmf[support] / pmf[support].sum()
+    k = int(support.sum())
+    if num_samples is None:
+        num = plan_support_size(k, tv, half, power)
+        check_plan(num, max_samples, f"support of {k:,} cells", tv, half, power)
+        resolved = _resolve_method(method, num * float(p.min())) if k > 1 else method
+        if resolved == "montecarlo":
+            check_resolution(half, max_resamples, "Monte Carlo test")
+        if k > 1:
+            num, resolved = _plan_sparse(p, num, method, tv, half, power, max_samples,
+                                         max_resamples, deadline)
+    else:
+        num = num_samples
+    if certify is not None:
+        cert = plan_certificate_size(pmf, certify, alpha, power, num_cells=q**n)
+        for _ in range(3):  # the last checkpoint's level depends on the size
+            j = len(checkpoint_schedule(cert))
+            cert = plan_certificate_size(pmf, certify, cs_alpha(alpha, j), power,
+                                         num_cells=q**n)
+        if num_samples is None and cert > num:
+            check_plan(cert, max_samples, f"TV certificate at eps={certify:g}", tv,
+                       alpha, power)
+            num = cert
+    resolved = _resolve_method(method, num * float(p.min())) if k > 1 else method
+    if resolved == "montecarlo":
+        check_resolution(half, max_resamples, "Monte Carlo test")
+    return num, resolved
+
+
+def sequential_table(sampler: SamplerLike, pmf: np.ndarray, n: int, q: int, *,
+                     max_size: int, method: str, tv: float, alpha: float, power: float,
+                     certify: float | None, seed: int, bsize: int, deadline: Deadline,
+                     max_resamples: int) -> SequentialResult:
+    """The sequential full-table test (module docstring), after planning."""
+    half = max(alpha / 2.0, MIN_ALPHA)
+    ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
+    ep = TableEProcess(pmf)
+    threshold = math.log(2.0 / alpha)
+    cells_total = q**n
+    e_max, stop, used, drawn = 1.0, "max-size", 0, 0
+    bound = 1.0
+    for j, end in enumerate(checkpoint_schedule(max_size), start=1):
+        for arr in iter_draws(sampler, end - drawn, n, q, ss_samples.spawn(1)[0], bsize,
+                              deadline):
+            log_e = ep.update(np.ravel_multi_index(arr.T, (q,) * n))
+            top = float(log_e.max())
+            e_max = max(e_max, math.inf if math.isinf(top) else math.exp(min(700.0, top)))
+            hit = np.flatnonzero(log_e >= threshold)
+            if hit.size:
+                used = drawn + int(hit[0]) + 1
+                stop = "impossible" if math.isinf(float(log_e[hit[0]])) else "evidence"
+            drawn += arr.shape[0]
+            if hit.size:
+                break
+        if stop != "max-size":
+            break
+        ep.checkpoint()
+        tv_hat = 0.5 * float(np.abs(ep.counts / drawn - pmf).sum())
+        bound = min(bound, tv_upper_bound(tv_hat, cells_total, drawn, cs_alpha(alpha, j)))
+    counts = ep.counts
+    support = pmf > 0
+    k = int(support.sum())
+    p_support = pmf[support] / pmf[support].sum()
+    impossible = int(counts[~support].sum())
+    details: dict[str, float] = {"support_size": float(k), "checkpoints": float(j)}
+    if stop == "max-size":
+        used = drawn
+        res = _table_test(counts, pmf, q, n, method=method, alpha=half,
+                          gen=np.random.default_rng(ss_test), max_resamples=max_resamples,
+                          deadline=deadline)
+        final_p, final_method = float(res.pvalue), res.method
+        det = detectable_tv(k, drawn, alpha=half, power=power)
+        if res.method == "montecarlo" or drawn * float(p_support.min()) < 5.0:
+            det, pw = _sparse_detectable_tv(p_support, drawn, half, power, res.method,
+                                            res.resamples, deadline)
+            details["simulated_power"] = pw
+        rejected = bool(res.impossible_hits > 0 or res.pvalue <= half)
+        worst, tv_plugin, tv_null = res.worst, res.tv_plugin, res.tv_null
+    else:
+        res = _table_test(counts, pmf, q, n, method="pearson", alpha=half,
+                          gen=np.random.default_rng(ss_test), max_resamples=max_resamples)
+        final_p, final_method = math.nan, "eprocess"
+        det = detectable_tv(k, max_size, alpha=half, power=power) if k > 1 else 1.0
+        rejected = True
+        worst, tv_plugin, tv_null = res.worst, res.tv_plugin, res.tv_null
+    pvalue = min(1.0, 2.0 * min(1.0 / e_max, final_p if not math.isnan(final_p) else 1.0))
+    status = status_of(rejected, det)
+    certified = certify is not None and bound <= certify
+    return SequentialResult(
+        passed=status == "pass", status=status, statistic=e_max, pvalue=pvalue,
+        method=f"sequential-{final_method}", num_samples=drawn, alpha=alpha,
+        detectable_tv=det, tv_estimate=max(0.0, tv_plugin - tv_null), tv_upper=bound,
+        worst_cells=worst, seed=seed, dof=float(k - 1), power=power,
+        impossible_hits=impossible, details=details, batch_size=bsize,
+        power_against=(f"every deviation of the joint law at TV >= detectable_tv (final "
+                       f"fixed-size test at alpha/2 on {k:,} support cells)"),
+        interaction_orders=tuple(range(1, n + 1)),
+        certify=math.nan if certify is None else certify, certified=certified,
+        e_value=e_max, threshold=2.0 / alpha, stop_reason=stop, samples_used=used,
+        max_size=max_size, final_pvalue=final_p,
+    )
+
+
+def sequential_chain(sampler: SamplerLike, target: DiscreteOracle, *, max_size: int,
+                     alpha: float, power: float, seed: int, bsize: int,
+                     deadline: Deadline) -> SequentialResult:
+    """The sequential chain-rule test: calibrated e-values of independent batches
+    (:data:`CHAIN_BATCHES`), then the chain family at ``alpha / 2`` on all samples."""
+    from verify.chain_tests import chain_test
+
+    n, q = int(target.n), int(target.q)
+    check_memory(max_size, n, "the chain test")
+    half = max(alpha / 2.0, MIN_ALPHA)
+    ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
+    ends = sorted({max(1, round(max_size * c)) for c in np.cumsum(CHAIN_BATCHES)}
+                  | {max_size})
+    log_e, e_max, stop, drawn = 0.0, 1.0, "max-size", 0
+    chunks: list[np.ndarray] = []
+    batch_p: dict[str, float] = {}
+    for b, end in enumerate(ends):
+        x = np.concatenate(list(iter_draws(sampler, end - drawn, n, q,
+                                           ss_samples.spawn(1)[0], bsize, deadline)), axis=0)
+        drawn = end
+        chunks.append(x)
+        ct = chain_test(x, target, alpha=half, power=power, rng=ss_test.spawn(1)[0])
+        pb = 0.0 if ct.impossible else float(ct.pvalue)
+        batch_p[f"batch[{b}]"] = pb
+        log_e += math.log(p_to_e(pb)) if pb > 0 else math.inf
+        e_max = max(e_max, math.inf if math.isinf(log_e) else math.exp(min(700.0, log_e)))
+        if log_e >= math.log(2.0 / alpha):
+            stop = "impossible" if pb == 0.0 and ct.impossible else "evidence"
+            break
+        deadline.check("after a batch of the sequential chain test")
+    samples = np.concatenate(chunks, axis=0)
+    if stop == "max-size":
+        final = chain_test(samples, target, alpha=half, power=power, rng=ss_test.spawn(1)[0])
+        final_p = 0.0 if final.impossible else float(final.pvalue)
+        rejected = final_p <= half
+        det = final.detectable_tv
+    else:
+        final, final_p, rejected = ct, math.nan, True
+        from verify.chain_tests import chain_detectable_tv
+
+        det = chain_detectable_tv(n, q, max_size, alpha=half, power=power)
+    pvalue = min(1.0, 2.0 * min(1.0 / e_max, final_p if not math.isnan(final_p) else 1.0))
+    status = status_of(rejected, det)
+    details: dict[str, float] = dict(batch_p)
+    return SequentialResult(
+        passed=status == "pass", status=status, statistic=e_max, pvalue=pvalue,
+        method="sequential-chain", num_samples=drawn, alpha=alpha, detectable_tv=det,
+        tv_estimate=final.tv_estimate, tv_upper=math.nan, worst_cells=final.worst_cells,
+        seed=seed, power=power, details=details, batch_size=bsize,
+        power_against=str(final.power_against),
+        interaction_orders=tuple(int(o) for o in final.interaction_orders),
+        e_value=e_max, threshold=2.0 / alpha, stop_reason=stop, samples_used=drawn,
+        max_size=max_size, final_pvalue=final_p,
+    )
+
