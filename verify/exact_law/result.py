@@ -47,6 +47,9 @@ class ExactLawResult:
     note : str
     replays : int
         Executions re-run by the replay check (see :func:`exact_law`).
+    exact_pmf, exact_diff : tuple of sympy expressions, optional
+        The law in exact arithmetic over irrational weights (``exact=``), and its
+        difference from the target (all ``0`` for an exact sampler).
     """
 
     pmf: np.ndarray
@@ -61,6 +64,13 @@ class ExactLawResult:
     closures: int = 0
     note: str = ""
     replays: int = 0
+    exact_pmf: tuple[Any, ...] | None = None
+    exact_diff: tuple[Any, ...] | None = None
+
+    @property
+    def exact_zero(self) -> bool | None:
+        """Whether the exact law equals the target exactly (``None``: not computed)."""
+        return None if self.exact_diff is None else all(d == 0 for d in self.exact_diff)
 
     @property
     def tv_lower(self) -> float:
@@ -127,4 +137,6 @@ class ExactLawResult:
             "worst_diff": self.worst_diff, "executions": self.executions,
             "closures": self.closures, "note": self.note, "replays": self.replays,
             "rational_tv": None if self.rational_tv is None else str(self.rational_tv),
+            "exact_zero": self.exact_zero,
+            "exact_diff": None if self.exact_diff is None else [str(d) for d in self.exact_diff],
         }
