@@ -26,6 +26,7 @@ from distributions.validation import check_int
 from reports.records import check_record, record_status
 from reports.status import status_counts
 from reports.validation.batch_invariance import batch_samplers, stage_batch_invariance
+from reports.validation.certificates import stage_certificates
 from reports.validation.config import (
     NoBar,
     Stage,
@@ -65,6 +66,9 @@ def available_stages(config: ValidationConfig) -> list[Stage]:
         Stage("diffusion", "Diffusion samplers", stage_diffusion,
               num_checks=lambda cfg: len(diffusion_jobs(cfg.quick))),
     ]
+    if not config.quick:  # about a minute and a half: full run only
+        stages.append(Stage("certificates", "Symbolic certificates (sympy)",
+                            stage_certificates, statistical=False))
     if config.stages is not None:
         names = [s.name for s in stages]
         for want in config.stages:

@@ -62,9 +62,10 @@ class Finding:
 class Certificate(ResultBase):
     """One symbolic certificate.
 
-    ``status`` is ``"pass"`` when proved, ``"fail"`` when a residual is not zero (or a
-    numeric cross-check failed), ``"warn"`` when the proof did not finish (time limit
-    or an error inside sympy): neither of the last two is a proof.
+    ``statistic`` is 0 when proved, else 1; ``alpha`` is 0 (a proof has no false-failure
+    rate); ``pvalue`` is nan. ``status`` is ``"pass"`` when proved, ``"fail"`` when a
+    residual is not zero (or a numeric cross-check failed), ``"warn"`` when the proof did
+    not finish (time limit or an error inside sympy): neither of the last two is a proof.
 
     Attributes
     ----------
@@ -172,7 +173,7 @@ def certify(
         residual = f"finished after the time limit ({seconds:.1f} s > {timeout:g} s)"
     return Certificate(
         passed=status == "pass", status=status, statistic=0.0 if status == "pass" else 1.0,
-        method="sympy", name=name, proves=proves,
+        alpha=0.0, method="sympy", name=name, proves=proves,
         outcome="proved" if status == "pass" else "not proved",
         residual=residual, seconds=seconds, detail=detail,
     )
