@@ -148,7 +148,7 @@ def chain_certificate(moments: Callable[..., Any] = gaussian_chain_moments) -> C
 
     Examples
     --------
-    >>> chain_certificate().outcome
+    >>> chain_certificate().outcome  # doctest: +SKIP
     'proved'
     """
     return certify(

@@ -175,10 +175,10 @@ def step_certificate(q: int, steps: SpeculativeSteps | None = None, *,
 
     Examples
     --------
-    >>> step_certificate(2).outcome
+    >>> step_certificate(2).outcome  # doctest: +SKIP
     'proved'
     >>> from verify.mutants import MUTANTS
-    >>> step_certificate(2, MUTANTS["swapped-residual-ratio"].steps).outcome
+    >>> step_certificate(2, MUTANTS["swapped-residual-ratio"].steps).outcome  # doctest: +SKIP
     'not proved'
     """
     if q not in (2, 3, 4):
@@ -353,7 +353,7 @@ def recursion_certificate(n: int, steps: SpeculativeSteps | None = None, *,
 
     Examples
     --------
-    >>> recursion_certificate(2).outcome
+    >>> recursion_certificate(2).outcome  # doctest: +SKIP
     'proved'
     """
     if n not in (2, 3):
