@@ -66,7 +66,8 @@ def available_stages(config: ValidationConfig) -> list[Stage]:
         Stage("diffusion", "Diffusion samplers", stage_diffusion,
               num_checks=lambda cfg: len(diffusion_jobs(cfg.quick))),
     ]
-    if not config.quick:  # about a minute and a half: full run only
+    if not config.quick or "certificates" in (config.stages or ()):
+        # about a minute and a half: in the full run, or when asked for by name
         stages.append(Stage("certificates", "Symbolic certificates (sympy)",
                             stage_certificates, statistical=False))
     if config.stages is not None:

@@ -195,8 +195,8 @@ class _ExactNumbers:
         self.D = den
         ks = {x: int(Fraction(expo[x]) * den) for x in np.ndindex(expo.shape)}
         k0 = min(ks.values())
-        mpmath.mp.dps = 60
-        self._zmp = mpmath.exp(mpmath.mpf(1) / den)
+        with mpmath.workdps(60):
+            self._zmp = mpmath.exp(mpmath.mpf(1) / den)
         self._zf = math.exp(1.0 / den)
         self._floats: dict[Any, float] = {}
         w = {}
@@ -219,7 +219,8 @@ class _ExactNumbers:
         def ev(p: Any) -> mpmath.mpf:
             return mpmath.fsum(mpmath.mpf(int(c.numerator)) / int(c.denominator)
                                * self._zmp ** e[0] for e, c in p.terms())
-        return ev(v.numer) / ev(v.denom)
+        with mpmath.workdps(60):
+            return ev(v.numer) / ev(v.denom)
 
     def float_value(self, v: Any) -> float:
         """``v`` at ``z = exp(1/D)`` in double precision (cached)."""
@@ -250,7 +251,7 @@ class _ExactNumbers:
         if v == 0:
             return 0
         x = self.value(v)
-        if abs(x) < mpmath.mpf(10) ** -40:
+        if abs(x) < mpmath.mpf("1e-40"):
             raise _RationalFailed("an exact comparison is too close to call at 60 digits")
         return 1 if x > 0 else -1
 

@@ -129,7 +129,6 @@ def _oracle_finding(model: Any, num_points: int, seed: int) -> Finding:
     score = [sp.diff(log_p, v) for v in x]
     tweedie = [_reduce(f[i] - x[i] / _T - score[i]) for i in range(dim)]
     tweedie += gaussian_lemma() if isinstance(model, GaussianMixture) else []
-    mpmath.mp.dps = 30
     fn_f = sp.lambdify([_T, *x], f, "mpmath")
     fn_s = sp.lambdify([_T, *x], score, "mpmath")
     fn_l = sp.lambdify([_T, *x], log_p, "mpmath")
@@ -142,9 +141,11 @@ def _oracle_finding(model: Any, num_points: int, seed: int) -> Finding:
     got_l = model.log_density(t, pts)
     worst = {"denoise": 0.0, "score": 0.0, "log_density": 0.0}
     for i in range(num_points):
-        args = [mpmath.mpf(float(t[i]))] + [mpmath.mpf(float(v)) for v in pts[i]]
-        for key, ref, got in (("denoise", fn_f(*args), got_f[i]), ("score", fn_s(*args), got_s[i]),
-                              ("log_density", [fn_l(*args)], [got_l[i]])):
+        with mpmath.workdps(30):
+            args = [mpmath.mpf(float(t[i]))] + [mpmath.mpf(float(v)) for v in pts[i]]
+            refs = (fn_f(*args), fn_s(*args), [fn_l(*args)])
+        for key, ref, got in zip(("denoise", "score", "log_density"), refs,
+                                 (got_f[i], got_s[i], [got_l[i]]), strict=True):
             ref_v = np.array([float(v) for v in ref])
             gap = np.linalg.norm(np.asarray(got) - ref_v)
             err = float(gap / max(np.linalg.norm(ref_v), 1e-300))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -55,8 +56,16 @@ def _entry(v: Any) -> tuple[sp.Expr, float]:
     if isinstance(v, tuple):
         return v
     f = float(v)
-    e = -sp.oo if f == -math.inf else (sp.oo if f == math.inf else sp.nsimplify(f))
-    return e, f
+    if math.isinf(f):
+        return (sp.oo if f > 0 else -sp.oo), f
+    # a constant of the code is read as the simplest rational that rounds to it (1.05 ->
+    # 21/20: the constant the code means; rounding is outside what certificates see),
+    # else as the float's exact binary value
+    simple = sp.nsimplify(f, rational=True)
+    if float(simple) == f:
+        return simple, f
+    exact = Fraction(f)
+    return sp.Rational(exact.numerator, exact.denominator), f
 
 
 def _unary(name: str) -> Callable[[sp.Expr, float], tuple[sp.Expr, float]]:
