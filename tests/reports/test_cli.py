@@ -529,3 +529,5 @@ def test_certificates_stage_is_in_the_full_run_only():
 
     assert "certificates" not in [s.name for s in available_stages(ValidationConfig(quick=True))]
     assert "certificates" in [s.name for s in available_stages(ValidationConfig(quick=False))]
+    asked = ValidationConfig(quick=True, stages=("certificates",))
+    assert [s.name for s in available_stages(asked)] == ["certificates"]
