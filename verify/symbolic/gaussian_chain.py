@@ -133,11 +133,15 @@ def _chain_finding(moments: Callable[..., Any]) -> Finding:
         gaps.append(abs(bias / (float(c.subs({big_t: T, _LAM: lam})) * T / n) - 1.0))
     ratios = [gaps[0] / gaps[1], gaps[1] / gaps[2]]
     ok = rel <= 1e-12 and all(1.6 <= r <= 2.4 for r in ratios)
+    floors = {n: bias_floor(GAUSSIAN_COV, LocalizationGrid.uniform(10.0, n)) for n in (32, 64)}
     detail = (f"mean exact on a 3-step symbolic grid; one-step variance error -h^2 lam/(1+t lam);"
               f" c = {sp.factor(c)}, output bias coefficient {sp.factor(c_out)}; "
               f"gaussian_chain_moments vs exact rationals: relative error {rel:.2e} (<= 1e-12); "
               f"|bias/(c h) - 1| for N = 64, 128, 256: {', '.join(f'{g:.3g}' for g in gaps)} "
-              f"(halving ratios {ratios[0]:.2f}, {ratios[1]:.2f}, required in [1.6, 2.4])")
+              f"(halving ratios {ratios[0]:.2f}, {ratios[1]:.2f}, required in [1.6, 2.4]); "
+              "bias floor of the continuous tests (catalogue Gaussian, T = 10), output "
+              "variance per eigen-direction: " + "; ".join(
+                  f"N = {n}: {', '.join(f'{v:.3g}' for v in f)}" for n, f in floors.items()))
     return Finding(residuals, numeric_ok=ok, detail=detail)
 
 
