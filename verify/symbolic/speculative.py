@@ -71,7 +71,8 @@ def _geometric(r: sp.Expr) -> sp.Expr:
 
 
 def _simplify(e: sp.Expr) -> sp.Expr:
-    return sp.simplify(sp.powsimp(sp.expand_log(e, force=True), force=True))
+    e = sp.powsimp(sp.expand_log(e, force=True), force=True)
+    return sp.cancel(e) if not e.has(sp.exp, sp.log) else sp.simplify(e)
 
 
 def _nonneg(e: sp.Expr) -> bool:
@@ -133,9 +134,10 @@ def _region(pattern: str) -> tuple[list[sp.Expr], list[sp.Expr], dict, dict]:
         plus = sum(d[i] for i, s in enumerate(pattern) if s == "+")
         minus = sum(d[i] for i, s in enumerate(pattern) if s == "-" and i != j)
         subs[d[j]] = plus - minus
-    nu_sum = sp.expand(sum(nu).subs(subs))
-    subs = {k: v.subs(b[0], sp.solve(nu_sum - 1, b[0])[0]) for k, v in subs.items()}
-    subs[b[0]] = sp.solve(nu_sum - 1, b[0])[0]
+    nu_sum = sp.expand(sum(nu).subs(subs))  # b0 + (terms free of b0)
+    b0 = sp.expand(b[0] - (nu_sum - 1))  # the solution of sum nu = 1 for b0
+    subs = {k: v.subs(b[0], b0) for k, v in subs.items()}
+    subs[b[0]] = b0
     return mu, nu, subs, witness
 
 

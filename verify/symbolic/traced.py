@@ -296,7 +296,7 @@ def _prove(rel: sp.Basic | Finite) -> bool:
     coeff, rest = sp.factor_terms(d).as_coeff_Mul()
     if coeff < 0:
         coeff, rest = -coeff, -rest
-    s = _sign_of(rest)
+    s = None if rest.has(sp.log) else _sign_of(rest)
     if s is None:
         # logarithms: exp is increasing, so rest > 0 iff exp(rest) - 1 > 0
         s = _sign_of(sp.powsimp(sp.exp(rest), force=True) - 1)
