@@ -193,7 +193,7 @@ REPORT_SCHEMA: dict[str, Any] = {
     "properties": {
         "schema": {"const": SCHEMA_ID},
         "schema_version": {"enum": list(READABLE_VERSIONS)},
-        "kind": {"enum": ["validate", "audit", "pytest", "rounds", "pinning"]},
+        "kind": {"enum": ["validate", "audit", "pytest", "rounds", "pinning", "certify"]},
         "title": _STR,
         "created_utc": _STR,
         "command": {"type": "array", "items": _STR},

@@ -7,6 +7,7 @@ Subcommands (one module each in :mod:`reports.cli`)
 ``report``    re-render a report from its JSON
 ``rounds``    a small rounds-scaling run
 ``pinning``   pinning-lemma and round-bound tables and figures
+``certify``   the symbolic certificates (sympy), each proved or not with its residual
 
 Verdict and exit codes: every check has a status ("pass", "fail", "warn", "skipped",
 "no-power"). The run fails when some check has status "fail"; with ``--strict``
@@ -31,7 +32,7 @@ from importlib import metadata
 from typing import NoReturn
 
 from distributions.errors import AutospecError, ParameterError, ReportError
-from reports.cli import audit, pinning, report, rounds, validate
+from reports.cli import audit, certify, pinning, report, rounds, validate
 from reports.cli.console import PROG, Console
 
 __all__ = ["main", "build_parser"]
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "skipped and no-power checks.")
     p.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (validate, audit, report, rounds, pinning):
+    for command in (validate, audit, report, rounds, pinning, certify):
         command.add_parser(sub)
     return p
 

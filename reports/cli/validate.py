@@ -23,7 +23,8 @@ def add_parser(subparsers: SubParsers) -> argparse.ArgumentParser:
     """Register the ``validate`` subcommand on an ``argparse`` subparsers object."""
     samplers = list(catalogue.DISCRETE_SAMPLERS)
     targets = catalogue.target_names()
-    stage_names = [st.name for st in validation.available_stages(validation.ValidationConfig())]
+    stage_names = [st.name for st in
+                   validation.available_stages(validation.ValidationConfig(quick=False))]
     v = subparsers.add_parser(
         "validate", help="run the built-in validation and write a report",
         description="Run every available sampler on every built-in target (exactness "

@@ -26,6 +26,7 @@ from distributions.validation import check_int
 from reports.records import check_record, record_status
 from reports.status import status_counts
 from reports.validation.batch_invariance import batch_samplers, stage_batch_invariance
+from reports.validation.certificates import stage_certificates
 from reports.validation.config import (
     NoBar,
     Stage,
@@ -70,6 +71,10 @@ def available_stages(config: ValidationConfig) -> list[Stage]:
         Stage("user-model", "A trained model as the user's oracle", stage_user_model,
               num_checks=lambda cfg: len(user_model_checks(cfg)), share=0.15),
     ]
+    if not config.quick or "certificates" in (config.stages or ()):
+        # about a minute and a half: in the full run, or when asked for by name
+        stages.append(Stage("certificates", "Symbolic certificates (sympy)",
+                            stage_certificates, statistical=False))
     if config.stages is not None:
         names = [s.name for s in stages]
         for want in config.stages:

@@ -508,3 +508,26 @@ def test_audit_strict_fails_on_skipped_rules(tmp_path, capsys):
     doc = json.loads((tmp_path / "b" / "report.json").read_text())
     assert doc["strict"] is True and doc["verdict"] == "fail"
     assert any(c["status"] == "skipped" for c in doc["checks"])
+
+
+def test_certify_runs_named_certificates_and_refuses_unknown_names(tmp_path, capsys):
+    """Issue 17 item 7: ``certify NAME`` prints each certificate and its time, writes a
+    report; an unknown name is a one-line usage error (exit 2) before any work."""
+    out = tmp_path / "cert"
+    assert main(["certify", "discrete-girsanov", "--out", str(out)]) == 0
+    cap = capsys.readouterr()
+    assert "discrete-girsanov" in cap.out and "proved" in cap.out
+    assert (out / "report.json").exists()
+    assert main(["certify", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "NAME must be among" in err[0]
+
+
+def test_certificates_stage_is_in_the_full_run_only():
+    from reports.validation import ValidationConfig
+    from reports.validation.run import available_stages
+
+    assert "certificates" not in [s.name for s in available_stages(ValidationConfig(quick=True))]
+    assert "certificates" in [s.name for s in available_stages(ValidationConfig(quick=False))]
+    asked = ValidationConfig(quick=True, stages=("certificates",))
+    assert [s.name for s in available_stages(asked)] == ["certificates"]

@@ -147,12 +147,26 @@ least 1e-12, so this is the true value whenever its denominator is at most 10**6
 and otherwise it is refused (``rational_pmf = None`` with a note). The rational law
 is then exact arithmetic on those values: for the exact samplers on an integer-
 weight table with ``n <= 4, q = 2`` it equals the target with ``rational_tv == 0``.
+
+Exact law over irrational weights
+---------------------------------
+With ``exact=ExactWeights(scale, exponent)`` (weights ``c(x) exp(r(x))``, rationals;
+:func:`ising_weights` for an Ising table with rational couplings, field and
+``beta``) the enumeration is repeated in the field ``Q(z)``, ``z = exp(1/D)``
+(:mod:`verify.exact_law.exact`): ``exact_pmf`` and ``exact_diff`` (law minus target,
+sympy expressions in ``exp(1/D)``; ``exact_zero``). Each float the sampler hands
+over is identified with the unique exact candidate within ``1e-12`` (the target's
+conditional rows; the speculative coins ``min(1, mu_S/nu_S)`` and
+``(1 - nu_S/mu_S)_+`` over every order, block and context), or there is no exact law
+(``note``). ``q**n <= 16``. ``Fraction`` stays the fast path for rational weights.
 """
 
 from __future__ import annotations
 
+from verify.exact_law.exact import ExactWeights, ising_weights
 from verify.exact_law.law import exact_law
 from verify.exact_law.result import EXACT_TV, ExactLawResult
 from verify.exact_law.source import EnumeratingSource
 
-__all__ = ["ExactLawResult", "EnumeratingSource", "exact_law", "EXACT_TV"]
+__all__ = ["ExactLawResult", "EnumeratingSource", "ExactWeights", "exact_law", "EXACT_TV",
+           "ising_weights"]

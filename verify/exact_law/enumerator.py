@@ -32,7 +32,7 @@ class _Enumerator:
     generator, fresh entropy) fails it with overwhelming probability, and is refused.
     """
 
-    def __init__(self, tol: float, rational: bool, max_paths: int, label: str = "sampler") -> None:
+    def __init__(self, tol: float, rational: Any, max_paths: int, label: str = "sampler") -> None:
         self.tol = tol
         self.rational = rational
         self.max_paths = max_paths
@@ -46,7 +46,7 @@ class _Enumerator:
         self.watch: Callable[[], None] | None = None
 
     def zero(self) -> Any:
-        return Fraction(0) if self.rational else 0.0
+        return self.rational.zero() if self.rational else 0.0
 
     def _count(self, replay: bool = False) -> None:
         if replay:
@@ -130,7 +130,7 @@ class _Enumerator:
         weight 1), so the first run is the loop's first step and serves as the
         reference of the geometric closure.
         """
-        one = Fraction(1) if self.rational else 1.0
+        one = self.rational.one() if self.rational else 1.0
         run = self._dfs(program, [([], one)], None)
         leaves, trunc = dict(run.leaves), run.truncated
         step1 = None
@@ -198,7 +198,7 @@ def _iid_batch(first: tuple[dict, Any, Any], cur: tuple[dict, Any, Any]) -> bool
     mi = round(m)
     if mi < 1 or abs(m - mi) > 1e-6:
         return False
-    if isinstance(first[2], Fraction):
+    if isinstance(first[2], Fraction) or getattr(first[2], "exact", False):
         # exact arithmetic: the relation must hold exactly
         r1f = first[2]
         gf = (1 - r1f**mi) / (1 - r1f)

@@ -13,9 +13,10 @@ from distributions.validation import check_float, check_int, short_repr
 from samplers.autospec import AutospeculativeSampler
 from samplers.sequential import SequentialSampler
 from verify.exact_law.enumerator import _Enumerator
+from verify.exact_law.exact import ExactWeights, _exact_numbers
 from verify.exact_law.fingerprint import _instance_state, _rng_changes, _rng_objects, _rng_states
 from verify.exact_law.memo import _CachedOracle, _Memo
-from verify.exact_law.rational import _RationalFailed, _target_rational
+from verify.exact_law.rational import _RATIONAL, _RationalFailed, _target_rational
 from verify.exact_law.result import ExactLawResult
 from verify.exact_law.source import EnumeratingSource, _Refusal
 
@@ -33,6 +34,7 @@ def exact_law(
     tol: float = 1e-12,
     rational: bool | None = None,
     max_paths: int = 2_000_000,
+    exact: ExactWeights | bool | None = None,
 ) -> ExactLawResult:
     """Exact output law of the sampler built by ``sampler_factory(target)``.
 
@@ -63,6 +65,13 @@ def exact_law(
         (e.g. a target of irrational weights, or a tempered mutant).
     max_paths : int, default 2,000,000
         Bound on program executions; exceeding it raises ``RuntimeError``.
+    exact : ExactWeights or True, optional
+        Also compute the law in exact arithmetic over the target's irrational weights
+        (``c(x) exp(r(x))``, rationals ``c``, ``r``; ``True`` takes them from
+        ``target.exact_weights``), with ``q**n <= 16``: ``exact_pmf`` and
+        ``exact_diff`` (see "Exact law over irrational weights" above). Skipped, with
+        the reason in ``note``, when a draw of the sampler is not one of the target's
+        exact rows or speculative coins.
 
     Returns
     -------
@@ -110,6 +119,11 @@ def exact_law(
         raise ParameterError(
             "`rational` must be False or None when the reference is not the target's pmf "
             f"(a `reference` sampler, or a target without pmf); got rational={rational!r}.")
+    if exact not in (None, False) and not with_pmf:
+        raise ParameterError(
+            "`exact` needs the target's pmf as the reference (no `reference` sampler, a "
+            f"target with pmf()); got exact={short_repr(exact)}.")
+    numbers = None if exact is None or exact is False else _exact_numbers(exact, target)
     if rational is None:
         rational = with_pmf and n <= 4 and q == 2
     note = ""
@@ -214,7 +228,7 @@ def exact_law(
     if rational:
         try:
             tgt = _target_rational(target)
-            rleaves, rtrunc, _ = compute(True)
+            rleaves, rtrunc, _ = compute(_RATIONAL)
             rp = [Fraction(0)] * (q**n)
             for k, w in rleaves.items():
                 rp[int(np.ravel_multi_index(k, (q,) * n))] += w
@@ -224,6 +238,22 @@ def exact_law(
                 note = f"rational enumeration truncated mass {float(rtrunc):.3g}"
         except _RationalFailed as exc:
             note = f"no rational law: {exc}"
+    exact_pmf = exact_diff = None
+    if numbers is not None:
+        try:
+            eleaves, etrunc, _ = compute(numbers)
+            ep = [numbers.zero()] * (q**n)
+            for k, w in eleaves.items():
+                ep[int(np.ravel_multi_index(k, (q,) * n))] += w
+            cells = list(np.ndindex((q,) * n))
+            exact_pmf = tuple(numbers.expr(e.v) for e in ep)
+            exact_diff = tuple(numbers.expr((e - numbers.elem(numbers.pmf[x])).v)
+                               for e, x in zip(ep, cells, strict=True))
+            if etrunc:
+                note = (note + "; " if note else "") + (
+                    f"exact enumeration truncated mass {float(etrunc):.3g}")
+        except _RationalFailed as exc:
+            note = (note + "; " if note else "") + f"no exact law: {exc}"
     return ExactLawResult(
         pmf=pmf,
         target_pmf=target_pmf,
@@ -239,4 +269,6 @@ def exact_law(
         replays=enum.replays,
         reference=ref_name,
         reference_truncated_mass=ref_trunc,
+        exact_pmf=exact_pmf,
+        exact_diff=exact_diff,
     )

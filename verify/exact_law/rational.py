@@ -38,6 +38,32 @@ def _rationalise_coin(p: float) -> Fraction:
     return f
 
 
+class _RationalNumbers:
+    """The number system of the rational enumeration: :class:`fractions.Fraction`
+    (the interface the exact mode of :mod:`verify.exact_law.exact` shares)."""
+
+    exact = True
+
+    def one(self) -> Fraction:
+        return Fraction(1)
+
+    def zero(self) -> Fraction:
+        return Fraction(0)
+
+    def frac(self, a: int, b: int) -> Fraction:
+        return Fraction(a, b)
+
+    def row(self, floats: Any) -> list[Fraction]:
+        return [_rationalise(v) for v in floats]
+
+    def coin(self, p: float) -> Fraction:
+        return _rationalise_coin(p)
+
+
+#: The rational number system (passed as ``rational`` to the enumeration).
+_RATIONAL = _RationalNumbers()
+
+
 def _target_rational(target: Any) -> list[Fraction]:
     pmf = np.asarray(target.pmf(), dtype=np.float64)
     fr = [_rationalise(p) for p in pmf]

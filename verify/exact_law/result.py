@@ -55,6 +55,9 @@ class ExactLawResult:
     reference_truncated_mass : float
         Mass left out by the enumeration of the reference law (counted in
         ``tv_lower`` / ``tv_upper``).
+    exact_pmf, exact_diff : tuple of sympy expressions, optional
+        The law in exact arithmetic over irrational weights (``exact=``), and its
+        difference from the target (all ``0`` for an exact sampler).
     """
 
     pmf: np.ndarray
@@ -71,6 +74,13 @@ class ExactLawResult:
     replays: int = 0
     reference: str = "target pmf"
     reference_truncated_mass: float = 0.0
+    exact_pmf: tuple[Any, ...] | None = None
+    exact_diff: tuple[Any, ...] | None = None
+
+    @property
+    def exact_zero(self) -> bool | None:
+        """Whether the exact law equals the target exactly (``None``: not computed)."""
+        return None if self.exact_diff is None else all(d == 0 for d in self.exact_diff)
 
     @property
     def tv_lower(self) -> float:
@@ -139,4 +149,6 @@ class ExactLawResult:
             "rational_tv": None if self.rational_tv is None else str(self.rational_tv),
             "reference": self.reference,
             "reference_truncated_mass": self.reference_truncated_mass,
+            "exact_zero": self.exact_zero,
+            "exact_diff": None if self.exact_diff is None else [str(d) for d in self.exact_diff],
         }

@@ -6,13 +6,12 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Protocol
 
 import numpy as np
 
 from distributions.errors import ParameterError
-from verify.exact_law.rational import _rationalise, _rationalise_coin
+from verify.exact_law.rational import _rationalise
 
 __all__ = ["EnumeratingSource"]
 
@@ -39,7 +38,7 @@ class _Refusal(BaseException):
 
 
 def _prod(src: EnumeratingSource, factors: Any) -> Any:
-    w: Any = Fraction(1) if src.rational else 1.0
+    w: Any = src.rational.one() if src.rational else 1.0
     for f in factors:
         w = w * f
     return w
@@ -77,8 +76,9 @@ class EnumeratingSource:
     run : _Run
         Accumulators (truncated mass, parked continuations).
     tol : float
-    rational : bool
-        Carry :class:`fractions.Fraction` weights.
+    rational : number system or False
+        Carry exact weights: the rational one (:class:`fractions.Fraction`) or that of
+        :mod:`verify.exact_law.exact`; ``False`` for floats.
     phase_anchor : tuple of int, optional
         Anchor of lumped continuations in a residual-step phase.
     base_weight : float or Fraction, optional
@@ -98,7 +98,7 @@ class EnumeratingSource:
         stack: list[tuple[list[int], Any]],
         run: _Run,
         tol: float,
-        rational: bool,
+        rational: Any,
         phase_anchor: tuple[int, ...] | None = None,
         base_weight: Any = None,
         *,
@@ -107,7 +107,7 @@ class EnumeratingSource:
     ) -> None:
         self.prefix = prefix
         self.pos = 0
-        self.weight: Any = Fraction(1) if rational else 1.0
+        self.weight: Any = rational.one() if rational else 1.0
         self.stack = stack
         self.run = run
         self.tol = tol
@@ -164,7 +164,7 @@ class EnumeratingSource:
                                                        "outcomes on re-execution"))
             return self._take(i, weights[i])
         total = sum(weights)
-        deficit = (1 - total) if not self.rational else Fraction(1) - total
+        deficit = (1 - total) if not self.rational else self.rational.one() - total
         if deficit > 1e-15:
             self.run.truncated += self.weight * deficit
         chosen = -1
@@ -257,7 +257,7 @@ class EnumeratingSource:
             if not tot > 0:
                 raise ParameterError(f"`probs` rows must have positive mass; got {row.tolist()}.")
             if self.rational:
-                fr = [_rationalise(v) for v in row]
+                fr = self.rational.row(row)
                 s = sum(fr)
                 laws.append([v / s for v in fr])
             else:
@@ -271,8 +271,8 @@ class EnumeratingSource:
                            "coin's law is undefined)")
         ps = np.exp(np.minimum(lp, 0.0))
         if self.rational:
-            pr: list[Any] = [_rationalise_coin(float(v)) for v in ps]
-            one: Any = Fraction(1)
+            pr: list[Any] = [self.rational.coin(float(v)) for v in ps]
+            one: Any = self.rational.one()
         else:
             pr, one = [float(v) for v in ps], 1.0
         self._note("coin", [tuple(pr)])
@@ -298,7 +298,7 @@ class EnumeratingSource:
     def _permutations(self, m: int, n: int) -> np.ndarray:
         self._note("perm", [(int(m), int(n))])
         perms = list(itertools.permutations(range(n)))
-        w = (Fraction(1, len(perms)) if self.rational else 1.0 / len(perms))
+        w = (self.rational.frac(1, len(perms)) if self.rational else 1.0 / len(perms))
         c = self.choose_joint([[w] * len(perms) for _ in range(m)])
         return np.array([perms[i] for i in c], dtype=np.int64).reshape(m, n)
 
