@@ -104,7 +104,7 @@ def stage_diffusion(ctx: StageContext) -> StageOutput:
     cost_rows = []
     mix = targets["mixture"]
     # an independent draft model: one Gaussian with the mixture's mean and covariance
-    draft = GaussianMixture([1.0], [mix.prior_mean()], [np.cov(mix.sample(4000, rng=0).T)])
+    draft = GaussianMixture([1.0], [mix.prior_mean], [np.cov(mix.sample(4000, rng=0).T)])
     costed = {**{k: m(mix) for k, m in makers.items()},
               "speculative, draft = one Gaussian": SpeculativeDiffusionSampler(
                   mix, grid, window=8, draft=draft)}
