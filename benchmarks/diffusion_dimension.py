@@ -49,6 +49,7 @@ from samplers.diffusion import (  # noqa: E402
     SpeculativeDiffusionSampler,
 )
 from verify.fits import fit_power_law  # noqa: E402
+from verify.pinning.diffusion_tree import diffusion_tree_budget  # noqa: E402
 from verify.rounds import rounds_point  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -122,6 +123,17 @@ def measure(sampler: Any, num: int, seed: int, chunk: int, sequential: int) -> d
             "seconds": round(secs, 2)}
 
 
+def tree_summary(d: int, eps: float, paths: int, seed: int,
+                 mean_rounds: float) -> dict[str, Any]:
+    """The diffusion round-bound quantities (:func:`verify.pinning.diffusion_tree_budget`)."""
+    grid, _ = dimension_grid(d, eps)
+    b = diffusion_tree_budget(target(d), grid, num_paths=paths, rng=seed)
+    return {"paths": paths, "sum_tv": b.sum_tv, "sum_tv_ci": list(b.sum_tv_interval),
+            "sum_kl": b.sum_kl, "sum_pinsker": b.sum_pinsker,
+            "root_tv": float(b.tv[0]) if b.tv.size else 0.0,
+            "level_tv": b.level_tv.tolist(), "rounds_constant": b.rounds_constant(mean_rounds)}
+
+
 def num_autospec(d: int, num: int) -> int:
     """Samples of the autospeculative sampler at ``d`` (its cost grows like N d)."""
     return max(8, min(num, num * 64 // d))
@@ -129,7 +141,7 @@ def num_autospec(d: int, num: int) -> int:
 
 def run(dims: list[int], eps: float, num: int, window: int, seed: int,
         progress: bool = True, done: dict[str, Any] | None = None,
-        save: Any = None) -> dict[str, Any]:
+        save: Any = None, tree_paths: int = 0) -> dict[str, Any]:
     """Every sampler at every ``d``; the record of the run. Rows already in ``done``
     (a previous run with the same configuration) are kept; ``save(record)`` is
     called after every ``d``."""
@@ -139,6 +151,11 @@ def run(dims: list[int], eps: float, num: int, window: int, seed: int,
               "autospec_samples": "max(8, min(num, 64 num / d))"}
     for j, d in enumerate(dims):
         if str(d) in rows:
+            if tree_paths and "tree" not in rows[str(d)]:
+                rows[str(d)]["tree"] = tree_summary(d, eps, tree_paths, seed + j,
+                                                    rows[str(d)]["autospeculative"]["mean"])
+                if save is not None:
+                    save({"config": config, "rows": rows, "fits": {}})
             continue
         grid, info = dimension_grid(d, eps)
         tgt = target(d)
@@ -156,6 +173,9 @@ def run(dims: list[int], eps: float, num: int, window: int, seed: int,
             row[name] = measure(smp, sizes[name], seed + 1000 * j + k, chunk, n_steps + 1)
         row["autospec_per_sqrtN_log2N_sq"] = row["autospeculative"]["mean"] / (
             math.sqrt(n_steps) * math.log2(n_steps + 1) ** 2)
+        if tree_paths:
+            row["tree"] = tree_summary(d, eps, tree_paths, seed + j,
+                                       row["autospeculative"]["mean"])
         rows[str(d)] = row
         if save is not None:
             save({"config": config, "rows": rows, "fits": {}})
@@ -192,6 +212,17 @@ def print_table(rec: dict[str, Any]) -> None:
     print("\n(* maximum above the Euler chain's N + 1)\n\nautospec mean rounds / "
           "(sqrt(N) log2(N+1)^2): " + ", ".join(
               f"d={r['d']}: {r['autospec_per_sqrtN_log2N_sq']:.3f}" for r in rec["rows"].values()))
+    trees = [r for r in rec["rows"].values() if "tree" in r]
+    if trees:
+        print("\nround bound (verify.pinning.diffusion_tree_budget, Euler paths; c = mean "
+              "rounds / ((1 + sum TV) log2(N + 1))):\n")
+        print("| d | N | sum TV [95%] | sum Pinsker | sum KL | root TV | c |")
+        print("|---|---|---|---|---|---|---|")
+        for r in trees:
+            t = r["tree"]
+            print(f"| {r['d']} | {r['N']} | {t['sum_tv']:.1f} [{t['sum_tv_ci'][0]:.1f}, "
+                  f"{t['sum_tv_ci'][1]:.1f}] | {t['sum_pinsker']:.1f} | {t['sum_kl']:.1f} | "
+                  f"{t['root_tv']:.3f} | {t['rounds_constant']:.2f} |")
     print("\nfitted exponents of mean rounds:")
     for key, f in rec["fits"].items():
         print(f"  {key:<26} gamma = {f['gamma']:.3f}  95% [{f['low']:.3f}, {f['high']:.3f}]")
@@ -240,6 +271,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--window", type=int, default=16, help="speculative window")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--tree-paths", type=int, default=None,
+                    help="Euler paths of the round-bound estimate (0: skip; default 32, "
+                         "8 with --quick)")
     ap.add_argument("--resume", action="store_true",
                     help="keep the rows of a saved run with the same configuration")
     args = ap.parse_args(argv)
@@ -260,7 +294,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ("eps", args.eps), ("num", num), ("window", args.window), ("seed", args.seed)))
         done = old["rows"] if same else None
     t0 = time.perf_counter()
-    rec = run(dims, args.eps, num, args.window, args.seed, done=done, save=save)
+    tree = args.tree_paths if args.tree_paths is not None else (8 if args.quick else 32)
+    rec = run(dims, args.eps, num, args.window, args.seed, done=done, save=save,
+              tree_paths=tree)
     rec["wall_seconds"] = round(time.perf_counter() - t0, 1)
     print_table(rec)
     save(rec)

@@ -51,3 +51,6 @@ def test_quick_run_record(tmp_path) -> None:
     saved = json.loads((tmp_path / "diffusion_dimension.json").read_text())
     assert saved["rows"].keys() == out["rows"].keys() == {"4", "16"}
     assert (tmp_path / "diffusion_dimension.png").stat().st_size > 0
+    for row in saved["rows"].values():  # the round-bound quantities of item 4
+        t = row["tree"]
+        assert t["sum_tv_ci"][0] <= t["sum_tv"] <= t["sum_tv_ci"][1] and t["sum_kl"] > 0
