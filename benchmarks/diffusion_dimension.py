@@ -141,7 +141,7 @@ def num_autospec(d: int, num: int) -> int:
 
 def run(dims: list[int], eps: float, num: int, window: int, seed: int,
         progress: bool = True, done: dict[str, Any] | None = None,
-        save: Any = None, tree_paths: int = 0) -> dict[str, Any]:
+        save: Any = None, tree_paths: int = 0, autospec_max_d: int = 2**30) -> dict[str, Any]:
     """Every sampler at every ``d``; the record of the run. Rows already in ``done``
     (a previous run with the same configuration) are kept; ``save(record)`` is
     called after every ``d``."""
@@ -152,8 +152,8 @@ def run(dims: list[int], eps: float, num: int, window: int, seed: int,
     for j, d in enumerate(dims):
         if str(d) in rows:
             if tree_paths and "tree" not in rows[str(d)]:
-                rows[str(d)]["tree"] = tree_summary(d, eps, tree_paths, seed + j,
-                                                    rows[str(d)]["autospeculative"]["mean"])
+                mean = rows[str(d)]["autospeculative"].get("mean", math.nan)
+                rows[str(d)]["tree"] = tree_summary(d, eps, tree_paths, seed + j, mean)
                 if save is not None:
                     save({"config": config, "rows": rows, "fits": {}})
             continue
@@ -170,30 +170,40 @@ def run(dims: list[int], eps: float, num: int, window: int, seed: int,
         sizes = {"euler": min(num, 8), "autospeculative": num_autospec(d, num),
                  "speculative": num}
         for k, (name, smp) in enumerate(samplers.items()):
-            row[name] = measure(smp, sizes[name], seed + 1000 * j + k, chunk, n_steps + 1)
-        row["autospec_per_sqrtN_log2N_sq"] = row["autospeculative"]["mean"] / (
-            math.sqrt(n_steps) * math.log2(n_steps + 1) ** 2)
+            if name == "autospeculative" and d > autospec_max_d:
+                row[name] = {"not_run": f"d > {autospec_max_d} (--autospec-max-d): memory "
+                                        "~ N d per trial path, CPU ~ N d log N per sample"}
+                continue
+            size = chunk if name == "autospeculative" else num
+            row[name] = measure(smp, sizes[name], seed + 1000 * j + k, size, n_steps + 1)
+        if "mean" in row["autospeculative"]:
+            row["autospec_per_sqrtN_log2N_sq"] = row["autospeculative"]["mean"] / (
+                math.sqrt(n_steps) * math.log2(n_steps + 1) ** 2)
         if tree_paths:
             row["tree"] = tree_summary(d, eps, tree_paths, seed + j,
-                                       row["autospeculative"]["mean"])
+                                       row["autospeculative"].get("mean", math.nan))
         rows[str(d)] = row
         if save is not None:
             save({"config": config, "rows": rows, "fits": {}})
         if progress:
             a, s = row["autospeculative"], row["speculative"]
+            auto = (f"autospec mean {a['mean']:8.1f} [{a['ci'][0]:.1f}, {a['ci'][1]:.1f}] "
+                    f"median {a['median']:.0f} max {a['max']:.0f}" if "mean" in a
+                    else "autospec not run")
             print(f"d={d:5d} N={n_steps:5d} T={info['T']:.2f} KL<={info['kl_bound']:.3f} | "
-                  f"autospec mean {a['mean']:8.1f} [{a['ci'][0]:.1f}, {a['ci'][1]:.1f}] "
-                  f"median {a['median']:.0f} max {a['max']:.0f} | speculative mean "
-                  f"{s['mean']:7.1f} max {s['max']:.0f} | {a['seconds'] + s['seconds']:.0f}s",
-                  flush=True)
+                  f"{auto} | speculative mean {s['mean']:7.1f} max {s['max']:.0f} | "
+                  f"{a.get('seconds', 0) + s['seconds']:.0f}s", flush=True)
     fits: dict[str, Any] = {}
     dims = [d for d in dims if str(d) in rows]
-    if len(dims) >= 2:
-        for name in ("euler", "autospeculative", "speculative"):
-            for x_name, xs in (("d", dims), ("N", [rows[str(d)]["N"] for d in dims])):
-                f = fit_power_law(xs, [rows[str(d)][name]["mean"] for d in dims])
-                fits[f"{name} vs {x_name}"] = {"gamma": f.gamma, "low": f.gamma_low,
-                                               "high": f.gamma_high, "c": f.c}
+    for name in ("euler", "autospeculative", "speculative"):
+        ds = [d for d in dims if "mean" in rows[str(d)][name]]
+        if len(ds) < 2:
+            continue
+        for x_name, xs in (("d", ds), ("N", [rows[str(d)]["N"] for d in ds])):
+            f = fit_power_law(xs, [rows[str(d)][name]["mean"] for d in ds])
+            fits[f"{name} vs {x_name}"] = {"gamma": f.gamma, "low": f.gamma_low,
+                                           "high": f.gamma_high, "c": f.c,
+                                           "range": [min(ds), max(ds)]}
     return {"config": config, "rows": rows, "fits": fits}
 
 
@@ -203,15 +213,17 @@ def print_table(rec: dict[str, Any]) -> None:
     print("|" + "---|" * 15)
     for row in rec["rows"].values():
         a, s = row["autospeculative"], row["speculative"]
+        auto = (f"{a['mean']:.1f} [{a['ci'][0]:.1f}, {a['ci'][1]:.1f}] | {a['median']:.0f} | "
+                f"{a['p99']:.0f} | {a['max']:.0f}{'*' if a['exceeds_sequential'] else ''} | "
+                f"{a['queries']:.0f}" if "mean" in a else "not run | - | - | - | -")
         print(f"| {row['d']} | {row['N']} | {row['T']:.2f} | {row['kl_bound']:.3f} | "
-              f"{row['euler']['mean']:.0f} | {a['mean']:.1f} [{a['ci'][0]:.1f}, "
-              f"{a['ci'][1]:.1f}] | {a['median']:.0f} | {a['p99']:.0f} | {a['max']:.0f}"
-              f"{'*' if a['exceeds_sequential'] else ''} | {a['queries']:.0f} | "
+              f"{row['euler']['mean']:.0f} | {auto} | "
               f"{s['mean']:.1f} [{s['ci'][0]:.1f}, {s['ci'][1]:.1f}] | {s['median']:.0f} | "
               f"{s['p99']:.0f} | {s['max']:.0f} | {s['queries']:.0f} |")
     print("\n(* maximum above the Euler chain's N + 1)\n\nautospec mean rounds / "
           "(sqrt(N) log2(N+1)^2): " + ", ".join(
-              f"d={r['d']}: {r['autospec_per_sqrtN_log2N_sq']:.3f}" for r in rec["rows"].values()))
+              f"d={r['d']}: {r['autospec_per_sqrtN_log2N_sq']:.3f}" for r in rec["rows"].values()
+              if "autospec_per_sqrtN_log2N_sq" in r))
     trees = [r for r in rec["rows"].values() if "tree" in r]
     if trees:
         print("\nround bound (verify.pinning.diffusion_tree_budget, Euler paths; c = mean "
@@ -225,7 +237,8 @@ def print_table(rec: dict[str, Any]) -> None:
                   f"{t['root_tv']:.3f} | {t['rounds_constant']:.2f} |")
     print("\nfitted exponents of mean rounds:")
     for key, f in rec["fits"].items():
-        print(f"  {key:<26} gamma = {f['gamma']:.3f}  95% [{f['low']:.3f}, {f['high']:.3f}]")
+        print(f"  {key:<26} gamma = {f['gamma']:.3f}  95% [{f['low']:.3f}, {f['high']:.3f}]"
+              f"  (d in {f.get('range')})")
 
 
 def plot(rec: dict[str, Any], path: Path) -> None:
@@ -236,7 +249,9 @@ def plot(rec: dict[str, Any], path: Path) -> None:
 
     dims = [d for d in rec["config"]["dims"] if str(d) in rec["rows"]]
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    all_dims = dims
     for i, name in enumerate(("euler", "autospeculative", "speculative")):
+        dims = [d for d in all_dims if "mean" in rec["rows"][str(d)][name]]
         m = np.array([rec["rows"][str(d)][name]["mean"] for d in dims])
         lo = np.array([rec["rows"][str(d)][name]["ci"][0] for d in dims])
         hi = np.array([rec["rows"][str(d)][name]["ci"][1] for d in dims])
@@ -247,8 +262,8 @@ def plot(rec: dict[str, Any], path: Path) -> None:
                     color=f"C{i}", label=f"{name} median")
             ax.plot(dims, [rec["rows"][str(d)][name]["max"] for d in dims], "--",
                     color=f"C{i}", lw=0.8, label=f"{name} max")
-    ref = np.array(dims, dtype=float)
-    a0 = rec["rows"][str(dims[0])]["autospeculative"]["mean"]
+    ref = np.array(all_dims, dtype=float)
+    a0 = rec["rows"][str(all_dims[0])]["autospeculative"]["mean"]
     ax.plot(ref, a0 * np.sqrt(ref / ref[0]), "k:", lw=0.8, label="sqrt(d) reference")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -274,6 +289,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--tree-paths", type=int, default=None,
                     help="Euler paths of the round-bound estimate (0: skip; default 32, "
                          "8 with --quick)")
+    ap.add_argument("--autospec-max-d", type=int, default=256,
+                    help="skip the autospeculative sampler above this d (default 256)")
     ap.add_argument("--resume", action="store_true",
                     help="keep the rows of a saved run with the same configuration")
     args = ap.parse_args(argv)
@@ -296,7 +313,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     tree = args.tree_paths if args.tree_paths is not None else (8 if args.quick else 32)
     rec = run(dims, args.eps, num, args.window, args.seed, done=done, save=save,
-              tree_paths=tree)
+              tree_paths=tree, autospec_max_d=args.autospec_max_d)
     rec["wall_seconds"] = round(time.perf_counter() - t0, 1)
     print_table(rec)
     save(rec)
