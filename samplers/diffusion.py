@@ -1,8 +1,9 @@
 """Diffusion samplers on the stochastic-localization chain (DESIGN 5).
 
-Why this module is long (about 890 lines): the three samplers share the grid, the
-drift wrapper and the budget base class; a split by sampler is left to a later change
-(issue 11).
+Why this module is long (about 820 lines): the three samplers share the grid, the
+drift wrapper and the budget base class; the speculative chain's kernel is in
+:mod:`samplers.speculative_chain` (shared with :mod:`samplers.langevin`), a further
+split by sampler is left to a later change (issue 11).
 
 All three samplers target the law of the *discretised* chain on a
 :class:`LocalizationGrid` ``0 = t_0 < ... < t_N = T``::
@@ -31,8 +32,9 @@ thread of a POSIX system an interval timer also interrupts a long oracle call (s
 Strategies (public seams; the wrong variants of :mod:`verify.mutants` override one
 method): :class:`AutospecDiffusionSteps` (``path_loglik``, ``right_start``), passed
 as ``steps=`` to :class:`AutospeculativeDiffusionSampler`, and
-:class:`SpeculativeDiffusionSteps` (``log_accept``, ``reflect``), passed as
-``steps=`` to :class:`SpeculativeDiffusionSampler`.
+:class:`SpeculativeDiffusionSteps` (``log_accept``, ``reflect``; defined in
+:mod:`samplers.speculative_chain`), passed as ``steps=`` to
+:class:`SpeculativeDiffusionSampler`.
 
 """
 
