@@ -1,8 +1,10 @@
 """Round and query scaling of the discrete samplers (issue 7, item 5).
 
 For every family and sampler, n = 2^6, 2^7, ... until the time budget runs out:
-mean and median rounds per sample with 95% bootstrap intervals, mean
-queries / (n log2 n), and a least-squares exponent of mean rounds in n (log-log).
+mean and median rounds per sample with 95% bootstrap intervals, the 99th percentile
+and the maximum (flagged when above the sequential sampler's n rounds), mean
+queries / (n log2 n), and a least-squares exponent of mean rounds in n (log-log)
+with its 95% interval.
 Prints tables, writes ``benchmarks/results/rounds.json`` and the log-log figure
 ``benchmarks/results/rounds.png``.
 
@@ -90,6 +92,14 @@ def _exponent(ns: list[int], means: list[float]) -> float | None:
     return fit_power_law(ns, means).gamma if len(ns) >= 2 else None
 
 
+def _interval(ns: list[int], means: list[float]) -> list[float] | None:
+    """95% interval of the fitted exponent; None with fewer than three points."""
+    if len(ns) < 3:
+        return None
+    f = fit_power_law(ns, means)
+    return [f.gamma_low, f.gamma_high]
+
+
 def num_samples(n: int, quick: bool) -> int:
     if quick:
         return 50
@@ -160,7 +170,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "family": fam, "sampler": sname, "n": n, "num": int(num),
                     "mean_rounds": float(rounds.mean()), "mean_ci": [lo_m, hi_m],
                     "median_rounds": float(np.median(rounds)), "median_ci": [lo_md, hi_md],
+                    "p99_rounds": float(np.percentile(rounds, 99)),
                     "max_rounds": int(rounds.max()),
+                    "max_exceeds_sequential": bool(rounds.max() > n),
                     "mean_queries": float(queries.mean()),
                     "queries_per_nlogn": float(queries.mean() / (n * math.log2(n))),
                     "seconds": secs,
@@ -189,6 +201,7 @@ def exponents_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
             exponents[f"{fam} | {sname}"] = {
                 "exponent_all": _exponent(ns, means),
                 "exponent_last3": _exponent(ns[-3:], means[-3:]),
+                "exponent_interval": _interval(ns, means),
                 "n_range": [min(ns), max(ns)] if ns else None,
             }
     return exponents
@@ -214,6 +227,8 @@ def print_tables(rows: list[dict[str, Any]], exponents: dict[str, Any]) -> None:
     ns = sorted({r["n"] for r in rows})
     for title, key, fmt in (("mean rounds", "mean_rounds", "{:9.1f}"),
                             ("median rounds", "median_rounds", "{:9.1f}"),
+                            ("99th percentile of rounds", "p99_rounds", "{:9.1f}"),
+                            ("maximum rounds (* above the sequential n)", "max_rounds", "{:9}"),
                             ("queries / (n log2 n)", "queries_per_nlogn", "{:9.3f}")):
         print(f"\n## {title}\n")
         print(f"| {'family':22s} | {'sampler':14s} | " + " | ".join(f"{n:>9d}" for n in ns) + " |")
@@ -222,7 +237,11 @@ def print_tables(rows: list[dict[str, Any]], exponents: dict[str, Any]) -> None:
             for sname in SAMPLERS:
                 cells = {r["n"]: r[key] for r in rows
                          if r["family"] == fam and r["sampler"] == sname}
-                vals = [fmt.format(cells[n]) if n in cells else f"{'-':>9s}" for n in ns]
+                flag = {r["n"]: r.get("max_exceeds_sequential", False) and key == "max_rounds"
+                        for r in rows if r["family"] == fam and r["sampler"] == sname}
+                vals = [(f"{str(cells[n]) + ('*' if flag[n] else ''):>9s}" if key == "max_rounds"
+                         else fmt.format(cells[n])) if n in cells else f"{'-':>9s}"
+                        for n in ns]
                 print(f"| {fam:22s} | {sname:14s} | " + " | ".join(vals) + " |")
     print("\n## mean-rounds 95% bootstrap intervals at the largest n per cell\n")
     for fam in FAMILIES:
@@ -235,12 +254,14 @@ def print_tables(rows: list[dict[str, Any]], exponents: dict[str, Any]) -> None:
                       f"{r['median_rounds']:.1f} "
                       f"[{r['median_ci'][0]:.1f}, {r['median_ci'][1]:.1f}]")
     print("\n## fitted exponent of mean rounds in n (least squares, log-log)\n")
-    print(f"| {'family | sampler':40s} | all n | last 3 n | n range |")
-    print("|---|---|---|---|")
+    print(f"| {'family | sampler':40s} | all n | 95% interval | last 3 n | n range |")
+    print("|---|---|---|---|---|")
     for key, e in exponents.items():
         a = "-" if e["exponent_all"] is None else f"{e['exponent_all']:.3f}"
         b = "-" if e["exponent_last3"] is None else f"{e['exponent_last3']:.3f}"
-        print(f"| {key:40s} | {a:>5s} | {b:>8s} | {e['n_range']} |")
+        iv = e.get("exponent_interval")
+        c = "-" if iv is None else f"[{iv[0]:.3f}, {iv[1]:.3f}]"
+        print(f"| {key:40s} | {a:>5s} | {c:>12s} | {b:>8s} | {e['n_range']} |")
 
 
 def plot(rows: list[dict[str, Any]], path: pathlib.Path) -> None:
@@ -260,13 +281,22 @@ def plot(rows: list[dict[str, Any]], path: pathlib.Path) -> None:
             m = np.array([r["mean_rounds"] for r in sel])
             lo = np.array([r["mean_ci"][0] for r in sel])
             hi = np.array([r["mean_ci"][1] for r in sel])
-            ax.errorbar(ns, m, yerr=[m - lo, hi - m], marker="o", ms=3, capsize=2, label=sname)
+            line = ax.errorbar(ns, m, yerr=[m - lo, hi - m], marker="o", ms=3, capsize=2,
+                               label=f"{sname} mean")
+            color = line[0].get_color()
+            ax.plot(ns, [r["median_rounds"] for r in sel], "x", color=color, ms=4)
+            if all("p99_rounds" in r for r in sel):
+                ax.plot(ns, [r["p99_rounds"] for r in sel], ":", color=color, lw=1)
+            ax.plot(ns, [r["max_rounds"] for r in sel], "--", color=color, lw=0.8)
+        top = sorted({r["n"] for r in rows if r["family"] == fam})
+        ax.plot(top, top, "k-", lw=0.6, alpha=0.5, label="sequential (n)")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_title(fam, fontsize=9)
         ax.set_xlabel("n")
         ax.grid(True, which="both", alpha=0.3)
-    np.atleast_1d(axes)[0].set_ylabel("mean rounds per sample (95% CI)")
+    np.atleast_1d(axes)[0].set_ylabel("rounds per sample: mean (95% CI), x median, "
+                                      ": p99, -- max")
     np.atleast_1d(axes)[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -12,9 +12,17 @@ from distributions.adapters import (
     vp_prediction,
     vp_time,
 )
-from distributions.base import MASK, DiffusionOracle, DiscreteOracle, Enumerable, PositionalOracle
+from distributions.base import (
+    MASK,
+    DiffusionOracle,
+    DiscreteOracle,
+    Enumerable,
+    PositionalOracle,
+    ScoreTarget,
+)
 from distributions.diffusion import FiniteSet, GaussianMixture
 from distributions.families import hardcore, ising, potts, random_table
+from distributions.hypercube import HypercubeMixture
 from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts, Product
 from distributions.table import TableDistribution
 from distributions.trained import TrainedMaskedModel, train_masked_mlp
@@ -25,6 +33,8 @@ __all__ = [
     "PositionalOracle",
     "Enumerable",
     "DiffusionOracle",
+    "ScoreTarget",
+    "HypercubeMixture",
     "TableDistribution",
     "TrainedMaskedModel",
     "train_masked_mlp",

@@ -25,6 +25,7 @@ __all__ = [
     "PositionalOracle",
     "Enumerable",
     "DiffusionOracle",
+    "ScoreTarget",
 ]
 
 #: Value marking a masked (unrevealed) position in a context.
@@ -125,4 +126,18 @@ class DiffusionOracle(Protocol):
 
     def denoise(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
         """``E[Y | tY + B_t = x]`` for ``t`` of shape (B,) and ``x`` of shape (B, dim)."""
+        ...
+
+
+@runtime_checkable
+class ScoreTarget(Protocol):
+    """An unnormalised target ``pi`` on ``R^dim`` given by its score (Langevin samplers).
+
+    :class:`distributions.diffusion.GaussianMixture` implements it.
+    """
+
+    dim: int
+
+    def grad_logpdf(self, y: np.ndarray) -> np.ndarray:
+        """``grad log pi`` at the rows of ``y`` (shape (B, dim)); shape (B, dim)."""
         ...

@@ -27,6 +27,7 @@ from samplers.diffusion import (
     SpeculativeDiffusionSampler,
     SpeculativeDiffusionSteps,
 )
+from samplers.langevin import LangevinSampler, SpeculativeLangevinSampler
 from samplers.oracle import CountingOracle
 from samplers.sequential import SequentialSampler
 
@@ -57,4 +58,6 @@ __all__ = [
     "EulerLocalizationSampler",
     "AutospeculativeDiffusionSampler",
     "SpeculativeDiffusionSampler",
+    "LangevinSampler",
+    "SpeculativeLangevinSampler",
 ]

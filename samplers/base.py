@@ -200,6 +200,11 @@ class SampleResult:
         (e.g. the diffusion samplers).
     aux : mapping of str to ndarray
         Sampler-specific extra outputs (e.g. ``"path_end"`` for diffusion).
+    draft_queries : ndarray of int, shape (num,), optional
+        Rows evaluated by a separate draft model for each sample (speculative
+        samplers with a draft; all zeros for a frozen draft, which calls no model);
+        not included in ``queries``, which counts the target oracle only. ``None``
+        for samplers without a draft.
     """
 
     samples: np.ndarray
@@ -208,6 +213,7 @@ class SampleResult:
     trace: SamplerTrace | None = None
     aux: Mapping[str, np.ndarray] = field(default_factory=dict)
     orders: np.ndarray | None = None
+    draft_queries: np.ndarray | None = None
 
 
 @runtime_checkable

@@ -1,8 +1,9 @@
 """Diffusion samplers on the stochastic-localization chain (DESIGN 5).
 
-Why this module is long (about 890 lines): the three samplers share the grid, the
-drift wrapper and the budget base class; a split by sampler is left to a later change
-(issue 11).
+Why this module is long (about 820 lines): the three samplers share the grid, the
+drift wrapper and the budget base class; the speculative chain's kernel is in
+:mod:`samplers.speculative_chain` (shared with :mod:`samplers.langevin`), a further
+split by sampler is left to a later change (issue 11).
 
 All three samplers target the law of the *discretised* chain on a
 :class:`LocalizationGrid` ``0 = t_0 < ... < t_N = T``::
@@ -31,13 +32,15 @@ thread of a POSIX system an interval timer also interrupts a long oracle call (s
 Strategies (public seams; the wrong variants of :mod:`verify.mutants` override one
 method): :class:`AutospecDiffusionSteps` (``path_loglik``, ``right_start``), passed
 as ``steps=`` to :class:`AutospeculativeDiffusionSampler`, and
-:class:`SpeculativeDiffusionSteps` (``log_accept``, ``reflect``), passed as
-``steps=`` to :class:`SpeculativeDiffusionSampler`.
+:class:`SpeculativeDiffusionSteps` (``log_accept``, ``reflect``; defined in
+:mod:`samplers.speculative_chain`), passed as ``steps=`` to
+:class:`SpeculativeDiffusionSampler`.
 
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 from collections.abc import Iterator
@@ -49,6 +52,7 @@ from distributions.base import DiffusionOracle
 from distributions.errors import BudgetExceededError, OracleError, ParameterError
 from distributions.validation import check_float, check_int
 from samplers.base import Budget, RandomSource, SampleResult, as_random_source, check_budget
+from samplers.speculative_chain import SpeculativeDiffusionSteps, check_steps, speculative_chain
 
 __all__ = [
     "LocalizationGrid",
@@ -301,32 +305,6 @@ class AutospecDiffusionSteps:
         return f"{type(self).__name__}()"
 
 
-class SpeculativeDiffusionSteps:
-    """The steps of :class:`SpeculativeDiffusionSampler` that a variant may change
-    (its ``steps=`` strategy); the defaults are the exact algorithm."""
-
-    def log_accept(self, z: np.ndarray, dvec: np.ndarray) -> np.ndarray:
-        """``min(0, -<z, D> - |D|^2 / 2)``: log of the per-step acceptance probability."""
-        return np.minimum(0.0, -(z * dvec).sum(axis=-1) - 0.5 * (dvec * dvec).sum(axis=-1))
-
-    def reflect(self, z: np.ndarray, e: np.ndarray) -> np.ndarray:
-        """Householder reflection ``z - 2 <e, z> e`` of the rejected draft noise."""
-        return z - 2.0 * (z * e).sum(axis=-1, keepdims=True) * e
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
-def _check_steps(steps: Any, kind: type) -> Any:
-    if steps is None:
-        return kind()
-    if not isinstance(steps, kind):
-        raise ParameterError(
-            f"`steps` must be a {kind.__name__} instance; got {type(steps).__name__}."
-        )
-    return steps
-
-
 class AutospeculativeDiffusionSampler(_DiffusionBase):
     """Sequence-level autospeculation over the time steps of the chain (DESIGN 4.2, 5).
 
@@ -380,7 +358,7 @@ class AutospeculativeDiffusionSampler(_DiffusionBase):
         timeout: float | None = None,
         steps: AutospecDiffusionSteps | None = None,
     ) -> None:
-        self.steps: AutospecDiffusionSteps = _check_steps(steps, AutospecDiffusionSteps)
+        self.steps: AutospecDiffusionSteps = check_steps(steps, AutospecDiffusionSteps)
         super().__init__(oracle, grid, max_rounds=max_rounds, timeout=timeout)
         if rho is None:
             rho = 1.0 / max(1.0, math.log2(self._N))
@@ -746,13 +724,20 @@ class SpeculativeDiffusionSampler(_DiffusionBase):
     """Per-step speculative sampling with a reflection coupling (Galashov et al. 2025).
 
     From a window start ``x_s`` with known drift ``m_s`` it drafts ``L = window``
-    steps with the frozen drift, evaluates the target drift at every drafted state
-    in one round (the last one is the next window's drift), and accepts step ``k``
-    with probability ``min(1, exp(-<z, D> - |D|^2 / 2))``, ``z = xi_k``,
-    ``D = sqrt(h_k) (m_s - f(t_k, x_k))`` (draft minus target mean over
+    steps, evaluates the target drift at every drafted state in one round (the last
+    one is the next window's drift), and accepts step ``k`` with probability
+    ``min(1, exp(-<z, D> - |D|^2 / 2))``, ``z = xi_k``,
+    ``D = sqrt(h_k) (g_k - f(t_k, x_k))`` (draft minus target mean over
     ``sigma = sqrt(h_k)``). At the first rejection it outputs the reflection
     ``x_k + h_k f(t_k, x_k) + sigma (z - 2 <e, z> e)``, ``e = D / |D|``, and restarts
-    the window there (one more round for the new drift).
+    the window there (one more round for the new drift). The kernel is
+    :func:`samplers.speculative_chain.speculative_chain`.
+
+    The draft drift ``g_k``: step 0 of a window uses the known target drift ``m_s``;
+    the later steps use ``m_s`` again (``draft=None``, the training-free
+    frozen-target draft) or the independent draft model's ``draft.denoise(t_k, x_k)``
+    at the drafted state. The output law is the Euler chain's for any draft; the
+    draft changes the cost only.
 
     Parameters
     ----------
@@ -760,6 +745,12 @@ class SpeculativeDiffusionSampler(_DiffusionBase):
     grid : LocalizationGrid or array_like of times
     window : int
         Drafted steps per window, ``>= 1``.
+    draft : DiffusionOracle, optional
+        Independent draft model (a cheaper denoiser of the same ``dim``), called
+        once per drafted step after the first, sequentially within a window; its
+        rows are counted in ``SampleResult.draft_queries``, not in ``rounds`` or
+        ``queries`` (which count the target). ``None`` (default): frozen draft, no
+        draft call (``draft_queries`` is then all zeros).
     max_rounds : int, optional
         Round budget, ``>= 1``: :meth:`sample` raises
         :class:`~distributions.errors.BudgetExceededError` as soon as one sample's
@@ -786,103 +777,45 @@ class SpeculativeDiffusionSampler(_DiffusionBase):
         grid: Any,
         *,
         window: int,
+        draft: DiffusionOracle | None = None,
         max_rounds: int | None = None,
         timeout: float | None = None,
         steps: SpeculativeDiffusionSteps | None = None,
     ) -> None:
-        self.steps: SpeculativeDiffusionSteps = _check_steps(steps, SpeculativeDiffusionSteps)
+        self.steps: SpeculativeDiffusionSteps = check_steps(steps, SpeculativeDiffusionSteps)
         super().__init__(oracle, grid, max_rounds=max_rounds, timeout=timeout)
         self.window = check_int("window", window, low=1)
+        self.draft: _Drift | None = None
+        if draft is not None:
+            try:
+                self.draft = _Drift(draft)
+            except ParameterError as exc:
+                raise ParameterError(str(exc).replace("`oracle", "`draft")) from exc
+            if self.draft.dim != self.dim:
+                raise ParameterError(
+                    f"`draft.dim` must equal `oracle.dim` = {self.dim}; got {self.draft.dim}."
+                )
 
     def sample(self, num: int, *, rng: Any = None) -> SampleResult:
-        """Draw ``num`` exact chain outputs with per-sample rounds and queries."""
+        """Draw ``num`` exact chain outputs with per-sample rounds and queries (target)
+        and draft queries."""
         num = check_int("num", num, low=0)
         src = as_random_source(rng)
-        d, n_steps, w = self.dim, self._N, self.window
-        times, hs = self._t, self._h
+        n_steps = self._N
         pos = np.zeros(num, dtype=np.int64)
 
         def describe() -> str:
             least = int(pos.min()) if num else n_steps
-            return (f"window = {w}; {int((pos >= n_steps).sum())} of {num} chains complete, "
-                    f"the least advanced at step {least} of N = {n_steps}")
+            return (f"window = {self.window}; {int((pos >= n_steps).sum())} of {num} chains "
+                    f"complete, the least advanced at step {least} of N = {n_steps}")
 
         with self._budget(describe) as budget:
-            x = np.zeros((num, d))
-            m = self.oracle(np.zeros(num), x)
-            rounds = np.ones(num, dtype=np.int64)
-            queries = np.ones(num, dtype=np.int64)
-            rec_d: list[np.ndarray] = []
-            rec_a: list[np.ndarray] = []
-            rec_s: list[np.ndarray] = []
-            rec_k: list[np.ndarray] = []
-            while True:
-                idx = np.flatnonzero(pos < n_steps)
-                if not idx.size:
-                    break
-                budget.check_time()
-                s = pos[idx]
-                lens = np.minimum(w, n_steps - s)
-                lmax = int(lens.max())
-                kk = np.arange(lmax)
-                valid = kk[None, :] < lens[:, None]
-                step = np.minimum(s[:, None] + kk[None, :], n_steps - 1)
-                h = np.where(valid, hs[step], 0.0)
-                sh = np.sqrt(h)
-                xi = src.normal((idx.size, lmax, d))
-                ms = m[idx]
-                delta = h[:, :, None] * ms[:, None, :] + sh[:, :, None] * xi
-                path = x[idx][:, None, :] + np.cumsum(delta, axis=1)  # x_{s+1..s+lmax}
-                fv = np.zeros((idx.size, lmax, d))
-                tq = times[np.minimum(s[:, None] + kk[None, :] + 1, n_steps)]
-                fv[valid] = self.oracle(tq[valid], path[valid])
-                rounds[idx] += 1
-                queries[idx] += lens
-                targets = np.concatenate([ms[:, None, :], fv[:, :-1]], axis=1)  # f at x_{s+k}
-                dvec = sh[:, :, None] * (ms[:, None, :] - targets)
-                logp = np.where(valid, self.steps.log_accept(xi, dvec), 0.0)
-                acc = src.coin(logp.reshape(-1)).reshape(idx.size, lmax) | ~valid
-                rejected = ~acc.all(axis=1)
-                kstar = np.where(rejected, np.argmax(~acc, axis=1), lens)
-                # per-step records: evaluated steps k < kstar + 1 (rejection included), D != 0
-                dn = np.sqrt((dvec * dvec).sum(axis=2))
-                seen = valid & (kk[None, :] <= kstar[:, None]) & (dn > 0)
-                rec_d.append(dn[seen])
-                rec_a.append(acc[seen])
-                rec_s.append(np.broadcast_to(idx[:, None], seen.shape)[seen])
-                rec_k.append((s[:, None] + kk[None, :])[seen])
-                # all accepted: move to the window end, drift already known
-                ok = ~rejected
-                rows = np.flatnonzero(ok)
-                last = lens[rows] - 1
-                x[idx[rows]] = path[rows, last]
-                m[idx[rows]] = fv[rows, last]
-                pos[idx[rows]] = s[rows] + lens[rows]
-                # first rejection at kstar: reflect, restart there
-                rows = np.flatnonzero(rejected)
-                if rows.size:
-                    k = kstar[rows]
-                    xk = np.where(
-                        (k == 0)[:, None], x[idx[rows]], path[rows, np.maximum(k - 1, 0)]
-                    )
-                    hk = h[rows, k]
-                    dk = dvec[rows, k]
-                    e = dk / np.sqrt((dk * dk).sum(axis=1, keepdims=True))
-                    zr = self.steps.reflect(xi[rows, k], e)
-                    xnew = xk + hk[:, None] * targets[rows, k] + np.sqrt(hk)[:, None] * zr
-                    newpos = s[rows] + k + 1
-                    x[idx[rows]] = xnew
-                    pos[idx[rows]] = newpos
-                    m[idx[rows]] = self.oracle(times[newpos], xnew)
-                    rounds[idx[rows]] += 1
-                    queries[idx[rows]] += 1
-                if budget.max_rounds is not None:
-                    worst = int(idx[np.argmax(rounds[idx])])
-                    budget.check_rounds(int(rounds[worst]), f"sample {worst}")
-            return self._result(
-                x, m.copy(), rounds, queries,
-                step_dnorm=np.concatenate(rec_d) if rec_d else np.zeros(0),
-                step_accepted=np.concatenate(rec_a) if rec_a else np.zeros(0, dtype=bool),
-                step_sample=np.concatenate(rec_s) if rec_s else np.zeros(0, dtype=np.int64),
-                step_index=np.concatenate(rec_k) if rec_k else np.zeros(0, dtype=np.int64),
+            x0 = np.zeros((num, self.dim))
+            m0 = self.oracle(np.zeros(num), x0)
+            run = speculative_chain(
+                self.oracle, self.draft, self._t, self._h, x0, m0, window=self.window,
+                src=src, budget=budget, steps=self.steps, positions=pos,
             )
+        # the last verification evaluated f(t_N, x_N): the output costs no query
+        res = self._result(run.x, run.drift, run.rounds + 1, run.queries + 1, **run.records)
+        return dataclasses.replace(res, draft_queries=run.draft_queries)

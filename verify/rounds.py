@@ -3,10 +3,14 @@
 :func:`rounds_scaling` runs each parallel sampler of :mod:`samplers.catalogue` on the
 rounds target family (:data:`samplers.catalogue.ROUNDS_TARGET`, the 1-d Ising chain:
 exact conditionals, no table) for growing ``n`` and returns a typed
-:class:`RoundsScalingResult`: per sampler the measured points, the fit
-``rounds ~ c n**gamma`` (:func:`verify.fits.fit_power_law`) and the check "mean rounds
-below ``n`` at the largest ``n``" (a :class:`~verify.results.CheckResult`). The
-report's records, tables and figure are built downstream (``reports``).
+:class:`RoundsScalingResult`: per sampler the measured points (mean rounds with its
+95% interval, median, 99th percentile and maximum, against the sequential sampler's
+``n`` rounds), the fit ``rounds ~ c n**gamma`` (:func:`verify.fits.fit_power_law`)
+and the check "sublinear": the upper end of the fitted exponent's 95% interval is
+below 1 (a :class:`~verify.results.CheckResult`). A point whose maximum rounds exceed
+``n`` (the sequential sampler's rounds) is flagged: a parallel sampler's tail can be
+worse than the sequential chain even when its mean is far below it. The report's
+records, tables and figure are built downstream (``reports``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+from scipy import stats
 
 from distributions.errors import ParameterError
 from distributions.validation import check_int
@@ -25,7 +30,9 @@ from samplers.catalogue import ROUNDS_TARGET, make_sampler, parallel_samplers
 from verify.fits import PowerLawFit, fit_power_law
 from verify.results import ResultBase, to_plain
 
-__all__ = ["RoundsPoint", "RoundsScalingResult", "SamplerScaling", "rounds_scaling"]
+__all__ = [
+    "RoundsPoint", "RoundsScalingResult", "SamplerScaling", "rounds_point", "rounds_scaling",
+]
 
 
 class ProgressBar(Protocol):
@@ -52,6 +59,15 @@ class RoundsPoint:
         Mean oracle queries per sample.
     seconds : float
         Wall time of the sampler call (rounded to milliseconds).
+    mean_low, mean_high : float
+        95% Student-t interval of the mean rounds (``mean +- t se``).
+    median_rounds, p99_rounds : float
+        Median and 99th percentile (linear interpolation) of the rounds per sample.
+    sequential_rounds : int
+        Rounds of the sequential sampler on the same target (``n``).
+    exceeds_sequential : bool
+        ``max_rounds > sequential_rounds``: some sample took more rounds than the
+        sequential sampler takes for every sample.
     """
 
     n: int
@@ -61,15 +77,23 @@ class RoundsPoint:
     max_rounds: float
     mean_queries: float
     seconds: float
+    mean_low: float
+    mean_high: float
+    median_rounds: float
+    p99_rounds: float
+    sequential_rounds: int
+    exceeds_sequential: bool
 
 
 @dataclass(frozen=True, kw_only=True)
 class SamplerScaling(ResultBase):
-    """One sampler's scaling and the check "mean rounds below ``n`` at the largest ``n``".
+    """One sampler's scaling and the check "sublinear": the fitted exponent's 95%
+    interval lies below 1.
 
-    ``statistic`` is the mean rounds per sample at the largest ``n`` (``pvalue``,
-    ``alpha`` and ``detectable_tv`` are ``nan``: a measurement, not a statistical
-    test); ``passed`` when it is below that ``n``.
+    ``statistic`` is the fitted exponent ``gamma`` of mean rounds in ``n``
+    (``pvalue``, ``alpha`` and ``detectable_tv`` are ``nan``: an interval estimate,
+    not a test of a stated size); ``passed`` when ``fit.gamma_high < 1``. With fewer
+    than three lengths the interval is undefined and the status is ``no-power``.
 
     Attributes
     ----------
@@ -80,7 +104,9 @@ class SamplerScaling(ResultBase):
     largest_n : int
     points : tuple of RoundsPoint
     fit : PowerLawFit
-        ``mean rounds ~ c n**gamma``.
+        ``mean rounds ~ c n**gamma`` with the 95% interval of ``gamma``.
+    exceeds_sequential_at : tuple of int
+        The lengths ``n`` at which the maximum rounds exceeded ``n``.
     """
 
     sampler: str
@@ -88,6 +114,7 @@ class SamplerScaling(ResultBase):
     largest_n: int
     points: tuple[RoundsPoint, ...]
     fit: PowerLawFit
+    exceeds_sequential_at: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +149,42 @@ class RoundsScalingResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of every field."""
         return to_plain(self)
+
+
+def rounds_point(n: int, rounds: Any, queries: Any, sequential: int,
+                 seconds: float) -> RoundsPoint:
+    """The summary of one sampler's rounds (and queries) per sample at one ``n``.
+
+    Parameters
+    ----------
+    n : int
+    rounds, queries : array_like, shape (num,)
+        Per-sample rounds and queries (at least one sample).
+    sequential : int
+        The sequential sampler's rounds on the same target.
+    seconds : float
+
+    Examples
+    --------
+    >>> p = rounds_point(4, [1, 2, 3, 10], [4, 4, 4, 4], 4, 0.0)
+    >>> p.median_rounds, p.max_rounds, p.exceeds_sequential
+    (2.5, 10.0, True)
+    """
+    r = np.asarray(rounds, dtype=float)
+    qv = np.asarray(queries, dtype=float)
+    if r.ndim != 1 or r.size < 1 or qv.shape != r.shape:
+        raise ParameterError(f"`rounds` and `queries` must be 1-d of the same positive length; "
+                             f"got shapes {r.shape} and {qv.shape}.")
+    mean = float(r.mean())
+    se = float(r.std(ddof=1) / np.sqrt(r.size)) if r.size > 1 else 0.0
+    half = float(stats.t.ppf(0.975, r.size - 1)) * se if r.size > 1 else math.nan
+    top = float(r.max())
+    return RoundsPoint(
+        n=int(n), num_samples=int(r.size), mean_rounds=mean, se_rounds=se, max_rounds=top,
+        mean_queries=float(qv.mean()), seconds=float(seconds), mean_low=mean - half,
+        mean_high=mean + half, median_rounds=float(np.median(r)),
+        p99_rounds=float(np.percentile(r, 99)), sequential_rounds=int(sequential),
+        exceeds_sequential=top > sequential)
 
 
 def _iv(samplers: Any, seed: Any, num: Any) -> tuple[list[str], int, int | None]:
@@ -191,19 +254,19 @@ def rounds_scaling(
             secs = time.perf_counter() - t0
             r = np.asarray(res.rounds, dtype=float)
             qv = np.asarray(res.queries, dtype=float)
-            se = float(r.std(ddof=1) / np.sqrt(r.size)) if r.size > 1 else 0.0
-            points.append(RoundsPoint(n=n, num_samples=num, mean_rounds=float(r.mean()),
-                                      se_rounds=se, max_rounds=float(np.max(r)),
-                                      mean_queries=float(qv.mean()), seconds=round(secs, 3)))
+            points.append(rounds_point(n, r, qv, n, round(secs, 3)))
             if bar is not None:
                 bar.update()
         fit = fit_power_law(ns, [p.mean_rounds for p in points])
-        last = points[-1].mean_rounds
+        defined = math.isfinite(fit.gamma_high)
+        passed = defined and fit.gamma_high < 1.0
         out.append(SamplerScaling(
-            passed=last < ns[-1], statistic=last, pvalue=math.nan, alpha=math.nan,
-            num_samples=num, detectable_tv=math.nan, seed=seed, method="rounds-sublinear",
+            passed=passed, statistic=fit.gamma, pvalue=math.nan, alpha=math.nan,
+            num_samples=num, detectable_tv=math.nan, seed=seed, method="rounds-exponent",
+            status="pass" if passed else ("fail" if defined else "no-power"),
             sampler=name, target=ROUNDS_TARGET.label, largest_n=ns[-1],
-            points=tuple(points), fit=fit))
+            points=tuple(points), fit=fit,
+            exceeds_sequential_at=tuple(p.n for p in points if p.exceeds_sequential)))
     if bar is not None:
         bar.close()
     return RoundsScalingResult(target=ROUNDS_TARGET.label, ns=tuple(ns), num_samples=num,

@@ -201,23 +201,33 @@ def test_diffusion_records_keep_the_status_resolution_and_notes_of_the_check(mon
 
 def test_rounds_records_are_informational_and_name_the_fit():
     """The rounds stage's records come from the typed result of rounds_scaling through
-    to_record: a sampler not sublinear at this size is a warning, not a failure; the
-    section carries the points, the fit and the figure."""
+    to_record: a sampler whose fitted exponent's 95% interval is not below 1 is a
+    warning, not a failure; a maximum above the sequential n is flagged; the section
+    carries the points (mean with interval, median, p99, max), the fit and the figure."""
     from verify.rounds import rounds_scaling
 
     res = rounds_scaling(["agr24"], quick=True, seed=3, num=4)
     out = V.rounds_output(res)
-    (rec,) = out.checks
+    rec, top = out.checks
     assert rec["id"] == "rounds/agr24/sublinear" and rec["severity"] == "info"
     assert rec["status"] == ("pass" if res.samplers[0].passed else "warn")
     assert "pvalue" not in rec and "alpha" not in rec and rec["num_samples"] == 4
-    assert "fit rounds ~" in rec["detail"]
+    assert "fit rounds ~" in rec["detail"] and "95% interval of the exponent" in rec["detail"]
+    assert top["id"] == "rounds/agr24/max-within-sequential"
+    assert top["status"] == ("warn" if res.samplers[0].exceeds_sequential_at else "pass")
     (sec,) = out.sections
-    assert len(sec["tables"][0]["rows"]) == len(res.ns)
+    table = sec["tables"][0]
+    assert len(table["rows"]) == len(res.ns)
+    for col in ("95% interval", "median", "p99", "max rounds", "max > n"):
+        assert col in table["columns"]
     assert sec["figures"][0]["series"][1]["y"] == [p.mean_rounds for p in res.samplers[0].points]
     failing = type(res.samplers[0])(**{**vars(res.samplers[0]), "passed": False, "status": ""})
     bad = V.rounds_output(type(res)(**{**vars(res), "samplers": (failing,)}))
     assert bad.checks[0]["status"] == "warn" and bad.checks[0]["passed"] is False
+    over = type(res.samplers[0])(**{**vars(res.samplers[0]), "exceeds_sequential_at": (8,)})
+    flagged = V.rounds_output(type(res)(**{**vars(res), "samplers": (over,)}))
+    assert flagged.checks[1]["status"] == "warn" and "exceed n at n = 8" in \
+        flagged.checks[1]["detail"]
 
 
 def test_user_model_stage_is_registered_with_its_alpha_share():

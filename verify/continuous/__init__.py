@@ -13,6 +13,9 @@ One module per check (:mod:`~verify.continuous.two_sample`,
   linear-Gaussian; exact mean and covariance of ``x_N`` and of the output
   ``f(T, x_N)`` (:func:`gaussian_chain_moments`), Mahalanobis / chi-square and
   whitened KS tests.
+- :func:`check_gaussian_ula`: for a Gaussian target the unadjusted Langevin chain
+  is linear-Gaussian; exact mean and covariance of every step
+  (:func:`ula_gaussian_moments`), the same tests on ``x_N``.
 - :func:`check_stein_discrepancy`: kernel Stein discrepancy of samples against a
   target with a closed-form score (a :class:`~distributions.diffusion.GaussianMixture`),
   wild-bootstrap null.
@@ -47,6 +50,7 @@ from __future__ import annotations
 
 from verify.continuous.acceptance import check_speculative_acceptance
 from verify.continuous.gaussian_chain import check_gaussian_chain, gaussian_chain_moments
+from verify.continuous.langevin_chain import check_gaussian_ula, ula_gaussian_moments
 from verify.continuous.results import (
     AcceptanceResult,
     GaussianChainResult,
@@ -66,6 +70,8 @@ __all__ = [
     "check_same_law",
     "check_gaussian_chain",
     "gaussian_chain_moments",
+    "check_gaussian_ula",
+    "ula_gaussian_moments",
     "check_stein_discrepancy",
     "check_speculative_acceptance",
     "energy_distance_test",

@@ -53,6 +53,7 @@ from verify.mutants.diffusion import (
     RightHalfFromProposal,
     WrongReflection,
 )
+from verify.mutants.langevin import LANGEVIN_MUTANTS, UnsharedDraftNoise
 from verify.mutants.matrix import (
     MutationCell,
     MutationMatrix,
@@ -94,6 +95,8 @@ __all__ = [
     "MissingHalfNormSquared",
     "DIFFUSION_MUTANTS",
     "DIFFUSION_MUTANT_CHECKS",
+    "LANGEVIN_MUTANTS",
+    "UnsharedDraftNoise",
     "diffusion_mutation_matrix",
     "SOURCE_MUTANTS",
     "SOURCE_MUTANT_DETECTION",

@@ -52,6 +52,8 @@ Modules
 ``tree``         :func:`recursion_levels`, :func:`tree_tv`
 ``checks``       the identity and bound checks, :func:`pinning_checks`
 ``round_bound``  :func:`check_round_bound`, :func:`trace_block_tv`
+``diffusion_tree`` :func:`diffusion_tree_budget`: the diffusion analogue (KL and TV
+                 of the frozen-drift speculation on every node of the time tree)
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ from verify.pinning.checks import (
     check_mutual_information_identity,
     check_tree_bound,
     pinning_checks,
+)
+from verify.pinning.diffusion_tree import (
+    DiffusionTreeBudget,
+    diffusion_tree_budget,
+    tree_nodes,
 )
 from verify.pinning.estimates import (
     block_tv_grid,
@@ -88,6 +95,9 @@ from verify.pinning.round_bound import check_round_bound, trace_block_tv
 from verify.pinning.tree import DEFAULT_ORDERS, recursion_levels, tree_tv
 
 __all__ = [
+    "DiffusionTreeBudget",
+    "diffusion_tree_budget",
+    "tree_nodes",
     "CONFIDENCE",
     "DEFAULT_ORDERS",
     "MAX_BLOCKS_PER_LEVEL",
