@@ -462,9 +462,17 @@ class AutospeculativeSampler:
     #: batch with an acceptance are discarded and not charged, so the output law and
     #: the per-sample cost are those of one batch at a time; set
     #: ``lookahead_rows = 0`` to evaluate exactly one batch per step (the exact-law
-    #: enumerator does). Look-ahead only cuts Python overhead in long tails.
+    #: enumerator does). Look-ahead only cuts Python overhead in long tails. It is
+    #: also bounded in memory: every trial holds its own context and speculation rows
+    #: (``n + (b - a) * q`` entries), and a step adds a look-ahead batch only while its
+    #: trials hold at most ``lookahead_cells / ceil(log2 n)`` entries, so that the
+    #: look-ahead of all nested residual loops together (at most ``ceil(log2 n)``
+    #: levels) holds at most ``lookahead_cells`` entries (2**24: 128 MiB of int64 /
+    #: float64). Without it a long target (n = 10**5) copied hundreds of full-length
+    #: contexts per level (1.26 GB peak for 4 samples of ``IsingChain(10**5)``).
     lookahead_rows: int = 256
     lookahead_trials: int = 64
+    lookahead_cells: int = 2**24
     #: The memoisation point (see :class:`BlockMemo`); ``None``: calls run as they are.
     memo: BlockMemo | None = None
     #: Budget of the running :meth:`sample` call (None outside it).
@@ -704,14 +712,19 @@ class AutospeculativeSampler:
         run = hits = 0  # trials evaluated and accepted so far (pooled over the calls)
         state = self._budget
         memo = self.memo
+        step_cells = self.lookahead_cells // max(1, math.ceil(math.log2(self.n)))
         while active.size:
             # the next batch, plus look-ahead batches while the pending work is small,
             # at most ~2 / (observed acceptance rate) trials per call (none at first)
             bounds = [self._next_batch(t)]
             width = bounds[0][1] - bounds[0][0] + 1
             cap = min(self.lookahead_trials, math.ceil(2 * run / hits) if hits else 2 * (t - 1))
+            cells = active.size * (self.n + L * self.q)  # per trial of every call
             while active.size * width < self.lookahead_rows and width < cap:
-                bounds.append(self._next_batch(bounds[-1][1] + 1))
+                nxt = self._next_batch(bounds[-1][1] + 1)
+                if cells * (nxt[1] - bounds[0][0] + 1) > step_cells:
+                    break
+                bounds.append(nxt)
                 width = bounds[-1][1] - bounds[0][0] + 1
             lo, hi = bounds[0][0], bounds[-1][1]
             t = hi + 1
