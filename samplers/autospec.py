@@ -528,7 +528,11 @@ class AutospeculativeSampler:
         -------
         SampleResult
             ``samples`` (num, n) int, per-sample ``rounds`` and ``queries``, and the
-            ``trace`` when the sampler was built with ``trace=True``.
+            ``trace`` when the sampler was built with ``trace=True``. ``aux`` holds the
+            guard's record of this call (:meth:`CountingOracle.record
+            <samplers.oracle.CountingOracle.record>`): ``oracle_calls`` and
+            ``oracle_rows`` actually made (look-ahead trials included) and
+            ``oracle_renormalized``, the rows the guard renormalised in float64.
 
         Raises
         ------
@@ -544,6 +548,7 @@ class AutospeculativeSampler:
             state = _BudgetState(budget, (0, self.n))  # no bookkeeping without a budget
             budget.describe = state.describe
         outer, self._budget = self._budget, state
+        before = self.oracle.record()
         try:
             with budget:
                 orders = resolve_orders(self.order, num, self.n, source)
@@ -565,7 +570,8 @@ class AutospeculativeSampler:
         samples = ctx  # every position of the root's context is MASK again here
         samples[np.arange(num)[:, None], orders] = y
         trace = recorder.build(orders, self.n) if recorder is not None else None
-        return SampleResult(samples=samples, rounds=rounds, queries=queries, trace=trace)
+        return SampleResult(samples=samples, rounds=rounds, queries=queries, trace=trace,
+                            aux=self.oracle.record_since(before))
 
     # ------------------------------------------------------------------ steps
     def _next_batch(self, t: int) -> tuple[int, int]:

@@ -181,6 +181,21 @@ class CountingOracle:
         self.dtype: str | None = None
         self.tol: float | None = None
 
+    def record(self) -> dict[str, np.ndarray]:
+        """The guard's call record so far: ``oracle_calls``, ``oracle_rows`` and
+        ``oracle_renormalized`` (rows renormalised in float64), as 0-d int arrays.
+
+        A sampler takes one before and after its ``sample()`` call and puts the
+        difference (:meth:`record_since`) in ``SampleResult.aux``.
+        """
+        return {"oracle_calls": np.array(self.calls), "oracle_rows": np.array(self.rows),
+                "oracle_renormalized": np.array(self.renormalized)}
+
+    def record_since(self, before: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The call record of the calls made since ``before`` (a :meth:`record`)."""
+        now = self.record()
+        return {k: now[k] - before[k] for k in now}
+
     def reset(self) -> None:
         """Zero the counters (the recorded dtype stays)."""
         self.calls = 0
