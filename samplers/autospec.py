@@ -455,10 +455,13 @@ class AutospeculativeSampler:
     #: residual would otherwise loop forever); exceeding it raises
     #: :class:`~distributions.errors.BudgetExceededError` (a ``RuntimeError``).
     max_trials: int = 10**7
-    #: Look-ahead: while fewer than ``lookahead_rows`` trials are pending in a
-    #: residual loop, the next batches are evaluated together, at most
-    #: ``lookahead_trials`` and at most ~2 / (observed acceptance rate) trials per
-    #: call (the first step of a loop runs one batch only). Trials past the first
+    #: Look-ahead: while the pending trials of a residual loop of block ``(a, b)``
+    #: need fewer than ``lookahead_rows`` oracle rows (about ``b - a`` per trial: the
+    #: chain rows of its two halves), the next batches are evaluated together, at
+    #: most ``lookahead_trials`` and at most ~2 / (observed acceptance rate) trials
+    #: per call (the first step of a loop runs one batch only). Counting rows, not
+    #: trials, keeps the discarded look-ahead rows few on long blocks (counting
+    #: trials, ``CurieWeiss(1024)`` evaluated 24 oracle rows per row charged). Trials past the first
     #: batch with an acceptance are discarded and not charged, so the output law and
     #: the per-sample cost are those of one batch at a time; set
     #: ``lookahead_rows = 0`` to evaluate exactly one batch per step (the exact-law
@@ -726,7 +729,7 @@ class AutospeculativeSampler:
             width = bounds[0][1] - bounds[0][0] + 1
             cap = min(self.lookahead_trials, math.ceil(2 * run / hits) if hits else 2 * (t - 1))
             cells = active.size * (self.n + L * self.q)  # per trial of every call
-            while active.size * width < self.lookahead_rows and width < cap:
+            while active.size * width * L < self.lookahead_rows and width < cap:
                 nxt = self._next_batch(bounds[-1][1] + 1)
                 if cells * (nxt[1] - bounds[0][0] + 1) > step_cells:
                     break
