@@ -1,6 +1,6 @@
 """Autospeculative sampler: recursive speculative rejection sampling (DESIGN 4.2).
 
-Why this module is long (about 790 lines): the kernel, its public seams
+Why this module is long (about 810 lines): the kernel, its public seams
 (:class:`SpeculativeSteps`, :class:`BlockMemo` and the call records) and its trace
 record are one algorithm whose parts change together.
 
