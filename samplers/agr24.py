@@ -320,6 +320,7 @@ class AGR24Sampler:
                     f"advanced has {least} of n = {n} coordinates fixed; most rounds used by "
                     f"a sample: {most}")
 
+        before = self.oracle.record()
         with Budget(type(self).__name__, self.max_rounds, self.timeout, describe) as budget:
             orders = resolve_orders(self.order, num, n, source)
             x = np.full((num, n), MASK, dtype=np.int64)
@@ -336,7 +337,8 @@ class AGR24Sampler:
                 if budget.max_rounds is not None:
                     worst = int(active[np.argmax(rounds[active])])
                     budget.check_rounds(int(rounds[worst]), f"sample {worst}")
-        return SampleResult(samples=x, rounds=rounds, queries=queries, orders=orders)
+        return SampleResult(samples=x, rounds=rounds, queries=queries, orders=orders,
+                            aux=self.oracle.record_since(before))
 
     # ------------------------------------------------------------------ kernel
     def _round_pair(

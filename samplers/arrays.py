@@ -37,6 +37,7 @@ unmasked position may be from its one-hot.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -114,6 +115,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+@functools.cache
+def _numpy_float(dtype: np.dtype) -> tuple[str, float]:
+    """Name and machine epsilon of a numpy floating dtype (cached: once per dtype)."""
+    return str(dtype), float(np.finfo(dtype).eps)
+
+
 def to_host(out: Any) -> HostAnswer:
     """Convert one oracle answer to a float64 numpy array, once, recording its dtype.
 
@@ -148,8 +155,8 @@ def to_host(out: Any) -> HostAnswer:
     if isinstance(out, np.ndarray):
         if out.dtype.kind != "f":  # left as is: the guard names the row it damages
             return HostAnswer(out, str(out.dtype), "numpy", math.nan)
-        return HostAnswer(out.astype(np.float64, copy=False), str(out.dtype), "numpy",
-                          float(np.finfo(out.dtype).eps))
+        name, eps = _numpy_float(out.dtype)
+        return HostAnswer(out.astype(np.float64, copy=False), name, "numpy", eps)
     import array_api_compat as compat
 
     if not compat.is_array_api_obj(out) or isinstance(out, np.generic):

@@ -1,6 +1,6 @@
 """Autospeculative sampler: recursive speculative rejection sampling (DESIGN 4.2).
 
-Why this module is long (about 790 lines): the kernel, its public seams
+Why this module is long (about 810 lines): the kernel, its public seams
 (:class:`SpeculativeSteps`, :class:`BlockMemo` and the call records) and its trace
 record are one algorithm whose parts change together.
 
@@ -455,16 +455,27 @@ class AutospeculativeSampler:
     #: residual would otherwise loop forever); exceeding it raises
     #: :class:`~distributions.errors.BudgetExceededError` (a ``RuntimeError``).
     max_trials: int = 10**7
-    #: Look-ahead: while fewer than ``lookahead_rows`` trials are pending in a
-    #: residual loop, the next batches are evaluated together, at most
-    #: ``lookahead_trials`` and at most ~2 / (observed acceptance rate) trials per
-    #: call (the first step of a loop runs one batch only). Trials past the first
+    #: Look-ahead: while the pending trials of a residual loop of block ``(a, b)``
+    #: need fewer than ``lookahead_rows`` oracle rows (about ``b - a`` per trial: the
+    #: chain rows of its two halves), the next batches are evaluated together, at
+    #: most ``lookahead_trials`` and at most ~2 / (observed acceptance rate) trials
+    #: per call (the first step of a loop runs one batch only). Counting rows, not
+    #: trials, keeps the discarded look-ahead rows few on long blocks (counting
+    #: trials, ``CurieWeiss(1024)`` evaluated 24 oracle rows per row charged). Trials past the first
     #: batch with an acceptance are discarded and not charged, so the output law and
     #: the per-sample cost are those of one batch at a time; set
     #: ``lookahead_rows = 0`` to evaluate exactly one batch per step (the exact-law
-    #: enumerator does). Look-ahead only cuts Python overhead in long tails.
+    #: enumerator does). Look-ahead only cuts Python overhead in long tails. It is
+    #: also bounded in memory: every trial holds its own context and speculation rows
+    #: (``n + (b - a) * q`` entries), and a step adds a look-ahead batch only while its
+    #: trials hold at most ``lookahead_cells / ceil(log2 n)`` entries, so that the
+    #: look-ahead of all nested residual loops together (at most ``ceil(log2 n)``
+    #: levels) holds at most ``lookahead_cells`` entries (2**24: 128 MiB of int64 /
+    #: float64). Without it a long target (n = 10**5) copied hundreds of full-length
+    #: contexts per level (1.26 GB peak for 4 samples of ``IsingChain(10**5)``).
     lookahead_rows: int = 256
     lookahead_trials: int = 64
+    lookahead_cells: int = 2**24
     #: The memoisation point (see :class:`BlockMemo`); ``None``: calls run as they are.
     memo: BlockMemo | None = None
     #: Budget of the running :meth:`sample` call (None outside it).
@@ -520,7 +531,11 @@ class AutospeculativeSampler:
         -------
         SampleResult
             ``samples`` (num, n) int, per-sample ``rounds`` and ``queries``, and the
-            ``trace`` when the sampler was built with ``trace=True``.
+            ``trace`` when the sampler was built with ``trace=True``. ``aux`` holds the
+            guard's record of this call (:meth:`CountingOracle.record
+            <samplers.oracle.CountingOracle.record>`): ``oracle_calls`` and
+            ``oracle_rows`` actually made (look-ahead trials included) and
+            ``oracle_renormalized``, the rows the guard renormalised in float64.
 
         Raises
         ------
@@ -536,6 +551,7 @@ class AutospeculativeSampler:
             state = _BudgetState(budget, (0, self.n))  # no bookkeeping without a budget
             budget.describe = state.describe
         outer, self._budget = self._budget, state
+        before = self.oracle.record()
         try:
             with budget:
                 orders = resolve_orders(self.order, num, self.n, source)
@@ -558,7 +574,7 @@ class AutospeculativeSampler:
         samples[np.arange(num)[:, None], orders] = y
         trace = recorder.build(orders, self.n) if recorder is not None else None
         return SampleResult(samples=samples, rounds=rounds, queries=queries, trace=trace,
-                            orders=orders)
+                            orders=orders, aux=self.oracle.record_since(before))
 
     # ------------------------------------------------------------------ steps
     def _next_batch(self, t: int) -> tuple[int, int]:
@@ -705,14 +721,19 @@ class AutospeculativeSampler:
         run = hits = 0  # trials evaluated and accepted so far (pooled over the calls)
         state = self._budget
         memo = self.memo
+        step_cells = self.lookahead_cells // max(1, math.ceil(math.log2(self.n)))
         while active.size:
             # the next batch, plus look-ahead batches while the pending work is small,
             # at most ~2 / (observed acceptance rate) trials per call (none at first)
             bounds = [self._next_batch(t)]
             width = bounds[0][1] - bounds[0][0] + 1
             cap = min(self.lookahead_trials, math.ceil(2 * run / hits) if hits else 2 * (t - 1))
-            while active.size * width < self.lookahead_rows and width < cap:
-                bounds.append(self._next_batch(bounds[-1][1] + 1))
+            cells = active.size * (self.n + L * self.q)  # per trial of every call
+            while active.size * width * L < self.lookahead_rows and width < cap:
+                nxt = self._next_batch(bounds[-1][1] + 1)
+                if cells * (nxt[1] - bounds[0][0] + 1) > step_cells:
+                    break
+                bounds.append(nxt)
                 width = bounds[-1][1] - bounds[0][0] + 1
             lo, hi = bounds[0][0], bounds[-1][1]
             t = hi + 1

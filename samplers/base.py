@@ -82,20 +82,28 @@ class NumpySource:
         self.generator: np.random.Generator = np.random.default_rng(rng)
 
     def categorical(self, probs: np.ndarray) -> np.ndarray:
+        """Inverse-CDF draws: one cumulative sum and one comparison pass over the batch.
+
+        Row ``i`` gets the number of entries of its cumulative sum that are at most
+        ``U_i * total_i`` (``U_i`` uniform on [0, 1)), clipped to ``q - 1``; rows need
+        not be normalised, only of positive mass.
+        """
         p = np.asarray(probs, dtype=np.float64)
         if p.ndim != 2:
             raise ParameterError(f"`probs` must have shape (m, q); got shape {p.shape}.")
         cdf = np.cumsum(p, axis=1)
         total = cdf[:, -1]
-        if p.shape[0] and not (total > 0).all():
-            row = int(np.argmin(total > 0))
+        positive = total > 0
+        if p.shape[0] and not positive.all():
+            row = int(np.argmin(positive))
             raise ParameterError(
                 f"`probs` rows must have positive mass; got row {row} summing to "
                 f"{float(total[row])!r}."
             )
-        u = self.generator.random(p.shape[0]) * total
-        idx = (cdf <= u[:, None]).sum(axis=1)
-        return np.minimum(idx, p.shape[1] - 1).astype(np.int64)
+        u = self.generator.random(p.shape[0])
+        u *= total
+        idx = np.count_nonzero(cdf <= u[:, None], axis=1).astype(np.int64, copy=False)
+        return np.minimum(idx, p.shape[1] - 1, out=idx)
 
     def coin(self, log_p: np.ndarray) -> np.ndarray:
         lp = np.asarray(log_p, dtype=np.float64)

@@ -6,6 +6,9 @@ converts them, once per call, and states the dtype-aware tolerance rule with its
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from distributions.base import MASK, DiscreteOracle
@@ -69,6 +72,21 @@ def _oracle_error(rule: str, rule_id: str, b: int | None, pos: int | None,
     return _annotate(err, rule_id, b, pos, ctx, seen)
 
 
+@dataclass(frozen=True)
+class _RowStats:
+    """Per-row minimum, maximum and sum of an answer (shape ``answer.shape[:-1]``)."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    sums: np.ndarray
+    #: The tolerance the row sums were checked to (inf: not checked).
+    tol: float = float("inf")
+
+    @classmethod
+    def of(cls, out: np.ndarray, tol: float = float("inf")) -> _RowStats:
+        return cls(out.min(axis=-1), out.max(axis=-1), out.sum(axis=-1), tol)
+
+
 class CountingOracle:
     """Wrap a :class:`DiscreteOracle`: count calls and rows, check every answer.
 
@@ -79,8 +97,9 @@ class CountingOracle:
         (:class:`~distributions.base.PositionalOracle`) that fast path is used.
     validate : bool, default True
         Check every call against the contract of docs/contracts.md: the oracle leaves its
-        input arrays unchanged (it is handed copies, so a sampler's state survives an
-        oracle that writes into them); the answer has the batch's shape (an answer
+        input arrays unchanged (it is handed read-only views, so a sampler's state
+        survives an oracle that tries to write into them; the call is then repeated on
+        copies to name the entry written); the answer has the batch's shape (an answer
         squeezed to ``(n, q)`` for a batch of one context is named as such), a
         floating dtype (an integer answer truncates probabilities), finite values in
         [0, 1], rows summing to 1 within :data:`ROW_SUM_TOL` or all zero
@@ -162,6 +181,21 @@ class CountingOracle:
         self.dtype: str | None = None
         self.tol: float | None = None
 
+    def record(self) -> dict[str, np.ndarray]:
+        """The guard's call record so far: ``oracle_calls``, ``oracle_rows`` and
+        ``oracle_renormalized`` (rows renormalised in float64), as 0-d int arrays.
+
+        A sampler takes one before and after its ``sample()`` call and puts the
+        difference (:meth:`record_since`) in ``SampleResult.aux``.
+        """
+        return {"oracle_calls": np.array(self.calls), "oracle_rows": np.array(self.rows),
+                "oracle_renormalized": np.array(self.renormalized)}
+
+    def record_since(self, before: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The call record of the calls made since ``before`` (a :meth:`record`)."""
+        now = self.record()
+        return {k: now[k] - before[k] for k in now}
+
     def reset(self) -> None:
         """Zero the counters (the recorded dtype stays)."""
         self.calls = 0
@@ -195,21 +229,39 @@ class CountingOracle:
         return _annotate(err, rule_id, None, None, x[0] if x.ndim == 2 and x.shape[0]
                          else None, seen)
 
-    def _renormalise(self, out: np.ndarray) -> np.ndarray:
-        """Apply the renormalisation policy (in float64) to a checked answer."""
+    def _renormalise(self, out: np.ndarray, stats: _RowStats | None = None, *,
+                     owned: bool = False) -> np.ndarray:
+        """Apply the renormalisation policy (in float64) to a checked answer.
+
+        ``stats`` are the row sums and ranges the checks computed (recomputed when
+        ``None``); ``owned``: ``out`` is the guard's own conversion of the answer (not
+        the oracle's array), renormalised in place. One division pass over the answer
+        (rows left alone are divided by 1); rows are clipped to [0, 1] only when one
+        of the rows to renormalise leaves it.
+        """
         if self.renormalize == "never" or out.size == 0:
             return out
-        sums = out.sum(axis=-1)
-        fix = (sums != 0.0) & ((np.abs(sums - 1.0) > FLOAT64_TOL)
-                               | ((out < 0) | (out > 1)).any(axis=-1))
+        if stats is None:
+            stats = _RowStats.of(out)
+        if (self.renormalize == "within-tolerance" and stats.tol <= FLOAT64_TOL
+                and stats.lo.min() >= 0 and stats.hi.max() <= 1):
+            return out  # checked to 1e-9 already (float64 answer): nothing to do
+        sums = stats.sums
         if self.renormalize == "always":
             fix = sums != 0.0
-        if not fix.any():
+        else:
+            fix = (sums != 0.0) & ((np.abs(sums - 1.0) > FLOAT64_TOL)
+                                   | (stats.lo < 0) | (stats.hi > 1))
+        count = int(np.count_nonzero(fix))
+        if not count:
             return out
-        out = np.array(out, dtype=np.float64, copy=True)
-        rows = np.clip(out[fix], 0.0, 1.0)
-        out[fix] = rows / rows.sum(axis=-1, keepdims=True)
-        self.renormalized += int(fix.sum())
+        if not owned:
+            out = np.array(out, dtype=np.float64, copy=True)
+        if ((stats.lo < 0) & fix).any() or ((stats.hi > 1) & fix).any():
+            out[fix] = np.clip(out[fix], 0.0, 1.0)
+            sums = out.sum(axis=-1)
+        out /= np.where(fix, sums, 1.0)[..., None]
+        self.renormalized += count
         return out
 
     # ------------------------------------------------------------------ calls
@@ -233,15 +285,15 @@ class CountingOracle:
         B, L = positions.shape
         if self._fast:
             if self.validate:
+                fast = self.inner.conditionals_at  # type: ignore[attr-defined]
                 args = [x, positions] + ([] if chain_values is None else [chain_values])
-                given = [np.array(arr, copy=True) for arr in args]
-                out = self._host(self.inner.conditionals_at(  # type: ignore[attr-defined]
-                    given[0], given[1], given[2] if chain_values is not None else None), x)
-                self._check_unmodified(args, given, ("x", "positions", "chain_values"),
-                                       x, positions)
-                self._check_rows(out, (B, L, self.q), x, positions, chain_values,
-                                 self.tol or FLOAT64_TOL)
-                out = self._renormalise(out)
+                raw = self._call_guarded(
+                    lambda *a: fast(a[0], a[1], a[2] if len(a) > 2 else None), args,
+                    ("x", "positions", "chain_values"), x, positions)
+                out = self._host(raw, x)
+                stats = self._check_rows(out, (B, L, self.q), x, positions, chain_values,
+                                         self.tol or FLOAT64_TOL)
+                out = self._renormalise(out, stats, owned=out is not raw)
             else:
                 out = self._host(self.inner.conditionals_at(  # type: ignore[attr-defined]
                     x, positions, chain_values), x)
@@ -268,20 +320,44 @@ class CountingOracle:
         tol = FLOAT64_TOL if np.isnan(ans.eps) else tolerance(ans.eps, self.q)
         self._check(ans.values, x, tol)
 
-    def _check(self, out: np.ndarray, x: np.ndarray, tol: float) -> None:
+    def _check(self, out: np.ndarray, x: np.ndarray, tol: float) -> _RowStats | None:
         B = x.shape[0]
         positions = np.broadcast_to(np.arange(self.n), (B, self.n))
-        self._check_rows(out, (B, self.n, self.q), x, positions, None, tol)
+        stats = self._check_rows(out, (B, self.n, self.q), x, positions, None, tol)
         self._check_full(out, x, tol)
+        return stats
 
     def _full(self, x: np.ndarray) -> np.ndarray:
         if not self.validate:
             return self._host(self.inner.conditionals(x), x)
-        given = np.array(x, copy=True)
-        out = self._host(self.inner.conditionals(given), x)
-        self._check_unmodified([x], [given], ("x",), x, None)
-        self._check(out, x, self.tol or FLOAT64_TOL)
-        return self._renormalise(out)
+        raw = self._call_guarded(self.inner.conditionals, [x], ("x",), x, None)
+        out = self._host(raw, x)
+        stats = self._check(out, x, self.tol or FLOAT64_TOL)
+        return self._renormalise(out, stats, owned=out is not raw)
+
+    def _call_guarded(self, fn: Callable[..., object], args: list[np.ndarray],
+                      names: tuple[str, ...], x: np.ndarray,
+                      positions: np.ndarray | None) -> object:
+        """``fn(*args)`` on read-only views of ``args`` (no copy, no comparison).
+
+        An oracle that writes into an input meets numpy's read-only error; the call is
+        then repeated on copies, so that the error names the entry and the values (an
+        oracle that restores what it wrote is accepted, as before).
+        """
+        views = []
+        for arr in args:
+            view = arr.view()
+            view.flags.writeable = False
+            views.append(view)
+        try:
+            return fn(*views)
+        except ValueError as exc:
+            if "read-only" not in str(exc):
+                raise
+        given = [np.array(arr, copy=True) for arr in args]
+        out = fn(*given)
+        self._check_unmodified(args, given, names, x, positions)
+        return out
 
     def _check_unmodified(self, before: list[np.ndarray], after: list[np.ndarray],
                           names: tuple[str, ...], x: np.ndarray,
@@ -331,7 +407,8 @@ class CountingOracle:
         positions: np.ndarray,
         chain_values: np.ndarray | None,
         tol: float,
-    ) -> None:
+    ) -> _RowStats | None:
+        """Check an answer's shape, dtype, range and row sums; its row statistics."""
         if out.shape != shape:
             hint, row = "", None
             if shape[0] == 1 and out.shape in (shape[1:], tuple(d for d in shape if d != 1)):
@@ -346,7 +423,7 @@ class CountingOracle:
             raise _annotate(err, "contract.shape", None if row is None else 0, None, row,
                             f"shape {out.shape}")
         if out.size == 0:
-            return
+            return None
         if out.dtype.kind != "f":
             # name a row the dtype damages: a masked position's row, else row 0, position 0
             b, j = 0, 0
@@ -357,29 +434,34 @@ class CountingOracle:
                        "probabilities strictly between 0 and 1)", b, int(positions[b, j]),
                        self._context_of(x, positions, chain_values, b, j),
                        f"dtype {out.dtype}, row {out[b, j].tolist()}")
-        bad = ~np.isfinite(out)
-        if bad.any():
-            b, j, v = (int(i) for i in np.argwhere(bad)[0])
-            self._fail("entries must be finite", b, int(positions[b, j]),
-                       self._context_of(x, positions, chain_values, b, j),
-                       f"{float(out[b, j, v])!r} for value {v}, row {out[b, j].tolist()}")
-        bad = (out < -tol) | (out > 1 + tol)
-        if bad.any():
+        # three passes over the answer (row min, max, sum; NaN propagates through min
+        # and max, so a clean answer needs no finiteness pass); the element-wise scans
+        # below run only to name the first offending entry
+        stats = _RowStats.of(out, tol if self.renormalize != "always" else float("inf"))
+        if not (stats.lo.min() >= -tol and stats.hi.max() <= 1 + tol):
+            bad = ~np.isfinite(out)
+            if bad.any():
+                b, j, v = (int(i) for i in np.argwhere(bad)[0])
+                self._fail("entries must be finite", b, int(positions[b, j]),
+                           self._context_of(x, positions, chain_values, b, j),
+                           f"{float(out[b, j, v])!r} for value {v}, row {out[b, j].tolist()}")
+            bad = (out < -tol) | (out > 1 + tol)
             b, j, v = (int(i) for i in np.argwhere(bad)[0])
             self._fail(f"entries must lie in [0, 1] (within {tol:g})", b, int(positions[b, j]),
                        self._context_of(x, positions, chain_values, b, j),
                        f"{float(out[b, j, v])!r} for value {v}, row {out[b, j].tolist()}")
         if self.renormalize == "always":
-            return
-        sums = out.sum(axis=-1)
-        bad = (np.abs(sums - 1.0) > tol) & (sums != 0.0)
-        if bad.any():
+            return stats
+        sums = stats.sums
+        bad = np.abs(sums - 1.0) > tol
+        if bad.any() and (bad := bad & (sums != 0.0)).any():
             b, j = (int(i) for i in np.argwhere(bad)[0])
             dt = "" if self.dtype is None else f" for {self.dtype} answers with q = {self.q}"
             self._fail(f"rows must sum to 1 within {tol:g}{dt} (or be all zero for a "
                        "zero-probability context)", b, int(positions[b, j]),
                        self._context_of(x, positions, chain_values, b, j),
                        f"row {out[b, j].tolist()} summing to {float(sums[b, j])!r}")
+        return stats
 
     def _check_full(self, out: np.ndarray, x: np.ndarray, tol: float) -> None:
         masked = x == MASK

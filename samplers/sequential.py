@@ -93,6 +93,7 @@ class SequentialSampler:
                 "coordinate); nothing was run."
             )
         done = [0]
+        before = self.oracle.record()
         budget = Budget(type(self).__name__, self.max_rounds, self.timeout,
                         lambda: f"{done[0]} of n = {self.n} rounds done")
         with budget:
@@ -106,4 +107,5 @@ class SequentialSampler:
                 x[rows, pos[:, 0]] = source.categorical(probs)
                 done[0] = t + 1
         cost = np.full(num, self.n, dtype=np.int64)
-        return SampleResult(samples=x, rounds=cost, queries=cost.copy(), orders=orders)
+        return SampleResult(samples=x, rounds=cost, queries=cost.copy(), orders=orders,
+                            aux=self.oracle.record_since(before))

@@ -305,3 +305,47 @@ def test_validate_false_hands_the_oracle_the_callers_arrays() -> None:
     x = X.copy()
     CountingOracle(Mutating(TARGET), validate=False).conditionals(x)
     assert (x != MASK).all()
+
+
+@pytest.mark.parametrize("name", ["SequentialSampler", "AGR24Sampler",
+                                  "AutospeculativeSampler"])
+def test_renormalisation_is_counted_in_the_samplers_call_record(name: str) -> None:
+    """float32 answers: the rows the guard renormalised appear in ``aux`` of the call."""
+    import samplers
+
+    cls = getattr(samplers, name)
+    f32 = Positional(TARGET, lambda out: out.astype(np.float32))
+    sampler = cls(f32)
+    res = sampler.sample(50, rng=np.random.default_rng(3))
+    aux = res.aux
+    assert int(aux["oracle_calls"]) == sampler.oracle.calls > 0
+    assert int(aux["oracle_rows"]) == sampler.oracle.rows >= int(res.queries.sum())
+    renorm = int(aux["oracle_renormalized"])
+    assert 0 < renorm == sampler.oracle.renormalized <= sampler.oracle.rows
+    again = sampler.sample(50, rng=np.random.default_rng(3))  # the record is per call
+    assert {k: int(v) for k, v in again.aux.items()} == {k: int(v) for k, v in aux.items()}
+    # exact float64 answers: nothing to renormalise, every row still counted
+    exact = cls(TARGET).sample(50, rng=np.random.default_rng(3))
+    assert int(exact.aux["oracle_renormalized"]) == 0
+    assert int(exact.aux["oracle_rows"]) >= int(exact.queries.sum())
+
+
+def test_renormalised_rows_match_the_old_copying_renormalisation() -> None:
+    """The one-pass, in-place renormalisation returns what clip-and-divide returns."""
+    rng = np.random.default_rng(8)
+    raw = rng.dirichlet(np.ones(3), size=(40, 4)).astype(np.float32)
+    raw[0, 0] = [0.5, 0.5, 0.0]  # exactly normalised in float32: left alone
+    raw[1, 2] = [-1e-7, 0.6, 0.4000001]  # slightly outside [0, 1]: clipped, then divided
+    raw[2] = 0.0  # a zero-probability context
+    guard = CountingOracle(Positional(TableDistribution(np.ones((3,) * 4))))
+    got = guard._renormalise(raw.astype(np.float64), owned=True)
+    want = raw.astype(np.float64)
+    sums = want.sum(axis=-1)
+    fix = (sums != 0) & ((np.abs(sums - 1) > 1e-9) | (want < 0).any(-1) | (want > 1).any(-1))
+    rows = np.clip(want[fix], 0.0, 1.0)
+    want[fix] = rows / rows.sum(axis=-1, keepdims=True)
+    np.testing.assert_array_equal(got, want)
+    assert guard.renormalized == int(fix.sum())
+    assert raw.dtype == np.float32  # the caller's array is not touched without `owned`
+    kept = guard._renormalise(raw[2:3].astype(np.float64))
+    assert (kept == 0).all()

@@ -1,0 +1,202 @@
+"""Sampler efficiency figures of issue 14, optionally against an earlier commit.
+
+Printed, in one run, on one core (BLAS threads pinned to 1 before numpy is imported):
+
+1. CPU time per context row (oracle query) of the autospeculative sampler and of the
+   sequential sampler, and their ratio, on ``random_table(10, 2)``,
+   ``MixtureOfProducts(n=1024)`` (2 components), ``CurieWeiss(1024, beta=1)`` and
+   ``IsingChain(1024, coupling=2)`` (target of issue 14: ratio <= 2);
+2. the autospeculative sampler's oracle calls per ``sample(num)`` against the largest
+   per-sample rounds of that call (target: within 1.5x);
+3. the peak resident memory of a fresh process drawing 4 samples of
+   ``IsingChain(n=100000)``, and the warnings it raised (target: < 300 MB, none);
+4. the CPU time of ``check_exact(AutospeculativeSampler(t), t, tv=0.01)`` on
+   ``random_table(10, 2, rng=0)``.
+
+``--compare REV`` runs the same measurements, in a subprocess, on the tree of git
+commit ``REV`` (exported with ``git archive`` to a temporary directory), so that the
+"before" and "after" figures come from the same machine in the same run; ``--quick``
+skips items 3 and 4 and uses smaller batches. Writes ``benchmarks/results/efficiency.json``.
+
+Run with ``python benchmarks/efficiency.py [--quick] [--compare REV]``.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import pathlib  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tarfile  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+#: (label, builder, batch, quick batch) of the four targets of issue 14.
+TARGETS: tuple[tuple[str, str, int, int], ...] = (
+    ("random_table(10, 2)", "table", 20000, 2000),
+    ("MixtureOfProducts(n=1024)", "mixture", 256, 32),
+    ("CurieWeiss(1024, beta=1)", "curie-weiss", 16, 4),
+    ("IsingChain(1024, coupling=2)", "ising-chain", 16, 4),
+)
+
+
+def build(name: str) -> Any:
+    """The target ``name`` of :data:`TARGETS` (imports inside: runs on any tree)."""
+    from distributions.families import random_table
+    from distributions.scalable import CurieWeiss, IsingChain
+    from samplers.catalogue import make_family
+
+    if name == "table":
+        return random_table(10, 2, rng=0)
+    if name == "mixture":
+        return make_family("mixture2", 1024)
+    if name == "curie-weiss":
+        return CurieWeiss(1024, 1.0)
+    return IsingChain(1024, 2.0)
+
+
+def per_row(quick: bool, seed: int) -> list[dict[str, Any]]:
+    """Item 1 and 2: CPU seconds per oracle row, and calls against rounds."""
+    from samplers import AutospeculativeSampler, SequentialSampler
+
+    out = []
+    for label, name, batch, quick_batch in TARGETS:
+        num = quick_batch if quick else batch
+        target = build(name)
+        row: dict[str, Any] = {"target": label, "batch": num}
+        for key, cls in (("sequential", SequentialSampler), ("autospec", AutospeculativeSampler)):
+            sampler = cls(target)
+            sampler.sample(2, rng=seed)  # warm-up (lazy tables, caches)
+            sampler.oracle.reset()
+            c0 = time.process_time()
+            res = sampler.sample(num, rng=seed + 1)
+            cpu = time.process_time() - c0
+            rows = sampler.oracle.rows
+            row[key] = {"cpu_s": cpu, "rows": rows, "calls": sampler.oracle.calls,
+                        "us_per_row": 1e6 * cpu / rows,
+                        "max_rounds": int(res.rounds.max()),
+                        "mean_queries_per_n": float(res.queries.mean()) / target.n}
+        row["ratio"] = row["autospec"]["us_per_row"] / row["sequential"]["us_per_row"]
+        row["calls_over_max_rounds"] = row["autospec"]["calls"] / row["autospec"]["max_rounds"]
+        out.append(row)
+    return out
+
+
+_RSS_CHILD = """
+import os, resource, sys, time, warnings
+for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[v] = "1"
+from distributions.scalable import IsingChain
+from samplers import AutospeculativeSampler
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    s = AutospeculativeSampler(IsingChain(100000, 2.0))
+    c0 = time.process_time()
+    res = s.sample(4, rng=int(sys.argv[1]))
+    cpu = time.process_time() - c0
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, cpu, len(seen),
+      int(res.rounds.max()), s.oracle.calls)
+"""
+
+
+def peak_rss(seed: int, env: dict[str, str]) -> dict[str, Any]:
+    """Item 3: peak RSS (MiB) of a fresh process sampling 4 x IsingChain(10**5)."""
+    proc = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(seed)], env=env,
+                          capture_output=True, text=True, check=True)
+    rss, cpu, warns, rounds, calls = proc.stdout.split()
+    return {"peak_rss_mib": float(rss), "cpu_s": float(cpu), "warnings": int(warns),
+            "max_rounds": int(rounds), "calls": int(calls)}
+
+
+def check_time(seed: int) -> dict[str, Any]:
+    """Item 4: CPU time of check_exact at TV 0.01 on random_table(10, 2, rng=0)."""
+    from distributions.families import random_table
+    from samplers import AutospeculativeSampler
+    from verify import check_exact
+
+    t = random_table(10, 2, rng=0)
+    c0 = time.process_time()
+    res = check_exact(AutospeculativeSampler(t), t, tv=0.01, rng=seed)
+    return {"cpu_s": time.process_time() - c0, "status": str(res.status),
+            "pvalue": float(res.pvalue), "num_samples": int(getattr(res, "num_samples", -1))}
+
+
+def measure(quick: bool, seed: int, env: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"per_row": per_row(quick, seed)}
+    if not quick:
+        out["ising_1e5"] = peak_rss(seed, env)
+        out["check_exact"] = check_time(seed)
+    return out
+
+
+def export(rev: str, into: pathlib.Path) -> pathlib.Path:
+    """Export the tree of git commit ``rev`` into ``into`` (no work tree touched)."""
+    archive = into / "tree.tar"
+    with open(archive, "wb") as fh:
+        subprocess.run(["git", "-C", str(ROOT), "archive", rev], stdout=fh, check=True)
+    tree = into / "tree"
+    with tarfile.open(archive) as tar:
+        tar.extractall(tree, filter="data")
+    return tree
+
+
+def show(label: str, res: dict[str, Any]) -> None:
+    print(f"== {label}")
+    print(f"{'target':30} {'batch':>6} {'seq us/row':>10} {'auto us/row':>11} {'ratio':>6} "
+          f"{'calls':>6} {'max rounds':>10} {'calls/rounds':>12}")
+    for r in res["per_row"]:
+        a = r["autospec"]
+        print(f"{r['target']:30} {r['batch']:>6} {r['sequential']['us_per_row']:>10.3f} "
+              f"{a['us_per_row']:>11.3f} {r['ratio']:>6.2f} {a['calls']:>6} "
+              f"{a['max_rounds']:>10} {r['calls_over_max_rounds']:>12.1f}")
+    if "ising_1e5" in res:
+        m = res["ising_1e5"]
+        print(f"4 samples of IsingChain(1e5): peak RSS {m['peak_rss_mib']:.0f} MiB, "
+              f"{m['cpu_s']:.1f} s CPU, {m['warnings']} warnings, {m['calls']} oracle calls, "
+              f"max rounds {m['max_rounds']}")
+    if "check_exact" in res:
+        c = res["check_exact"]
+        print(f"check_exact(tv=0.01) on random_table(10, 2, rng=0): {c['cpu_s']:.1f} s CPU "
+              f"({c['status']}, p = {c['pvalue']:.3g})")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small batches; skip items 3 and 4")
+    ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--compare", metavar="REV", help="also measure git commit REV")
+    ap.add_argument("--json-only", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    env = dict(os.environ)
+    if args.json_only:  # the child of --compare: measure this tree, print JSON
+        print(json.dumps(measure(args.quick, args.seed, env)))
+        return {}
+    results: dict[str, Any] = {"now": measure(args.quick, args.seed, env)}
+    if args.compare:
+        with tempfile.TemporaryDirectory() as tmp:
+            tree = export(args.compare, pathlib.Path(tmp))
+            old_env = {**env, "PYTHONPATH": str(tree)}
+            proc = subprocess.run(
+                [sys.executable, str(pathlib.Path(__file__).resolve()), "--json-only",
+                 "--seed", str(args.seed)] + (["--quick"] if args.quick else []),
+                env=old_env, cwd=tree, capture_output=True, text=True, check=True)
+            results[args.compare] = json.loads(proc.stdout.strip().splitlines()[-1])
+    for label, res in results.items():
+        show("this tree" if label == "now" else f"commit {label}", res)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "efficiency.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main()
