@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+from concurrent.futures import Executor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,9 +13,9 @@ import numpy as np
 from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
 from distributions.validation import check_choice, check_int
+from verify.checkpoint import Checkpoint, check_checkpoint_path
 from verify.exactness.full_table import (
     MIN_EXPECTED,
-    _count_cells,
     _plan_sparse,
     _resolve_method,
     _table_test,
@@ -20,6 +23,14 @@ from verify.exactness.full_table import (
 )
 from verify.exactness.montecarlo import _sparse_detectable_tv
 from verify.exactness.results import ExactnessResult
+from verify.execution import (
+    OnWorker,
+    ShardProgress,
+    check_executor,
+    draw_sharded,
+    plan_shards,
+    ship_sampler,
+)
 from verify.planning import (
     MAX_RESAMPLES,
     MAX_SAMPLES,
@@ -39,7 +50,6 @@ from verify.sampling import (
     check_rng,
     check_size,
     check_timeout,
-    iter_draws,
     resolve_batch_size,
     seed_of,
 )
@@ -54,7 +64,8 @@ _METHODS = ("auto", "gtest", "pearson", "montecarlo", "chain")
 
 def _iv(sampler: Any, target: Any, num_samples: Any, tv: Any, alpha: Any, power: Any,
         method: Any) -> tuple[int | None, float, float, float, str, bool]:
-    if not (callable(getattr(sampler, "sample", None)) or callable(sampler)):
+    if not (isinstance(sampler, OnWorker) or callable(getattr(sampler, "sample", None))
+            or callable(sampler)):
         raise ParameterError(
             "`sampler` must be a Sampler (with .sample(num, rng=...)) or a callable "
             f"(num, rng) -> (num, n) int array; got {type(sampler).__name__}."
@@ -95,6 +106,9 @@ def check_exact(
     timeout: float | None = None,
     max_samples: int | None = MAX_SAMPLES,
     max_resamples: int = MAX_RESAMPLES,
+    executor: Executor | None = None,
+    checkpoint: str | Path | None = None,
+    progress: ShardProgress | None = None,
 ) -> ExactnessResult:
     """Test whether ``sampler`` draws exactly from ``target``, with stated power.
 
@@ -132,6 +146,8 @@ def check_exact(
         sampler's own ``batch_size`` attribute if it has one, else ``2**17``. The
         size used is stated in the result; a sampler whose law depends on the batch
         size is caught by :func:`check_batch_invariance`.
+        The samples are drawn in shards of the calls covering up to ``2**17`` rows,
+        each with its own spawned stream (:mod:`verify.execution`).
     timeout : float > 0, optional
         Wall-time budget of the whole check in seconds, checked between sampler
         calls and between Monte Carlo chunks: :class:`BudgetExceededError` beyond it.
@@ -141,6 +157,20 @@ def check_exact(
     max_resamples : int >= 1, default :data:`MAX_RESAMPLES` (``10**5``)
         Cap on the Monte Carlo resamples (``20 / alpha`` are used up to it; the
         p-value resolution ``1 / (resamples + 1)`` is in ``details``).
+    executor : concurrent.futures.Executor, optional
+        Where the shards run: ``None`` in process, else any Executor
+        (``dask.distributed.Client(...).get_executor()``, a ``ProcessPoolExecutor``).
+        The result is bit-identical for every executor and number of workers. The
+        sampler is pickled once (a :class:`ParameterError` if it cannot be: pass
+        :class:`verify.execution.OnWorker` with a factory); the target stays here.
+    checkpoint : path, optional
+        File of the merged shard statistics, rewritten atomically after each shard
+        (:mod:`verify.checkpoint`). A run started again with the same arguments and
+        seed resumes from it and returns the result of an uninterrupted run; a file
+        of another check, or a corrupted one, is refused before any work. Needs a
+        fixed ``rng`` (not ``None``).
+    progress : callable, optional
+        ``progress(shards_done, num_shards, samples_done)`` after each shard.
 
     Returns
     -------
@@ -162,8 +192,16 @@ def check_exact(
         sampler, target, num_samples, tv, alpha, power, method
     )
     rng = check_rng(rng)
+    executor = check_executor(executor)
+    ckpt_path = check_checkpoint_path(checkpoint)
+    if ckpt_path is not None and rng is None:
+        raise ParameterError("`rng` must be a fixed seed when `checkpoint` is given (a "
+                             "resumed run draws the same streams); got None.")
+    if progress is not None and not callable(progress):
+        raise ParameterError(f"`progress` must be callable or None; got {progress!r}.")
     bsize = resolve_batch_size(sampler, batch_size)
     timeout = check_timeout(timeout)
+    shipped = ship_sampler(sampler, executor)  # refuses an unpicklable sampler now
     if max_samples is not None:
         max_samples = check_int("max_samples", max_samples, low=1)
     max_resamples = check_int("max_resamples", max_resamples, low=1)
@@ -179,9 +217,13 @@ def check_exact(
         check_memory(num_samples, n, "the chain test")
         seed = seed_of(rng)
         ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
+        shards = plan_shards(num_samples, n, q, ss_samples, bsize, "rows")
+        ckpt = _checkpoint(ckpt_path, sampler, target, len(shards), seed=seed,
+                           num_samples=num_samples, method="chain", tv=tv, alpha=alpha,
+                           power=power, batch_size=bsize, max_resamples=max_resamples)
         deadline = Deadline(timeout, "check_exact")
-        samples = np.concatenate(list(iter_draws(sampler, num_samples, n, q, ss_samples,
-                                                  bsize, deadline)), axis=0)
+        samples = draw_sharded(shipped, shards, executor=executor, deadline=deadline,
+                               checkpoint=ckpt, progress=progress)
         ct = chain_test(samples, target, alpha=alpha, power=power, rng=ss_test)
         deadline.check("after the chain tests")
         det = ct.detectable_tv
@@ -227,8 +269,13 @@ def check_exact(
                                              max_samples, max_resamples, deadline)
     seed = seed_of(rng)
     ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
-    counts = _count_cells(iter_draws(sampler, num_samples, n, q, ss_samples, bsize,
-                                      deadline), n, q)
+    shards = plan_shards(num_samples, n, q, ss_samples, bsize, "counts")
+    ckpt = _checkpoint(ckpt_path, sampler, target, len(shards), seed=seed,
+                       num_samples=num_samples, method=resolved, tv=tv, alpha=alpha,
+                       power=power, batch_size=bsize, max_resamples=max_resamples,
+                       target_pmf=hashlib.sha256(pmf.tobytes()).hexdigest())
+    counts = draw_sharded(shipped, shards, executor=executor, deadline=deadline,
+                          checkpoint=ckpt, progress=progress).astype(np.float64)
     res = _table_test(counts, pmf, q, n, method=resolved, alpha=alpha,
                       gen=np.random.default_rng(ss_test), max_resamples=max_resamples,
                       deadline=deadline)
@@ -282,3 +329,16 @@ def check_exact(
         power_against=against,
         interaction_orders=tuple(range(1, n + 1)),
     )
+
+
+def _checkpoint(path: Path | None, sampler: Any, target: Any, num_shards: int,
+                **fields: Any) -> Checkpoint | None:
+    """The checkpoint of this check (read and checked now, before any draw), or None."""
+    if path is None:
+        return None
+    kind = type(sampler.factory if isinstance(sampler, OnWorker) else sampler)
+    identity = {"check": "check_exact", **fields, "n": int(target.n), "q": int(target.q),
+                "target": f"{type(target).__module__}.{type(target).__qualname__}",
+                "sampler": f"{kind.__module__}.{kind.__qualname__}",
+                "num_shards": num_shards}
+    return Checkpoint(path, identity, num_shards)
