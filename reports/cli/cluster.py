@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from typing import Any
@@ -48,17 +47,19 @@ def check_cluster_args(args: argparse.Namespace) -> tuple[int | None, str | None
     if scheduler is not None and not str(scheduler).strip():
         raise ParameterError("`--scheduler` must be a scheduler address such as "
                              "tcp://host:8786; got ''.")
-    if (workers is not None or scheduler is not None) \
-            and importlib.util.find_spec("distributed") is None:
-        opt = "--workers" if workers is not None else "--scheduler"
-        raise ParameterError(f"`{opt}` needs Dask: pip install "
-                             "'autospeculation[distributed]' (dask[distributed]); it is not "
-                             "installed.")
+    if workers is not None or scheduler is not None:
+        try:  # the optional extra: the one import that may be missing
+            import distributed  # noqa: F401
+        except ImportError as exc:
+            opt = "--workers" if workers is not None else "--scheduler"
+            raise ParameterError(f"`{opt}` needs Dask: pip install "
+                                 "'autospeculation[distributed]' (dask[distributed]); "
+                                 f"importing it failed: {exc}.") from exc
     return workers, scheduler
 
 
 def _dashboard(client: Any) -> str:
-    if importlib.util.find_spec("bokeh") is None:
+    if "dashboard" not in client.scheduler_info().get("services", {}):
         return "none (the Dask dashboard needs bokeh, which is not installed)"
     return str(client.dashboard_link)
 
