@@ -124,7 +124,7 @@ class Shard:
     sizes : tuple of int
         Rows asked per sampler call.
     keep : int
-        Rows kept (the sum of ``sizes``).
+        Rows kept (the sum of ``sizes``, less the surplus of a full last call).
     start, total : int
         Rows of the check before this shard, and in all.
     n, q : int
@@ -150,17 +150,18 @@ class Shard:
 
 
 def plan_shards(num: int, n: int, q: int, seedseq: np.random.SeedSequence,
-                batch_size: int, kind: str) -> list[Shard]:
+                batch_size: int, kind: str, full: bool = False) -> list[Shard]:
     """The shards of ``num`` rows drawn from ``seedseq``: the streams and calls of
-    :func:`~verify.sampling.iter_draws` (same layout, same draws)."""
+    :func:`~verify.sampling.iter_draws` (same layout, same draws; ``full``: the last
+    call asks for a whole batch whose surplus is discarded)."""
     if kind not in _KINDS:
         raise ParameterError(f"`kind` must be one of {_KINDS}; got {kind!r}.")
-    sizes = _call_sizes(num, batch_size, False)
+    sizes = _call_sizes(num, batch_size, full)
     per_stream = max(1, DEFAULT_BATCH_SIZE // batch_size)
     groups = [tuple(sizes[i:i + per_stream]) for i in range(0, len(sizes), per_stream)]
     starts = np.cumsum([0] + [sum(g) for g in groups]).tolist()
-    return [Shard(index=i, seed=child, sizes=g, keep=sum(g), start=int(starts[i]), total=num,
-                  n=n, q=q, kind=kind)
+    return [Shard(index=i, seed=child, sizes=g, keep=min(sum(g), num - int(starts[i])),
+                  start=int(starts[i]), total=num, n=n, q=q, kind=kind)
             for i, (g, child) in enumerate(zip(groups, seedseq.spawn(len(groups)),
                                                strict=True))]
 
@@ -225,11 +226,11 @@ def _shard_rows(sampler: Any, shard: Shard, deadline: Deadline | None) -> np.nda
     for size in shard.sizes:
         out = sampler.sample(size, rng=gen) if use_sample else sampler(size, gen)
         chunks.append(check_output(out, size, shard.n, shard.q))
-        done += size
+        done = min(done + size, shard.total)
         if deadline is not None:
             deadline.check(f"after drawing {done:,} of {shard.total:,} samples in calls of "
                            f"{shard.sizes[0]:,} rows")
-    return np.concatenate(chunks, axis=0)
+    return np.concatenate(chunks, axis=0)[:shard.keep]
 
 
 def _stats(rows: np.ndarray, shard: Shard) -> tuple[np.ndarray, ...]:
