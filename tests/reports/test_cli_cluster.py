@@ -70,3 +70,33 @@ def test_quick_run_on_two_workers_matches_the_in_process_run(tmp_path, capsys):
     assert [c["id"] for c in doc["checks"]] == [c["id"] for c in golden["checks"]]
     diffs = _same(doc["checks"], golden["checks"], "checks")
     assert not diffs, "--workers 2 moved the quick run:\n" + "\n".join(diffs[:40])
+
+
+def test_shard_progress_in_the_bar_and_the_log():
+    """A check of several shards reports shards done / total and samples/s: in the
+    bar's postfix (terminal) and one log line per shard (off a terminal)."""
+    import numpy as np
+
+    from distributions.families import random_table
+    from reports.validation.config import StageContext, ValidationConfig
+    from reports.validation.exactness import _shard_log
+    from samplers.sequential import SequentialSampler
+    from verify.exactness import check_exact
+
+    class Bar:
+        def __init__(self):
+            self.posts = []
+
+        def set_postfix_str(self, s):
+            self.posts.append(s)
+
+    lines, bar = [], Bar()
+    ctx = StageContext(config=ValidationConfig(quick=True), seed=np.random.SeedSequence(0),
+                       alpha=1e-3, progress=lambda *a: None, log=lines.append)
+    d = random_table(3, 2, rng=0)
+    check_exact(SequentialSampler(d), d, num_samples=2 * 2**17, rng=1,
+                progress=_shard_log(ctx, "seq/t", bar))
+    assert [ln.split(",")[0] for ln in lines] == ["exactness seq/t: shard 1/2",
+                                                  "exactness seq/t: shard 2/2"]
+    assert lines[1].split(", ")[1] == "262,144 samples" and lines[1].endswith(" samples/s")
+    assert bar.posts == [ln.removeprefix("exactness ") for ln in lines]
