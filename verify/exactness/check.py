@@ -336,9 +336,10 @@ def _checkpoint(path: Path | None, sampler: Any, target: Any, num_shards: int,
     """The checkpoint of this check (read and checked now, before any draw), or None."""
     if path is None:
         return None
-    kind = type(sampler.factory if isinstance(sampler, OnWorker) else sampler)
+    kind = sampler.factory if isinstance(sampler, OnWorker) else type(sampler)
+    name = getattr(kind, "__qualname__", type(kind).__qualname__)
     identity = {"check": "check_exact", **fields, "n": int(target.n), "q": int(target.q),
                 "target": f"{type(target).__module__}.{type(target).__qualname__}",
-                "sampler": f"{kind.__module__}.{kind.__qualname__}",
+                "sampler": f"{getattr(kind, '__module__', '')}.{name}",
                 "num_shards": num_shards}
     return Checkpoint(path, identity, num_shards)
