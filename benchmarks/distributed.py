@@ -12,9 +12,10 @@ Printed: wall times, the speedup of 2 workers over 1 worker and over the in-proc
 run, and the per-shard overhead of the executor, ``(T(1 worker) - T(in process)) /
 shards``, as a percentage of an in-process shard, and the same in CPU seconds (the
 caller's and the worker's process time), which a busy machine distorts less. Goal:
-speedup >= 1.8 on 2 workers for the expensive oracle, overhead < 5 % of a shard. The figures hold for the
-machine and its load when run (the load average is printed with them). Writes
-``benchmarks/results/distributed.json``.
+speedup >= 1.8 on 2 workers for the expensive oracle, overhead < 5 % of a shard. The
+figures hold for the machine and its load when run (the load average is printed with
+them). Writes ``benchmarks/results/distributed.json`` (``distributed_expensive.json``
+with ``--only-expensive``).
 
 Run from the repository root: ``python benchmarks/distributed.py [--quick]``.
 """
