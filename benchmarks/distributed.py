@@ -41,6 +41,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 
+import dask  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
 from benchmarks.slow_oracle import SpinOracle  # noqa: E402
@@ -111,16 +112,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="TV 0.02 in item 1, 4 shards in 2")
     ap.add_argument("--only-expensive", action="store_true", help="item 2 only")
+    ap.add_argument("--profile", action="store_true",
+                    help="keep Dask's worker profiler on (default off)")
     args = ap.parse_args()
     load0 = os.getloadavg()
     t0 = time.perf_counter()
+    # Dask's statistical profiler samples each worker's stack every 10 ms: CPU a check
+    # does not need (the dashboard's profile page is empty without it)
+    dask.config.set({"distributed.worker.profile.enabled": args.profile})
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         client.wait_for_workers(2)
         startup = time.perf_counter() - t0
         exp = expensive(client, 4 if args.quick else 8)
         plan = None if args.only_expensive else planned(client, 0.02 if args.quick else 0.005)
-    out = {"cluster_startup_s": startup, "loadavg_before": load0,
+    out = {"cluster_startup_s": startup, "worker_profiler": args.profile, "loadavg_before": load0,
            "loadavg_after": os.getloadavg(), "cpus": os.cpu_count(),
            "planned": plan, "expensive_oracle": exp}
     print(f"LocalCluster of 2 worker processes started in {startup:.1f} s; load average "
@@ -141,9 +147,9 @@ def main() -> None:
           f"{exp['workers1_cpu_s']:.1f} s, overhead {exp['cpu_overhead_per_shard_s']:.3f} s a "
           f"shard = {exp['cpu_overhead_pct_of_shard']:.1f} %; identical: {exp['identical']}")
     OUT.parent.mkdir(exist_ok=True)
-    OUT.with_name("distributed_expensive.json" if plan is None else OUT.name).write_text(
-        json.dumps(out, indent=2) + "\n")
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    path = OUT.with_name("distributed_expensive.json" if plan is None else OUT.name)
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
