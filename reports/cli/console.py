@@ -52,7 +52,8 @@ def _on_tty() -> bool:
 
 
 class _LogBar:
-    """The progress object off a terminal: one log line per finished check."""
+    """The progress object off a terminal: one log line per finished check (its time:
+    since the previous one finished; the postfix may change meanwhile, e.g. shards)."""
 
     def __init__(self, total: int, desc: str, emit: Callable[[str], None]) -> None:
         self.total, self.desc, self.emit = int(total), desc, emit
@@ -62,12 +63,12 @@ class _LogBar:
 
     def set_postfix_str(self, s: str) -> None:
         self.item = s
-        self.t0 = time.perf_counter()
 
     def update(self, k: int = 1) -> None:
         self.done += k
-        self.emit(f"{self.desc} {self.done}/{self.total} {self.item} "
-                  f"({time.perf_counter() - self.t0:.1f} s)")
+        now = time.perf_counter()
+        self.emit(f"{self.desc} {self.done}/{self.total} {self.item} ({now - self.t0:.1f} s)")
+        self.t0 = now
 
     def close(self) -> None:
         pass

@@ -8,6 +8,7 @@ import time
 from distributions.errors import ParameterError
 from distributions.validation import check_float
 from reports import validation
+from reports.cli.cluster import add_arguments, check_cluster_args, executor_for
 from reports.cli.console import PROG, Console, SubParsers
 from reports.cli.inputs import check_report_dir, check_seed
 from reports.io import make_document
@@ -50,6 +51,7 @@ def add_parser(subparsers: SubParsers) -> argparse.ArgumentParser:
     v.add_argument("--strict", action="store_true", help=STRICT_HELP)
     v.add_argument("--quiet", action="store_true",
                    help="no progress bars or log lines, no table")
+    add_arguments(v)
     v.set_defaults(func=run)
     return v
 
@@ -77,6 +79,7 @@ def check_args(
     if not stages:
         raise ParameterError("`--stages` must name at least one available stage; got none.")
     validation.check_alpha(cfg, stages, name="--alpha")
+    check_cluster_args(args)
     check_report_dir("--out", args.out)
     return cfg, stages
 
@@ -89,8 +92,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 f"{' --strict' if args.strict else ''}: stages "
                 f"{', '.join(s.name for s in stages)}; seed {cfg.seed}; family-wise alpha "
                 f"{cfg.alpha:g}")
-    checks, sections, timings = validation.run_validation(
-        cfg, progress=console.progress(), stages=stages, log=console.log)
+    with executor_for(*check_cluster_args(args), say=console.say) as executor:
+        checks, sections, timings = validation.run_validation(
+            cfg, progress=console.progress(), stages=stages, log=console.log,
+            executor=executor)
     doc = make_document(
         "validate", f"autospeculation validation report{' (quick)' if cfg.quick else ''}",
         checks, sections, seeds={"root": cfg.seed}, stage_seconds=timings,

@@ -42,7 +42,7 @@ def stage_batch_invariance(ctx: StageContext) -> StageOutput:
         t0 = time.perf_counter()
         try:
             r = check_batch_invariance(make_sampler(sname, target), target=target, tv=tv,
-                                       alpha=alpha, power=0.99, rng=seed)
+                                       alpha=alpha, power=0.99, rng=seed, executor=ctx.executor)
         except Exception as exc:  # a crash is a failed check, never a hidden one
             out.checks.append(check_record("batch-invariance", cid, NAME, False,
                                            sampler=sname, target=tname,

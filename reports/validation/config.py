@@ -9,6 +9,7 @@ checks (:func:`check_alpha`); the split is stated in each stage's section.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,12 +73,15 @@ class StageOutput:
 
 @dataclass
 class StageContext:
-    """What a stage is given: the config, its own seed, its alpha and a progress bar."""
+    """What a stage is given: the config, its own seed, its alpha, a progress bar, the
+    executor its sampling-heavy checks run on (``None``: in process) and the log."""
 
     config: ValidationConfig
     seed: np.random.SeedSequence
     alpha: float
     progress: Callable[[int, str], Any]
+    executor: Executor | None = None
+    log: Callable[[str], None] | None = None
 
     def seed_int(self, *key: int) -> int:
         """A replayable integer seed derived from the stage seed and ``key``."""

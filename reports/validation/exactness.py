@@ -8,6 +8,7 @@ power 0.99; the records come from :func:`reports.records.to_record`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,22 @@ def exactness_pairs(cfg: ValidationConfig) -> tuple[list[str], list[tuple[str, s
     return targets, [(s, t) for t in targets for s in samplers]
 
 
+def _shard_log(ctx: StageContext, cid: str, bar: Any) -> Callable[[int, int, int], None]:
+    """The progress of a check of several shards (shards done / total, samples/s): in
+    the bar's postfix (a terminal) and as one log line per shard (off a terminal)."""
+    t0 = time.perf_counter()
+
+    def progress(done: int, total: int, rows: int) -> None:
+        if total > 1:
+            rate = rows / max(time.perf_counter() - t0, 1e-9)
+            text = f"{cid}: shard {done}/{total}, {rows:,} samples, {rate:,.0f} samples/s"
+            bar.set_postfix_str(text)
+            if ctx.log is not None:
+                ctx.log(f"exactness {text}")
+
+    return progress
+
+
 def stage_exactness(ctx: StageContext) -> StageOutput:
     """Run the exactness stage (see the module docstring)."""
     cfg = ctx.config
@@ -60,7 +77,9 @@ def stage_exactness(ctx: StageContext) -> StageOutput:
             seed = ctx.seed_int(k)
             t0 = time.perf_counter()
             r = check_exact(make_sampler(sname, target), target, tv=cfg.tv, alpha=alpha,
-                            power=0.99, rng=seed)
+                            power=0.99, rng=seed, executor=ctx.executor,
+                            progress=_shard_log(ctx, cid, bar))
+            bar.set_postfix_str(cid)
             secs = time.perf_counter() - t0
             batch = getattr(r, "batch_size", None)
             out.checks.append(to_record(

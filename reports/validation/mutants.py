@@ -63,7 +63,7 @@ def stage_mutants(ctx: StageContext) -> StageOutput:
             if _vm_size() and (hard == resource.RLIM_INFINITY or hard > cap):
                 resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
             m = mutation_matrix(target, mutants={mname: cls}, checks=checks, tv=tv,
-                                alpha=alpha, rng=ctx.seed_int(k))
+                                alpha=alpha, rng=ctx.seed_int(k), executor=ctx.executor)
             for c in m.cells:
                 if c.sampler == "correct" and k > 0:
                     continue

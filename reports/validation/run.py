@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ from reports.validation.mutants import mutant_checks, stage_mutants
 from reports.validation.pinning import stage_pinning
 from reports.validation.rounds import stage_rounds
 from reports.validation.user_model import stage_user_model, user_model_checks
+from verify.execution import check_executor
 
 __all__ = ["available_stages", "run_validation"]
 
@@ -91,6 +93,7 @@ def run_validation(
     progress: Callable[[int, str], Any] | None = None,
     stages: Sequence[Stage] | None = None,
     log: Callable[[str], None] | None = None,
+    executor: Executor | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, float]]]:
     """Run every stage; return (checks, sections, stage timings).
 
@@ -107,7 +110,10 @@ def run_validation(
         Default :func:`available_stages` of ``config``.
     log : callable, optional
         ``log(line)`` receives one line when a stage starts and one when it ends
-        (its time and status counts).
+        (its time and status counts), and the shard progress of long checks.
+    executor : concurrent.futures.Executor, optional
+        Where the exactness checks draw their shards (:mod:`verify.execution`):
+        ``None`` in process; the results are the same for every executor.
 
     Returns
     -------
@@ -120,6 +126,7 @@ def run_validation(
     check_int("seed", config.seed, low=0)
     stages = list(stages) if stages is not None else available_stages(config)
     check_alpha(config, stages)
+    executor = check_executor(executor)
     n_stat = sum(s.share for s in stages if s.statistical) or 1.0
     root = np.random.SeedSequence(config.seed)
     children = root.spawn(len(stages))
@@ -130,7 +137,7 @@ def run_validation(
         ctx = StageContext(config=config, seed=child,
                            alpha=(config.alpha * stage.share / n_stat if stage.statistical
                                   else config.alpha),
-                           progress=progress)
+                           progress=progress, executor=executor, log=log)
         if log is not None:
             log(f"stage {i + 1}/{len(stages)} {stage.name}: {stage.title}")
         t0 = time.perf_counter()

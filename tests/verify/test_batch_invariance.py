@@ -159,3 +159,22 @@ def test_status_contract():
     with pytest.raises(ParameterError, match="`status` must be one of"):
         ExactnessResult(passed=False, status="maybe", **kw)
     assert STATUSES == ("pass", "fail", "warn", "skipped", "no-power")
+
+
+def test_batch_invariance_on_an_executor_is_the_in_process_result():
+    """executor= (a ProcessPoolExecutor of 2): every field of the in-process result;
+    the full last call's surplus is discarded as in process."""
+    import json
+    from concurrent.futures import ProcessPoolExecutor
+
+    from distributions.families import random_table
+    from samplers.sequential import SequentialSampler
+    from verify.exactness import check_batch_invariance
+
+    d = random_table(3, 2, rng=2)
+    kw = dict(batch_sizes=(7, 1000), num_samples=2500, rng=4)
+    ref = check_batch_invariance(SequentialSampler(d), **kw)
+    with ProcessPoolExecutor(2) as ex:
+        got = check_batch_invariance(SequentialSampler(d), executor=ex, **kw)
+    dump = lambda r: json.dumps(r.to_dict(), sort_keys=True, default=repr)  # noqa: E731
+    assert dump(got) == dump(ref)

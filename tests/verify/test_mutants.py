@@ -121,3 +121,21 @@ def test_diffusion_mutants_run_in_their_matrix():
         assert c.caught, f"{name} not caught by {check}: p={c.pvalue:.3g}, N={c.num_samples}, " \
                          f"seed {seed}"
     assert "| diffusion-wrong-reflection |" in m.to_table()
+
+
+def test_mutation_matrix_on_an_executor_is_the_in_process_matrix():
+    """executor= (here a ProcessPoolExecutor of 2): the same cells, statistics and
+    p-values as in process (the samplers are pickled; the timings differ)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    d = random_table(3, 2, rng=1)
+    pick = {k: MUTANTS[k] for k in list(MUTANTS)[:1]}
+    kw = dict(mutants=pick, checks=("gtest", "chain"), tv=0.1, alpha=ALPHA, rng=3)
+
+    def cells(m):
+        return [(c.sampler, c.check, c.caught, c.num_samples, repr(c.statistic),
+                 repr(c.pvalue), c.detail) for c in m.cells]
+
+    ref = mutation_matrix(d, **kw)
+    with ProcessPoolExecutor(2) as ex:
+        assert cells(mutation_matrix(d, executor=ex, **kw)) == cells(ref)

@@ -4,6 +4,7 @@ two-sample test (chi-square of homogeneity, or a permutation test in the sparse 
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from distributions.validation import check_int, short_repr
 from verify.exactness.full_table import _target_pmf
 from verify.exactness.homogeneity import two_sample_table
 from verify.exactness.results import BatchInvarianceResult
+from verify.execution import check_executor, draw_sharded, plan_shards, ship_sampler
 from verify.planning import (
     MAX_RESAMPLES,
     MAX_SAMPLES,
@@ -33,7 +35,6 @@ from verify.sampling import (
     check_rng,
     check_size,
     check_timeout,
-    iter_draws,
     resolve_batch_size,
     seed_of,
 )
@@ -65,6 +66,7 @@ def check_batch_invariance(
     timeout: float | None = None,
     max_samples: int | None = MAX_SAMPLES,
     max_resamples: int = MAX_RESAMPLES,
+    executor: Executor | None = None,
 ) -> BatchInvarianceResult:
     """Test that the sampler's law does not depend on the batch size of its calls.
 
@@ -106,6 +108,9 @@ def check_batch_invariance(
         Cap on the samples drawn in total (both batch sizes); the samples are kept
         in memory, ``2 N x n`` at most :data:`MAX_SAMPLE_ENTRIES`.
     max_resamples : int >= 1, default :data:`MAX_RESAMPLES`
+    executor : concurrent.futures.Executor, optional
+        Where the two samples are drawn, in shards (:mod:`verify.execution`);
+        ``None``: in process. The result is the same for every executor.
 
     Returns
     -------
@@ -150,6 +155,8 @@ def check_batch_invariance(
     tv, alpha, power = check_levels(tv, alpha, power)
     rng = check_rng(rng)
     timeout = check_timeout(timeout)
+    executor = check_executor(executor)
+    shipped = ship_sampler(sampler, executor)  # refuses an unpicklable sampler now
     if max_samples is not None:
         max_samples = check_int("max_samples", max_samples, low=1)
     max_resamples = check_int("max_resamples", max_resamples, low=1)
@@ -175,10 +182,9 @@ def check_batch_invariance(
     seed = seed_of(rng)
     ss1, ss2, ss_test, ss_power = np.random.SeedSequence(seed).spawn(4)
     deadline = Deadline(timeout, "check_batch_invariance")
-    x1 = np.concatenate(list(iter_draws(sampler, num_samples, n, q, ss1, b1, deadline,
-                                         full=True)), axis=0)
-    x2 = np.concatenate(list(iter_draws(sampler, num_samples, n, q, ss2, b2, deadline,
-                                         full=True)), axis=0)
+    x1, x2 = (draw_sharded(shipped, plan_shards(num_samples, n, q, ss, b, "rows", full=True),
+                           executor=executor, deadline=deadline)
+              for ss, b in ((ss1, b1), (ss2, b2)))
     h = two_sample_table(x1, x2, q, alpha=alpha, power=power, resamples=resamples,
                          p_ref=p_ref, ss_test=ss_test, ss_power=ss_power, deadline=deadline)
     method, stat, pvalue, dof, det, tv_est, details = (

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+from concurrent.futures import Executor
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,9 +14,9 @@ import numpy as np
 from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
 from distributions.validation import check_choice, check_float, check_int
+from verify.checkpoint import Checkpoint, check_checkpoint_path
 from verify.exactness.full_table import (
     MIN_EXPECTED,
-    _count_cells,
     _plan_sparse,
     _resolve_method,
     _table_test,
@@ -26,6 +29,14 @@ from verify.exactness.sequential import (
     plan_sequential_table,
     sequential_chain,
     sequential_table,
+)
+from verify.execution import (
+    OnWorker,
+    ShardProgress,
+    check_executor,
+    draw_sharded,
+    plan_shards,
+    ship_sampler,
 )
 from verify.planning import (
     MAX_RESAMPLES,
@@ -48,7 +59,6 @@ from verify.sampling import (
     check_rng,
     check_size,
     check_timeout,
-    iter_draws,
     resolve_batch_size,
     seed_of,
 )
@@ -68,7 +78,8 @@ _JOINT_LAW = "the oracle's joint law (chain rule along random reveal orders)"
 
 def _iv(sampler: Any, target: Any, num_samples: Any, tv: Any, alpha: Any, power: Any,
         method: Any) -> tuple[int | None, float, float, float, str, bool]:
-    if not (callable(getattr(sampler, "sample", None)) or callable(sampler)):
+    if not (isinstance(sampler, OnWorker) or callable(getattr(sampler, "sample", None))
+            or callable(sampler)):
         raise ParameterError(
             "`sampler` must be a Sampler (with .sample(num, rng=...)) or a callable "
             f"(num, rng) -> (num, n) int array; got {type(sampler).__name__}."
@@ -114,6 +125,9 @@ def check_exact(
     max_resamples: int = MAX_RESAMPLES,
     sequential: bool = False,
     certify: float | None = None,
+    executor: Executor | None = None,
+    checkpoint: str | Path | None = None,
+    progress: ShardProgress | None = None,
 ) -> ExactnessResult:
     """Test whether ``sampler`` draws exactly from ``target``, with stated power.
 
@@ -159,6 +173,8 @@ def check_exact(
         sampler's own ``batch_size`` attribute if it has one, else ``2**17``. The
         size used is stated in the result; a sampler whose law depends on the batch
         size is caught by :func:`check_batch_invariance`.
+        The samples are drawn in shards of the calls covering up to ``2**17`` rows,
+        each with its own spawned stream (:mod:`verify.execution`).
     timeout : float > 0, optional
         Wall-time budget of the whole check in seconds, checked between sampler
         calls and between Monte Carlo chunks: :class:`BudgetExceededError` beyond it.
@@ -182,6 +198,20 @@ def check_exact(
         about ``sqrt(k)`` times the test's); the result's ``certified`` says whether
         ``tv_upper <= certify`` (``tv_upper`` is a confidence sequence when
         ``sequential``).
+    executor : concurrent.futures.Executor, optional
+        Where the shards run: ``None`` in process, else any Executor
+        (``dask.distributed.Client(...).get_executor()``, a ``ProcessPoolExecutor``).
+        The result is bit-identical for every executor and number of workers. The
+        sampler is pickled once (a :class:`ParameterError` if it cannot be: pass
+        :class:`verify.execution.OnWorker` with a factory); the target stays here.
+    checkpoint : path, optional
+        File of the merged shard statistics, rewritten atomically after each shard
+        (:mod:`verify.checkpoint`). A run started again with the same arguments and
+        seed resumes from it and returns the result of an uninterrupted run; a file
+        of another check, or a corrupted one, is refused before any work. Needs a
+        fixed ``rng`` (not ``None``).
+    progress : callable, optional
+        ``progress(shards_done, num_shards, samples_done)`` after each shard.
 
     Returns
     -------
@@ -215,8 +245,16 @@ def check_exact(
                 f"over {target.q}**{target.n} cells is not available from chain tests; "
                 f"got certify={certify!r} with method {method!r}.")
     rng = check_rng(rng)
+    executor = check_executor(executor)
+    ckpt_path = check_checkpoint_path(checkpoint)
+    if ckpt_path is not None and rng is None:
+        raise ParameterError("`rng` must be a fixed seed when `checkpoint` is given (a "
+                             "resumed run draws the same streams); got None.")
+    if progress is not None and not callable(progress):
+        raise ParameterError(f"`progress` must be callable or None; got {progress!r}.")
     bsize = resolve_batch_size(sampler, batch_size)
     timeout = check_timeout(timeout)
+    shipped = ship_sampler(sampler, executor)  # refuses an unpicklable sampler now
     if max_samples is not None:
         max_samples = check_int("max_samples", max_samples, low=1)
     max_resamples = check_int("max_resamples", max_resamples, low=1)
@@ -229,8 +267,15 @@ def check_exact(
         return replace(res, precision_floor=floor, notes=(note,) if note else (),
                        reference=res.reference or reference)
 
-    if method in _RELATIVE or (not enumerable and method == "auto"
-                               and not has_joint_law(target)):
+    relative = method in _RELATIVE or (not enumerable and method == "auto"
+                                       and not has_joint_law(target))
+    if (relative or sequential) and (executor is not None or ckpt_path is not None):
+        mode = "sequential mode" if sequential else f"relative test ({method!r})"
+        raise ParameterError(
+            f"`executor` and `checkpoint` apply to the fixed-size full-table and chain "
+            f"tests; the {mode} runs in process only; got executor={executor!r}, "
+            f"checkpoint={checkpoint!r}.")
+    if relative:
         if sequential:
             raise ParameterError(
                 "`sequential` needs a target with a table or a joint law (full-table or "
@@ -256,9 +301,13 @@ def check_exact(
         check_memory(num_samples, n, "the chain test")
         seed = seed_of(rng)
         ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
+        shards = plan_shards(num_samples, n, q, ss_samples, bsize, "rows")
+        ckpt = _checkpoint(ckpt_path, sampler, target, len(shards), seed=seed,
+                           num_samples=num_samples, method="chain", tv=tv, alpha=alpha,
+                           power=power, batch_size=bsize, max_resamples=max_resamples)
         deadline = Deadline(timeout, "check_exact")
-        samples = np.concatenate(list(iter_draws(sampler, num_samples, n, q, ss_samples,
-                                                  bsize, deadline)), axis=0)
+        samples = draw_sharded(shipped, shards, executor=executor, deadline=deadline,
+                               checkpoint=ckpt, progress=progress)
         ct = chain_test(samples, target, alpha=alpha, power=power, rng=ss_test)
         deadline.check("after the chain tests")
         det = ct.detectable_tv
@@ -322,8 +371,13 @@ def check_exact(
             resolved = _resolve_method(method, num_samples * float(p_support.min()))
     seed = seed_of(rng)
     ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
-    counts = _count_cells(iter_draws(sampler, num_samples, n, q, ss_samples, bsize,
-                                      deadline), n, q)
+    shards = plan_shards(num_samples, n, q, ss_samples, bsize, "counts")
+    ckpt = _checkpoint(ckpt_path, sampler, target, len(shards), seed=seed,
+                       num_samples=num_samples, method=resolved, tv=tv, alpha=alpha,
+                       power=power, batch_size=bsize, max_resamples=max_resamples,
+                       target_pmf=hashlib.sha256(pmf.tobytes()).hexdigest())
+    counts = draw_sharded(shipped, shards, executor=executor, deadline=deadline,
+                          checkpoint=ckpt, progress=progress).astype(np.float64)
     res = _table_test(counts, pmf, q, n, method=resolved, alpha=alpha,
                       gen=np.random.default_rng(ss_test), max_resamples=max_resamples,
                       deadline=deadline)
@@ -375,3 +429,17 @@ def check_exact(
         certify=math.nan if certify is None else certify,
         certified=certify is not None and tv_upper <= certify,
     ))
+
+
+def _checkpoint(path: Path | None, sampler: Any, target: Any, num_shards: int,
+                **fields: Any) -> Checkpoint | None:
+    """The checkpoint of this check (read and checked now, before any draw), or None."""
+    if path is None:
+        return None
+    kind = sampler.factory if isinstance(sampler, OnWorker) else type(sampler)
+    name = getattr(kind, "__qualname__", type(kind).__qualname__)
+    identity = {"check": "check_exact", **fields, "n": int(target.n), "q": int(target.q),
+                "target": f"{type(target).__module__}.{type(target).__qualname__}",
+                "sampler": f"{getattr(kind, '__module__', '')}.{name}",
+                "num_shards": num_shards}
+    return Checkpoint(path, identity, num_shards)

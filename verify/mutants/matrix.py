@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from samplers.diffusion import (
     SpeculativeDiffusionSampler,
     SpeculativeDiffusionSteps,
 )
+from verify.execution import check_executor
 from verify.mutants.autospec import MUTANTS
 from verify.mutants.diffusion import DIFFUSION_MUTANTS
 from verify.mutants.mutant import Mutant
@@ -139,6 +141,7 @@ def mutation_matrix(
     order: Any = "random",
     exact_order: Any = "identity",
     rng: Any = None,
+    executor: Executor | None = None,
 ) -> MutationMatrix:
     """Run every check against every mutant and the correct sampler.
 
@@ -163,6 +166,10 @@ def mutation_matrix(
     order, exact_order : sampler ``order`` for the statistical checks / exact law
         (enumerating all ``n!`` random orders is slower; see :mod:`verify.exact_law`).
     rng : seed, optional
+    executor : concurrent.futures.Executor, optional
+        Where the ``"gtest"`` and ``"chain"`` checks draw their shards (see
+        :func:`~verify.exactness.check_exact`); the matrix is the same for every
+        executor. The other checks run in process.
 
     Returns
     -------
@@ -175,6 +182,7 @@ def mutation_matrix(
     from verify.exact_law import exact_law
     from verify.exactness import check_exact, plan_sample_size
 
+    executor = check_executor(executor)
     for c in checks:
         if c not in _CHECKS:
             raise ParameterError(f"`checks` entries must be in {_CHECKS}; got {c!r}.")
@@ -210,7 +218,7 @@ def mutation_matrix(
                 if check == "gtest":
                     num = plan_sample_size(target, tv=tv, alpha=alpha, power=power)
                     r = check_exact(make(target), target, num_samples=num,
-                                    alpha=alpha, power=power, rng=seed)
+                                    alpha=alpha, power=power, rng=seed, executor=executor)
                     cell = MutationCell(name, check, r.status == "fail", num, r.statistic,
                                         r.pvalue, 0.0,
                                         f"{r.method}; status {r.status}; "
@@ -218,7 +226,8 @@ def mutation_matrix(
                 elif check == "chain":
                     num = plan_chain_sample_size(target, tv=tv, alpha=alpha, power=power)
                     r = check_exact(make(target), target, num_samples=num,
-                                    alpha=alpha, power=power, method="chain", rng=seed)
+                                    alpha=alpha, power=power, method="chain", rng=seed,
+                                    executor=executor)
                     worst = r.worst_cells[0].label if r.worst_cells else ""
                     cell = MutationCell(name, check, r.status == "fail", num, r.statistic,
                                         r.pvalue, 0.0, f"status {r.status}; worst: {worst}")

@@ -1,0 +1,218 @@
+"""The execution seam (verify.execution) and the checkpoint (verify.checkpoint), in
+process and on executors that need no cluster: sharding equals the drawer's layout,
+bit-identical results, resume, and the bad inputs. The Dask cluster tests are in
+test_execution_dask.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from distributions.errors import ParameterError
+from distributions.families import random_table
+from samplers.sequential import SequentialSampler
+from verify.exactness import check_exact
+from verify.execution import OnWorker, plan_shards
+from verify.sampling import DEFAULT_BATCH_SIZE, iter_draws
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def fingerprint(res: object) -> str:
+    """Every reported field, exactly (NaN-safe, floats by repr)."""
+    return json.dumps(res.to_dict(), sort_keys=True, default=repr)
+
+
+def test_shards_follow_the_drawer_layout():
+    """The shards are iter_draws' streams and calls: the same rows, whatever batch size."""
+    d = random_table(3, 3, rng=1)
+    s = SequentialSampler(d)
+    for num, bsize in [(10, 3), (DEFAULT_BATCH_SIZE + 5, DEFAULT_BATCH_SIZE), (700, 1000)]:
+        ss = np.random.SeedSequence(42)
+        want = np.concatenate(list(iter_draws(s, num, 3, 3, ss, bsize)), axis=0)
+        shards = plan_shards(num, 3, 3, np.random.SeedSequence(42), bsize, "rows")
+        got = []
+        for sh in shards:
+            gen = np.random.default_rng(sh.seed)
+            got += [s.sample(k, rng=gen).samples for k in sh.sizes]
+        assert np.array_equal(np.concatenate(got, axis=0), want), (num, bsize)
+        assert sum(sh.keep for sh in shards) == num
+
+
+@pytest.mark.parametrize("method", ["gtest", "chain"])
+def test_process_pool_bit_identical(method):
+    """A ProcessPoolExecutor of 2 workers gives every field of the in-process result."""
+    d = random_table(5, 2, rng=0)
+    s = SequentialSampler(d)
+    shards = 3 if method == "gtest" else 2  # the chain tests keep every sample: fewer
+    kw = dict(num_samples=(shards - 1) * DEFAULT_BATCH_SIZE + 77, method=method, rng=11)
+    ref = check_exact(s, d, **kw)
+    with ProcessPoolExecutor(2) as ex:
+        got = check_exact(s, d, executor=ex, **kw)
+    assert fingerprint(got) == fingerprint(ref)
+    with ThreadPoolExecutor(3) as ex:  # any Executor; sparse shard tables on a bigger table
+        assert fingerprint(check_exact(s, d, executor=ex, **kw)) == fingerprint(ref)
+
+
+def test_factory_in_process_and_on_pool():
+    """OnWorker builds the sampler where the shards run; same result as the object."""
+    d = random_table(4, 2, rng=3)
+    kw = dict(num_samples=DEFAULT_BATCH_SIZE + 9, rng=5)
+    ref = check_exact(SequentialSampler(d), d, **kw)
+    assert fingerprint(check_exact(OnWorker(SequentialSampler, d), d, **kw)) == fingerprint(ref)
+    with ProcessPoolExecutor(1) as ex:
+        got = check_exact(OnWorker(SequentialSampler, d), d, executor=ex, **kw)
+    assert fingerprint(got) == fingerprint(ref)
+
+
+def test_bad_executor_and_unpicklable_sampler():
+    d = random_table(3, 2, rng=0)
+    with pytest.raises(ParameterError, match=r"`executor` must be None .* got 4 \(int\)"):
+        check_exact(SequentialSampler(d), d, executor=4, rng=0)
+    s = SequentialSampler(d)
+    lam = lambda num, rng: s.sample(num, rng=rng).samples  # noqa: E731
+    with ProcessPoolExecutor(1) as ex, \
+            pytest.raises(ParameterError, match=r"must be picklable.*OnWorker\(factory"):
+        check_exact(lam, d, executor=ex, rng=0)
+    with ProcessPoolExecutor(1) as ex, \
+            pytest.raises(ParameterError, match=r"factory of `OnWorker` must be picklable"):
+        check_exact(OnWorker(lambda: s), d, executor=ex, rng=0)
+    with pytest.raises(ParameterError, match=r"`factory` of OnWorker must be callable"):
+        OnWorker(3)
+
+
+def test_raising_shard_names_shard_and_stream():
+    """A shard that raises stops the check with its error, index and stream."""
+    d, wrong = random_table(3, 2, rng=0), random_table(4, 2, rng=0)
+    pat = (r"`sampler` output must have shape .* \[in shard 1 of 2 \(stream: "
+           r"SeedSequence\(entropy=7, spawn_key=\(0, 0\)\)\)\]")
+    with pytest.raises(ParameterError, match=pat):
+        check_exact(SequentialSampler(wrong), d, num_samples=DEFAULT_BATCH_SIZE + 1, rng=7)
+    pat = pat.replace("shard 1", "shard [12]").replace(r"\(0, 0\)", r"\(0, [01]\)")
+    with ProcessPoolExecutor(2) as ex, pytest.raises(ParameterError, match=pat):
+        check_exact(SequentialSampler(wrong), d, num_samples=DEFAULT_BATCH_SIZE + 1, rng=7,
+                    executor=ex)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_after(k):
+    def progress(done, total, rows):
+        if done == k:
+            raise _Stop
+    return progress
+
+
+@pytest.mark.parametrize("method", ["gtest", "chain"])
+def test_resume_in_process(tmp_path, method):
+    """Interrupted after some shards, the check resumes from its checkpoint (draws
+    only the others) and ends with the uninterrupted result."""
+    d = random_table(4, 2, rng=2)
+    s = SequentialSampler(d)
+    shards = 4 if method == "gtest" else 2  # the chain tests keep every sample: fewer
+    kw = dict(num_samples=shards * DEFAULT_BATCH_SIZE - 3, method=method, rng=9)
+    ref = check_exact(s, d, **kw)
+    path = tmp_path / "ck.npz"
+    with pytest.raises(_Stop):
+        check_exact(s, d, checkpoint=path, progress=_stop_after(shards // 2), **kw)
+    seen = []
+    got = check_exact(s, d, checkpoint=path, progress=lambda *a: seen.append(a), **kw)
+    assert [a[0] for a in seen] == list(range(shards // 2 + 1, shards + 1))
+    assert seen[-1][1:] == (shards, kw["num_samples"])
+    assert fingerprint(got) == fingerprint(ref)
+    # a finished checkpoint: the same result again without drawing
+    seen.clear()
+    assert fingerprint(check_exact(s, d, checkpoint=path, progress=seen.append, **kw)) \
+        == fingerprint(ref) and seen == []
+
+
+def test_checkpoint_refusals(tmp_path):
+    d = random_table(3, 2, rng=0)
+    s = SequentialSampler(d)
+    path = tmp_path / "ck.npz"
+    check_exact(s, d, num_samples=1000, rng=1, checkpoint=path)
+    before = path.read_bytes()
+    with pytest.raises(ParameterError, match=r"belongs to another check: seed=1 there, 2 here"):
+        check_exact(s, d, num_samples=1000, rng=2, checkpoint=path)
+    with pytest.raises(ParameterError, match=r"num_samples=1000 there, 2000 here.*same "
+                                             r"arguments and seed"):
+        check_exact(s, d, num_samples=2000, rng=1, checkpoint=path)
+    with pytest.raises(ParameterError, match=r"target_pmf="):
+        check_exact(s, random_table(3, 2, rng=1), num_samples=1000, rng=1, checkpoint=path)
+    assert path.read_bytes() == before  # nothing written by a refused check
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(before[: len(before) // 2])
+    with pytest.raises(ParameterError, match=r"not a valid checkpoint file \(unreadable"):
+        check_exact(s, d, num_samples=1000, rng=1, checkpoint=bad)
+    with np.load(path) as z:  # a valid archive whose counts no longer match their digest
+        meta, state = z["meta"], z["state"] + 1
+    np.savez(bad, meta=meta, state=state)
+    with pytest.raises(ParameterError, match=r"not a valid checkpoint file"):
+        check_exact(s, d, num_samples=1000, rng=1, checkpoint=bad)
+    other = tmp_path / "other.npz"
+    np.savez(other, x=np.zeros(3))
+    with pytest.raises(ParameterError, match=r"not a valid checkpoint file"):
+        check_exact(s, d, num_samples=1000, rng=1, checkpoint=other)
+    with pytest.raises(ParameterError, match=r"`rng` must be a fixed seed when `checkpoint`"):
+        check_exact(s, d, num_samples=1000, checkpoint=path)
+    with pytest.raises(ParameterError, match=r"got the directory"):
+        check_exact(s, d, num_samples=1000, rng=1, checkpoint=tmp_path)
+    with pytest.raises(ParameterError, match=r"`checkpoint` must be a file path"):
+        check_exact(s, d, num_samples=1000, rng=1, checkpoint=3)
+
+
+_KILLED_RUN = textwrap.dedent("""
+    import json, sys, time
+    from distributions.families import random_table
+    from samplers.sequential import SequentialSampler
+    from verify.exactness import check_exact
+
+    class Slow(SequentialSampler):
+        def sample(self, num, *, rng=None):
+            time.sleep(0.3)
+            return super().sample(num, rng=rng)
+
+    d = random_table(4, 2, rng=2)
+    def progress(done, total, rows):
+        print(done, flush=True)
+    res = check_exact(Slow(d), d, num_samples=6 * 2**17, rng=9, checkpoint=sys.argv[1],
+                      progress=progress)
+    print("finished", json.dumps(res.to_dict(), sort_keys=True, default=repr), flush=True)
+""")
+
+
+@pytest.mark.slow  # two subprocesses, each importing the package (~15 s on 2 busy cores)
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_resume_after_signal(tmp_path, sig):
+    """A check killed (SIGKILL) or interrupted (SIGINT) in a subprocess after its
+    first shard (of 6; the sampler sleeps 0.3 s a call) resumes from the checkpoint
+    and ends with the uninterrupted result."""
+    script = tmp_path / "run.py"
+    script.write_text(_KILLED_RUN)
+    path = tmp_path / "ck.npz"
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    first = proc.stdout.readline().strip()
+    proc.send_signal(sig)
+    out, _err = proc.communicate(timeout=60)
+    assert first == "1" and "finished" not in out, (first, out)
+    assert proc.returncode != 0 and path.exists()
+    again = subprocess.run([sys.executable, str(script), str(path)], capture_output=True,
+                           text=True, env=env, cwd=ROOT, timeout=120, check=True)
+    lines = again.stdout.splitlines()
+    assert int(lines[0]) >= 2 and lines[-2] == "6", lines[:-1]  # resumed, not restarted
+    d = random_table(4, 2, rng=2)
+    want = fingerprint(check_exact(SequentialSampler(d), d, num_samples=6 * 2**17, rng=9))
+    assert lines[-1] == f"finished {want}"
+
