@@ -22,8 +22,9 @@ cannot be followed; no law is reported) when:
   and Python's global generators, generators reachable from the instance
   (attributes, containers, closures) or held by the modules of its class;
 * the **replay check** fails: in every depth-first search the executions numbered
-  1, 2, 4, 8, ... that end in a leaf are re-run along the same choice path, and
-  must make the same draws (kind and law of each) and return the same output. A
+  1, 2, 4, 8, ... that end in a leaf are re-run along the same choice path (the
+  first one 8 times: a search may have no other execution), and must make the same
+  draws (kind and law of each) and return the same output. A
   fresh or hidden generator fails it with overwhelming probability (a check, not a
   proof: a generator that never changes the draws' laws or the output on the
   replayed paths goes unseen; a deterministic function of its arguments is
@@ -126,7 +127,7 @@ order takes 726 executions / 0.3 s at n = 3, 6,700 / 2 s at n = 4 and 72,000 /
 16 s at n = 5.
 ``max_paths`` bounds the work (replays included) and raises ``RuntimeError`` when
 exceeded. Execution counts exclude the replay check's re-runs (``replays``: about
-``log2`` of each search's size); with the refusal checks the
+``log2`` of each search's size, plus 7); with the refusal checks the
 ``benchmarks/exact_law.py --quick`` cases took 1.07-1.39x their earlier time (same
 executions and TV; old and new code alternated in one process, best of two).
 Going through the public seams (``memo``, ``steps``) instead of frame inspection,
