@@ -18,6 +18,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from distributions.errors import ParameterError
 from distributions.validation import check_int
 from reports import pinning_figures as F
@@ -99,7 +101,11 @@ def _table_text(name: str, res: dict[str, Any]) -> str:
         lines += [
             "",
             f"round bound ({rb.num_samples} samples of AutospeculativeSampler):",
-            f"  mean rounds {_fmt_ci(rb.mean_rounds, *rb.rounds_interval)}",
+            f"  mean rounds {_fmt_ci(rb.mean_rounds, *rb.rounds_interval)}; median "
+            f"{float(np.median(rb.rounds)):.4g}, p99 {float(np.percentile(rb.rounds, 99)):.4g}, "
+            f"max {float(np.max(rb.rounds)):.4g}"
+            + (f" (above the sequential sampler's n = {rb.n})" if np.max(rb.rounds) > rb.n
+               else ""),
             f"  mean sum TV over visited blocks {_fmt_ci(rb.mean_sum_tv, *rb.sum_tv_interval)}; "
             f"mean first-stage rejections {rb.mean_rejections:.4f} "
             f"(excess p = {rb.excess_pvalue:.3g})",

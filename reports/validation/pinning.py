@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from reports.pinning_run import compute
 from reports.records import check_record, to_record
 from reports.validation.config import StageContext, StageOutput
@@ -76,7 +78,11 @@ def stage_pinning(ctx: StageContext) -> StageOutput:
                 target=f"{fam} n={n}", detectable_tv=None, seed=None,
                 detail=("flagged: " + "; ".join(rb.reasons)) if rb.flagged else
                 f"c = {rb.value:.3g} in E[rounds] = c (1 + E sum TV) log2 n"))
-            rb_rows.append([f"{fam} n={n}", int(rb.num_samples), rb.mean_rounds, rb.mean_sum_tv,
+            r = np.asarray(rb.rounds, dtype=np.float64)
+            rb_rows.append([f"{fam} n={n}", int(rb.num_samples), rb.mean_rounds,
+                            f"[{rb.rounds_interval[0]:.4g}, {rb.rounds_interval[1]:.4g}]",
+                            float(np.median(r)), float(np.percentile(r, 99)), float(r.max()),
+                            "yes" if r.max() > n else "no", rb.mean_sum_tv,
                             rb.mean_rejections, rb.value, rb.slope, rb.excess_pvalue,
                             "yes" if rb.flagged else "no"])
         bar.update()
@@ -99,7 +105,8 @@ def stage_pinning(ctx: StageContext) -> StageOutput:
                                                         "low", "high", "bound", "holds"],
              "rows": level_rows},
             {"title": "Rounds against sum TV (autospeculative sampler)",
-             "columns": ["target", "samples", "mean rounds", "mean sum TV",
+             "columns": ["target", "samples", "mean rounds", "95% interval", "median",
+                         "p99", "max", "max > n (sequential)", "mean sum TV",
                          "mean rejections", "c", "slope", "excess p", "flagged"],
              "rows": rb_rows},
         ],

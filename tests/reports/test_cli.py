@@ -210,6 +210,15 @@ def test_pinning_subcommand_runs_and_checks_n(tmp_path):
                  "--quiet", "--out", str(tmp_path / "p")]) == 2
 
 
+def test_pinning_round_bound_states_the_rounds_tail(tmp_path, capsys):
+    """Issue 16 item 6: the round bound gives median, p99 and max with the mean."""
+    assert main(["pinning", "--family", "random-table", "--n", "4", "--samples", "40",
+                 "--seed", "3", "--out", str(tmp_path / "p")]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines()
+                if ln.strip().startswith("mean rounds"))
+    assert "median" in line and "p99" in line and "max" in line, line
+
+
 # ------------------------------------------------------------- issue 18: items 7-11, 14
 class _Reached(Exception):
     """Raised by a stand-in for the work of a subcommand: the arguments were accepted."""
