@@ -8,6 +8,8 @@ and never drops a cell: a hit on a zero-probability cell is an immediate failure
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,3 +108,12 @@ def brute_chain(
                 ctx[positions[b, :j]] = chain_values[b, :j]
             out[b, j] = brute_conditionals(pmf, n, q, ctx[None])[0, positions[b, j]]
     return out
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool whose workers start from a fresh interpreter (``forkserver``).
+
+    The test processes have JAX loaded (the foreign-array tests), and JAX is
+    multithreaded: a plain ``fork`` of such a process may deadlock in the child.
+    """
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))

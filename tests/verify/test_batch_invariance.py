@@ -11,6 +11,7 @@ import pytest
 from distributions.errors import ParameterError
 from distributions.families import random_table
 from distributions.table import TableDistribution
+from tests.helpers import process_pool
 from verify.exactness import (
     STATUSES,
     BatchInvarianceResult,
@@ -165,7 +166,6 @@ def test_batch_invariance_on_an_executor_is_the_in_process_result():
     """executor= (a ProcessPoolExecutor of 2): every field of the in-process result;
     the full last call's surplus is discarded as in process."""
     import json
-    from concurrent.futures import ProcessPoolExecutor
 
     from distributions.families import random_table
     from samplers.sequential import SequentialSampler
@@ -174,7 +174,7 @@ def test_batch_invariance_on_an_executor_is_the_in_process_result():
     d = random_table(3, 2, rng=2)
     kw = dict(batch_sizes=(7, 1000), num_samples=2500, rng=4)
     ref = check_batch_invariance(SequentialSampler(d), **kw)
-    with ProcessPoolExecutor(2) as ex:
+    with process_pool(2) as ex:
         got = check_batch_invariance(SequentialSampler(d), executor=ex, **kw)
     dump = lambda r: json.dumps(r.to_dict(), sort_keys=True, default=repr)  # noqa: E731
     assert dump(got) == dump(ref)

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -19,6 +19,7 @@ import pytest
 from distributions.errors import ParameterError
 from distributions.families import random_table
 from samplers.sequential import SequentialSampler
+from tests.helpers import process_pool
 from verify.exactness import check_exact
 from verify.execution import OnWorker, plan_shards
 from verify.sampling import DEFAULT_BATCH_SIZE, iter_draws
@@ -55,7 +56,7 @@ def test_process_pool_bit_identical(method):
     shards = 3 if method == "gtest" else 2  # the chain tests keep every sample: fewer
     kw = dict(num_samples=(shards - 1) * DEFAULT_BATCH_SIZE + 77, method=method, rng=11)
     ref = check_exact(s, d, **kw)
-    with ProcessPoolExecutor(2) as ex:
+    with process_pool(2) as ex:
         got = check_exact(s, d, executor=ex, **kw)
     assert fingerprint(got) == fingerprint(ref)
     with ThreadPoolExecutor(3) as ex:  # any Executor; sparse shard tables on a bigger table
@@ -68,7 +69,7 @@ def test_factory_in_process_and_on_pool():
     kw = dict(num_samples=DEFAULT_BATCH_SIZE + 9, rng=5)
     ref = check_exact(SequentialSampler(d), d, **kw)
     assert fingerprint(check_exact(OnWorker(SequentialSampler, d), d, **kw)) == fingerprint(ref)
-    with ProcessPoolExecutor(1) as ex:
+    with process_pool(1) as ex:
         got = check_exact(OnWorker(SequentialSampler, d), d, executor=ex, **kw)
     assert fingerprint(got) == fingerprint(ref)
 
@@ -79,10 +80,10 @@ def test_bad_executor_and_unpicklable_sampler():
         check_exact(SequentialSampler(d), d, executor=4, rng=0)
     s = SequentialSampler(d)
     lam = lambda num, rng: s.sample(num, rng=rng).samples  # noqa: E731
-    with ProcessPoolExecutor(1) as ex, \
+    with process_pool(1) as ex, \
             pytest.raises(ParameterError, match=r"must be picklable.*OnWorker\(factory"):
         check_exact(lam, d, executor=ex, rng=0)
-    with ProcessPoolExecutor(1) as ex, \
+    with process_pool(1) as ex, \
             pytest.raises(ParameterError, match=r"factory of `OnWorker` must be picklable"):
         check_exact(OnWorker(lambda: s), d, executor=ex, rng=0)
     with pytest.raises(ParameterError, match=r"`factory` of OnWorker must be callable"):
@@ -97,7 +98,7 @@ def test_raising_shard_names_shard_and_stream():
     with pytest.raises(ParameterError, match=pat):
         check_exact(SequentialSampler(wrong), d, num_samples=DEFAULT_BATCH_SIZE + 1, rng=7)
     pat = pat.replace("shard 1", "shard [12]").replace(r"\(0, 0\)", r"\(0, [01]\)")
-    with ProcessPoolExecutor(2) as ex, pytest.raises(ParameterError, match=pat):
+    with process_pool(2) as ex, pytest.raises(ParameterError, match=pat):
         check_exact(SequentialSampler(wrong), d, num_samples=DEFAULT_BATCH_SIZE + 1, rng=7,
                     executor=ex)
 

@@ -8,6 +8,7 @@ import pytest
 
 from distributions.families import random_table
 from samplers.autospec import AutospeculativeSampler
+from tests.helpers import process_pool
 from verify.mutants import (
     MUTANTS,
     SOURCE_MUTANT_DETECTION,
@@ -126,7 +127,6 @@ def test_diffusion_mutants_run_in_their_matrix():
 def test_mutation_matrix_on_an_executor_is_the_in_process_matrix():
     """executor= (here a ProcessPoolExecutor of 2): the same cells, statistics and
     p-values as in process (the samplers are pickled; the timings differ)."""
-    from concurrent.futures import ProcessPoolExecutor
 
     d = random_table(3, 2, rng=1)
     pick = {k: MUTANTS[k] for k in list(MUTANTS)[:1]}
@@ -137,5 +137,5 @@ def test_mutation_matrix_on_an_executor_is_the_in_process_matrix():
                  repr(c.pvalue), c.detail) for c in m.cells]
 
     ref = mutation_matrix(d, **kw)
-    with ProcessPoolExecutor(2) as ex:
+    with process_pool(2) as ex:
         assert cells(mutation_matrix(d, executor=ex, **kw)) == cells(ref)
