@@ -72,6 +72,10 @@ def _oracle_error(rule: str, rule_id: str, b: int | None, pos: int | None,
     return _annotate(err, rule_id, b, pos, ctx, seen)
 
 
+#: Largest ``q`` whose row statistics are taken column by column (:meth:`_RowStats.of`).
+_COLUMN_Q = 7
+
+
 @dataclass(frozen=True)
 class _RowStats:
     """Per-row minimum, maximum and sum of an answer (shape ``answer.shape[:-1]``)."""
@@ -84,6 +88,19 @@ class _RowStats:
 
     @classmethod
     def of(cls, out: np.ndarray, tol: float = float("inf")) -> _RowStats:
+        q = out.shape[-1]
+        if 2 <= q <= _COLUMN_Q:
+            # numpy reduces a short last axis row by row; elementwise passes over the
+            # q columns are vectorised over rows (4-20x faster at q = 2) and give the
+            # same bits: numpy adds fewer than 8 terms left to right, as here
+            first = out[..., 0]
+            lo, hi, sums = first.copy(), first.copy(), first.copy()
+            for j in range(1, q):
+                col = out[..., j]
+                np.minimum(lo, col, out=lo)
+                np.maximum(hi, col, out=hi)
+                np.add(sums, col, out=sums)
+            return cls(lo, hi, sums, tol)
         return cls(out.min(axis=-1), out.max(axis=-1), out.sum(axis=-1), tol)
 
 

@@ -349,3 +349,18 @@ def test_renormalised_rows_match_the_old_copying_renormalisation() -> None:
     assert raw.dtype == np.float32  # the caller's array is not touched without `owned`
     kept = guard._renormalise(raw[2:3].astype(np.float64))
     assert (kept == 0).all()
+
+
+@pytest.mark.parametrize("q", [2, 3, 7, 8, 32])
+def test_row_statistics_are_the_numpy_reductions_bit_for_bit(q: int) -> None:
+    """The guard's per-row min, max and sum (taken column by column for q <= 7, for
+    speed) are numpy's reductions exactly, so every decision and renormalisation is
+    unchanged."""
+    from samplers.oracle import _RowStats
+
+    gen = np.random.default_rng(20261202)
+    out = gen.random((300, 5, q)) * gen.choice([1e-9, 1.0, 1e9], size=(300, 5, q))
+    st = _RowStats.of(out)
+    assert np.array_equal(st.lo, out.min(axis=-1))
+    assert np.array_equal(st.hi, out.max(axis=-1))
+    assert np.array_equal(st.sums, out.sum(axis=-1))
