@@ -46,7 +46,7 @@ import numpy as np
 
 from distributions.errors import OracleError
 
-__all__ = ["HostAnswer", "FLOAT64_TOL", "to_host", "tolerance"]
+__all__ = ["FLOAT64_TOL", "ForeignContexts", "HostAnswer", "to_host", "tolerance"]
 
 #: The float64 tolerance of docs/contracts.md; the floor of :func:`tolerance`.
 FLOAT64_TOL: float = 1e-9
@@ -185,3 +185,74 @@ def to_host(out: Any) -> HostAnswer:
     return HostAnswer(host, name, xp.__name__, eps)
 
 
+
+
+class ForeignContexts:
+    """Hand an oracle its contexts as arrays of its own library (the answer's way back
+    is :func:`to_host`, in the guard).
+
+    Samplers and the guard call oracles with numpy integer arrays. An oracle written
+    for another array library (a torch / JAX / CuPy model, array-api-strict) wraps
+    itself in this adapter: every call converts the contexts (and ``positions`` /
+    ``chain_values`` of the fast path) once, with ``xp.asarray`` (on ``device`` when
+    given), and hands them to ``oracle``; its answer goes back unchanged, to be
+    converted and checked once per call by :class:`samplers.oracle.CountingOracle`.
+    The fast path ``conditionals_at`` is offered only when ``oracle`` has one.
+
+    Parameters
+    ----------
+    oracle : object with ``n``, ``q`` and ``conditionals`` taking ``xp`` arrays
+    xp : array namespace (``array_api_strict``, ``jax.numpy``, ``torch``, ...)
+    device : optional
+        Passed to ``xp.asarray(..., device=device)``.
+
+    Examples
+    --------
+    >>> import array_api_strict as xps
+    >>> class FairCoins:  # an oracle computing in array-api-strict, answering float32
+    ...     n, q = 2, 2
+    ...     def conditionals(self, x):
+    ...         assert not isinstance(x, np.ndarray)  # an array-api-strict array
+    ...         onehot = xps.astype(xps.stack([x == 0, x == 1], axis=-1), xps.float32)
+    ...         half = xps.full(onehot.shape, 0.5, dtype=xps.float32)
+    ...         return xps.where(xps.stack([x < 0, x < 0], axis=-1), half, onehot)
+    >>> from samplers import SequentialSampler
+    >>> sampler = SequentialSampler(ForeignContexts(FairCoins(), xps))
+    >>> sampler.sample(3, rng=0).samples.shape, sampler.oracle.dtype
+    ((3, 2), 'array_api_strict float32')
+    """
+
+    def __init__(self, oracle: Any, xp: Any, *, device: Any = None) -> None:
+        for attr in ("n", "q", "conditionals"):
+            if not hasattr(oracle, attr):
+                from distributions.errors import ParameterError
+
+                raise ParameterError(
+                    f"`oracle` must have n, q and conditionals; it has no `{attr}`: got "
+                    f"{type(oracle).__name__}.")
+        if not callable(getattr(xp, "asarray", None)):
+            from distributions.errors import ParameterError
+
+            raise ParameterError(
+                f"`xp` must be an array namespace with asarray; got {_short(xp)}.")
+        self.inner, self.xp, self.device = oracle, xp, device
+        self.n, self.q = oracle.n, oracle.q
+        if callable(getattr(oracle, "conditionals_at", None)):
+            self.conditionals_at = self._conditionals_at
+
+    def _to(self, a: np.ndarray) -> Any:
+        a = np.ascontiguousarray(a)  # a private copy only when the caller's is strided
+        if self.device is None:
+            return self.xp.asarray(a)
+        return self.xp.asarray(a, device=self.device)
+
+    def conditionals(self, x: np.ndarray) -> Any:
+        """``oracle.conditionals`` on the contexts converted to ``xp``."""
+        return self.inner.conditionals(self._to(x))
+
+    def _conditionals_at(self, x: np.ndarray, positions: np.ndarray,
+                         chain_values: np.ndarray | None = None) -> Any:
+        args = [self._to(x), self._to(positions)]
+        if chain_values is not None:
+            args.append(self._to(chain_values))
+        return self.inner.conditionals_at(*args)

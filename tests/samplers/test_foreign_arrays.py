@@ -15,7 +15,7 @@ from distributions.base import MASK
 from distributions.errors import OracleError, ParameterError
 from distributions.table import TableDistribution
 from samplers.agr24 import AGR24Sampler
-from samplers.arrays import FLOAT64_TOL, to_host, tolerance
+from samplers.arrays import FLOAT64_TOL, ForeignContexts, to_host, tolerance
 from samplers.autospec import AutospeculativeSampler
 from samplers.oracle import CountingOracle
 from samplers.sequential import SequentialSampler
@@ -275,3 +275,54 @@ def test_jax_bfloat16_is_widened_exactly_and_gets_its_tolerance() -> None:
     out = guard.conditionals(X)
     assert guard.dtype == "jax.numpy bfloat16"
     assert np.abs(out - TARGET.conditionals(X)).max() <= 2 * 2.0 ** -7
+
+
+# ------------------------------------------------- contexts in the oracle's library
+class NativeOracle:
+    """An oracle that accepts only arrays of ``xp`` (never numpy) for its contexts and
+    answers in ``xp`` float32: the model side of :class:`ForeignContexts`."""
+
+    def __init__(self, xp: Any, to_numpy: Any, fast: bool) -> None:
+        self.xp, self.to_numpy, self.n, self.q = xp, to_numpy, TARGET.n, TARGET.q
+        self.seen: set[str] = set()
+        if fast:
+            self.conditionals_at = self._at
+
+    def _np(self, a: Any) -> np.ndarray:
+        assert not isinstance(a, np.ndarray), "handed a numpy array"
+        self.seen.add(type(a).__module__.split(".")[0])
+        return self.to_numpy(a)
+
+    def conditionals(self, x: Any) -> Any:
+        return self.xp.asarray(TARGET.conditionals(self._np(x)), dtype=self.xp.float32)
+
+    def _at(self, x: Any, positions: Any, chain_values: Any = None) -> Any:
+        cv = None if chain_values is None else self._np(chain_values)
+        out = TARGET.conditionals_at(self._np(x), self._np(positions), cv)
+        return self.xp.asarray(out, dtype=self.xp.float32)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_contexts_handed_in_the_oracles_library_keep_the_sampler_exact(fast: bool) -> None:
+    oracle = NativeOracle(xps, lambda a: np.from_dlpack(a), fast)
+    sampler = AutospeculativeSampler(ForeignContexts(oracle, xps))
+    res = check_exact(sampler, TARGET, tv=0.1, alpha=ALPHA, rng=np.random.default_rng(2026))
+    assert res.passed, f"autospeculative sampler, contexts as array-api-strict: {res}"
+    assert oracle.seen == {"array_api_strict"}
+    assert sampler.oracle.dtype == "array_api_strict float32"
+
+
+def test_contexts_in_jax() -> None:
+    jnp = pytest.importorskip("jax.numpy")
+    oracle = NativeOracle(jnp, np.asarray, True)
+    out = SequentialSampler(ForeignContexts(oracle, jnp)).sample(64, rng=3)
+    assert out.samples.shape == (64, TARGET.n) and oracle.seen == {"jaxlib"}, oracle.seen
+
+
+def test_foreign_contexts_refuses_what_is_not_an_oracle_or_a_namespace() -> None:
+    with pytest.raises(ParameterError, match=r"`oracle` must have n, q and conditionals; "
+                                             r"it has no `n`: got int\."):
+        ForeignContexts(3, xps)
+    with pytest.raises(ParameterError, match=r"`xp` must be an array namespace with "
+                                             r"asarray; got"):
+        ForeignContexts(TARGET, object())
