@@ -321,11 +321,13 @@ class CountingOracle:
         return out
 
     # ------------------------------------------------------------------ checks
-    def check_answer(self, out: np.ndarray, x: np.ndarray) -> None:
+    def check_answer(self, out: np.ndarray, x: np.ndarray, *, eps: float | None = None) -> None:
         """Check an answer ``out`` of ``conditionals(x)`` against the contract.
 
         Neither calls the oracle, nor counts, nor records the dtype; ``out`` may be of
-        any floating dtype and array library (the tolerance follows its dtype). Raises
+        any floating dtype and array library (the tolerance follows its dtype, or the
+        machine epsilon ``eps`` of the dtype the oracle answered in, when ``out`` is a
+        widened copy, e.g. bfloat16 answers held as float32). Raises
         :class:`OracleError` naming the rule, the batch row, the position, the context
         and the value seen.
         """
@@ -334,7 +336,8 @@ class CountingOracle:
             ans = to_host(out)
         except AnswerTypeError as exc:
             raise self._query_error(exc.args[0], exc.rule, exc.seen, x) from None
-        tol = FLOAT64_TOL if np.isnan(ans.eps) else tolerance(ans.eps, self.q)
+        e = ans.eps if eps is None else float(eps)
+        tol = FLOAT64_TOL if np.isnan(e) else tolerance(e, self.q)
         self._check(ans.values, x, tol)
 
     def _check(self, out: np.ndarray, x: np.ndarray, tol: float) -> _RowStats | None:

@@ -649,6 +649,26 @@ def test_foreign_float32_answers_pass_the_contract_through_to_host():
         assert _rule(res, rule).status == "pass", _rule(res, rule)
 
 
+@pytest.mark.parametrize("off, passes", [(1e-3, True), (0.2, False)])
+def test_bfloat16_answers_are_held_to_the_bfloat16_rule(off, passes):
+    """A JAX bfloat16 answer whose rows are off 1 by 1e-3 (about 6e-3 after bfloat16
+    rounding: beyond the float32 rule, 6e-7 at q = 2, within the bfloat16 one, 0.047)
+    passes; off by 0.2 it fails. Before: it was held to float32's tolerance."""
+    jnp = pytest.importorskip("jax.numpy")
+    t = _table(1)
+
+    class BF16:
+        n, q = t.n, t.q
+
+        def conditionals(self, x):
+            out = t.conditionals(np.asarray(x)) * (1.0 + off)
+            return jnp.asarray(out, dtype=jnp.bfloat16)
+
+    res = audit_oracle(BF16(), rng=3, run_samplers=False)
+    f = _rule(res, "contract.normalised")
+    assert (f.status == "pass") is passes, f
+
+
 def test_same_dtype_rule_has_a_title():
     from verify.audit.result import RULE_TITLES
 

@@ -57,15 +57,23 @@ def _call(fn: Callable[..., Any], *args: Any) -> tuple[np.ndarray | None, str | 
     copied once), in its own dtype when numpy has it (float16/32/64, exact), else the
     exact float32 widening (bfloat16); or the error it raised (or the reason its answer
     is no array), as text."""
+    vals, err, _ = _call_eps(fn, *args)
+    return vals, err
+
+
+def _call_eps(fn: Callable[..., Any],
+              *args: Any) -> tuple[np.ndarray | None, str | None, float]:
+    """:func:`_call` and the machine epsilon of the dtype the oracle answered in (that of
+    bfloat16 when the values are its float32 widening; nan when not floating)."""
     try:
         ans = to_host(fn(*args))
     except Exception as exc:  # the oracle's own failure is a finding
-        return None, f"{type(exc).__name__}: {exc}"
+        return None, f"{type(exc).__name__}: {exc}", float("nan")
     vals = ans.values
     if vals.dtype.kind == "f":
         own = ans.dtype if ans.dtype in ("float16", "float32", "float64") else "float32"
         vals = vals.astype(own, copy=False)
-    return vals, None
+    return vals, None, float(ans.eps)
 
 
 def _batch_shapes(B: int) -> list[int]:
@@ -77,7 +85,7 @@ def _contract_discrete(a: _Auditor, oracle: DiscreteOracle, x: np.ndarray) -> np
     n, q = int(oracle.n), int(oracle.q)
     B = x.shape[0]
     x_in = x.copy()
-    out, err = _call(oracle.conditionals, x_in)
+    out, err, eps = _call_eps(oracle.conditionals, x_in)
     if err is not None:
         # find the first context that raises on its own
         for b in range(B):
@@ -132,7 +140,7 @@ def _contract_discrete(a: _Auditor, oracle: DiscreteOracle, x: np.ndarray) -> np
     counts: dict[str, int] = {}
     for b in range(B):
         try:
-            guard.check_answer(out[b:b + 1], x[b:b + 1])
+            guard.check_answer(out[b:b + 1], x[b:b + 1], eps=eps)
         except OracleError as exc:
             msg = str(exc)
             rule = getattr(exc, "rule", None) or next(
