@@ -23,7 +23,7 @@ from distributions.validation import check_int
 __all__ = ["CONNECT_TIMEOUT", "add_arguments", "check_cluster_args", "executor_for"]
 
 #: Seconds given to ``--scheduler`` to answer.
-CONNECT_TIMEOUT: float = 10.0
+CONNECT_TIMEOUT: float = 8.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
