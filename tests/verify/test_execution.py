@@ -48,6 +48,7 @@ def test_shards_follow_the_drawer_layout():
         assert sum(sh.keep for sh in shards) == num
 
 
+@pytest.mark.slow  # a forkserver pool start-up per case (4-5 s each)
 @pytest.mark.parametrize("method", ["gtest", "chain"])
 def test_process_pool_bit_identical(method):
     """A ProcessPoolExecutor of 2 workers gives every field of the in-process result."""

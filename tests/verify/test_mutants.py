@@ -124,6 +124,7 @@ def test_diffusion_mutants_run_in_their_matrix():
     assert "| diffusion-wrong-reflection |" in m.to_table()
 
 
+@pytest.mark.slow  # a forkserver pool start-up (about 5 s)
 def test_mutation_matrix_on_an_executor_is_the_in_process_matrix():
     """executor= (here a ProcessPoolExecutor of 2): the same cells, statistics and
     p-values as in process (the samplers are pickled; the timings differ)."""
