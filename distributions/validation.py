@@ -17,6 +17,7 @@ __all__ = [
     "check_float",
     "check_probability_array",
     "check_choice",
+    "check_discrete_oracle",
     "short_repr",
 ]
 
@@ -106,3 +107,21 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
             f"got {short_repr(value)}."
         )
     return value
+
+
+def check_discrete_oracle(name: str, value: Any) -> None:
+    """Raise :class:`ParameterError` unless ``value`` has ``n``, ``q`` and ``conditionals``.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_discrete_oracle("oracle", 3)
+    ... except ParameterError as exc:
+    ...     print(exc)
+    `oracle` must be a DiscreteOracle (n, q, conditionals); it has no `n`: got int.
+    """
+    for attr in ("n", "q", "conditionals"):
+        if not hasattr(value, attr):
+            raise ParameterError(
+                f"`{name}` must be a DiscreteOracle (n, q, conditionals); it has no `{attr}`: "
+                f"got {type(value).__name__}.")

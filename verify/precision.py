@@ -37,7 +37,7 @@ import numpy as np
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
 from distributions.oracle_utils import build_chain_contexts
-from distributions.validation import check_int, short_repr
+from distributions.validation import check_discrete_oracle, check_int, short_repr
 from samplers.arrays import to_host
 from verify.results import ResultBase
 
@@ -155,11 +155,7 @@ def precision_floor(
     >>> r.dtype, r.floor < 1e-14
     ('float64', True)
     """
-    for attr in ("n", "q", "conditionals"):
-        if not hasattr(oracle, attr):
-            raise ParameterError(
-                f"`oracle` must be a DiscreteOracle (n, q, conditionals); it has no `{attr}`: "
-                f"got {type(oracle).__name__}.")
+    check_discrete_oracle("oracle", oracle)
     n, q = int(oracle.n), int(oracle.q)
     num_contexts = check_int("num_contexts", num_contexts, low=1)
     if not isinstance(orders, tuple | list) or not orders:

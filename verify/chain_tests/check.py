@@ -11,7 +11,7 @@ from statsmodels.stats.multitest import multipletests
 
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
-from distributions.validation import check_float
+from distributions.validation import check_discrete_oracle, check_float
 from samplers.oracle import CountingOracle
 from verify.chain_tests.combine import CAUCHY_MAX_ALPHA, cauchy_combine, randomized_binom
 from verify.chain_tests.kernels import (
@@ -36,12 +36,7 @@ from verify.sampling import SeedLike, int_seed
 
 
 def _iv(samples: Any, oracle: Any, alpha: Any, power: Any) -> tuple[np.ndarray, float, float]:
-    for attr in ("n", "q", "conditionals"):
-        if not hasattr(oracle, attr):
-            raise ParameterError(
-                f"`oracle` must be a DiscreteOracle (n, q, conditionals); it has no `{attr}`: "
-                f"got {type(oracle).__name__}."
-            )
+    check_discrete_oracle("oracle", oracle)
     alpha = check_float("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
     power = check_float("power", power, low=0.0, high=1.0, low_open=True, high_open=True)
     x = np.asarray(samples)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from statsmodels.stats.multitest import multipletests
 
+from distributions.errors import ParameterError
 from distributions.validation import check_float
 from verify.continuous.results import (
     SubTest,
@@ -62,3 +63,23 @@ def _tie_notes(label: str, x: np.ndarray) -> list[str]:
 
 def _check_alpha(alpha: Any, name: str = "alpha") -> float:
     return check_float(name, alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def _check_gaussian(mean: Any, cov: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A Gaussian target's ``(mean, symmetrised cov, eigenvalues, eigenvectors)``, or the
+    :class:`ParameterError` naming what is wrong (shapes, finiteness, symmetry, definiteness)."""
+    m = np.asarray(mean, dtype=np.float64)
+    s = np.asarray(cov, dtype=np.float64)
+    if m.ndim != 1 or s.shape != (m.shape[0], m.shape[0]):
+        raise ParameterError(
+            f"`mean` must have shape (dim,) and `cov` (dim, dim); got {m.shape} and {s.shape}."
+        )
+    if not (np.isfinite(m).all() and np.isfinite(s).all()) or not np.allclose(s, s.T):
+        raise ParameterError("`cov` must be finite and symmetric (and `mean` finite).")
+    sym = 0.5 * (s + s.T)
+    lam, u = np.linalg.eigh(sym)
+    if not (lam > 0).all():
+        raise ParameterError(
+            f"`cov` must be positive definite; got smallest eigenvalue {float(lam.min())!r}."
+        )
+    return m, sym, lam, u

@@ -14,6 +14,7 @@ from distributions.validation import check_int
 from samplers.diffusion import LocalizationGrid
 from verify.continuous.common import (
     _check_alpha,
+    _check_gaussian,
     _family_notes,
     _holm,
     _status,
@@ -48,19 +49,7 @@ def gaussian_chain_moments(
         Mean and covariance of ``x_N`` and of the output ``f(T, x_N)``.
     """
     g = grid if isinstance(grid, LocalizationGrid) else LocalizationGrid(grid)
-    m = np.asarray(mean, dtype=np.float64)
-    s = np.asarray(cov, dtype=np.float64)
-    if m.ndim != 1 or s.shape != (m.shape[0], m.shape[0]):
-        raise ParameterError(
-            f"`mean` must have shape (dim,) and `cov` (dim, dim); got {m.shape} and {s.shape}."
-        )
-    if not (np.isfinite(m).all() and np.isfinite(s).all()) or not np.allclose(s, s.T):
-        raise ParameterError("`cov` must be finite and symmetric (and `mean` finite).")
-    lam, u = np.linalg.eigh(0.5 * (s + s.T))
-    if not (lam > 0).all():
-        raise ParameterError(
-            f"`cov` must be positive definite; got smallest eigenvalue {float(lam.min())!r}."
-        )
+    m, _, lam, u = _check_gaussian(mean, cov)
     mrot = u.T @ m
     mu = np.zeros_like(m)
     v = np.zeros_like(m)

@@ -10,7 +10,14 @@ from scipy import optimize, stats
 
 from distributions.errors import ParameterError
 from distributions.validation import check_float, check_int
-from verify.continuous.common import _check_alpha, _family_notes, _holm, _status, _tie_notes
+from verify.continuous.common import (
+    _check_alpha,
+    _check_gaussian,
+    _family_notes,
+    _holm,
+    _status,
+    _tie_notes,
+)
 from verify.continuous.gaussian_chain import _gauss_tests
 from verify.continuous.results import GaussianChainResult
 from verify.sampling import SamplerLike, SeedLike, draw_real, int_seed
@@ -32,21 +39,12 @@ def ula_gaussian_moments(
     means : ndarray, shape (num_steps + 1, dim)
     covs : ndarray, shape (num_steps + 1, dim, dim)
     """
-    m = np.asarray(mean, dtype=np.float64)
-    s = np.asarray(cov, dtype=np.float64)
-    if m.ndim != 1 or s.shape != (m.shape[0], m.shape[0]):
-        raise ParameterError(
-            f"`mean` must have shape (dim,) and `cov` (dim, dim); got {m.shape} and {s.shape}."
-        )
-    if not (np.isfinite(m).all() and np.isfinite(s).all()) or not np.allclose(s, s.T):
-        raise ParameterError("`cov` must be finite and symmetric (and `mean` finite).")
-    if not (np.linalg.eigvalsh(0.5 * (s + s.T)) > 0).all():
-        raise ParameterError("`cov` must be positive definite.")
+    m, sym, _, _ = _check_gaussian(mean, cov)
     gamma = check_float("step_size", step_size, low=0.0, low_open=True)
     n = check_int("num_steps", num_steps, low=0)
     d = m.shape[0]
     mu = np.zeros(d) if x0 is None else np.asarray(x0, dtype=np.float64).reshape(d)
-    prec = np.linalg.inv(0.5 * (s + s.T))
+    prec = np.linalg.inv(sym)
     a = np.eye(d) - gamma * prec
     b = gamma * prec @ m
     means = np.zeros((n + 1, d))

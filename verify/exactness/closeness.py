@@ -31,7 +31,7 @@ from scipy import stats
 
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
-from distributions.validation import check_int, short_repr
+from distributions.validation import check_discrete_oracle, check_int, short_repr
 from samplers.oracle import CountingOracle
 from samplers.sequential import SequentialSampler
 from verify.exactness.homogeneity import two_sample_table
@@ -213,11 +213,7 @@ def closeness_test(
         raise ParameterError(
             "`sampler` must be a Sampler (with .sample(num, rng=...)) or a callable "
             f"(num, rng) -> (num, n) int array; got {type(sampler).__name__}.")
-    for attr in ("n", "q", "conditionals"):
-        if not hasattr(oracle, attr):
-            raise ParameterError(
-                f"`oracle` must be a DiscreteOracle (n, q, conditionals); it has no `{attr}`: "
-                f"got {type(oracle).__name__}.")
+    check_discrete_oracle("oracle", oracle)
     n, q = int(oracle.n), int(oracle.q)
     ref, ref_name = reference_sampler(reference, sampler, oracle)
     if num_samples is not None:

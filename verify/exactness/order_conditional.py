@@ -58,7 +58,7 @@ from scipy import stats
 
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
-from distributions.validation import check_int
+from distributions.validation import check_discrete_oracle, check_int
 from samplers.oracle import CountingOracle
 from verify.exactness.results import OrderConditionalResult
 from verify.planning import check_levels, detectable_tv, plan_support_size
@@ -105,11 +105,7 @@ def order_conditional_detectable_tv(n: int, num_samples: int, *, alpha: float, p
 
 def _iv(samples: Any, orders: Any, oracle: Any, alpha: Any, power: Any,
         bins: Any) -> tuple[np.ndarray, np.ndarray, float, float, int]:
-    for attr in ("n", "q", "conditionals"):
-        if not hasattr(oracle, attr):
-            raise ParameterError(
-                f"`oracle` must be a DiscreteOracle (n, q, conditionals); it has no `{attr}`: "
-                f"got {type(oracle).__name__}.")
+    check_discrete_oracle("oracle", oracle)
     _, alpha, power = check_levels(0.5, alpha, power)
     bins = check_int("bins", bins, low=2)
     n, q = int(oracle.n), int(oracle.q)
