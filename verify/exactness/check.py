@@ -23,11 +23,13 @@ from verify.exactness.full_table import (
     _target_pmf,
 )
 from verify.exactness.montecarlo import _sparse_detectable_tv
-from verify.exactness.relative import check_relative, has_joint_law
+from verify.exactness.order_conditional import plan_order_conditional_size
+from verify.exactness.relative import ORDER_REFERENCE, check_relative, has_joint_law
 from verify.exactness.results import ExactnessResult
 from verify.exactness.sequential import (
     plan_sequential_table,
     sequential_chain,
+    sequential_order_conditional,
     sequential_table,
 )
 from verify.execution import (
@@ -190,7 +192,9 @@ def check_exact(
         ``2 / alpha`` (reject), else run the fixed-size test at ``alpha / 2`` at the
         planned maximum (the plan at ``alpha / 2``, or ``num_samples``). Returns a
         :class:`SequentialResult` (samples used, e-value, stopping reason). The level
-        ``alpha`` holds at any stopping time.
+        ``alpha`` holds at any stopping time. For an oracle without a joint law it
+        is the sequential order-conditional test, whatever ``q**n`` (the sampler must
+        report its orders; ``method="closeness"`` has no sequential mode).
     certify : float in (0, 1), optional
         Also certify ``TV(sampler, target) <= certify`` at confidence ``1 - alpha``
         (full-table targets): the planned size is the larger of the test's and the
@@ -277,10 +281,9 @@ def check_exact(
             f"checkpoint={checkpoint!r}.")
     if relative:
         if sequential:
-            raise ParameterError(
-                "`sequential` needs a target with a table or a joint law (full-table or "
-                "chain tests); the tests relative to an oracle without a joint law "
-                f"(method {method!r}) have no sequential mode; got sequential=True.")
+            return noted(_sequential_relative(sampler, target, method, num_samples, tv,
+                                              alpha, power, rng, bsize, timeout,
+                                              max_samples), ORDER_REFERENCE)
         return noted(check_relative(sampler, target, kind=method, num_samples=num_samples,
                                     tv=tv, alpha=alpha, power=power, rng=rng,
                                     batch_size=bsize, timeout=timeout,
@@ -429,6 +432,29 @@ def check_exact(
         certify=math.nan if certify is None else certify,
         certified=certify is not None and tv_upper <= certify,
     ))
+
+
+def _sequential_relative(sampler: SamplerLike, target: DiscreteOracle, method: str,
+                         num_samples: int | None, tv: float, alpha: float, power: float,
+                         rng: SeedLike, bsize: int, timeout: float | None,
+                         max_samples: int | None) -> ExactnessResult:
+    """``sequential=True`` for an oracle without a joint law: the sequential
+    order-conditional test (the closeness test has no sequential mode)."""
+    n = int(target.n)
+    if method == "closeness":
+        raise ParameterError(
+            "`sequential` is not available for the closeness test (a two-sample test "
+            "against a reference sampler); use method='order-conditional' (or 'auto'), "
+            "whose sequential mode tests each sample along its own order; got "
+            "method='closeness' with sequential=True.")
+    if num_samples is None:
+        half = max(alpha / 2.0, MIN_ALPHA)
+        num_samples = plan_order_conditional_size(n, tv=tv, alpha=half, power=power)
+        check_plan(num_samples, max_samples, f"order-conditional test on n={n}", tv, half,
+                   power)
+    return sequential_order_conditional(sampler, target, max_size=num_samples, alpha=alpha,
+                                        power=power, seed=seed_of(rng), bsize=bsize,
+                                        deadline=Deadline(timeout, "check_exact"))
 
 
 def _checkpoint(path: Path | None, sampler: Any, target: Any, num_shards: int,

@@ -51,7 +51,7 @@ is :func:`~verify.exactness.closeness_test`.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -122,8 +122,21 @@ def _iv(samples: Any, orders: Any, oracle: Any, alpha: Any, power: Any,
     return x.astype(np.int64), o, alpha, power, bins
 
 
+class PitStats(NamedTuple):
+    """Per-step statistics of a batch of samples, (N, n) arrays by reveal step."""
+
+    pits: np.ndarray
+    score: np.ndarray
+    var: np.ndarray
+    impossible: str
+    #: ``p(v) - sum p**2`` of the revealed value (the sequential score process)
+    sharp: np.ndarray
+    #: (N,) samples with a revealed value of conditional probability 0
+    bad: np.ndarray
+
+
 def _pits(x: np.ndarray, orders: np.ndarray, co: CountingOracle, gen: np.random.Generator,
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+          ) -> PitStats:
     """PITs, score increments and variances (N, n) by reveal step; impossible note.
 
     One oracle call per chunk of samples: ``conditionals_at`` with the samples' own
@@ -132,6 +145,7 @@ def _pits(x: np.ndarray, orders: np.ndarray, co: CountingOracle, gen: np.random.
     N, n = x.shape
     q = co.q
     pits, score, var = np.empty((N, n)), np.empty((N, n)), np.empty((N, n))
+    sharp, bad = np.empty((N, n)), np.zeros(N, dtype=bool)
     chunk = max(1, _CHUNK_ELEMS // (n * n * q))
     impossible = ""
     for s in range(0, N, chunk):
@@ -149,12 +163,14 @@ def _pits(x: np.ndarray, orders: np.ndarray, co: CountingOracle, gen: np.random.
         ent = -(p * logp).sum(axis=2)
         score[s:s + B] = np.log(np.where(pv > 0, pv, 1.0)) + ent
         var[s:s + B] = np.maximum((p * logp**2).sum(axis=2) - ent**2, 0.0)
+        sharp[s:s + B] = pv - (p * p).sum(axis=2)
+        bad[s:s + B] = (pv <= 0).any(axis=1)
         if not impossible and (pv <= 0).any():
             b, t = (int(i) for i in np.argwhere(pv <= 0)[0])
             impossible = (f"sample {s + b}: value {int(vals[b, t])} at position "
                           f"{int(o[b, t])} (reveal step {t + 1} of its own order) has "
                           "conditional probability 0 given the revealed prefix")
-    return pits, score, var, impossible
+    return PitStats(pits, score, var, impossible, sharp, bad)
 
 
 def holm(raw: np.ndarray) -> np.ndarray:
@@ -236,7 +252,17 @@ def order_conditional_test(
     co = CountingOracle(oracle, validate=False)
     N, n = x.shape
     bins = int(max(2, min(bins, N // 5)))
-    pits, score, var, impossible = _pits(x, o, co, gen)
+    st = _pits(x, o, co, gen)
+    return _from_pits(st.pits, st.score, st.var, st.impossible, alpha=alpha, power=power,
+                      bins=bins, seed=int_seed(rng), rows=int(co.rows), calls=int(co.calls))
+
+
+def _from_pits(pits: np.ndarray, score: np.ndarray, var: np.ndarray, impossible: str, *,
+               alpha: float, power: float, bins: int, seed: int | None, rows: int,
+               calls: int) -> OrderConditionalResult:
+    """The fixed-size test on computed PITs (also the final test of the sequential mode,
+    :func:`verify.exactness.sequential.sequential_order_conditional`)."""
+    N, n = pits.shape
     pvals: dict[str, float] = {}
     tvs = []
     for t in range(n):
@@ -275,8 +301,8 @@ def order_conditional_test(
     return OrderConditionalResult(
         passed=status == "pass", status=status,
         statistic=float(-math.log10(max(pvalue, 1e-300))), pvalue=pvalue, alpha=alpha,
-        num_samples=N, detectable_tv=det, seed=int_seed(rng), method="order-conditional",
+        num_samples=N, detectable_tv=det, seed=seed, method="order-conditional",
         power=power, bins=bins, family_size=len(labels), pvalues=pvals,
         tv_estimate=float(max(tvs)), worst_cells=tuple(worst), impossible=impossible,
         rejected=rejected, power_against=against, notes=tuple(notes),
-        oracle_rows=int(co.rows), oracle_calls=int(co.calls))
+        oracle_rows=rows, oracle_calls=calls)

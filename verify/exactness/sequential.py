@@ -6,7 +6,9 @@ The level ``alpha`` is split in two halves (union bound):
 * an **e-process** monitored after every sample (full table: the mixture
   likelihood-ratio martingale of :mod:`verify.sequential.eprocess`; chain tests: the
   product of the calibrated e-values of independent batches,
-  :func:`verify.sequential.evalues.p_to_e`) rejects as soon as it reaches ``2 /
+  :func:`verify.sequential.evalues.p_to_e`; the order-conditional test of an oracle
+  without a joint law: the average of PIT e-processes of
+  :mod:`verify.sequential.pit`) rejects as soon as it reaches ``2 /
   alpha``; by Ville's inequality a correct sampler makes it do so with probability
   at most ``alpha / 2``, at any stopping time;
 * if the planned maximum size is reached without that, the **fixed-size test** of
@@ -27,8 +29,17 @@ import math
 import numpy as np
 
 from distributions.base import DiscreteOracle
+from distributions.errors import ParameterError
+from samplers.oracle import CountingOracle
 from verify.exactness.full_table import _plan_sparse, _resolve_method, _table_test
 from verify.exactness.montecarlo import _sparse_detectable_tv
+from verify.exactness.order_conditional import (
+    DEFAULT_BINS,
+    PitStats,
+    _from_pits,
+    _pits,
+    order_conditional_detectable_tv,
+)
 from verify.exactness.results import SequentialResult
 from verify.planning import (
     MIN_ALPHA,
@@ -42,6 +53,7 @@ from verify.sampling import Deadline, SamplerLike, check_memory, iter_draws
 from verify.sequential.certificate import cs_alpha, plan_certificate_size, tv_upper_bound
 from verify.sequential.eprocess import TableEProcess
 from verify.sequential.evalues import checkpoint_schedule, p_to_e
+from verify.sequential.pit import PITEProcess
 
 #: Batches of the sequential chain test, as fractions of the maximum size.
 CHAIN_BATCHES: tuple[float, ...] = (1 / 16, 1 / 16, 1 / 8, 1 / 4, 1 / 2)
@@ -212,3 +224,92 @@ def sequential_chain(sampler: SamplerLike, target: DiscreteOracle, *, max_size: 
         max_size=max_size, final_pvalue=final_p,
     )
 
+
+
+def sequential_order_conditional(sampler: SamplerLike, oracle: DiscreteOracle, *,
+                                 max_size: int, alpha: float, power: float, seed: int,
+                                 bsize: int, deadline: Deadline,
+                                 bins: int = DEFAULT_BINS) -> SequentialResult:
+    """The sequential order-conditional test (exactness relative to the oracle's own
+    chain rule along each sample's reported order, for any oracle).
+
+    Samples are drawn in the batches of :func:`checkpoint_schedule`; the PITs of every
+    batch (one oracle call per chunk) feed the average test martingale of
+    :class:`~verify.sequential.pit.PITEProcess`, looked at after every sample, which
+    rejects at ``2 / alpha``; at ``max_size`` the fixed-size
+    :func:`~verify.exactness.order_conditional_test` at ``alpha / 2`` decides on the
+    same PITs (no second oracle pass). A sampler that reports no orders is refused at
+    its first answer (the PITs need them).
+    """
+    n, q = int(oracle.n), int(oracle.q)
+    check_memory(2 * max_size, n, "the order-conditional test")
+    half = max(alpha / 2.0, MIN_ALPHA)
+    ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
+    gen = np.random.default_rng(ss_test)
+    co = CountingOracle(oracle, validate=False)
+    ep = PITEProcess(n, bins)
+    threshold = math.log(2.0 / alpha)
+    e_max, stop, used, drawn = 1.0, "max-size", 0, 0
+    stats: list[PitStats] = []
+    for end in checkpoint_schedule(max_size):
+        got: list[np.ndarray | None] = []
+        chunks = list(iter_draws(sampler, end - drawn, n, q, ss_samples.spawn(1)[0], bsize,
+                                 deadline, orders=got))
+        if any(o is None for o in got):
+            raise ParameterError(
+                "`sampler` must report the order each sample was revealed along "
+                "(SampleResult.orders, or a callable answering (samples, orders)) for the "
+                "sequential order-conditional test; its answer had no orders (the "
+                "fixed-size mode falls back to the closeness test; got sequential=True).")
+        x = np.concatenate(chunks, axis=0)
+        o = np.concatenate([g for g in got if g is not None], axis=0)
+        st = _pits(x, o, co, gen)
+        stats.append(st)
+        cells = np.minimum((st.pits * bins).astype(np.int64), bins - 1)
+        log_e = ep.update(cells, st.sharp, st.bad)
+        top = float(log_e.max())
+        e_max = max(e_max, math.inf if math.isinf(top) else math.exp(min(700.0, top)))
+        hit = np.flatnonzero(log_e >= threshold)
+        drawn = end
+        if hit.size:
+            used = drawn - x.shape[0] + int(hit[0]) + 1
+            stop = "impossible" if math.isinf(float(log_e[hit[0]])) else "evidence"
+            break
+        ep.checkpoint()
+        deadline.check("after a batch of the sequential order-conditional test")
+    impossible = next((s.impossible for s in stats if s.impossible), "")
+    final = _from_pits(*(np.concatenate([s[k] for s in stats], axis=0) for k in range(3)),
+                       impossible, alpha=half, power=power,
+                       bins=int(max(2, min(bins, drawn // 5))), seed=seed,
+                       rows=int(co.rows), calls=int(co.calls))
+    if stop == "max-size":
+        used = drawn
+        final_p = float(final.pvalue)
+        rejected = final.status == "fail"
+        det = final.detectable_tv
+    else:
+        final_p, rejected = math.nan, True
+        det = order_conditional_detectable_tv(n, max_size, alpha=half, power=power, bins=bins)
+    pvalue = min(1.0, 2.0 * min(1.0 / e_max, final_p if not math.isnan(final_p) else 1.0))
+    status = status_of(rejected, det)
+    details: dict[str, float] = {f"e[{k}]": math.exp(min(700.0, v))
+                                 for k, v in ep.components().items()}
+    details.update({"checkpoints": float(len(stats)), "oracle_rows": float(co.rows),
+                    "oracle_calls": float(co.calls)})
+    if stop == "max-size":
+        details.update(final.pvalues)
+    return SequentialResult(
+        passed=status == "pass", status=status, statistic=e_max, pvalue=pvalue,
+        method="sequential-order-conditional", num_samples=drawn, alpha=alpha,
+        detectable_tv=det, tv_estimate=final.tv_estimate, tv_upper=math.nan,
+        worst_cells=final.worst_cells, seed=seed, power=power, details=details,
+        batch_size=bsize,
+        power_against=(final.power_against if stop == "max-size" else
+                       f"stopped by the e-process after {drawn:,} samples; at the maximum "
+                       f"size {max_size:,} the final fixed-size test at level {half:g} "
+                       f"detects a binned-PIT deviation of TV >= {det:.3g} at a single "
+                       f"reveal step with probability >= {power:g}"),
+        interaction_orders=(1,), impossible_hits=int(sum(int(s.bad.sum()) for s in stats)),
+        e_value=e_max, threshold=2.0 / alpha, stop_reason=stop, samples_used=used,
+        max_size=max_size, final_pvalue=final_p,
+    )
