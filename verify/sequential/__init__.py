@@ -1,7 +1,8 @@
 """Anytime-valid statistics: test martingales, calibrated e-values and the TV certificate.
 
 Modules: :mod:`~verify.sequential.eprocess` (the mixture likelihood-ratio test
-martingale of the full-table test), :mod:`~verify.sequential.evalues` (checkpoint
+martingale of the full-table test), :mod:`~verify.sequential.pit` (the average of
+PIT e-processes of the order-conditional test), :mod:`~verify.sequential.evalues` (checkpoint
 schedules, the p-to-e calibrator of batched tests) and
 :mod:`~verify.sequential.certificate` (the upper confidence bound on TV, its
 confidence sequence and the size that certifies ``TV <= eps``). They are pure
@@ -32,12 +33,15 @@ from verify.sequential.evalues import (
     checkpoint_schedule,
     p_to_e,
 )
+from verify.sequential.pit import SCORE_BETS, PITEProcess
 
 __all__ = [
     "CHECKPOINT_RATIO",
     "CHI2_GRID",
     "FIRST_CHECKPOINT",
     "MAX_BET",
+    "PITEProcess",
+    "SCORE_BETS",
     "TableEProcess",
     "checkpoint_schedule",
     "cs_alpha",
