@@ -28,6 +28,8 @@ from verify.exactness.results import SequentialResult
 from verify.mutants import MUTANTS
 from verify.sequential import PITEProcess, checkpoint_schedule
 
+pytest_plugins = ("pytester",)
+
 META_ALPHA = 1e-3
 SEEDS = 200
 ALPHA = 1e-3
@@ -265,3 +267,54 @@ def test_sampler_without_orders_is_refused_with_the_reason():
     with pytest.raises(ParameterError, match="`sampler` must report the order each sample"):
         check_exact(lambda k, gen: np.zeros((k, 4), dtype=np.int64), o, sequential=True,
                     tv=0.1, rng=0)
+
+
+# ----------------------------------------------------------------- the plugin
+
+_USER_MODULE = '''
+import numpy as np
+import pytest
+
+from distributions.base import MASK
+from samplers import SequentialSampler
+from verify.mutants import MUTANTS
+
+
+class Logistic:
+    """Conditionals of no joint law (no pmf, no log_pmf): P(x_i = 1 | c) =
+    sigmoid(a_i + 0.4 * #revealed ones)."""
+
+    n, q = 6, 2
+    a = np.array([0.3, -0.5, 0.8, 0.0, -0.2, 0.6])
+
+    def conditionals(self, x):
+        x = np.asarray(x)
+        p1 = 1.0 / (1.0 + np.exp(-(self.a + 0.4 * (x == 1).sum(axis=1, keepdims=True))))
+        rev = x != MASK
+        onehot = np.eye(2)[np.where(rev, x, 0)]
+        return np.where(rev[..., None], onehot, np.stack([1.0 - p1, p1], axis=-1))
+
+
+O = Logistic()
+
+
+@pytest.mark.exactness(tv=0.1, sequential=True)
+def test_exact(exactness):
+    res = exactness.check(SequentialSampler(O), O)
+    assert res.passed and res.method == "sequential-order-conditional"
+
+
+@pytest.mark.exactness(tv=0.1, sequential=True)
+def test_mutant(exactness):
+    exactness.check(MUTANTS["residual-skipped"](O), O)
+'''
+
+
+def test_plugin_fixture_runs_the_sequential_order_conditional_test(pytester):
+    pytester.makepyfile(test_user=_USER_MODULE)
+    res = pytester.runpytest("-p", "autospeculation_pytest", "-p", "no:cacheprovider",
+                             "--autospec-seed", "3")
+    res.assert_outcomes(passed=1, failed=1)
+    out = res.stdout.str()
+    assert "sequential-order-conditional" in out and "sequential: stopped (evidence)" in out
+    assert "Traceback" not in out
