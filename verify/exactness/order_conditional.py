@@ -46,6 +46,15 @@ joint deviation that leaves every step's PIT law unchanged (a dependence between
 steps) is not covered by the stated power (the pooled and score sub-tests add power
 without a statement). The full-table alternative with stated power on the joint law
 is :func:`~verify.exactness.closeness_test`.
+
+Sequential mode
+---------------
+``check_exact(..., sequential=True)`` on an oracle without a joint law runs
+:func:`verify.exactness.sequential.sequential_order_conditional`: the same PITs
+(:class:`PitStats`, one oracle pass) feed an anytime-valid e-process
+(:mod:`verify.sequential.pit`: the average of the ``step[t]``, ``pooled`` and a
+bounded ``score`` test martingale) looked at after every sample, and the fixed-size
+test above (:func:`_from_pits`) decides at level ``alpha / 2`` at the planned maximum.
 """
 
 from __future__ import annotations
