@@ -120,10 +120,13 @@ class SequentialResult(ExactnessResult):
     """Outcome of ``check_exact(..., sequential=True)`` (an :class:`ExactnessResult`).
 
     ``method`` is ``"sequential-<final test>"`` (e.g. ``"sequential-gtest"``,
-    ``"sequential-chain"``); ``num_samples`` is the number of samples drawn,
+    ``"sequential-chain"``, ``"sequential-order-conditional"``; the latter's
+    ``details`` hold every component e-value, ``e[step[t]]``, ``e[pooled]``,
+    ``e[score]``); ``num_samples`` is the number of samples drawn,
     ``pvalue`` the anytime-valid p-value ``min(1, 2 min(1 / e_value, final_pvalue))``
     of the whole procedure, ``statistic`` the e-value, ``tv_upper`` the confidence
-    sequence's bound at the stopping time (``nan`` for chain tests).
+    sequence's bound at the stopping time (``nan`` for chain and order-conditional
+    tests).
 
     Attributes
     ----------
@@ -137,8 +140,9 @@ class SequentialResult(ExactnessResult):
         sample on a zero-probability cell) or ``"max-size"`` (the planned maximum
         was reached; the final fixed-size test at ``alpha / 2`` then decided).
     samples_used : int
-        Index of the sample at which the evidence crossed (full-table test: every
-        sample is monitored; chain tests: the end of the batch), or the number drawn.
+        Index of the sample at which the evidence crossed (full-table and
+        order-conditional tests: every sample is monitored; chain tests: the end of
+        the batch), or the number drawn.
     max_size : int
         The planned maximum size (the fixed-size plan at ``alpha / 2``, or the
         certificate's size when larger).
