@@ -46,6 +46,8 @@ __all__ = ["PITEProcess", "SCORE_BETS"]
 
 #: Bets of the score process: ``+-2**-j``, ``j = 1..12``.
 SCORE_BETS: np.ndarray = np.concatenate([2.0 ** -np.arange(1, 13), -(2.0 ** -np.arange(1, 13))])
+#: Elements of one block of score increments (rows x n x bets).
+_CHUNK_ELEMS: int = 2**21
 
 
 def _logmeanexp(a: np.ndarray, axis: int) -> np.ndarray:
@@ -136,8 +138,10 @@ class PITEProcess:
                 comp[t] = ep.update(good[:, t])
             comp[self.n] = self._pooled.update(good.ravel())[self.n - 1::self.n]
             inc = np.empty((first_bad, SCORE_BETS.size))
-            for j, lam in enumerate(SCORE_BETS):
-                inc[:, j] = np.log1p(lam * sharp[:first_bad]).sum(axis=1)
+            rows = max(1, _CHUNK_ELEMS // (self.n * SCORE_BETS.size))
+            for i in range(0, first_bad, rows):
+                d = np.asarray(sharp[i:min(first_bad, i + rows)], dtype=np.float64)
+                inc[i:i + d.shape[0]] = np.log1p(d[:, :, None] * SCORE_BETS).sum(axis=1)
             paths = self._score + np.cumsum(inc, axis=0)
             self._score = paths[-1].copy()
             comp[self.n + 1] = _logmeanexp(paths, axis=1)
