@@ -13,6 +13,7 @@ import pytest
 
 from distributions.diffusion import GaussianMixture
 from distributions.errors import ParameterError
+from samplers.catalogue import parallel_samplers
 from samplers.diffusion import (
     EulerLocalizationSampler,
     LocalizationGrid,
@@ -29,6 +30,7 @@ from verify.continuous import (
 )
 from verify.continuous.sharded import REAL_SHARD, draw_real_sharded
 from verify.execution import ship_sampler
+from verify.rounds import rounds_scaling
 from verify.sampling import draw_real
 
 M = np.array([0.5, -1.0])
@@ -126,3 +128,23 @@ def test_continuous_checks_identical_on_worker_processes():
     with process_pool(2) as ex:
         for name, run in _cases(REAL_SHARD + 5):
             assert fingerprint(run(ex)) == fingerprint(run(None)), name
+
+
+def _without_seconds(res) -> str:
+    d = res.to_dict()
+    for s in d["samplers"]:
+        for p in s["points"]:
+            p.pop("seconds")
+    return json.dumps(d, sort_keys=True, default=repr)
+
+
+def test_rounds_scaling_identical_on_threads():
+    """Each point is a shard built on the worker: every field but the measured seconds
+    equals the in-process run's (both samplers, the quick grid, 10 samples a point)."""
+    names = list(parallel_samplers())
+    ref = rounds_scaling(names, num=10, seed=3)
+    with ThreadPoolExecutor(2) as ex:
+        got = rounds_scaling(names, num=10, seed=3, executor=ex)
+    assert _without_seconds(got) == _without_seconds(ref)
+    with pytest.raises(ParameterError, match=r"`executor` must be None"):
+        rounds_scaling(names, executor=2)
