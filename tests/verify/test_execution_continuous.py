@@ -1,10 +1,11 @@
-"""The continuous checks and the rounds measurement on the execution seam: their shards
-draw what the in-process code drew, and every reported field is identical in process
-and on executors (threads here; worker processes in the slow test; a Dask cluster in
-test_execution_dask.py)."""
+"""The continuous checks, the rounds measurement and the order-conditional test on the
+execution seam: their shards draw what the in-process code drew, and every reported
+field is identical in process and on executors (threads here; worker processes in the
+slow test; a Dask cluster in test_execution_dask.py)."""
 
 from __future__ import annotations
 
+import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,12 +14,14 @@ import pytest
 
 from distributions.diffusion import GaussianMixture
 from distributions.errors import ParameterError
+from distributions.families import random_table
 from samplers.catalogue import parallel_samplers
 from samplers.diffusion import (
     EulerLocalizationSampler,
     LocalizationGrid,
     SpeculativeDiffusionSampler,
 )
+from samplers.sequential import SequentialSampler
 from tests.helpers import process_pool
 from verify.continuous import (
     check_gaussian_chain,
@@ -29,6 +32,7 @@ from verify.continuous import (
     ula_gaussian_moments,
 )
 from verify.continuous.sharded import REAL_SHARD, draw_real_sharded
+from verify.exactness.order_conditional import order_conditional_test
 from verify.execution import ship_sampler
 from verify.rounds import rounds_scaling
 from verify.sampling import draw_real
@@ -148,3 +152,42 @@ def test_rounds_scaling_identical_on_threads():
     assert _without_seconds(got) == _without_seconds(ref)
     with pytest.raises(ParameterError, match=r"`executor` must be None"):
         rounds_scaling(names, executor=2)
+
+
+@pytest.mark.slow  # 2 x 130,000 samples of n = 10 through the oracle, twice (~6 s)
+def test_order_conditional_identical_on_threads():
+    """Two shards of whole chunks (PCG64: the stream advanced to each
+    shard; MT19937: uniforms drawn here): every field equals the in-process result."""
+    d = random_table(10, 2, rng=3)
+    res = SequentialSampler(d).sample(130_000, rng=4)
+    with ThreadPoolExecutor(2) as ex:
+        for rng in (5, np.random.Generator(np.random.MT19937(5))):
+            ref = order_conditional_test(res.samples, res.orders, d,
+                                         rng=copy.deepcopy(rng))
+            got = order_conditional_test(res.samples, res.orders, d, rng=copy.deepcopy(rng),
+                                         executor=ex)
+            assert fingerprint(got) == fingerprint(ref), rng
+    assert ref.oracle_calls == 7  # 6 whole chunks in the first shard, 1 in the second
+
+
+def test_order_conditional_one_shard_on_threads():
+    d = random_table(6, 3, rng=3)
+    res = SequentialSampler(d).sample(4_000, rng=4)
+    ref = order_conditional_test(res.samples, res.orders, d, rng=6)
+    with ThreadPoolExecutor(2) as ex:
+        got = order_conditional_test(res.samples, res.orders, d, rng=6, executor=ex)
+        with pytest.raises(ParameterError, match=r"must be picklable"):
+            order_conditional_test(res.samples, res.orders, _Unpicklable(d), rng=6,
+                                   executor=ex)
+    assert fingerprint(got) == fingerprint(ref)
+
+
+class _Unpicklable:
+    """An oracle holding a lock (cannot be pickled)."""
+
+    def __init__(self, inner):
+        import threading
+        self.inner, self.n, self.q, self.lock = inner, inner.n, inner.q, threading.Lock()
+
+    def conditionals(self, x):
+        return self.inner.conditionals(x)
