@@ -1,7 +1,7 @@
-"""The continuous checks, the rounds measurement and the order-conditional test on the
-execution seam: their shards draw what the in-process code drew, and every reported
-field is identical in process and on executors (threads here; worker processes in the
-slow test; a Dask cluster in test_execution_dask.py)."""
+"""The continuous checks, the rounds measurement, the order-conditional test and the
+audit's sampler tests on the execution seam: their shards draw what the in-process
+code drew, and every reported field is identical in process and on executors (threads
+here; worker processes in the slow test; a Dask cluster in test_execution_dask.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from samplers.diffusion import (
 )
 from samplers.sequential import SequentialSampler
 from tests.helpers import process_pool
+from verify.audit import audit_oracle
 from verify.continuous import (
     check_gaussian_chain,
     check_gaussian_ula,
@@ -191,3 +192,28 @@ class _Unpicklable:
 
     def conditionals(self, x):
         return self.inner.conditionals(x)
+
+
+def _audit_fields(res) -> str:
+    """Every field of an audit but its timings."""
+    d = res.to_dict()
+    for k in ("seconds", "timings"):
+        d.pop(k)
+    for run in d["sampler_runs"]:
+        for k in ("seconds", "sample_seconds"):
+            run.pop(k, None)
+    return json.dumps(d, sort_keys=True, default=repr)
+
+
+@pytest.mark.slow  # two audits with their sampler runs (~5 s each)
+def test_audit_identical_on_threads():
+    """audit_oracle's sampler tests on an executor: the same findings (here: the
+    reference differs, so the exactness tests fail; batch invariance passes)."""
+    o, ref = random_table(4, 2, rng=0), random_table(4, 2, rng=1)
+    want = audit_oracle(o, reference=ref, rng=3)
+    with ThreadPoolExecutor(2) as ex:
+        got = audit_oracle(o, reference=ref, rng=3, executor=ex)
+    assert _audit_fields(got) == _audit_fields(want)
+    assert {c.rule: c.status for c in got.checks}["sampler.sequential"] == "fail"
+    with pytest.raises(ParameterError, match=r"`executor` must be None"):
+        audit_oracle(o, executor=object())
