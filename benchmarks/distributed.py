@@ -18,7 +18,9 @@ in this process whatever the executor); for item 2 the speedup of 2 workers over
 worker (check and sampling), and the per-shard overhead of the executor,
 ``(S(1 worker) - S(in process)) / shards`` for the sampling times ``S``, as a
 percentage of an in-process shard, and the same in CPU seconds (this process's and
-the worker's, from the clocks of the processes), which a busy machine distorts less.
+the worker's, from the clocks of the processes), which a busy machine distorts less;
+and the cores the workers got (their CPU seconds per second of sampling: a speedup
+of 2 workers over 1 needs them to get 2 cores, which a shared machine may not give).
 Goal: speedup >= 1.8 on 2 workers for the expensive oracle, overhead < 5 % of a
 shard. The figures hold for the machine and its load when run (the load average is
 printed with them). Writes ``benchmarks/results/distributed.json``
@@ -80,7 +82,8 @@ def _timed(fn, pids=()):
     wall = time.perf_counter() - t0
     c1 = [_cpu_of(me)] + [_cpu_of(p) for p in pids]
     last = marks[-1] if marks else (t0 + wall, c1[0])
-    return res, wall, last[0] - t0, last[1] - c0[0], sum(c1) - sum(c0)
+    return res, wall, last[0] - t0, last[1] - c0[0], sum(c1) - sum(c0), sum(c1[1:]) - sum(
+        c0[1:])
 
 
 def _same(a, b) -> bool:
@@ -103,7 +106,7 @@ def _expensive_case(shards: int):
 
 def in_process(case) -> dict:
     sampler, target, kw = case
-    res, wall, samp, samp_cpu, cpu = _timed(
+    res, wall, samp, samp_cpu, cpu, _ = _timed(
         lambda p: check_exact(sampler, target, progress=p, **kw))
     return {"result": res, "wall_s": wall, "sampling_s": samp, "sampling_cpu_s": samp_cpu,
             "cpu_s": cpu}
@@ -113,9 +116,12 @@ def on_cluster(client: Client, case, workers: list[str]) -> dict:
     sampler, target, kw = case
     pids = [p for w, p in client.run(os.getpid).items() if w in workers]
     ex = client.get_executor(workers=workers)
-    res, wall, samp, _, cpu = _timed(
+    res, wall, samp, _, cpu, wcpu = _timed(
         lambda p: check_exact(sampler, target, executor=ex, progress=p, **kw), pids)
-    return {"result": res, "wall_s": wall, "sampling_s": samp, "cpu_s": cpu}
+    # the cores the workers got: CPU seconds of the worker processes per second of
+    # sampling (2 for two busy workers on an otherwise idle 2-core machine)
+    return {"result": res, "wall_s": wall, "sampling_s": samp, "cpu_s": cpu,
+            "worker_cores": wcpu / samp}
 
 
 def summary(shards: int, ref: dict, one: dict, two: dict) -> dict[str, float]:
@@ -132,6 +138,7 @@ def summary(shards: int, ref: dict, one: dict, two: dict) -> dict[str, float]:
         "speedup_2_over_1": one["wall_s"] / two["wall_s"],
         "speedup_2_over_in_process": ref["wall_s"] / two["wall_s"],
         "sampling_speedup_2_over_1": one["sampling_s"] / two["sampling_s"],
+        "worker_cores_1": one["worker_cores"], "worker_cores_2": two["worker_cores"],
         "overhead_per_shard_s": over, "overhead_pct_of_shard": 100.0 * over / per_in,
         "in_process_cpu_s": ref["cpu_s"], "in_process_sampling_cpu_s": ref["sampling_cpu_s"],
         "workers1_cpu_s": one["cpu_s"],
@@ -195,7 +202,8 @@ def main() -> None:
           f"{exp['workers1_sampling_s']:.1f} s), 2 workers {exp['workers2_s']:.1f} s "
           f"(sampling {exp['workers2_sampling_s']:.1f} s); speedup 2 vs 1 worker "
           f"{exp['speedup_2_over_1']:.2f}x (sampling {exp['sampling_speedup_2_over_1']:.2f}x; "
-          f"check vs in process {exp['speedup_2_over_in_process']:.2f}x); overhead "
+          f"check vs in process {exp['speedup_2_over_in_process']:.2f}x; the workers got "
+          f"{exp['worker_cores_1']:.2f} and {exp['worker_cores_2']:.2f} cores); overhead "
           f"{exp['overhead_per_shard_s']:.3f} s a shard = "
           f"{exp['overhead_pct_of_shard']:.1f} % of a shard (wall); CPU: in process "
           f"{exp['in_process_cpu_s']:.1f} s, 1 worker (worker + this process) "
