@@ -341,7 +341,7 @@ def _merge(state: np.ndarray | None, stats: tuple[np.ndarray, ...], shard: Shard
     return state
 
 
-def _reraise(exc: BaseException, shard: Shard, num_shards: int) -> None:
+def _reraise(exc: BaseException, shard: ShardLike, num_shards: int) -> None:
     where = shard.where(num_shards)
     if isinstance(exc, ParameterError | OracleError | BudgetExceededError | ReportError):
         raise type(exc)(f"{exc} [in {where}]") from exc
@@ -386,7 +386,7 @@ def draw_sharded(
     return state
 
 
-def run_shards(sampler: ShippedSampler | None, shards: Sequence[Any], *,
+def run_shards(sampler: ShippedSampler | None, shards: Sequence[ShardLike], *,
                executor: cf.Executor | None, merged: Callable[[Any, Any], None],
                deadline: Deadline | None = None, first: int = 0) -> None:
     """Run ``shards[first:]`` and call ``merged(shard, statistics)`` for each, in shard
@@ -413,7 +413,8 @@ def run_shards(sampler: ShippedSampler | None, shards: Sequence[Any], *,
     _run_on(executor, sampler, shards, first, deadline, merged)
 
 
-def _run_on(executor: cf.Executor, sampler: ShippedSampler | None, shards: Sequence[Any],
+def _run_on(executor: cf.Executor, sampler: ShippedSampler | None,
+            shards: Sequence[ShardLike],
             first: int, deadline: Deadline | None,
             merged: Callable[[Any, Any], None]) -> None:
     """The executor loop with the miss protocol: the sampler's bytes go with the first
