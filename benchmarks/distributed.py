@@ -5,17 +5,26 @@
    ``LocalCluster`` of 2 worker processes. The results must be identical.
 2. A deliberately expensive oracle (:class:`benchmarks.slow_oracle.SpinOracle`: 10 ms
    of CPU per call) behind the sequential sampler (calls of 8192 rows, so a shard of
-   ``2**17`` rows makes 16 calls of 10 oracle calls: 1.6 s of oracle CPU): 8 shards
-   in process, on 1 worker and on 2 workers.
+   ``2**17`` rows makes 16 calls of 10 oracle calls: 1.6 s of spinning, plus the
+   table's and the oracle guard's own work): 12 shards (``--quick``: 4) in process,
+   on 1 worker and on 2 workers.
 
-Printed: wall times, the speedup of 2 workers over 1 worker and over the in-process
-run, and the per-shard overhead of the executor, ``(T(1 worker) - T(in process)) /
-shards``, as a percentage of an in-process shard, and the same in CPU seconds (the
-caller's and the worker's process time), which a busy machine distorts less. Goal:
-speedup >= 1.8 on 2 workers for the expensive oracle, overhead < 5 % of a shard. The
-figures hold for the machine and its load when run (the load average is printed with
-them). Writes ``benchmarks/results/distributed.json`` (``distributed_expensive.json``
-with ``--only-expensive``).
+Every in-process run is made before the cluster starts (a LocalCluster's scheduler
+lives in this process and would take CPU from it). The cluster runs with the lean
+settings of ``--workers`` (:data:`reports.cli.cluster.LEAN_CONFIG`; ``--profile``
+turns Dask's profiler back on). Printed, for each run: the wall time of the check and
+of its sampling (the shards: until the last shard is merged; the rest is the test,
+in this process whatever the executor); for item 2 the speedup of 2 workers over 1
+worker (check and sampling), and the per-shard overhead of the executor,
+``(S(1 worker) - S(in process)) / shards`` for the sampling times ``S``, as a
+percentage of an in-process shard, and the same in CPU seconds (this process's and
+the worker's, from the clocks of the processes), which a busy machine distorts less;
+and the cores the workers got (their CPU seconds per second of sampling: a speedup
+of 2 workers over 1 needs them to get 2 cores, which a shared machine may not give).
+Goal: speedup >= 1.8 on 2 workers for the expensive oracle, overhead < 5 % of a
+shard. The figures hold for the machine and its load when run (the load average is
+printed with them). Writes ``benchmarks/results/distributed.json``
+(``distributed_expensive.json`` with ``--only-expensive``).
 
 Run from the repository root: ``python benchmarks/distributed.py [--quick]``.
 """
@@ -42,10 +51,12 @@ import json  # noqa: E402
 import time  # noqa: E402
 
 import dask  # noqa: E402
-from distributed import Client, LocalCluster  # noqa: E402
+import psutil  # noqa: E402
+from distributed import Client  # noqa: E402
 
 from benchmarks.slow_oracle import SpinOracle  # noqa: E402
 from distributions.families import random_table  # noqa: E402
+from reports.cli.cluster import LEAN_CONFIG, local_cluster  # noqa: E402
 from samplers.autospec import AutospeculativeSampler  # noqa: E402
 from samplers.sequential import SequentialSampler  # noqa: E402
 from verify.exactness import check_exact  # noqa: E402
@@ -54,10 +65,25 @@ from verify.sampling import DEFAULT_BATCH_SIZE  # noqa: E402
 OUT = HERE / "results" / "distributed.json"
 
 
-def _timed(fn):
+def _cpu_of(pid: int) -> float:
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
+
+
+def _timed(fn, pids=()):
+    """``fn(progress)``'s result, wall time, wall time and CPU seconds of this process
+    to the last merged shard (its sampling), and the CPU seconds of this process and of
+    ``pids`` in all."""
+    marks: list[tuple[float, float]] = []
+    me = os.getpid()
+    c0 = [_cpu_of(me)] + [_cpu_of(p) for p in pids]
     t0 = time.perf_counter()
-    res = fn()
-    return res, time.perf_counter() - t0
+    res = fn(lambda *a: marks.append((time.perf_counter(), _cpu_of(me))))
+    wall = time.perf_counter() - t0
+    c1 = [_cpu_of(me)] + [_cpu_of(p) for p in pids]
+    last = marks[-1] if marks else (t0 + wall, c1[0])
+    return res, wall, last[0] - t0, last[1] - c0[0], sum(c1) - sum(c0), sum(c1[1:]) - sum(
+        c0[1:])
 
 
 def _same(a, b) -> bool:
@@ -65,47 +91,62 @@ def _same(a, b) -> bool:
         b.to_dict(), sort_keys=True, default=repr)
 
 
-def planned(client: Client, tv: float) -> dict[str, float]:
+def _planned_case(tv: float):
     target = random_table(10, 2, rng=0)
     sampler = AutospeculativeSampler(target, validate=False)
-    kw = dict(tv=tv, alpha=1e-3, power=0.99, rng=0)
-    ref, t_in = _timed(lambda: check_exact(sampler, target, **kw))
-    got, t_2 = _timed(lambda: check_exact(sampler, target, executor=client.get_executor(),
-                                          **kw))
-    shards = -(-ref.num_samples // DEFAULT_BATCH_SIZE)
-    return {"tv": tv, "num_samples": ref.num_samples, "shards": shards,
-            "in_process_s": t_in, "workers2_s": t_2, "speedup": t_in / t_2,
-            "identical": _same(ref, got), "pvalue": ref.pvalue}
+    return sampler, target, dict(tv=tv, alpha=1e-3, power=0.99, rng=0)
 
 
-def _cpu(client: Client, workers: list[str]) -> float:
-    """CPU seconds used so far by this process and the given worker processes."""
-    return time.process_time() + sum(client.run(time.process_time, workers=workers).values())
-
-
-def expensive(client: Client, shards: int) -> dict[str, float]:
+def _expensive_case(shards: int):
     table = random_table(10, 2, rng=1)
     sampler = SequentialSampler(SpinOracle(table, 0.01))
-    kw = dict(num_samples=shards * DEFAULT_BATCH_SIZE, batch_size=8192, rng=1)
-    workers = sorted(client.scheduler_info()["workers"])
-    c0 = time.process_time()
-    ref, t_in = _timed(lambda: check_exact(sampler, table, **kw))
-    cpu_in = time.process_time() - c0
-    c0 = _cpu(client, workers[:1])
-    one, t_1 = _timed(lambda: check_exact(sampler, table, executor=client.get_executor(
-        workers=workers[:1]), **kw))
-    cpu_1 = _cpu(client, workers[:1]) - c0
-    two, t_2 = _timed(lambda: check_exact(sampler, table, executor=client.get_executor(),
-                                          **kw))
-    overhead = (t_1 - t_in) / shards
-    return {"shards": shards, "in_process_s": t_in, "workers1_s": t_1, "workers2_s": t_2,
-            "in_process_cpu_s": cpu_in, "workers1_cpu_s": cpu_1,
-            "cpu_overhead_per_shard_s": (cpu_1 - cpu_in) / shards,
-            "cpu_overhead_pct_of_shard": 100.0 * (cpu_1 - cpu_in) / cpu_in,
-            "speedup_2_over_1": t_1 / t_2, "speedup_2_over_in_process": t_in / t_2,
-            "overhead_per_shard_s": overhead,
-            "overhead_pct_of_shard": 100.0 * overhead / (t_in / shards),
-            "identical": _same(ref, one) and _same(ref, two)}
+    return sampler, table, dict(num_samples=shards * DEFAULT_BATCH_SIZE, batch_size=8192,
+                                rng=1)
+
+
+def in_process(case) -> dict:
+    sampler, target, kw = case
+    res, wall, samp, samp_cpu, cpu, _ = _timed(
+        lambda p: check_exact(sampler, target, progress=p, **kw))
+    return {"result": res, "wall_s": wall, "sampling_s": samp, "sampling_cpu_s": samp_cpu,
+            "cpu_s": cpu}
+
+
+def on_cluster(client: Client, case, workers: list[str]) -> dict:
+    sampler, target, kw = case
+    pids = [p for w, p in client.run(os.getpid).items() if w in workers]
+    ex = client.get_executor(workers=workers)
+    res, wall, samp, _, cpu, wcpu = _timed(
+        lambda p: check_exact(sampler, target, executor=ex, progress=p, **kw), pids)
+    # the cores the workers got: CPU seconds of the worker processes per second of
+    # sampling (2 for two busy workers on an otherwise idle 2-core machine)
+    return {"result": res, "wall_s": wall, "sampling_s": samp, "cpu_s": cpu,
+            "worker_cores": wcpu / samp}
+
+
+def summary(shards: int, ref: dict, one: dict, two: dict) -> dict[str, float]:
+    per_in = ref["sampling_s"] / shards
+    over = (one["sampling_s"] - ref["sampling_s"]) / shards
+    cpu_over = (one["cpu_s"] - ref["cpu_s"]) / shards
+    cpu_shard = ref["sampling_cpu_s"] / shards  # the test's CPU is in both: it cancels above
+    return {
+        "shards": shards,
+        "in_process_s": ref["wall_s"], "workers1_s": one["wall_s"], "workers2_s": two["wall_s"],
+        "in_process_sampling_s": ref["sampling_s"], "workers1_sampling_s": one["sampling_s"],
+        "workers2_sampling_s": two["sampling_s"],
+        "test_s": ref["wall_s"] - ref["sampling_s"],
+        "speedup_2_over_1": one["wall_s"] / two["wall_s"],
+        "speedup_2_over_in_process": ref["wall_s"] / two["wall_s"],
+        "sampling_speedup_2_over_1": one["sampling_s"] / two["sampling_s"],
+        "worker_cores_1": one["worker_cores"], "worker_cores_2": two["worker_cores"],
+        "overhead_per_shard_s": over, "overhead_pct_of_shard": 100.0 * over / per_in,
+        "in_process_cpu_s": ref["cpu_s"], "in_process_sampling_cpu_s": ref["sampling_cpu_s"],
+        "workers1_cpu_s": one["cpu_s"],
+        "cpu_overhead_per_shard_s": cpu_over,
+        "cpu_overhead_pct_of_shard": 100.0 * cpu_over / cpu_shard,
+        "identical": _same(ref["result"], one["result"]) and _same(ref["result"],
+                                                                     two["result"]),
+    }
 
 
 def main() -> None:
@@ -116,16 +157,31 @@ def main() -> None:
                     help="keep Dask's worker profiler on (default off)")
     args = ap.parse_args()
     load0 = os.getloadavg()
+    nexp = 4 if args.quick else 12
+    exp_case = _expensive_case(nexp)
+    plan_case = None if args.only_expensive else _planned_case(0.02 if args.quick else 0.005)
+    exp_in = in_process(exp_case)  # before the cluster: its scheduler would share this process
+    plan_in = in_process(plan_case) if plan_case is not None else None
     t0 = time.perf_counter()
-    # Dask's statistical profiler samples each worker's stack every 10 ms: CPU a check
-    # does not need (the dashboard's profile page is empty without it)
-    dask.config.set({"distributed.worker.profile.enabled": args.profile})
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        client.wait_for_workers(2)
+    config = dict(LEAN_CONFIG, **{"distributed.worker.profile.enabled": args.profile})
+    with dask.config.set(config), local_cluster(2, dashboard=False) as client:
         startup = time.perf_counter() - t0
-        exp = expensive(client, 4 if args.quick else 8)
-        plan = None if args.only_expensive else planned(client, 0.02 if args.quick else 0.005)
+        workers = sorted(client.scheduler_info()["workers"])
+        exp_1 = on_cluster(client, exp_case, workers[:1])
+        exp_2 = on_cluster(client, exp_case, workers)
+        plan_2 = on_cluster(client, plan_case, workers) if plan_case is not None else None
+    exp = summary(nexp, exp_in, exp_1, exp_2)
+    plan = None
+    if plan_case is not None:
+        ref = plan_in["result"]
+        plan = {"tv": plan_case[2]["tv"], "num_samples": ref.num_samples,
+                "shards": -(-ref.num_samples // DEFAULT_BATCH_SIZE),
+                "in_process_s": plan_in["wall_s"], "workers2_s": plan_2["wall_s"],
+                "in_process_sampling_s": plan_in["sampling_s"],
+                "workers2_sampling_s": plan_2["sampling_s"],
+                "speedup": plan_in["wall_s"] / plan_2["wall_s"],
+                "sampling_speedup": plan_in["sampling_s"] / plan_2["sampling_s"],
+                "identical": _same(ref, plan_2["result"]), "pvalue": ref.pvalue}
     out = {"cluster_startup_s": startup, "worker_profiler": args.profile, "loadavg_before": load0,
            "loadavg_after": os.getloadavg(), "cpus": os.cpu_count(),
            "planned": plan, "expensive_oracle": exp}
@@ -135,15 +191,22 @@ def main() -> None:
     if plan is not None:
         print(f"1. check_exact TV {plan['tv']} random_table(10, 2), autospeculative: "
               f"{plan['num_samples']:,} samples in {plan['shards']} shards; in process "
-              f"{plan['in_process_s']:.1f} s, 2 workers {plan['workers2_s']:.1f} s, speedup "
-              f"{plan['speedup']:.2f}x; identical results: {plan['identical']}")
+              f"{plan['in_process_s']:.1f} s (sampling {plan['in_process_sampling_s']:.1f} s), "
+              f"2 workers {plan['workers2_s']:.1f} s (sampling "
+              f"{plan['workers2_sampling_s']:.1f} s), speedup {plan['speedup']:.2f}x "
+              f"(sampling {plan['sampling_speedup']:.2f}x); identical results: "
+              f"{plan['identical']}")
     print(f"2. expensive oracle (10 ms CPU a call), {exp['shards']} shards: in process "
-          f"{exp['in_process_s']:.1f} s, 1 worker {exp['workers1_s']:.1f} s, 2 workers "
-          f"{exp['workers2_s']:.1f} s; speedup 2 vs 1 worker {exp['speedup_2_over_1']:.2f}x "
-          f"(vs in process {exp['speedup_2_over_in_process']:.2f}x); overhead "
+          f"{exp['in_process_s']:.1f} s (sampling {exp['in_process_sampling_s']:.1f} s, test "
+          f"{exp['test_s']:.1f} s), 1 worker {exp['workers1_s']:.1f} s (sampling "
+          f"{exp['workers1_sampling_s']:.1f} s), 2 workers {exp['workers2_s']:.1f} s "
+          f"(sampling {exp['workers2_sampling_s']:.1f} s); speedup 2 vs 1 worker "
+          f"{exp['speedup_2_over_1']:.2f}x (sampling {exp['sampling_speedup_2_over_1']:.2f}x; "
+          f"check vs in process {exp['speedup_2_over_in_process']:.2f}x; the workers got "
+          f"{exp['worker_cores_1']:.2f} and {exp['worker_cores_2']:.2f} cores); overhead "
           f"{exp['overhead_per_shard_s']:.3f} s a shard = "
           f"{exp['overhead_pct_of_shard']:.1f} % of a shard (wall); CPU: in process "
-          f"{exp['in_process_cpu_s']:.1f} s, 1 worker (worker + caller) "
+          f"{exp['in_process_cpu_s']:.1f} s, 1 worker (worker + this process) "
           f"{exp['workers1_cpu_s']:.1f} s, overhead {exp['cpu_overhead_per_shard_s']:.3f} s a "
           f"shard = {exp['cpu_overhead_pct_of_shard']:.1f} %; identical: {exp['identical']}")
     OUT.parent.mkdir(exist_ok=True)

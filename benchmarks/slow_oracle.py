@@ -1,8 +1,10 @@
 """A deliberately expensive exact oracle for ``benchmarks/distributed.py``.
 
 :class:`SpinOracle` answers like the table it wraps after spinning the CPU for
-``seconds`` of process time per call (CPU-bound, as a model's forward pass on a CPU
-is; a sleep would let the two workers of a 2-core machine overlap for free). It lives
+``seconds`` of CPU time of the calling thread per call (CPU-bound, as a model's
+forward pass on a CPU is; a sleep would let the two workers of a 2-core machine
+overlap for free). The thread's own clock, not the process's: a Dask worker or a
+process hosting a scheduler has other threads, whose CPU would shorten the spin. It lives
 in its own module so that Dask workers can unpickle it (``benchmarks.slow_oracle``,
 importable from the repository root).
 """
@@ -26,7 +28,7 @@ class SpinOracle:
         self.n, self.q = table.n, table.q
 
     def conditionals(self, x: np.ndarray) -> np.ndarray:
-        end = time.process_time() + self.seconds
-        while time.process_time() < end:
+        end = time.thread_time() + self.seconds
+        while time.thread_time() < end:
             pass
         return self.table.conditionals(x)

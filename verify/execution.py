@@ -17,7 +17,15 @@ a ``ProcessPoolExecutor``. Nothing here asks which one it is. With an executor t
 sampler is pickled once per check (a :class:`~verify.errors.ParameterError` before
 any work if it cannot be, saying to pass an :class:`OnWorker` factory) and
 unpickled (or built by its factory) once per worker process, then cached there by
-the digest of its bytes. The target never crosses: shards need only ``n`` and ``q``.
+the digest of its bytes. The bytes themselves cross about once per worker process,
+not with every shard, by a **miss protocol** that needs nothing of the executor: the
+first shard carries them; a shard without them that lands on a process not holding
+the sampler answers :class:`Miss` (its worker's token) at once, and the caller sends
+it again with the bytes (once per such worker; the other shards that missed there
+wait for that one). The target never crosses: shards need only ``n`` and ``q``.
+Other shard kinds (the real-valued draws of the continuous checks, the points of
+the rounds measurement) implement :class:`ShardLike` and run through the same loop
+(:func:`run_shards`).
 
 A lost worker is the executor's business (Dask re-runs its shards; a re-run shard
 draws the same stream, and each shard is merged exactly once). A shard that raises
@@ -29,11 +37,15 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
+import os
 import pickle
+import socket
+import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -50,14 +62,19 @@ from verify.sampling import (
 
 __all__ = [
     "IN_FLIGHT",
+    "Miss",
     "OnWorker",
     "Shard",
+    "ShardLike",
     "ShardProgress",
     "ShippedSampler",
     "check_executor",
     "draw_sharded",
     "plan_shards",
+    "run_shard",
+    "run_shards",
     "ship_sampler",
+    "worker_builds",
 ]
 
 #: Shards submitted to an executor at a time (bounds the memory of pending results).
@@ -148,6 +165,10 @@ class Shard:
         return (f"shard {self.index + 1} of {num_shards} (stream: SeedSequence(entropy="
                 f"{self.seed.entropy}, spawn_key={tuple(self.seed.spawn_key)}))")
 
+    def run(self, sampler: Any, deadline: Deadline | None) -> tuple[np.ndarray, ...]:
+        """Draw the shard's rows and return their sufficient statistics."""
+        return _stats(_shard_rows(sampler, self, deadline), self)
+
 
 def plan_shards(num: int, n: int, q: int, seedseq: np.random.SeedSequence,
                 batch_size: int, kind: str, full: bool = False) -> list[Shard]:
@@ -205,18 +226,78 @@ def ship_sampler(sampler: Any, executor: cf.Executor | None) -> ShippedSampler:
     return ShippedSampler(local=None, blob=blob, digest=hashlib.sha256(blob).hexdigest())
 
 
-_BUILT: dict[str, Any] = {}  # per worker process: digest -> sampler (insertion order = age)
+#: Per worker process: digest -> built sampler, least recently used first.
+_BUILT: dict[str, Any] = {}
+_BUILT_LOCK = threading.Lock()
+_BUILDS: list[int] = [0]  # samplers unpickled or built by a factory in this process
+_MISSING = object()
+_TOKEN: list[Any] = [None, ""]  # (pid, token) of this process (a fork gets its own)
 
 
-def _worker_sampler(blob: bytes, digest: str) -> Any:
-    got = _BUILT.get(digest)
-    if got is None:
-        obj = pickle.loads(blob)
-        got = obj.build() if isinstance(obj, OnWorker) else obj
-        while len(_BUILT) >= _CACHE_SIZE:
-            _BUILT.pop(next(iter(_BUILT)))
-        _BUILT[digest] = got
-    return got
+def _worker_token() -> str:
+    """This worker process's name in the miss protocol (host, pid and a random part,
+    made again in a forked child)."""
+    if _TOKEN[0] != os.getpid():
+        _TOKEN[:] = [os.getpid(), f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"]
+    return str(_TOKEN[1])
+
+
+def worker_builds() -> int:
+    """How many samplers this process has unpickled or built (the test of "once per
+    worker": run it on each worker, e.g. ``client.run(worker_builds)``)."""
+    return _BUILDS[0]
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A shard's answer from a worker process that does not hold the sampler yet: the
+    caller sends the sampler's bytes (once) and runs the shard again."""
+
+    worker: str
+
+
+def _worker_sampler(blob: bytes | None, digest: str) -> Any:
+    """The sampler of ``digest`` in this process: cached, else built from ``blob``;
+    :data:`_MISSING` when it is not cached and ``blob`` is None."""
+    with _BUILT_LOCK:
+        got = _BUILT.pop(digest, _MISSING)
+        if got is _MISSING:
+            if blob is None:
+                return _MISSING
+            obj = pickle.loads(blob)
+            got = obj.build() if isinstance(obj, OnWorker) else obj
+            _BUILDS[0] += 1
+            while len(_BUILT) >= _CACHE_SIZE:
+                _BUILT.pop(next(iter(_BUILT)))
+        _BUILT[digest] = got  # most recently used last
+        return got
+
+
+class ShardLike(Protocol):
+    """What the seam runs: a picklable piece of work with its place in the merge order."""
+
+    index: int
+
+    def where(self, num_shards: int) -> str:
+        """The shard and its stream, for error messages."""
+        ...
+
+    def run(self, sampler: Any, deadline: Deadline | None) -> Any:
+        """The shard's statistics (``sampler``: the check's sampler, or ``None`` for
+        shards that build their own)."""
+        ...
+
+
+def run_shard(blob: bytes | None, digest: str, shard: ShardLike) -> Any:
+    """The task an executor runs: one shard's statistics, or a :class:`Miss` when this
+    worker process does not hold the sampler and ``blob`` is None (``digest`` empty:
+    the shard needs no sampler)."""
+    if not digest:
+        return shard.run(None, None)
+    sampler = _worker_sampler(blob, digest)
+    if sampler is _MISSING:
+        return Miss(_worker_token())
+    return shard.run(sampler, None)
 
 
 def _shard_rows(sampler: Any, shard: Shard, deadline: Deadline | None) -> np.ndarray:
@@ -247,11 +328,6 @@ def _stats(rows: np.ndarray, shard: Shard) -> tuple[np.ndarray, ...]:
     return (idx.astype(np.int64), cnt.astype(np.int64))
 
 
-def run_shard(blob: bytes, digest: str, shard: Shard) -> tuple[np.ndarray, ...]:
-    """The task an executor runs: one shard's sufficient statistics."""
-    return _stats(_shard_rows(_worker_sampler(blob, digest), shard, None), shard)
-
-
 def _merge(state: np.ndarray | None, stats: tuple[np.ndarray, ...], shard: Shard) -> np.ndarray:
     if shard.kind == "rows":
         rows = stats[0].astype(np.int64)
@@ -265,7 +341,7 @@ def _merge(state: np.ndarray | None, stats: tuple[np.ndarray, ...], shard: Shard
     return state
 
 
-def _reraise(exc: BaseException, shard: Shard, num_shards: int) -> None:
+def _reraise(exc: BaseException, shard: ShardLike, num_shards: int) -> None:
     where = shard.where(num_shards)
     if isinstance(exc, ParameterError | OracleError | BudgetExceededError | ReportError):
         raise type(exc)(f"{exc} [in {where}]") from exc
@@ -302,38 +378,78 @@ def draw_sharded(
         if progress is not None:
             progress(done, total, rows)
 
-    if executor is None:
-        for shard in shards[done:]:
-            try:
-                stats = _stats(_shard_rows(sampler.local, shard, deadline), shard)
-            except BudgetExceededError:
-                raise
-            except Exception as exc:
-                _reraise(exc, shard, total)
-            merged(shard, stats)
-    else:
-        _run_on(executor, sampler, shards, done, deadline, merged)
+    run_shards(sampler, shards, executor=executor, deadline=deadline, first=done,
+               merged=merged)
     if state is None:  # no shard at all (num = 0)
         n, q = (shards[0].n, shards[0].q) if shards else (0, 2)
         return np.zeros(q**n, dtype=np.int64)
     return state
 
 
-def _run_on(executor: cf.Executor, sampler: ShippedSampler, shards: Sequence[Shard],
+def run_shards(sampler: ShippedSampler | None, shards: Sequence[ShardLike], *,
+               executor: cf.Executor | None, merged: Callable[[Any, Any], None],
+               deadline: Deadline | None = None, first: int = 0) -> None:
+    """Run ``shards[first:]`` and call ``merged(shard, statistics)`` for each, in shard
+    order, whatever order they finish in.
+
+    ``sampler`` is the check's shipped sampler, or ``None`` for shards that build
+    their own (``shard.run(None, deadline)``). In process the shards run one after
+    the other here; on ``executor`` at most :data:`IN_FLIGHT` at a time. A shard
+    that raises stops the run: the pending shards are cancelled and the error is
+    raised again naming the shard and its stream.
+    """
+    total = len(shards)
+    if executor is None:
+        local = sampler.local if sampler is not None else None
+        for shard in shards[first:]:
+            try:
+                stats = shard.run(local, deadline)
+            except BudgetExceededError:
+                raise
+            except Exception as exc:
+                _reraise(exc, shard, total)
+            merged(shard, stats)
+        return
+    _run_on(executor, sampler, shards, first, deadline, merged)
+
+
+def _run_on(executor: cf.Executor, sampler: ShippedSampler | None,
+            shards: Sequence[ShardLike],
             first: int, deadline: Deadline | None,
-            merged: Callable[[Shard, tuple[np.ndarray, ...]], None]) -> None:
+            merged: Callable[[Any, Any], None]) -> None:
+    """The executor loop with the miss protocol: the sampler's bytes go with the first
+    shard only; a worker process that does not hold them answers :class:`Miss` and
+    gets them with one shard (its other missed shards wait for that one, then go
+    again without them). So the bytes cross about once per worker process, whatever
+    the number of shards, and each process unpickles them once (its cache)."""
     total = len(shards)
     todo = iter(shards[first:])
-    pending: dict[cf.Future[tuple[np.ndarray, ...]], Shard] = {}
-    ready: dict[int, tuple[np.ndarray, ...]] = {}
+    digest = sampler.digest if sampler is not None else ""
+    blob = sampler.blob if sampler is not None else None
+    # future -> (shard, the worker the sampler's bytes were sent for, or None)
+    pending: dict[cf.Future[Any], tuple[Any, str | None]] = {}
+    ready: dict[int, Any] = {}
+    carrying: set[str] = set()  # workers whose bytes are on their way
+    parked: dict[str, list[Any]] = {}  # shards missed on such a worker
     nxt = first
 
+    def submit(shard: Any, send_for: str | None) -> None:
+        fut = executor.submit(run_shard, blob if send_for is not None else None, digest,
+                              shard)
+        pending[fut] = (shard, send_for)
+
+    started = False
+
     def submit_more() -> None:
-        while len(pending) + len(ready) < IN_FLIGHT:
+        nonlocal started
+        waiting = sum(len(v) for v in parked.values())
+        while len(pending) + len(ready) + waiting < IN_FLIGHT:
             shard = next(todo, None)
             if shard is None:
                 return
-            pending[executor.submit(run_shard, sampler.blob, sampler.digest, shard)] = shard
+            # the first shard carries the sampler: no worker is known to hold it yet
+            submit(shard, "" if digest and not started else None)
+            started = True
 
     try:
         submit_more()
@@ -345,11 +461,23 @@ def _run_on(executor: cf.Executor, sampler: ShippedSampler, shards: Sequence[Sha
             if deadline is not None:
                 deadline.check(f"with {nxt} of {total} shards merged")
             for fut in finished:
-                shard = pending.pop(fut)
+                shard, sent_for = pending.pop(fut)
                 try:
-                    ready[shard.index] = fut.result()
+                    got = fut.result()
                 except Exception as exc:
                     _reraise(exc, shard, total)
+                if isinstance(got, Miss):
+                    if got.worker in carrying:
+                        parked.setdefault(got.worker, []).append(shard)
+                    else:
+                        carrying.add(got.worker)
+                        submit(shard, got.worker)
+                    continue
+                ready[shard.index] = got
+                if sent_for is not None:
+                    carrying.discard(sent_for)
+                    for again in parked.pop(sent_for, []):
+                        submit(again, None)
             while nxt in ready:
                 merged(shards[nxt], ready.pop(nxt))
                 nxt += 1
@@ -357,4 +485,3 @@ def _run_on(executor: cf.Executor, sampler: ShippedSampler, shards: Sequence[Sha
     finally:
         for fut in pending:
             fut.cancel()
-

@@ -11,6 +11,11 @@ below 1 (a :class:`~verify.results.CheckResult`). A point whose maximum rounds e
 ``n`` (the sequential sampler's rounds) is flagged: a parallel sampler's tail can be
 worse than the sequential chain even when its mean is far below it. The report's
 records, tables and figure are built downstream (``reports``).
+
+Each point is one shard of the execution seam (:mod:`verify.execution`,
+``executor=``): the worker builds the target and the sampler from the catalogue (they
+never cross) and returns the per-sample rounds and queries (the median, 99th
+percentile and maximum need every one of them; they are counts, not samples).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,8 +33,10 @@ from scipy import stats
 from distributions.errors import ParameterError
 from distributions.validation import check_int
 from samplers.catalogue import ROUNDS_TARGET, make_sampler, parallel_samplers
+from verify.execution import check_executor, run_shards
 from verify.fits import PowerLawFit, fit_power_law
 from verify.results import ResultBase, to_plain
+from verify.sampling import Deadline
 
 __all__ = [
     "RoundsPoint", "RoundsScalingResult", "SamplerScaling", "rounds_point", "rounds_scaling",
@@ -202,6 +210,33 @@ def _iv(samplers: Any, seed: Any, num: Any) -> tuple[list[str], int, int | None]
     return list(samplers), seed, num
 
 
+@dataclass(frozen=True)
+class _PointShard:
+    """One point of the measurement: sampler ``k`` (catalogue ``name``) at ``n``."""
+
+    index: int
+    name: str
+    k: int
+    j: int
+    n: int
+    num: int
+    seed: int
+
+    def where(self, num_shards: int) -> str:
+        return (f"point {self.index + 1} of {num_shards} ({self.name} at n={self.n}; "
+                f"stream: SeedSequence([{self.seed}, {self.k}, {self.j}]))")
+
+    def run(self, sampler: Any, deadline: Deadline | None
+            ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Per-sample rounds and queries of ``num`` samples, and the seconds taken."""
+        target = ROUNDS_TARGET.build(self.n)
+        t0 = time.perf_counter()
+        res = make_sampler(self.name, target).sample(
+            self.num, rng=np.random.SeedSequence([self.seed, self.k, self.j]))
+        secs = time.perf_counter() - t0
+        return np.asarray(res.rounds), np.asarray(res.queries), secs
+
+
 def rounds_scaling(
     samplers: Sequence[str],
     *,
@@ -209,6 +244,7 @@ def rounds_scaling(
     seed: int = 0,
     num: int | None = None,
     progress: Callable[[int, str], ProgressBar] | None = None,
+    executor: Executor | None = None,
 ) -> RoundsScalingResult:
     """Mean rounds and queries per sample of each sampler for growing ``n``.
 
@@ -228,6 +264,10 @@ def rounds_scaling(
     progress : callable, optional
         ``progress(total, desc)`` returning a bar with ``update``,
         ``set_postfix_str`` and ``close``.
+    executor : concurrent.futures.Executor, optional
+        Where the points are measured, one shard each (module docstring); ``None``:
+        in process. Every field but the measured ``seconds`` is the same for every
+        executor and number of workers.
 
     Returns
     -------
@@ -239,24 +279,26 @@ def rounds_scaling(
         For a bad argument, before any work.
     """
     names, seed, num = _iv(samplers, seed, num)
+    executor = check_executor(executor)
     ns = ROUNDS_TARGET.ns(bool(quick))
     num = num if num is not None else (100 if quick else 400)
     bar = progress(len(ns) * len(names), "rounds") if progress is not None else None
+    shards = [_PointShard(index=k * len(ns) + j, name=name, k=k, j=j, n=n, num=num, seed=seed)
+              for k, name in enumerate(names) for j, n in enumerate(ns)]
+    measured: list[RoundsPoint] = []
+
+    def merged(shard: _PointShard, got: tuple[np.ndarray, np.ndarray, float]) -> None:
+        r, qv, secs = got
+        measured.append(rounds_point(shard.n, r.astype(float), qv.astype(float), shard.n,
+                                     round(secs, 3)))
+        if bar is not None:
+            bar.set_postfix_str(f"{shard.name} n={shard.n}")
+            bar.update()
+
+    run_shards(None, shards, executor=executor, merged=merged)
     out: list[SamplerScaling] = []
     for k, name in enumerate(names):
-        points: list[RoundsPoint] = []
-        for j, n in enumerate(ns):
-            if bar is not None:
-                bar.set_postfix_str(f"{name} n={n}")
-            target = ROUNDS_TARGET.build(n)
-            t0 = time.perf_counter()
-            res = make_sampler(name, target).sample(num, rng=np.random.SeedSequence([seed, k, j]))
-            secs = time.perf_counter() - t0
-            r = np.asarray(res.rounds, dtype=float)
-            qv = np.asarray(res.queries, dtype=float)
-            points.append(rounds_point(n, r, qv, n, round(secs, 3)))
-            if bar is not None:
-                bar.update()
+        points = measured[k * len(ns):(k + 1) * len(ns)]
         fit = fit_power_law(ns, [p.mean_rounds for p in points])
         defined = math.isfinite(fit.gamma_high)
         passed = defined and fit.gamma_high < 1.0

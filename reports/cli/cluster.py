@@ -7,6 +7,20 @@ seconds, naming the address, when nothing answers there). Either gives the
 command a :class:`concurrent.futures.Executor` (``client.get_executor()``); without
 them the command runs in process and needs no Dask. The dashboard address is
 printed. Dask is the optional extra ``pip install 'autospeculation[distributed]'``.
+
+The cluster that ``--workers`` starts (:func:`local_cluster`) runs lean
+(:data:`LEAN_CONFIG`). Dask's nanny starts its workers with
+``MALLOC_TRIM_THRESHOLD_=65536``; setting that variable at all turns off glibc's
+adaptive mmap threshold, so every temporary array above 128 KiB is mapped, faulted
+in page by page and unmapped again: on the shards of ``benchmarks/distributed.py``
+(numpy temporaries of about 1 MiB) it cost 30-50 % more CPU per shard than the same
+shard in process (the per-shard overhead of issue 13, found by profiling a worker).
+The workers started here do not get it (the thread-count variables stay). Dask's
+event-loop tick monitor (every 20 ms) and statistical profiler (every 10 ms) are
+slowed down or off: idle, they cost about 7 % of a core in the scheduler's process
+and 2.5 % in each worker. A cluster reached with ``--scheduler`` is used as
+configured: start its workers without ``MALLOC_TRIM_THRESHOLD_`` (Dask setting
+``distributed.nanny.pre-spawn-environ``) for the same effect.
 """
 
 from __future__ import annotations
@@ -20,10 +34,37 @@ from typing import Any
 from distributions.errors import ParameterError
 from distributions.validation import check_int
 
-__all__ = ["CONNECT_TIMEOUT", "add_arguments", "check_cluster_args", "executor_for"]
+__all__ = ["CONNECT_TIMEOUT", "LEAN_CONFIG", "add_arguments", "check_cluster_args",
+           "executor_for", "local_cluster"]
 
 #: Seconds given to ``--scheduler`` to answer.
 CONNECT_TIMEOUT: float = 8.0
+#: Dask settings of the clusters started here: workers started without
+#: ``MALLOC_TRIM_THRESHOLD_`` (module docstring), the event-loop tick monitor once a
+#: second (it only measures the loop's latency), no statistical profiler (the
+#: dashboard's profile page stays empty), the system monitor every 2 s.
+LEAN_CONFIG: dict[str, Any] = {
+    "distributed.nanny.pre-spawn-environ": {
+        "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+}
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int, *, dashboard: bool = True) -> Iterator[Any]:
+    """A ``LocalCluster`` of ``workers`` processes (one thread each) with
+    :data:`LEAN_CONFIG` and a client on it, both closed at the end: yields the client."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    with dask.config.set(LEAN_CONFIG), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                         dashboard_address=":0" if dashboard else None) as cluster, \
+            Client(cluster) as client:
+        client.wait_for_workers(workers)
+        yield client
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,7 +114,7 @@ def executor_for(workers: int | None, scheduler: str | None,
     if workers is None and scheduler is None:
         yield None
         return
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler is not None:
         try:
@@ -87,9 +128,7 @@ def executor_for(workers: int | None, scheduler: str | None,
             say(f"Dask scheduler {scheduler} ({nw} workers); dashboard: {_dashboard(client)}")
             yield client.get_executor()
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
-        client.wait_for_workers(workers)
-        say(f"Dask LocalCluster: {workers} worker processes at {cluster.scheduler_address}; "
+    with local_cluster(workers) as client:
+        say(f"Dask LocalCluster: {workers} worker processes at {client.scheduler.address}; "
             f"dashboard: {_dashboard(client)}")
         yield client.get_executor()

@@ -65,17 +65,19 @@ def stage_diffusion(ctx: StageContext) -> StageOutput:
         try:
             if kind == "gaussian-chain":
                 r = check_gaussian_chain(makers[sname](target), mean, cov, grid,
-                                         num_samples=num, alpha=alpha, rng=seed)
+                                         num_samples=num, alpha=alpha, rng=seed,
+                                         executor=ctx.executor)
                 effect = f"detectable Mahalanobis shift {r.detectable_mahalanobis_shift:.3g}"
             elif kind == "same-law":
                 r = check_same_law(makers[sname](target), makers["euler"](target),
                                    num_samples=num, alpha=alpha, rng=seed,
-                                   max_energy_samples=100 if cfg.quick else 1000)
+                                   max_energy_samples=100 if cfg.quick else 1000,
+                                   executor=ctx.executor)
                 effect = (f"detectable sliced-KS distance {r.detectable_ks_distance:.3g}, "
                           f"mean shift {r.detectable_mean_shift:.3g}")
             else:
                 r = check_speculative_acceptance(makers[sname](target), num_samples=num,
-                                                 alpha=alpha, rng=seed)
+                                                 alpha=alpha, rng=seed, executor=ctx.executor)
                 effect = (f"acceptance {r.observed_rate:.4f} observed vs "
                           f"{r.predicted_rate:.4f} predicted; detectable shift "
                           f"{r.detectable_rate_shift:.3g}")

@@ -178,7 +178,7 @@ def stage_rounds(ctx: StageContext) -> StageOutput:
     samplers = [s for s in select_names("samplers", cfg.samplers, list(DISCRETE_SAMPLERS))
                 if s in parallel]
     out = rounds_output(rounds_scaling(samplers, quick=cfg.quick, seed=ctx.seed_int(0),
-                                       progress=ctx.progress))
+                                       progress=ctx.progress, executor=ctx.executor))
     if not cfg.quick and "autospeculative" in samplers:
         causal = causal_output(causal_order_scaling(CAUSAL_NS, num=40, seed=ctx.seed_int(1)))
         out.checks.extend(causal.checks)

@@ -5,6 +5,7 @@ test_execution_dask.py."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import os
 import signal
@@ -21,7 +22,14 @@ from distributions.families import random_table
 from samplers.sequential import SequentialSampler
 from tests.helpers import process_pool
 from verify.exactness import check_exact
-from verify.execution import OnWorker, plan_shards
+from verify.execution import (
+    Miss,
+    OnWorker,
+    plan_shards,
+    run_shard,
+    ship_sampler,
+    worker_builds,
+)
 from verify.sampling import DEFAULT_BATCH_SIZE, iter_draws
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -218,3 +226,55 @@ def test_resume_after_signal(tmp_path, sig):
     want = fingerprint(check_exact(SequentialSampler(d), d, num_samples=6 * 2**17, rng=9))
     assert lines[-1] == f"finished {want}"
 
+
+
+def _logged_sequential(path, table):
+    """A factory that notes each build (its process id) in ``path``."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"{os.getpid()}\n")
+    return SequentialSampler(table)
+
+
+class CountingExecutor(cf.Executor):
+    """Any executor, counting the shards submitted and those that carry the sampler."""
+
+    def __init__(self, inner):
+        self.inner, self.tasks, self.carrying = inner, 0, 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.tasks += 1
+        self.carrying += fn is run_shard and args[0] is not None
+        return self.inner.submit(fn, *args, **kwargs)
+
+
+def test_miss_protocol_in_one_process():
+    """A worker that does not hold the sampler answers Miss; with the bytes it builds
+    the sampler once and serves every later shard from its cache."""
+    d = random_table(3, 2, rng=123)  # a sampler no other test of this process caches
+    with ThreadPoolExecutor(1) as ex:
+        shipped = ship_sampler(OnWorker(SequentialSampler, d), ex)
+    shard = plan_shards(10, 3, 2, np.random.SeedSequence(1), 5, "counts")[0]
+    before = worker_builds()
+    miss = run_shard(None, shipped.digest, shard)
+    assert isinstance(miss, Miss) and str(os.getpid()) in miss.worker
+    got = run_shard(shipped.blob, shipped.digest, shard)
+    assert np.array_equal(run_shard(None, shipped.digest, shard)[0], got[0])
+    assert worker_builds() == before + 1
+
+
+@pytest.mark.slow  # a forkserver pool start-up (4-5 s)
+def test_sampler_sent_and_built_once_per_worker(tmp_path):
+    """8 shards on 2 worker processes: the sampler's bytes go with a few shards (not
+    each), every worker process builds it once, and the result is the in-process one."""
+    d = random_table(6, 2, rng=5)
+    log = tmp_path / "builds.txt"
+    kw = dict(num_samples=8 * DEFAULT_BATCH_SIZE, rng=13)
+    ref = check_exact(SequentialSampler(d), d, **kw)
+    with process_pool(2) as pool:
+        ex = CountingExecutor(pool)
+        got = check_exact(OnWorker(_logged_sequential, str(log), d), d, executor=ex, **kw)
+    pids = log.read_text().split()
+    assert fingerprint(got) == fingerprint(ref)
+    assert len(pids) == len(set(pids)) <= 2, f"builds per process: {pids}"
+    assert 1 <= ex.carrying <= 4 < 8, (ex.carrying, ex.tasks)
+    assert ex.tasks - 8 >= ex.carrying - 1  # each resend with the bytes follows a miss

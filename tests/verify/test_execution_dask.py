@@ -1,5 +1,7 @@
 """check_exact on a real Dask LocalCluster (worker processes): bit-identical results
-for 1, 2 and 4 workers and in process, a worker killed mid-check, a raising shard.
+for 1, 2 and 4 workers and in process, a worker killed mid-check, a raising shard; the
+sampler sent and built once per worker; the continuous checks and the rounds
+measurement on the cluster.
 
 One cluster of 4 worker processes serves the module (its start-up dominates);
 1 and 2 workers are the executor restricted to that many of them
@@ -17,14 +19,20 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from distributed import Client, LocalCluster  # noqa: E402
 
 from distributions.errors import ParameterError  # noqa: E402
 from distributions.families import random_table  # noqa: E402
+from reports.cli.cluster import local_cluster  # noqa: E402
 from samplers.autospec import AutospeculativeSampler  # noqa: E402
+from samplers.catalogue import parallel_samplers  # noqa: E402
 from samplers.sequential import SequentialSampler  # noqa: E402
+from tests.verify.test_execution import CountingExecutor  # noqa: E402
+from tests.verify.test_execution_continuous import Normal, _without_seconds  # noqa: E402
+from verify.continuous import check_same_law  # noqa: E402
+from verify.continuous.sharded import REAL_SHARD  # noqa: E402
 from verify.exactness import check_exact  # noqa: E402
-from verify.execution import OnWorker  # noqa: E402
+from verify.execution import OnWorker, worker_builds  # noqa: E402
+from verify.rounds import rounds_scaling  # noqa: E402
 from verify.sampling import DEFAULT_BATCH_SIZE  # noqa: E402
 
 pytestmark = pytest.mark.slow  # a cluster of 4 worker processes (~15 s to start here)
@@ -36,9 +44,7 @@ def fingerprint(res: object) -> str:
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalCluster(n_workers=4, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as cl:
-        cl.wait_for_workers(4, timeout=120)
+    with local_cluster(4, dashboard=False) as cl:  # the lean cluster of --workers
         yield cl
 
 
@@ -107,3 +113,33 @@ def test_worker_killed_mid_check(client):
     assert got.num_samples == ref.num_samples
     client.wait_for_workers(4, timeout=120)  # the nanny restarted it
     assert killed[0][1] not in client.run(os.getpid).values()
+
+
+def test_sampler_sent_and_built_once_per_worker(client):
+    """12 shards on 4 workers: each worker process builds the sampler at most once
+    (counted on the workers), its bytes go with a few shards, not each."""
+    d = random_table(6, 2, rng=8)
+    kw = dict(num_samples=12 * DEFAULT_BATCH_SIZE, rng=31)
+    ref = fingerprint(check_exact(SequentialSampler(d), d, **kw))
+    before = client.run(worker_builds)
+    ex = CountingExecutor(client.get_executor())
+    got = check_exact(OnWorker(SequentialSampler, d), d, executor=ex, **kw)
+    after = client.run(worker_builds)
+    built = {w: after[w] - before.get(w, 0) for w in after}
+    assert fingerprint(got) == ref
+    assert set(built.values()) <= {0, 1} and sum(built.values()) >= 1, built
+    assert ex.carrying <= 8 < 12, (ex.carrying, ex.tasks, built)
+
+
+def test_continuous_and_rounds_identical_for_1_2_4_workers(client):
+    """check_same_law with 3 shards a sampler, and the rounds measurement (a shard a
+    point): every field (but the measured seconds) as in process."""
+    kw = dict(num_samples=2 * REAL_SHARD + 9, rng=7, max_energy_samples=100)
+    ref = fingerprint(check_same_law(Normal(), Normal(0.05), **kw))
+    rref = _without_seconds(rounds_scaling(list(parallel_samplers()), num=10, seed=3))
+    workers = sorted(client.scheduler_info()["workers"])
+    for k in (1, 2, 4):
+        ex = client.get_executor(workers=workers[:k])
+        assert fingerprint(check_same_law(Normal(), Normal(0.05), executor=ex, **kw)) == ref, k
+        got = rounds_scaling(list(parallel_samplers()), num=10, seed=3, executor=ex)
+        assert _without_seconds(got) == rref, k

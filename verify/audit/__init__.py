@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,7 @@ from verify.audit.runner import (
     _diffusion_sampler_runs,
     _sampler_runs,
 )
+from verify.execution import check_executor
 
 __all__ = [
     "Finding", "AuditResult", "audit_oracle", "format_query",
@@ -98,7 +100,8 @@ __all__ = [
 def _audit_discrete(a: _Auditor, oracle: DiscreteOracle, reference: DiscreteOracle | None,
                     num_contexts: int,
                     gen: np.random.Generator, seed: int, run_samplers: bool,
-                    budget: dict[str, Any], timings: dict[str, float]
+                    budget: dict[str, Any], timings: dict[str, float],
+                    executor: Executor | None = None,
                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     n, q = int(oracle.n), int(oracle.q)
     t0 = time.perf_counter()
@@ -148,7 +151,7 @@ def _audit_discrete(a: _Auditor, oracle: DiscreteOracle, reference: DiscreteOrac
     runs: list[dict[str, Any]] = []
     if run_samplers:
         num = 2000 if n * q <= 64 else 200
-        runs = _sampler_runs(a, oracle, reference, seed, num, budget)
+        runs = _sampler_runs(a, oracle, reference, seed, num, budget, executor)
     else:
         a.skip_rest(("sampler.sequential", "sampler.autospeculative",
                      "sampler.batch-invariance"), "sampler runs not requested "
@@ -178,6 +181,7 @@ def audit_oracle(
     run_samplers: bool = True,
     sampler_timeout: float | None = SAMPLER_TIMEOUT,
     sampler_max_rounds: int | None = None,
+    executor: Executor | None = None,
 ) -> AuditResult:
     """Audit an oracle against its contract and for internal consistency.
 
@@ -206,6 +210,13 @@ def audit_oracle(
     sampler_max_rounds : int or None, default None
         Round budget (>= 1) of each ``sample()`` call of the sampler runs (passed as
         ``max_rounds``). None: no round budget.
+    executor : concurrent.futures.Executor, optional
+        Where the sampler runs' tests draw (:mod:`verify.execution`): the exactness
+        test against a pmf, the batch-invariance test and the diffusion same-law test;
+        ``None``: in process. The cost runs (one ``sample()`` call each) and the
+        order-conditional route stay in process. A test that raises on the executor
+        is run again in process (same seed, same failure), where the failing query is
+        traced; the findings are the same for every executor.
 
     Returns
     -------
@@ -240,6 +251,7 @@ def audit_oracle(
     """
     t_start = time.perf_counter()
     kind = _kind(oracle, "oracle")
+    executor = check_executor(executor)
     num_contexts = check_int("num_contexts", num_contexts, low=4)
     if sampler_timeout is not None:
         sampler_timeout = check_float("sampler_timeout", sampler_timeout, low=0.0,
@@ -276,7 +288,7 @@ def audit_oracle(
             shape = {"n": int(n), "q": int(q)}
             consistency, runs = _audit_discrete(a, oracle, reference, num_contexts, gen,
                                                 seed if seed is not None else 0, run_samplers,
-                                                budget, timings)
+                                                budget, timings, executor)
     else:
         dim = getattr(oracle, "dim", None)
         if not isinstance(dim, int | np.integer) or dim < 1:
@@ -294,7 +306,8 @@ def audit_oracle(
                             "sampler runs not requested (run_samplers=False)")
             elif not a.has_errors:
                 runs = _diffusion_sampler_runs(a, oracle, reference,
-                                               seed if seed is not None else 0, budget)
+                                               seed if seed is not None else 0, budget,
+                                               executor)
             timings["samplers"] = time.perf_counter() - t0
     rules = DISCRETE_RULES if kind == "discrete" else DIFFUSION_RULES
     if a.has_errors:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 import re
 import time
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -42,6 +44,22 @@ SAMPLER_TARGET_CELLS: int = 2**12
 #: Orders of the revealed positions tried when looking for a chain of positive
 #: probability to a context the oracle answers as impossible.
 WITNESS_ORDERS: int = 24
+
+_R = TypeVar("_R")
+
+
+def _traced(run: Callable[[Executor | None], _R], executor: Executor | None) -> _R:
+    """``run(executor)``; if it raises on an executor, ``run(None)`` in process: the same
+    seed fails the same way here, where the :class:`_Recorder` sees the queries that
+    trace the failure (on a worker they stay there). A check that cannot run on the
+    executor at all (an oracle that cannot be pickled) runs in process this way too,
+    with the result it has everywhere."""
+    if executor is None:
+        return run(None)
+    try:
+        return run(executor)
+    except Exception:
+        return run(None)
 
 
 class _Recorder:
@@ -213,10 +231,13 @@ def _exactness_summary(r: ExactnessResult, seed: int) -> dict[str, Any]:
 
 
 def _sampler_runs(a: _Auditor, oracle: DiscreteOracle, reference: DiscreteOracle | None,
-                  seed: int, num: int, budget: dict[str, Any]) -> list[dict[str, Any]]:
+                  seed: int, num: int, budget: dict[str, Any],
+                  executor: Executor | None = None) -> list[dict[str, Any]]:
     """The sequential and autospeculative samplers on the oracle (through a
     :class:`_Recorder`): cost, exactness against the reference's (else the oracle's own)
-    pmf when one is known and small, then the batch-size invariance."""
+    pmf when one is known and small, then the batch-size invariance. The exactness and
+    batch-invariance tests draw on ``executor`` (the test against a pmf and the
+    batch-invariance test; the order-conditional route runs in process)."""
     n, q = int(oracle.n), int(oracle.q)
     target = None
     for cand in (reference, oracle):
@@ -245,9 +266,10 @@ def _sampler_runs(a: _Auditor, oracle: DiscreteOracle, reference: DiscreteOracle
             during = {"method": "check_exact", "sampler": name, "seed": seed + 101 + k,
                       "tv": SAMPLER_TV, "alpha": SAMPLER_ALPHA / tests}
             how = "auto" if target is not None else "order-conditional"
-            ex = check_exact(cls(rec, **kw), target if target is not None else oracle,
-                             tv=SAMPLER_TV, alpha=SAMPLER_ALPHA / tests, power=0.99,
-                             rng=seed + 101 + k, method=how)
+            ex = _traced(lambda on, cls=cls, k=k, how=how, rec=rec, kw=kw: check_exact(
+                cls(rec, **kw), target if target is not None else oracle, tv=SAMPLER_TV,
+                alpha=SAMPLER_ALPHA / tests, power=0.99, rng=seed + 101 + k, method=how,
+                executor=on if target is not None else None), executor)
             chk = _exactness_summary(ex, seed + 101 + k)
             run["exactness"] = chk
             a.samples += int(ex.num_samples)
@@ -286,13 +308,14 @@ def _sampler_runs(a: _Auditor, oracle: DiscreteOracle, reference: DiscreteOracle
         run["seconds"] = time.perf_counter() - t0
         runs.append(run)
     _sampler_batch_invariance(a, oracle, target, seed, num, budget, SAMPLER_ALPHA / tests,
-                              failed=any("error" in r for r in runs))
+                              failed=any("error" in r for r in runs), executor=executor)
     return runs
 
 
 def _sampler_batch_invariance(a: _Auditor, oracle: DiscreteOracle, target: Enumerable | None,
                               seed: int, num: int,
-                              budget: dict[str, Any], alpha: float, *, failed: bool) -> None:
+                              budget: dict[str, Any], alpha: float, *, failed: bool,
+                              executor: Executor | None = None) -> None:
     """The autospeculative sampler's law at batch size 1 and at batch size ``num`` (the
     batch of its cost run: all ``num`` samples in one ``sample()`` call), compared by
     :func:`verify.exactness.check_batch_invariance`."""
@@ -307,8 +330,9 @@ def _sampler_batch_invariance(a: _Auditor, oracle: DiscreteOracle, target: Enume
     during = {"method": "check_batch_invariance", "sampler": "autospeculative",
               "batch_sizes": list(sizes), "seed": seed + 201, "tv": BATCH_TV, "alpha": alpha}
     try:
-        r = check_batch_invariance(sampler, batch_sizes=sizes, target=target, tv=BATCH_TV,
-                                   alpha=alpha, rng=seed + 201)
+        r = _traced(lambda on: check_batch_invariance(
+            sampler, batch_sizes=sizes, target=target, tv=BATCH_TV, alpha=alpha,
+            rng=seed + 201, executor=on), executor)
     except Exception as exc:
         msg, query = _failure("autospeculative", exc, rec, during, budget)
         a.add(rule, False, msg, query=query)
@@ -332,7 +356,8 @@ def _sampler_batch_invariance(a: _Auditor, oracle: DiscreteOracle, target: Enume
 
 def _diffusion_sampler_runs(a: _Auditor, oracle: DiffusionOracle,
                             reference: DiffusionOracle | None, seed: int,
-                            budget: dict[str, Any]) -> list[dict[str, Any]]:
+                            budget: dict[str, Any],
+                            executor: Executor | None = None) -> list[dict[str, Any]]:
     """Euler and autospeculative diffusion samplers on the oracle: cost, and the same law
     as the Euler chain of the reference when one is given."""
     grid = LocalizationGrid.uniform(10.0, 32)
@@ -351,10 +376,10 @@ def _diffusion_sampler_runs(a: _Auditor, oracle: DiffusionOracle,
                        mean_queries=float(np.mean(res.queries)))
             a.samples += 200
             if reference is not None:
-                r = check_same_law(cls(oracle, grid, **kw),
-                                   EulerLocalizationSampler(reference, grid),
-                                   num_samples=400, alpha=SAMPLER_ALPHA / len(makers),
-                                   rng=seed + 101 + k, max_energy_samples=100)
+                r = _traced(lambda on, cls=cls, k=k, kw=kw: check_same_law(
+                    cls(oracle, grid, **kw), EulerLocalizationSampler(reference, grid),
+                    num_samples=400, alpha=SAMPLER_ALPHA / len(makers), rng=seed + 101 + k,
+                    max_energy_samples=100, executor=on), executor)
                 a.samples += int(r.num_samples)
                 a.sampler_tests += 1
                 run["exactness"] = {"passed": bool(r.passed), "status": r.status,

@@ -4,6 +4,7 @@ sampler against ``2 Phi(-|D| / 2)`` (martingale tests)."""
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
 
 import numpy as np
 from scipy import stats
@@ -20,6 +21,8 @@ from verify.continuous.common import (
 from verify.continuous.results import (
     AcceptanceResult,
 )
+from verify.continuous.sharded import draw_aux_sharded
+from verify.execution import check_executor, ship_sampler
 from verify.sampling import SeedLike, int_seed
 
 
@@ -31,6 +34,7 @@ def check_speculative_acceptance(
     rng: SeedLike = None,
     beta: float = 0.1,
     num_bins: int = 8,
+    executor: Executor | None = None,
 ) -> AcceptanceResult:
     """Per-step acceptance of a speculative diffusion sampler against ``2 Phi(-|D|/2)``.
 
@@ -40,13 +44,24 @@ def check_speculative_acceptance(
     probability ``p_k = 2 Phi(-|D_k| / 2)`` exactly, so ``sum (A_k - p_k)`` is a
     martingale: tested with its z-score (both sides) and a binned chi-square over
     quantile bins of ``p_k`` (each bin's sum is a martingale too); Holm.
+
+    Parameters
+    ----------
+    executor : concurrent.futures.Executor, optional
+        Where the samples are drawn, in shards of
+        :data:`verify.continuous.sharded.REAL_SHARD` (:mod:`verify.execution`);
+        ``None``: in process. The result is the same for every executor and number
+        of workers. The shards return every step's ``|D_k|`` and acceptance (the
+        quantile bins need all of them), not the samples.
     """
     num = check_int("num_samples", num_samples, low=1)
     alpha = _check_alpha(alpha)
     beta = _check_alpha(beta, "beta")
     num_bins = check_int("num_bins", num_bins, low=1)
-    res = sampler.sample(num, rng=np.random.default_rng(rng))
-    aux = getattr(res, "aux", {}) or {}
+    executor = check_executor(executor)
+    shipped = ship_sampler(sampler, executor)
+    aux = draw_aux_sharded(shipped, num, np.random.default_rng(rng), "sampler",
+                           executor=executor, aux=("step_dnorm", "step_accepted"))
     if "step_dnorm" not in aux or "step_accepted" not in aux:
         raise ParameterError(
             "`sampler` must expose aux['step_dnorm'] and aux['step_accepted'] "

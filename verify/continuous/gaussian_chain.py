@@ -4,6 +4,7 @@ chain for a Gaussian target (:func:`gaussian_chain_moments`)."""
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,9 @@ from verify.continuous.common import (
 from verify.continuous.results import (
     GaussianChainResult,
 )
-from verify.sampling import SamplerLike, SeedLike, draw_real, int_seed
+from verify.continuous.sharded import draw_real_sharded
+from verify.execution import check_executor, ship_sampler
+from verify.sampling import SamplerLike, SeedLike, int_seed
 
 
 def gaussian_chain_moments(
@@ -99,6 +102,7 @@ def check_gaussian_chain(
     alpha: float = 0.01,
     rng: SeedLike = None,
     beta: float = 0.1,
+    executor: Executor | None = None,
 ) -> GaussianChainResult:
     """Test a diffusion sampler against the exact Euler-chain law for ``N(mean, cov)``.
 
@@ -107,19 +111,30 @@ def check_gaussian_chain(
     tested with the Mahalanobis mean test (``n |w_bar|^2 ~ chi2_d``), a KS test of
     ``|w|^2`` against ``chi2_d`` and per-coordinate KS tests against ``N(0, 1)``;
     Holm across the family.
+
+    Parameters
+    ----------
+    executor : concurrent.futures.Executor, optional
+        Where the samples are drawn, in shards of
+        :data:`verify.continuous.sharded.REAL_SHARD` (:mod:`verify.execution`);
+        ``None``: in process. The result is the same for every executor and number
+        of workers. The shards return the raw samples: the KS tests are functions
+        of every sample, not of sums.
     """
     num = check_int("num_samples", num_samples, low=10)
     alpha = _check_alpha(alpha)
     beta = _check_alpha(beta, "beta")
     end_mean, end_cov, out_mean, out_cov = gaussian_chain_moments(mean, cov, grid)
+    executor = check_executor(executor)
+    shipped = ship_sampler(sampler, executor)
     gen = np.random.default_rng(rng)
-    x, res = draw_real(sampler, num, gen, "sampler")
+    x, aux = draw_real_sharded(shipped, num, gen, "sampler", executor=executor,
+                               aux=("path_end",))
     d = out_mean.shape[0]
     if x.shape[1] != d:
         raise ParameterError(f"the sampler must return dimension {d}; got {x.shape[1]}.")
     names, st, pv = _gauss_tests(x, out_mean, out_cov, "output f(T, x_N)")
     notes = _tie_notes("output", x)
-    aux = getattr(res, "aux", None) or {}
     if "path_end" in aux:
         end = np.asarray(aux["path_end"], dtype=np.float64)
         n2, s2, p2 = _gauss_tests(end, end_mean, end_cov, "path end x_N")

@@ -3,6 +3,7 @@ unadjusted Langevin chain for a Gaussian target (:func:`ula_gaussian_moments`)."
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,9 @@ from verify.continuous.common import (
 )
 from verify.continuous.gaussian_chain import _gauss_tests
 from verify.continuous.results import GaussianChainResult
-from verify.sampling import SamplerLike, SeedLike, draw_real, int_seed
+from verify.continuous.sharded import draw_real_sharded
+from verify.execution import check_executor, ship_sampler
+from verify.sampling import SamplerLike, SeedLike, int_seed
 
 __all__ = ["ula_gaussian_moments", "check_gaussian_ula"]
 
@@ -71,6 +74,7 @@ def check_gaussian_ula(
     alpha: float = 0.01,
     rng: SeedLike = None,
     beta: float = 0.1,
+    executor: Executor | None = None,
 ) -> GaussianChainResult:
     """Test a Langevin sampler's ``x_N`` against the exact ULA law for ``N(mean, cov)``.
 
@@ -79,6 +83,15 @@ def check_gaussian_ula(
     ``|w|^2`` against ``chi2_d`` and per-coordinate KS tests against ``N(0, 1)``;
     Holm across the family. ``output_*`` and ``end_*`` of the result both hold the
     law of ``x_N``.
+
+    Parameters
+    ----------
+    executor : concurrent.futures.Executor, optional
+        Where the samples are drawn, in shards of
+        :data:`verify.continuous.sharded.REAL_SHARD` (:mod:`verify.execution`);
+        ``None``: in process. The result is the same for every executor and number
+        of workers. The shards return the raw samples: the KS tests are functions
+        of every sample, not of sums.
     """
     num = check_int("num_samples", num_samples, low=10)
     alpha = _check_alpha(alpha)
@@ -88,7 +101,9 @@ def check_gaussian_ula(
                                        x0=x0)
     end_mean, end_cov = means[-1], covs[-1]
     d = end_mean.shape[0]
-    x, _ = draw_real(sampler, num, np.random.default_rng(rng), "sampler")
+    executor = check_executor(executor)
+    x, _ = draw_real_sharded(ship_sampler(sampler, executor), num, np.random.default_rng(rng),
+                             "sampler", executor=executor)
     if x.shape[1] != d:
         raise ParameterError(f"the sampler must return dimension {d}; got {x.shape[1]}.")
     names, st, pv = _gauss_tests(x, end_mean, end_cov, f"ULA step {num_steps}")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,9 @@ from verify.continuous.common import (
 from verify.continuous.results import (
     SteinResult,
 )
-from verify.sampling import SamplerLike, SeedLike, draw_real, int_seed
+from verify.continuous.sharded import draw_real_sharded
+from verify.execution import check_executor, ship_sampler
+from verify.sampling import SamplerLike, SeedLike, int_seed
 
 
 def check_stein_discrepancy(
@@ -31,6 +34,7 @@ def check_stein_discrepancy(
     rng: SeedLike = None,
     num_bootstrap: int = 999,
     bandwidth: float | None = None,
+    executor: Executor | None = None,
 ) -> SteinResult:
     """Kernel Stein discrepancy test of samples against ``target``'s closed-form score.
 
@@ -49,6 +53,12 @@ def check_stein_discrepancy(
     ----------
     sampler : sampler, callable ``(num, rng) -> array`` or array (num, dim) of samples
     target : object with ``dim``, ``grad_logpdf(y)`` and ``sample(num, *, rng)``
+    executor : concurrent.futures.Executor, optional
+        Where the samples are drawn, in shards of
+        :data:`verify.continuous.sharded.REAL_SHARD` (:mod:`verify.execution`);
+        ``None``: in process (an array of samples is used as given). The result is
+        the same for every executor and number of workers. The shards return the
+        raw samples: the discrepancy is a double sum over every pair of them.
     """
     alpha = _check_alpha(alpha)
     num_bootstrap = check_int("num_bootstrap", num_bootstrap, low=19)
@@ -56,6 +66,7 @@ def check_stein_discrepancy(
         raise ParameterError(
             f"`target` must have a closed-form score `grad_logpdf`; got {type(target).__name__}."
         )
+    executor = check_executor(executor)
     gen = np.random.default_rng(rng)
     s_x, s_bw, s_boot = gen.spawn(3)
     if isinstance(sampler, np.ndarray):
@@ -65,7 +76,8 @@ def check_stein_discrepancy(
         num = x.shape[0]
     else:
         num = check_int("num_samples", num_samples, low=10)
-        x, _ = draw_real(sampler, num, s_x, "sampler")
+        x, _ = draw_real_sharded(ship_sampler(sampler, executor), num, s_x, "sampler",
+                                 executor=executor)
     n, d = x.shape
     if bandwidth is None:
         ref = target.sample(min(n, 500), rng=s_bw)

@@ -4,6 +4,7 @@ sliced and per-coordinate KS, Holm)."""
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
 
 import numpy as np
 from scipy import stats
@@ -21,7 +22,9 @@ from verify.continuous.common import (
 from verify.continuous.results import (
     SameLawResult,
 )
-from verify.sampling import SamplerLike, SeedLike, draw_real, int_seed
+from verify.continuous.sharded import draw_real_sharded
+from verify.execution import check_executor, ship_sampler
+from verify.sampling import SamplerLike, SeedLike, int_seed
 
 
 def _dkw_const(n: int, m: int) -> float:
@@ -61,6 +64,7 @@ def check_same_law(
     num_permutations: int | None = None,
     num_projections: int = 32,
     max_energy_samples: int = 1000,
+    executor: Executor | None = None,
 ) -> SameLawResult:
     """Two-sample test that two samplers have the same output law.
 
@@ -87,6 +91,12 @@ def check_same_law(
     max_energy_samples : int
         The energy test uses the first ``min(num_samples, max_energy_samples)``
         samples of each (its cost is quadratic).
+    executor : concurrent.futures.Executor, optional
+        Where the samples of both samplers are drawn, in shards of
+        :data:`verify.continuous.sharded.REAL_SHARD` (:mod:`verify.execution`);
+        ``None``: in process. The result is the same for every executor and number
+        of workers. The shards return the raw samples: every sub-test here is a
+        function of all of them, not of sums.
 
     Returns
     -------
@@ -97,10 +107,12 @@ def check_same_law(
     beta = _check_alpha(beta, "beta")
     num_projections = check_int("num_projections", num_projections, low=1)
     max_energy_samples = check_int("max_energy_samples", max_energy_samples, low=10)
+    executor = check_executor(executor)
+    ship_a, ship_b = ship_sampler(sampler_a, executor), ship_sampler(sampler_b, executor)
     gen = np.random.default_rng(rng)
     s_a, s_b, s_t = gen.spawn(3)
-    x, _ = draw_real(sampler_a, num, s_a, "sampler_a")
-    y, _ = draw_real(sampler_b, num, s_b, "sampler_b")
+    x, _ = draw_real_sharded(ship_a, num, s_a, "sampler_a", executor=executor)
+    y, _ = draw_real_sharded(ship_b, num, s_b, "sampler_b", executor=executor)
     if x.shape[1] != y.shape[1]:
         raise ParameterError(
             f"the samplers must have the same dimension; got {x.shape[1]} and {y.shape[1]}."

@@ -60,6 +60,8 @@ test above (:func:`_from_pits`) decides at level ``alpha / 2`` at the planned ma
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -70,9 +72,10 @@ from distributions.errors import ParameterError
 from distributions.validation import check_discrete_oracle, check_int
 from samplers.oracle import CountingOracle
 from verify.exactness.results import OrderConditionalResult
+from verify.execution import check_executor, run_shards, ship_sampler
 from verify.planning import check_levels, detectable_tv, plan_support_size
 from verify.results import WorstCell, status_of
-from verify.sampling import SeedLike, check_orders, check_rng, int_seed
+from verify.sampling import Deadline, SeedLike, check_orders, check_rng, int_seed
 
 __all__ = [
     "DEFAULT_BINS",
@@ -144,18 +147,23 @@ class PitStats(NamedTuple):
     bad: np.ndarray
 
 
+def _chunk(n: int, q: int) -> int:
+    return max(1, _CHUNK_ELEMS // (n * n * q))
+
+
 def _pits(x: np.ndarray, orders: np.ndarray, co: CountingOracle, gen: np.random.Generator,
-          ) -> PitStats:
+          first: int = 0) -> PitStats:
     """PITs, score increments and variances (N, n) by reveal step; impossible note.
 
     One oracle call per chunk of samples: ``conditionals_at`` with the samples' own
     orders and values as the chain (``B * n`` prefix contexts in that one call).
+    ``first``: the index of ``x[0]`` among all samples (for the note).
     """
     N, n = x.shape
     q = co.q
     pits, score, var = np.empty((N, n)), np.empty((N, n)), np.empty((N, n))
     sharp, bad = np.empty((N, n)), np.zeros(N, dtype=bool)
-    chunk = max(1, _CHUNK_ELEMS // (n * n * q))
+    chunk = _chunk(n, q)
     impossible = ""
     for s in range(0, N, chunk):
         o = orders[s:s + chunk]
@@ -176,10 +184,84 @@ def _pits(x: np.ndarray, orders: np.ndarray, co: CountingOracle, gen: np.random.
         bad[s:s + B] = (pv <= 0).any(axis=1)
         if not impossible and (pv <= 0).any():
             b, t = (int(i) for i in np.argwhere(pv <= 0)[0])
-            impossible = (f"sample {s + b}: value {int(vals[b, t])} at position "
+            impossible = (f"sample {first + s + b}: value {int(vals[b, t])} at position "
                           f"{int(o[b, t])} (reveal step {t + 1} of its own order) has "
                           "conditional probability 0 given the revealed prefix")
     return PitStats(pits, score, var, impossible, sharp, bad)
+
+
+class _Drawn:
+    """Uniforms drawn in advance, handed out in order as ``Generator.random`` would."""
+
+    def __init__(self, u: np.ndarray) -> None:
+        self.u, self.at = u, 0
+
+    def random(self, size: tuple[int, int]) -> np.ndarray:
+        out = self.u[self.at:self.at + size[0]]
+        self.at += size[0]
+        return out
+
+
+@dataclass(frozen=True)
+class _PitShard:
+    """Whole chunks of samples: a shard of :mod:`verify.execution`, the oracle its
+    sampler. Its PIT uniforms are those of the test's one stream in sample order: the
+    stream's PCG64 state at the first sample advanced by ``first * n`` draws (one
+    64-bit draw per uniform), or ``u`` drawn in the caller for a bit generator
+    without that jump. Returns the PIT counts by reveal step and bin (all the
+    Pearson tests read), the score increments and variances (summed by the caller
+    exactly as before the seam), the note, and the oracle's rows and calls."""
+
+    index: int
+    first: int
+    x: np.ndarray
+    o: np.ndarray
+    bins: int
+    state: dict[str, Any] | None
+    u: np.ndarray | None
+
+    def where(self, num_shards: int) -> str:
+        return f"shard {self.index + 1} of {num_shards} (samples from {self.first})"
+
+    def run(self, oracle: DiscreteOracle, deadline: Deadline | None) -> tuple[Any, ...]:
+        n = self.x.shape[1]
+        gen: np.random.Generator | _Drawn
+        if self.u is not None or self.state is None:
+            gen = _Drawn(np.empty((0, n)) if self.u is None else self.u)
+        else:
+            bg = getattr(np.random, self.state["bit_generator"])()
+            bg.state = self.state
+            gen = np.random.Generator(bg.advance(self.first * n))
+        co = CountingOracle(oracle, validate=False)
+        st = _pits(self.x.astype(np.int64), self.o.astype(np.int64), co, gen,  # type: ignore[arg-type]
+                   self.first)
+        return (_binned(st.pits, self.bins), st.score, st.var, st.impossible, int(co.rows),
+                int(co.calls))
+
+
+def _sharded_pits(x: np.ndarray, o: np.ndarray, oracle: DiscreteOracle,
+                  gen: np.random.Generator, bins: int, executor: Executor | None,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, int, int]:
+    """The PIT counts (n, bins), score and variance (N, n), note, rows and calls of all
+    samples, in shards of whole chunks of about ``2**17`` samples (any executor)."""
+    N, n = x.shape
+    chunk = _chunk(n, int(oracle.q))
+    per = chunk * max(1, 2**17 // chunk)
+    bg = gen.bit_generator
+    state = bg.state if isinstance(bg, np.random.PCG64 | np.random.PCG64DXSM) else None
+    u = gen.random((N, n)) if state is None else None
+    small = np.min_scalar_type(max(int(oracle.q), n) - 1)
+    shards = [_PitShard(index=k, first=a, x=x[a:a + per].astype(small),
+                        o=o[a:a + per].astype(small), bins=bins, state=state,
+                        u=None if u is None else u[a:a + per])
+              for k, a in enumerate(range(0, N, per))]
+    got: list[tuple[Any, ...]] = []
+    run_shards(ship_sampler(oracle, executor), shards, executor=executor,
+               merged=lambda shard, r: got.append(r))
+    note = next((r[3] for r in got if r[3]), "")
+    return (sum(r[0] for r in got), np.concatenate([r[1] for r in got]),
+            np.concatenate([r[2] for r in got]), note, sum(r[4] for r in got),
+            sum(r[5] for r in got))
 
 
 def holm(raw: np.ndarray) -> np.ndarray:
@@ -199,10 +281,10 @@ def holm(raw: np.ndarray) -> np.ndarray:
     return out
 
 
-def _pearson(u: np.ndarray, bins: int) -> tuple[float, float, float]:
-    """Pearson statistic, p-value and bias-corrected plug-in TV of binned uniforms."""
-    cnt = u.size
-    obs = np.bincount(np.minimum((u * bins).astype(np.int64), bins - 1), minlength=bins)
+def _pearson(obs: np.ndarray, bins: int) -> tuple[float, float, float]:
+    """Pearson statistic, p-value and bias-corrected plug-in TV of uniforms binned into
+    the counts ``obs``."""
+    cnt = int(obs.sum())
     exp = cnt / bins
     x2 = float(((obs - exp) ** 2).sum() / exp)
     p0 = 1.0 / bins
@@ -220,6 +302,7 @@ def order_conditional_test(
     power: float = 0.99,
     bins: int = DEFAULT_BINS,
     rng: SeedLike = None,
+    executor: Executor | None = None,
 ) -> OrderConditionalResult:
     """Test samples against the oracle's chain rule along each sample's own order.
 
@@ -241,6 +324,11 @@ def order_conditional_test(
         Equiprobable PIT bins (fewer, down to 2, when ``N < 5 bins``).
     rng : seed, Generator or SeedSequence
         The PIT randomisation.
+    executor : concurrent.futures.Executor, optional
+        Where the oracle is asked, in shards of whole chunks of samples
+        (:mod:`verify.execution`; the oracle crosses once per worker, an unpicklable
+        one is a ParameterError); ``None``: in process. Shards return PIT counts and
+        the per-sample score terms; the result is the same for every executor.
 
     Returns
     -------
@@ -258,27 +346,43 @@ def order_conditional_test(
     """
     x, o, alpha, power, bins = _iv(samples, orders, oracle, alpha, power, bins)
     gen = np.random.default_rng(check_rng(rng))
-    co = CountingOracle(oracle, validate=False)
+    executor = check_executor(executor)
     N, n = x.shape
     bins = int(max(2, min(bins, N // 5)))
-    st = _pits(x, o, co, gen)
-    return _from_pits(st.pits, st.score, st.var, st.impossible, alpha=alpha, power=power,
-                      bins=bins, seed=int_seed(rng), rows=int(co.rows), calls=int(co.calls))
+    counts, score, var, impossible, rows, calls = _sharded_pits(x, o, oracle, gen, bins,
+                                                                executor)
+    return _from_counts(counts, score, var, impossible, alpha=alpha, power=power, bins=bins,
+                        seed=int_seed(rng), rows=rows, calls=calls)
+
+
+def _binned(pits: np.ndarray, bins: int) -> np.ndarray:
+    """PIT counts (n, bins) by reveal step of PITs (N, n)."""
+    obs = np.minimum((pits * bins).astype(np.int64), bins - 1)
+    return np.stack([np.bincount(obs[:, t], minlength=bins) for t in range(pits.shape[1])])
 
 
 def _from_pits(pits: np.ndarray, score: np.ndarray, var: np.ndarray, impossible: str, *,
                alpha: float, power: float, bins: int, seed: int | None, rows: int,
                calls: int) -> OrderConditionalResult:
-    """The fixed-size test on computed PITs (also the final test of the sequential mode,
+    """The fixed-size test on computed PITs (the final test of the sequential mode,
     :func:`verify.exactness.sequential.sequential_order_conditional`)."""
-    N, n = pits.shape
+    return _from_counts(_binned(pits, bins), score, var, impossible, alpha=alpha,
+                        power=power, bins=bins, seed=seed, rows=rows, calls=calls)
+
+
+def _from_counts(counts: np.ndarray, score: np.ndarray, var: np.ndarray, impossible: str, *,
+                 alpha: float, power: float, bins: int, seed: int | None, rows: int,
+                 calls: int) -> OrderConditionalResult:
+    """The fixed-size test on the PIT counts (n, bins) by reveal step, the score
+    increments and variances (N, n), the impossibility note, oracle rows and calls."""
+    N, n = score.shape
     pvals: dict[str, float] = {}
     tvs = []
     for t in range(n):
-        _, pv, tv_t = _pearson(pits[:, t], bins)
+        _, pv, tv_t = _pearson(counts[t], bins)
         pvals[f"step[{t + 1}]"] = pv
         tvs.append(tv_t)
-    pvals["pooled"] = _pearson(pits.ravel(), bins)[1]
+    pvals["pooled"] = _pearson(counts.sum(axis=0), bins)[1]
     notes: list[str] = []
     tot_var = float(var.sum())
     if tot_var > 0:
