@@ -57,6 +57,8 @@ from verify.sampling import (
     Deadline,
     SamplerLike,
     _call_sizes,
+    _split_answer,
+    check_orders,
     check_output,
 )
 
@@ -69,6 +71,7 @@ __all__ = [
     "ShardProgress",
     "ShippedSampler",
     "check_executor",
+    "draw_ordered",
     "draw_sharded",
     "plan_shards",
     "run_shard",
@@ -81,7 +84,7 @@ __all__ = [
 IN_FLIGHT: int = 64
 #: Samplers kept unpickled per worker process (keyed by the digest of their bytes).
 _CACHE_SIZE = 4
-_KINDS = ("counts", "rows")
+_KINDS = ("counts", "rows", "ordered")
 
 #: ``progress(shards_done, num_shards, samples_done)``, called after each merged shard.
 ShardProgress = Callable[[int, int, int], None]
@@ -146,8 +149,9 @@ class Shard:
         Rows of the check before this shard, and in all.
     n, q : int
         Shape of a sample and alphabet size (the output check).
-    kind : {"counts", "rows"}
-        Count table of the rows, or the rows themselves.
+    kind : {"counts", "rows", "ordered"}
+        Count table of the rows, the rows themselves, or the rows and the reveal
+        orders the sampler reported with them (:func:`draw_ordered`).
     """
 
     index: int
@@ -165,9 +169,16 @@ class Shard:
         return (f"shard {self.index + 1} of {num_shards} (stream: SeedSequence(entropy="
                 f"{self.seed.entropy}, spawn_key={tuple(self.seed.spawn_key)}))")
 
-    def run(self, sampler: Any, deadline: Deadline | None) -> tuple[np.ndarray, ...]:
+    def run(self, sampler: Any, deadline: Deadline | None) -> tuple[np.ndarray | None, ...]:
         """Draw the shard's rows and return their sufficient statistics."""
-        return _stats(_shard_rows(sampler, self, deadline), self)
+        if self.kind != "ordered":
+            return _stats(_shard_rows(sampler, self, deadline), self)
+        got: list[np.ndarray | None] = []
+        rows = _shard_rows(sampler, self, deadline, got)
+        small = np.min_scalar_type(max(self.q, self.n) - 1)
+        orders = (None if any(o is None for o in got)
+                  else np.concatenate(got, axis=0)[:self.keep].astype(small))  # type: ignore[arg-type]
+        return rows.astype(small), orders
 
 
 def plan_shards(num: int, n: int, q: int, seedseq: np.random.SeedSequence,
@@ -300,13 +311,17 @@ def run_shard(blob: bytes | None, digest: str, shard: ShardLike) -> Any:
     return shard.run(sampler, None)
 
 
-def _shard_rows(sampler: Any, shard: Shard, deadline: Deadline | None) -> np.ndarray:
+def _shard_rows(sampler: Any, shard: Shard, deadline: Deadline | None,
+                orders: list[np.ndarray | None] | None = None) -> np.ndarray:
     gen = np.random.default_rng(shard.seed)
     use_sample = hasattr(sampler, "sample") and callable(sampler.sample)
     chunks, done = [], shard.start
     for size in shard.sizes:
         out = sampler.sample(size, rng=gen) if use_sample else sampler(size, gen)
         chunks.append(check_output(out, size, shard.n, shard.q))
+        if orders is not None:  # as iter_draws(orders=...) collects them
+            raw = _split_answer(out)[1]
+            orders.append(None if raw is None else check_orders(raw, size, shard.n))
         done = min(done + size, shard.total)
         if deadline is not None:
             deadline.check(f"after drawing {done:,} of {shard.total:,} samples in calls of "
@@ -384,6 +399,27 @@ def draw_sharded(
         n, q = (shards[0].n, shards[0].q) if shards else (0, 2)
         return np.zeros(q**n, dtype=np.int64)
     return state
+
+
+def draw_ordered(
+    sampler: ShippedSampler,
+    shards: Sequence[Shard],
+    *,
+    executor: cf.Executor | None,
+    deadline: Deadline | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The int64 rows of ``shards`` (``kind="ordered"``) and their reveal orders
+    (``None`` unless every call reported orders), merged in shard order: the draws and
+    orders of :func:`verify.sampling.draw_with_orders` with the same streams."""
+    got: list[tuple[np.ndarray, np.ndarray | None]] = []
+    run_shards(sampler, shards, executor=executor, deadline=deadline,
+               merged=lambda shard, stats: got.append(stats))
+    n = shards[0].n if shards else 0
+    x = (np.concatenate([r[0] for r in got], axis=0).astype(np.int64) if got
+         else np.zeros((0, n), dtype=np.int64))
+    if not got or any(r[1] is None for r in got):
+        return x, None
+    return x, np.concatenate([r[1] for r in got], axis=0).astype(np.int64)  # type: ignore[misc]
 
 
 def run_shards(sampler: ShippedSampler | None, shards: Sequence[ShardLike], *,

@@ -144,7 +144,7 @@ def stage_user_model(ctx: StageContext) -> StageOutput:
         t1 = time.perf_counter()
         if kind == "mutant":
             r = check_exact(MUTANTS[MUTANT](model), model, method="order-conditional", tv=tv,
-                            alpha=alpha, rng=seed)
+                            alpha=alpha, rng=seed, executor=ctx.executor)
             caught = r.status == "fail"
             out.checks.append(check_record(
                 "user-model", name, "a wrong sampler is caught", caught,
@@ -154,7 +154,7 @@ def stage_user_model(ctx: StageContext) -> StageOutput:
                 seed=seed, detail=f"{'caught' if caught else 'NOT caught'}: p = {r.pvalue:.3g}"))
         else:
             r = check_exact(SAMPLERS[sname](model), model, method="order-conditional", tv=tv,
-                            alpha=alpha, rng=seed)
+                            alpha=alpha, rng=seed, executor=ctx.executor)
             out.checks.append(to_record(
                 r, stage="user-model", cid=name, name="exact relative to the model",
                 sampler=sname, target="trained-mlp", seed=seed, detail=r.reference))

@@ -207,7 +207,9 @@ def check_exact(
         (``dask.distributed.Client(...).get_executor()``, a ``ProcessPoolExecutor``).
         The result is bit-identical for every executor and number of workers. The
         sampler is pickled once (a :class:`ParameterError` if it cannot be: pass
-        :class:`verify.execution.OnWorker` with a factory); the target stays here.
+        :class:`verify.execution.OnWorker` with a factory). The target stays here,
+        except in the relative tests (oracles without a joint law), whose PITs and
+        reference sampler need the oracle on the workers. Not with ``sequential``.
     checkpoint : path, optional
         File of the merged shard statistics, rewritten atomically after each shard
         (:mod:`verify.checkpoint`). A run started again with the same arguments and
@@ -273,11 +275,15 @@ def check_exact(
 
     relative = method in _RELATIVE or (not enumerable and method == "auto"
                                        and not has_joint_law(target))
-    if (relative or sequential) and (executor is not None or ckpt_path is not None):
-        mode = "sequential mode" if sequential else f"relative test ({method!r})"
+    if sequential and (executor is not None or ckpt_path is not None):
         raise ParameterError(
-            f"`executor` and `checkpoint` apply to the fixed-size full-table and chain "
-            f"tests; the {mode} runs in process only; got executor={executor!r}, "
+            "`executor` and `checkpoint` apply to the fixed-size tests; the sequential "
+            f"mode runs in process only; got executor={executor!r}, "
+            f"checkpoint={checkpoint!r}.")
+    if relative and ckpt_path is not None:
+        raise ParameterError(
+            "`checkpoint` applies to the full-table and chain tests; the relative test "
+            f"({method!r}) keeps its samples in memory and cannot resume; got "
             f"checkpoint={checkpoint!r}.")
     if relative:
         if sequential:
@@ -287,7 +293,8 @@ def check_exact(
         return noted(check_relative(sampler, target, kind=method, num_samples=num_samples,
                                     tv=tv, alpha=alpha, power=power, rng=rng,
                                     batch_size=bsize, timeout=timeout,
-                                    max_samples=max_samples, max_resamples=max_resamples))
+                                    max_samples=max_samples, max_resamples=max_resamples,
+                                    executor=executor, shipped=shipped))
     if not enumerable:
         from verify.chain_tests import chain_test, plan_chain_sample_size
 

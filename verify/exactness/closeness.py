@@ -24,6 +24,7 @@ equal, whatever the oracle:
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,13 @@ from samplers.sequential import SequentialSampler
 from verify.exactness.homogeneity import two_sample_table
 from verify.exactness.order_conditional import holm
 from verify.exactness.results import ClosenessResult
+from verify.execution import (
+    ShippedSampler,
+    check_executor,
+    draw_sharded,
+    plan_shards,
+    ship_sampler,
+)
 from verify.planning import (
     MAX_RESAMPLES,
     MAX_SAMPLES,
@@ -54,7 +62,6 @@ from verify.sampling import (
     check_rng,
     check_size,
     check_timeout,
-    iter_draws,
     resolve_batch_size,
     seed_of,
 )
@@ -171,6 +178,8 @@ def closeness_test(
     timeout: float | None = None,
     max_samples: int | None = MAX_SAMPLES,
     max_resamples: int = MAX_RESAMPLES,
+    executor: Executor | None = None,
+    shipped: ShippedSampler | None = None,
 ) -> ClosenessResult:
     """Two-sample test: the sampler's law equals the reference sampler's on ``oracle``.
 
@@ -194,6 +203,10 @@ def closeness_test(
     rng, batch_size, timeout, max_samples, max_resamples
         As for :func:`~verify.exactness.check_batch_invariance`; ``max_samples`` caps
         both arms together.
+    executor : concurrent.futures.Executor, optional
+        Where both arms are drawn, in shards (:mod:`verify.execution`); ``None``: in
+        process. The result is the same for every executor. ``shipped``: the sampler
+        already prepared for it (by :func:`~verify.execution.ship_sampler`).
 
     Returns
     -------
@@ -222,6 +235,10 @@ def closeness_test(
     rng = check_rng(rng)
     timeout = check_timeout(timeout)
     bsize = resolve_batch_size(sampler, batch_size)
+    executor = check_executor(executor)
+    if shipped is None:
+        shipped = ship_sampler(sampler, executor)  # refuses an unpicklable sampler now
+    ref_shipped = ship_sampler(ref, executor)
     if max_samples is not None:
         max_samples = check_int("max_samples", max_samples, low=1)
     max_resamples = check_int("max_resamples", max_resamples, low=1)
@@ -237,9 +254,10 @@ def closeness_test(
     seed = seed_of(rng)
     ss1, ss2, ss_test, ss_power = np.random.SeedSequence(seed).spawn(4)
     deadline = Deadline(timeout, "closeness_test")
-    x1 = np.concatenate(list(iter_draws(sampler, num_samples, n, q, ss1, bsize, deadline)))
-    x2 = np.concatenate(list(iter_draws(ref, num_samples, n, q, ss2,
-                                        resolve_batch_size(ref, None), deadline)))
+    x1, x2 = (draw_sharded(shp, plan_shards(num_samples, n, q, ss, b, "rows"),
+                           executor=executor, deadline=deadline)
+              for shp, ss, b in ((shipped, ss1, bsize),
+                                 (ref_shipped, ss2, resolve_batch_size(ref, None))))
     if full:
         h = two_sample_table(x1, x2, q, alpha=alpha, power=power, resamples=resamples,
                              p_ref=None, ss_test=ss_test, ss_power=ss_power, deadline=deadline)

@@ -19,6 +19,7 @@ The result's ``reference`` field names the law used.
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
 
 import numpy as np
 
@@ -29,13 +30,13 @@ from verify.exactness.order_conditional import (
     plan_order_conditional_size,
 )
 from verify.exactness.results import ClosenessResult, ExactnessResult
+from verify.execution import ShippedSampler, draw_ordered, plan_shards, ship_sampler
 from verify.planning import check_plan
 from verify.sampling import (
     Deadline,
     SamplerLike,
     SeedLike,
     check_memory,
-    draw_with_orders,
     seed_of,
 )
 
@@ -55,18 +56,24 @@ def check_relative(sampler: SamplerLike, oracle: DiscreteOracle, *, kind: str = 
                    num_samples: int | None,
                    tv: float, alpha: float, power: float, rng: SeedLike, batch_size: int,
                    timeout: float | None, max_samples: int | None,
-                   max_resamples: int) -> ExactnessResult:
+                   max_resamples: int, executor: Executor | None = None,
+                   shipped: ShippedSampler | None = None) -> ExactnessResult:
     """:func:`check_exact` for an oracle without a joint law (arguments already checked).
 
     ``kind``: ``"auto"`` (module docstring), ``"closeness"`` or ``"order-conditional"``
     (the order-conditional test whatever ``q**n``; a sampler reporting no orders then
-    gets the closeness test).
+    gets the closeness test). The samples are drawn, and the PITs computed, on
+    ``executor`` in shards (:mod:`verify.execution`; ``None``: in process, the same
+    draws); ``shipped`` is the sampler already prepared for it.
     """
+    if shipped is None:
+        shipped = ship_sampler(sampler, executor)
     n, q = int(oracle.n), int(oracle.q)
     if kind == "closeness" or (kind == "auto" and _full_table(n, q)):
         c = closeness_test(sampler, oracle, num_samples=num_samples, tv=tv, alpha=alpha,
                            power=power, rng=rng, batch_size=batch_size, timeout=timeout,
-                           max_samples=max_samples, max_resamples=max_resamples)
+                           max_samples=max_samples, max_resamples=max_resamples,
+                           executor=executor, shipped=shipped)
         return _from_closeness(c, batch_size, n)
     if num_samples is None:
         num_samples = plan_order_conditional_size(n, tv=tv, alpha=alpha, power=power)
@@ -76,13 +83,17 @@ def check_relative(sampler: SamplerLike, oracle: DiscreteOracle, *, kind: str = 
     seed = seed_of(rng)
     ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
     deadline = Deadline(timeout, "check_exact")
-    x, orders = draw_with_orders(sampler, num_samples, n, q, ss_samples, batch_size, deadline)
+    x, orders = draw_ordered(shipped, plan_shards(num_samples, n, q, ss_samples, batch_size,
+                                                  "ordered"),
+                             executor=executor, deadline=deadline)
     if orders is None:  # no orders reported: compare with the sequential sampler instead
         c = closeness_test(sampler, oracle, num_samples=num_samples, tv=tv, alpha=alpha,
                            power=power, rng=seed, batch_size=batch_size, timeout=timeout,
-                           max_samples=max_samples, max_resamples=max_resamples)
+                           max_samples=max_samples, max_resamples=max_resamples,
+                           executor=executor, shipped=shipped)
         return _from_closeness(c, batch_size, n)
-    oc = order_conditional_test(x, orders, oracle, alpha=alpha, power=power, rng=ss_test)
+    oc = order_conditional_test(x, orders, oracle, alpha=alpha, power=power, rng=ss_test,
+                                executor=executor)
     deadline.check("after the order-conditional test")
     return ExactnessResult(
         passed=oc.passed, status=oc.status, statistic=oc.statistic, pvalue=oc.pvalue,
