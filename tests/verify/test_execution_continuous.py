@@ -217,3 +217,10 @@ def test_audit_identical_on_threads():
     assert {c.rule: c.status for c in got.checks}["sampler.sequential"] == "fail"
     with pytest.raises(ParameterError, match=r"`executor` must be None"):
         audit_oracle(o, executor=object())
+
+
+def test_audit_refuses_an_unpicklable_oracle_on_an_executor():
+    """No silent fallback to the in-process run: the refusal comes before any work."""
+    with ThreadPoolExecutor(1) as ex, pytest.raises(
+            ParameterError, match=r"`oracle` must be picklable .* executor=None .* _Unpicklable"):
+        audit_oracle(_Unpicklable(random_table(4, 2, rng=0)), rng=3, executor=ex)

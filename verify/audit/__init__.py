@@ -38,6 +38,7 @@ the failure recorder and zero-context witness). This module runs them in order:
 from __future__ import annotations
 
 import math
+import pickle
 import time
 from concurrent.futures import Executor
 from typing import Any
@@ -216,7 +217,8 @@ def audit_oracle(
         ``None``: in process. The cost runs (one ``sample()`` call each) and the
         order-conditional route stay in process. A test that raises on the executor
         is run again in process (same seed, same failure), where the failing query is
-        traced; the findings are the same for every executor.
+        traced; the findings are the same for every executor. An oracle that cannot
+        be pickled is refused (:class:`ParameterError`) before any work.
 
     Returns
     -------
@@ -252,6 +254,14 @@ def audit_oracle(
     t_start = time.perf_counter()
     kind = _kind(oracle, "oracle")
     executor = check_executor(executor)
+    if executor is not None:  # the sampler runs ship it: refuse now, not fall back later
+        try:
+            pickle.dumps(oracle, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise ParameterError(
+                "`oracle` must be picklable for the sampler runs on `executor` (they ship "
+                "it to the workers); pass executor=None to run them in process; pickling "
+                f"{type(oracle).__name__} failed: {type(exc).__name__}: {exc}.") from exc
     num_contexts = check_int("num_contexts", num_contexts, low=4)
     if sampler_timeout is not None:
         sampler_timeout = check_float("sampler_timeout", sampler_timeout, low=0.0,

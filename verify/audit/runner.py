@@ -51,9 +51,8 @@ _R = TypeVar("_R")
 def _traced(run: Callable[[Executor | None], _R], executor: Executor | None) -> _R:
     """``run(executor)``; if it raises on an executor, ``run(None)`` in process: the same
     seed fails the same way here, where the :class:`_Recorder` sees the queries that
-    trace the failure (on a worker they stay there). A check that cannot run on the
-    executor at all (an oracle that cannot be pickled) runs in process this way too,
-    with the result it has everywhere."""
+    trace the failure (on a worker they stay there). (An oracle that cannot be
+    pickled never gets here: :func:`verify.audit.audit_oracle` refuses it first.)"""
     if executor is None:
         return run(None)
     try:
