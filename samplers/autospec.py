@@ -57,6 +57,7 @@ import numpy as np
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import BudgetExceededError, ParameterError
 from distributions.validation import check_float, check_int
+from samplers.autospec_schedule import run_rounds
 from samplers.base import (
     Budget,
     RandomSource,
@@ -476,8 +477,21 @@ class AutospeculativeSampler:
     lookahead_rows: int = 256
     lookahead_trials: int = 64
     lookahead_cells: int = 2**24
+    #: Schedule of the oracle calls: ``"rounds"`` (default) runs the algorithm through
+    #: the round scheduler of :mod:`samplers.autospec_schedule` (one oracle call per
+    #: round and form: the calls of every block, level, sample and trial that need an
+    #: answer in the same round share it); ``"nested"`` runs the nested lock-step kernel
+    #: (:meth:`run_block`: one oracle call per block ``(a, b)`` step). Both have the same
+    #: output law and per-sample costs; they draw the random source in different
+    #: orders. The nested kernel is used whatever this says when :attr:`memo` is set or
+    #: the steps are not exactly :class:`SpeculativeSteps` (the seams of
+    #: :func:`verify.exact_law` and :mod:`verify.mutants`).
+    schedule: str = "rounds"
     #: The memoisation point (see :class:`BlockMemo`); ``None``: calls run as they are.
     memo: BlockMemo | None = None
+    #: Benchmarks only: a list that receives one ``(speculation calls, chain calls)``
+    #: pair per round of the round scheduler (``None``: no record).
+    _schedule_log: list[tuple[int, int]] | None = None
     #: Budget of the running :meth:`sample` call (None outside it).
     _budget: _BudgetState | None = None
 
@@ -544,6 +558,7 @@ class AutospeculativeSampler:
             the class docstring).
         """
         num = check_int("num", num, low=0)
+        scheduled = self._scheduled()
         source = as_random_source(rng)
         budget = Budget(type(self).__name__, self.max_rounds, self.timeout)
         state = None
@@ -562,9 +577,13 @@ class AutospeculativeSampler:
                     zeros = np.zeros(num, _I64)
                     spec = _TraceSpec(recorder, np.arange(num, dtype=_I64), zeros - 1, 0, zeros,
                                       zeros)
-                y, _, rounds, queries = self._block(
-                    BlockCall(0, self.n, ctx, orders, None, source, spec)
-                )
+                if scheduled:
+                    y, rounds, queries = run_rounds(self, ctx, orders, source, state,
+                                                    recorder, self._schedule_log)
+                else:
+                    y, _, rounds, queries = self._block(
+                        BlockCall(0, self.n, ctx, orders, None, source, spec)
+                    )
                 if num:
                     worst = int(np.argmax(rounds))
                     budget.check_rounds(int(rounds[worst]), f"sample {worst}")
@@ -575,6 +594,15 @@ class AutospeculativeSampler:
         trace = recorder.build(orders, self.n) if recorder is not None else None
         return SampleResult(samples=samples, rounds=rounds, queries=queries, trace=trace,
                             orders=orders, aux=self.oracle.record_since(before))
+
+    def _scheduled(self) -> bool:
+        """Whether :meth:`sample` runs the round scheduler (see :attr:`schedule`)."""
+        if self.schedule not in ("rounds", "nested"):
+            raise ParameterError(
+                f"`schedule` must be 'rounds' or 'nested'; got {self.schedule!r}."
+            )
+        return (self.schedule == "rounds" and self.memo is None
+                and type(self.steps) is SpeculativeSteps)
 
     # ------------------------------------------------------------------ steps
     def _next_batch(self, t: int) -> tuple[int, int]:
