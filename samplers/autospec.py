@@ -487,6 +487,18 @@ class AutospeculativeSampler:
     #: the steps are not exactly :class:`SpeculativeSteps` (the seams of
     #: :func:`verify.exact_law` and :mod:`verify.mutants`).
     schedule: str = "rounds"
+    #: Round scheduler: a request with fewer positions joins a longer one's oracle call,
+    #: padded with masked positions whose answers are discarded, while the padded
+    #: cells (positions of speculation rows; extra rows of a chain request) stay within
+    #: ``pad_cells`` or the call's real cells (one call then replaces two; padded chain
+    #: rows are evaluated and counted by the guard, never charged to a sample).
+    pad_cells: int = 1024
+    #: Round scheduler: when all contexts of a round's requests, one per position (a
+    #: speculation request of ``L`` positions is ``L`` contexts, a chain request its
+    #: chain contexts), hold at most ``flat_cells`` entries, the round is one oracle call
+    #: of one position per context (small targets: one call per round; the guard then
+    #: counts a speculation request as ``L`` rows; the samples are charged as before).
+    flat_cells: int = 2**20
     #: The memoisation point (see :class:`BlockMemo`); ``None``: calls run as they are.
     memo: BlockMemo | None = None
     #: Benchmarks only: a list that receives one ``(speculation calls, chain calls)``

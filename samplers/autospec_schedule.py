@@ -63,6 +63,7 @@ import numpy as np
 
 from distributions.base import MASK
 from distributions.errors import BudgetExceededError
+from distributions.oracle_utils import build_chain_contexts
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from samplers.autospec import AutospeculativeSampler, _BudgetState, _Recorder
@@ -138,6 +139,8 @@ class _Run:
         self.chain_req: dict[int, list[Nodes]] = {}
         self.starts = np.array([1], _I64)  # starts of the residual batches I_r
         self.step_cells = sampler.lookahead_cells // max(1, math.ceil(math.log2(self.n)))
+        self.pad_cells = sampler.pad_cells
+        self.flat_cells = sampler.flat_cells
 
     # ---------------------------------------------------------------- tables
     def _loops(self, L: int) -> _Table:
@@ -449,8 +452,104 @@ class _Run:
         up["rounds"].append((ids, np.array(rounds, copy=True)))
         up["queries"].append((ids, np.array(queries, copy=True)))
 
+    def _issue(self, groups: dict[int, list[Nodes]], chain: bool,
+               ) -> list[tuple[int, Nodes, np.ndarray, bool, bool]]:
+        """Answer the waiting nodes of one form: as few oracle calls as padding allows.
+
+        The longest group sets the call's number of positions; a shorter node joins it
+        when the positions after its block in its order (masked in its context, and
+        after its chain) can pad it (``n - b >= pad``) and the padded cells (chain:
+        extra rows) stay within :attr:`pad_cells` or the real cells of the call. The
+        padded columns are discarded. Returns ``(L, nodes, answer, speculation?,
+        first of its call?)`` per group of nodes.
+        """
+        pending = sorted(((L, _cat(p)) for L, p in groups.items()), key=lambda g: -g[0])
+        out: list[tuple[int, Nodes, np.ndarray, bool, bool]] = []
+        c = int(chain)
+        while pending:
+            Lt, top = pending.pop(0)
+            members: list[tuple[int, Nodes]] = [(Lt, top)]
+            cells = top["a"].size * (Lt - c)
+            rest: list[tuple[int, Nodes]] = []
+            for L, nodes in pending:
+                pad = Lt - L
+                room = self.n - nodes["a"] - L >= pad
+                k = int(np.count_nonzero(room))
+                real = k * (L - c)
+                if k and k * pad <= max(self.pad_cells, cells + real):
+                    if k == room.size:
+                        members.append((L, nodes))
+                    else:
+                        members.append((L, _take(nodes, np.flatnonzero(room))))
+                        rest.append((L, _take(nodes, np.flatnonzero(~room))))
+                    cells += real
+                else:
+                    rest.append((L, nodes))
+            pending = rest
+            ctxs, poss, valss = [], [], []
+            for L, nodes in members:
+                pos = nodes["pos"][:, c:]
+                vals = nodes["x"][:, 1:] if chain else None
+                pad = Lt - L
+                if pad:
+                    b = nodes["a"] + L
+                    extra = self.orders[nodes["sample"][:, None], b[:, None] + np.arange(pad)]
+                    pos = np.concatenate([pos, extra], axis=1)
+                    if vals is not None:
+                        vals = np.concatenate([vals, np.zeros_like(extra)], axis=1)
+                ctxs.append(nodes["ctx"])
+                poss.append(pos)
+                valss.append(vals)
+            if len(members) == 1:
+                ans = self.oracle.conditionals_at(ctxs[0], poss[0], valss[0])
+            else:
+                ans = self.oracle.conditionals_at(
+                    np.concatenate(ctxs), np.concatenate(poss),
+                    np.concatenate(valss) if chain else None)  # type: ignore[arg-type]
+            start = 0
+            for j, (L, nodes) in enumerate(members):
+                stop = start + nodes["a"].size
+                part = ans if len(members) == 1 else ans[start:stop]
+                out.append((L, nodes, part[:, : L - c] if L < Lt else part, not chain, j == 0))
+                start = stop
+        return out
+
+    def _issue_flat(self, spec: dict[int, list[Nodes]], chain: dict[int, list[Nodes]],
+                    ) -> list[tuple[int, Nodes, np.ndarray, bool, bool]]:
+        """Answer every waiting node in one oracle call of one position per context.
+
+        A speculation request of ``L`` positions becomes ``L`` contexts (its context
+        repeated); a chain request of ``L - 1`` positions becomes its ``L - 1`` chain
+        contexts (the contexts the chain form conditions on). The rows are those of the
+        two forms, so the answers are the same; the guard counts one row per context.
+        Used when all the round's contexts hold at most :attr:`flat_cells` entries.
+        """
+        members: list[tuple[int, Nodes, bool]] = []
+        ctxs, poss = [], []
+        for L, parts in spec.items():
+            nodes = _cat(parts)
+            members.append((L, nodes, True))
+            ctxs.append(np.repeat(nodes["ctx"], L, axis=0))
+            poss.append(nodes["pos"].reshape(-1, 1))
+        for L, parts in chain.items():
+            nodes = _cat(parts)
+            members.append((L, nodes, False))
+            pos = nodes["pos"][:, 1:]
+            ctxs.append(build_chain_contexts(nodes["ctx"], pos, nodes["x"][:, 1:]))
+            poss.append(pos.reshape(-1, 1))
+        ans = self.oracle.conditionals_at(np.concatenate(ctxs), np.concatenate(poss))
+        out: list[tuple[int, Nodes, np.ndarray, bool, bool]] = []
+        start = 0
+        for j, (L, nodes, is_spec) in enumerate(members):
+            w = L if is_spec else L - 1
+            stop = start + nodes["a"].size * w
+            out.append((L, nodes, ans[start:stop].reshape(-1, w, self.q), is_spec, j == 0))
+            start = stop
+        return out
+
     def run(self, ctx: np.ndarray, orders: np.ndarray) -> None:
         num, n = ctx.shape
+        self.orders = orders
         self.y = np.zeros((num, n), _I64)
         self.rounds = np.zeros(num, _I64)
         self.queries = np.zeros(num, _I64)
@@ -465,18 +564,19 @@ class _Run:
         while self.spec_req or self.chain_req:
             spec, self.spec_req = self.spec_req, {}
             chain, self.chain_req = self.chain_req, {}
-            answers = []
-            for L, parts in spec.items():
-                nodes = _cat(parts)
-                answers.append((L, nodes, oracle.conditionals_at(nodes["ctx"], nodes["pos"]), True))
-            for L, parts in chain.items():
-                nodes = _cat(parts)
-                x = nodes["x"]
-                answers.append((L, nodes, oracle.conditionals_at(
-                    nodes["ctx"], nodes["pos"][:, 1:], x[:, 1:]), False))
+            cells = self.n * (sum(p["pos"].size for parts in spec.values() for p in parts)
+                              + sum(p["pos"].size - p["pos"].shape[0]
+                                    for parts in chain.values() for p in parts))
+            if cells <= self.flat_cells:
+                answers = self._issue_flat(spec, chain)
+            else:
+                answers = self._issue(spec, False) + self._issue(chain, True)
             if self.log is not None:
-                self.log.append((len(spec), len(chain)))
-            for L, nodes, ans, is_spec in answers:
+                calls = [0, 0]
+                for _, _, _, is_spec, first in answers:
+                    calls[0 if is_spec else 1] += first
+                self.log.append((calls[0], calls[1]))
+            for L, nodes, ans, is_spec, _ in answers:
                 if is_spec:
                     nodes["nu"] = ans
                     nodes["rounds"] += 1
