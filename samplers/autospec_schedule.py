@@ -560,7 +560,6 @@ class _Run:
                        "owner_L": zeros - 1, "role": zeros, "sample": np.arange(num),
                        "depth": zeros}
         self.new_nodes(n, root, zeros - 1, 0, zeros)
-        oracle = self.oracle
         while self.spec_req or self.chain_req:
             spec, self.spec_req = self.spec_req, {}
             chain, self.chain_req = self.chain_req, {}
