@@ -491,13 +491,15 @@ class AutospeculativeSampler:
     #: padded with masked positions whose answers are discarded, while the padded
     #: cells (positions of speculation rows; extra rows of a chain request) stay within
     #: ``pad_cells`` or the call's real cells (one call then replaces two; padded chain
-    #: rows are evaluated and counted by the guard, never charged to a sample).
+    #: rows are evaluated and counted by the guard, never charged to a sample);
+    #: ``0``: no padding (one call per form and length).
     pad_cells: int = 1024
     #: Round scheduler: when all contexts of a round's requests, one per position (a
     #: speculation request of ``L`` positions is ``L`` contexts, a chain request its
     #: chain contexts), hold at most ``flat_cells`` entries, the round is one oracle call
     #: of one position per context (small targets: one call per round; the guard then
     #: counts a speculation request as ``L`` rows; the samples are charged as before).
+    #: ``0``: never.
     flat_cells: int = 2**20
     #: The memoisation point (see :class:`BlockMemo`); ``None``: calls run as they are.
     memo: BlockMemo | None = None

@@ -476,7 +476,7 @@ class _Run:
                 room = self.n - nodes["a"] - L >= pad
                 k = int(np.count_nonzero(room))
                 real = k * (L - c)
-                if k and k * pad <= max(self.pad_cells, cells + real):
+                if k and self.pad_cells > 0 and k * pad <= max(self.pad_cells, cells + real):
                     if k == room.size:
                         members.append((L, nodes))
                     else:

@@ -560,3 +560,73 @@ def test_a_foreign_sigalrm_handler_is_left_alone() -> None:
     finally:
         signal.signal(signal.SIGALRM, previous)
     assert _alarm_free()
+
+
+# ---------------------------------------------------------------------- round scheduler
+def _layouts() -> dict[str, dict[str, object]]:
+    """The sampler's call layouts: attribute overrides of AutospeculativeSampler."""
+    return {
+        "rounds, one flat call per round": {},
+        "rounds, padded calls per form": {"flat_cells": 0},
+        "rounds, one call per form and length": {"flat_cells": 0, "pad_cells": 0},
+        "nested lock-step kernel": {"schedule": "nested"},
+    }
+
+
+@pytest.mark.slow
+def test_exact_on_every_call_layout() -> None:
+    target = dirichlet_table(6, 3, 141)
+    num = 60_000
+    pvalues = {}
+    for i, (name, attrs) in enumerate(_layouts().items()):
+        sampler = AutospeculativeSampler(target)
+        for key, value in attrs.items():
+            setattr(sampler, key, value)
+        res = sampler.sample(num, rng=np.random.default_rng(1410 + i))
+        g = gtest_table(res.samples, target.pmf(), target.q)
+        assert g.impossible_hits == 0, f"{name}: sampled a zero-probability configuration"
+        pvalues[name] = g.pvalue
+    assert_family(pvalues, alpha=ALPHA, seed=1410,
+                  sizes=f"{num} samples per layout, Dirichlet table n=6 q=3")
+
+
+def test_round_scheduler_calls_track_the_slowest_sample() -> None:
+    """One oracle call per global round on a small table: calls within 1.5x of the
+    largest per-sample rounds (the nested kernel makes several times more)."""
+    target = dirichlet_table(8, 2, 143)
+    out = {}
+    for schedule in ("rounds", "nested"):
+        sampler = AutospeculativeSampler(target)
+        sampler.schedule = schedule
+        res = sampler.sample(5000, rng=np.random.default_rng(144))
+        out[schedule] = (int(res.aux["oracle_calls"]), int(res.rounds.max()))
+    calls, worst = out["rounds"]
+    assert calls <= 1.5 * worst, f"round scheduler: {calls} calls, max rounds {worst}"
+    assert out["nested"][0] > 2 * calls, f"nested kernel vs round scheduler: {out}"
+
+
+def test_round_scheduler_with_padding_and_trace_on_a_long_target() -> None:
+    """Padded calls (masked positions after the block) on IsingChain(64): the trace
+    still records every block call with its prefix, and the costs match it."""
+    target = IsingChain(64, 2.0)
+    sampler = AutospeculativeSampler(target, trace=True)
+    sampler.flat_cells = 0
+    res = sampler.sample(12, rng=np.random.default_rng(145))
+    tr = res.trace
+    roots = np.flatnonzero(tr.block_parent == -1)
+    assert np.array_equal(res.rounds[tr.block_sample[roots]], tr.block_rounds[roots])
+    assert np.array_equal(res.queries[tr.block_sample[roots]], tr.block_queries[roots])
+    for k in range(tr.num_blocks):
+        s, a = tr.block_sample[k], tr.block_a[k]
+        revealed = np.flatnonzero(tr.block_context[k] != MASK)
+        assert sorted(revealed.tolist()) == sorted(tr.orders[s, :a].tolist())
+    assert int(res.aux["oracle_calls"]) <= 1.5 * int(res.rounds.max())
+
+
+def test_bad_schedule_is_refused_before_any_work() -> None:
+    sampler = AutospeculativeSampler(dirichlet_table(3, 2, 1))
+    sampler.schedule = "fast"
+    with pytest.raises(ParameterError,
+                       match=r"`schedule` must be 'rounds' or 'nested'; got 'fast'"):
+        sampler.sample(5, rng=0)
+    assert sampler.oracle.calls == 0
