@@ -87,7 +87,7 @@ class _Table:
 
     def alloc(self, k: int) -> np.ndarray:
         if self.free.size < k:
-            new_cap = max(self.cap + k - self.free.size, 2 * self.cap, 8)
+            new_cap = max(self.cap + k - self.free.size, self.cap + self.cap // 2, 8)
             for name, (tail, dt) in self.spec.items():
                 arr = np.zeros((new_cap, *tail), dt)
                 arr[: self.cap] = self.d[name]
@@ -131,6 +131,10 @@ class _Run:
         self.recorder = recorder
         self.log = log
         self.n, self.q = sampler.n, sampler.q
+        # contexts are held in the smallest signed integer type that holds MASK and
+        # q - 1, and widened to int64 only in the oracle call's own copy
+        self.ctx_dtype = next(t for t in (np.int8, np.int16, np.int32, np.int64)
+                              if self.q - 1 <= np.iinfo(t).max)
         self.loops: dict[int, _Table] = {}
         self.trials: dict[int, _Table] = {}
         self.stats: dict[int, list[int]] = {}  # L -> [trials run, accepted] (look-ahead)
@@ -149,7 +153,7 @@ class _Run:
             n, q = self.n, self.q
             scalar: tuple[int, ...] = ()
             t = self.loops[L] = _Table({
-                "ctx": ((n,), _I64), "pos": ((L,), _I64), "nu": ((L, q), np.float64),
+                "ctx": ((n,), self.ctx_dtype), "pos": ((L,), _I64), "nu": ((L, q), np.float64),
                 **{k: (scalar, _I64) for k in (
                     "a", "r0", "q0", "rr", "rq", "trials", "batches", "lo", "hi",
                     "remaining", "owner", "owner_L", "role", "rec", "sample", "depth")},
@@ -195,7 +199,7 @@ class _Run:
             ch["parent"].append(parent)
             ch["role"].append(np.full(m, role, _I64))
             ch["trial"].append(trial)
-            ch["context"].append(nodes["ctx"].copy())
+            ch["context"].append(nodes["ctx"].astype(_I64))
             nodes["rec"] = ids
         if "nu" in nodes:
             self.speculate(L, nodes)
@@ -213,7 +217,7 @@ class _Run:
             self.finish(nodes, v[:, None], log_mu, nodes["rounds"], nodes["queries"])
             return
         x = self.source.categorical(nu.reshape(m * L, self.q)).reshape(m, L)
-        terms = steps.log_probs(np.take_along_axis(nu, x[..., None], axis=2)[..., 0])
+        terms = steps.log_probs(nu[rows[:, None], np.arange(L), x])
         nodes["x"] = x
         nodes["log_nu"] = terms.sum(axis=1)
         nodes["log_nu0"] = terms[:, 0]
@@ -228,13 +232,14 @@ class _Run:
         nodes["ctx"][np.arange(m), nodes["pos"][:, 0]] = MASK
         nodes["rounds"] += 1
         nodes["queries"] += L - 1
-        log_chain = steps.log_probs(np.take_along_axis(chain, x[:, 1:, None], axis=2)[..., 0])
+        log_chain = steps.log_probs(chain[np.arange(m)[:, None], np.arange(L - 1), x[:, 1:]])
         log_mu = nodes["log_nu0"] + log_chain.sum(axis=1)
         accepted = self.source.coin(steps.first_log_accept(log_mu, nodes["log_nu"]))
         if accepted.all():
             acc, rej = nodes, None
         else:
-            acc = _take(nodes, np.flatnonzero(accepted))
+            keys = ("x", "rounds", "queries", "owner", "owner_L", "role", "rec")
+            acc = _take({k: nodes[k] for k in keys if k in nodes}, np.flatnonzero(accepted))
             rej = _take(nodes, np.flatnonzero(~accepted))
             log_mu = log_mu[accepted]
         if acc["x"].size:
@@ -332,7 +337,7 @@ class _Run:
         k = self.steps.split(0, L)
         left: Nodes = {
             "a": d["a"][loop], "ctx": d["ctx"][loop], "pos": d["pos"][loop, :k],
-            "nu": self.steps.left_rows(d["nu"][loop], k), "owner": ts,
+            "nu": d["nu"][loop, :k], "owner": ts,  # the exact steps' left_rows
             "owner_L": np.full(ts.size, L, _I64), "role": np.ones(ts.size, _I64),
             "sample": d["sample"][loop], "depth": d["depth"][loop] + 1,
         }
@@ -501,10 +506,10 @@ class _Run:
                 poss.append(pos)
                 valss.append(vals)
             if len(members) == 1:
-                ans = self.oracle.conditionals_at(ctxs[0], poss[0], valss[0])
+                ans = self.oracle.conditionals_at(ctxs[0].astype(_I64), poss[0], valss[0])
             else:
                 ans = self.oracle.conditionals_at(
-                    np.concatenate(ctxs), np.concatenate(poss),
+                    np.concatenate(ctxs, dtype=_I64), np.concatenate(poss),
                     np.concatenate(valss) if chain else None)  # type: ignore[arg-type]
             start = 0
             for j, (L, nodes) in enumerate(members):
@@ -537,7 +542,7 @@ class _Run:
             pos = nodes["pos"][:, 1:]
             ctxs.append(build_chain_contexts(nodes["ctx"], pos, nodes["x"][:, 1:]))
             poss.append(pos.reshape(-1, 1))
-        ans = self.oracle.conditionals_at(np.concatenate(ctxs), np.concatenate(poss))
+        ans = self.oracle.conditionals_at(np.concatenate(ctxs, dtype=_I64), np.concatenate(poss))
         out: list[tuple[int, Nodes, np.ndarray, bool, bool]] = []
         start = 0
         for j, (L, nodes, is_spec) in enumerate(members):
@@ -556,9 +561,9 @@ class _Run:
         if not num:
             return
         zeros = np.zeros(num, _I64)
-        root: Nodes = {"a": zeros, "ctx": ctx.copy(), "pos": orders, "owner": np.arange(num),
-                       "owner_L": zeros - 1, "role": zeros, "sample": np.arange(num),
-                       "depth": zeros}
+        root: Nodes = {"a": zeros, "ctx": ctx.astype(self.ctx_dtype), "pos": orders,
+                       "owner": np.arange(num), "owner_L": zeros - 1, "role": zeros,
+                       "sample": np.arange(num), "depth": zeros}
         self.new_nodes(n, root, zeros - 1, 0, zeros)
         while self.spec_req or self.chain_req:
             spec, self.spec_req = self.spec_req, {}
