@@ -384,7 +384,7 @@ class _Run:
         ts = np.flatnonzero(trials.live)
         ts = ts[flag[td["loop"][ts]]]
         loop, idx = td["loop"][ts], td["idx"][ts]
-        order = np.lexsort((idx, loop))
+        order = np.argsort(loop * (int(idx.max()) + 1) + idx, kind="stable")
         ts, loop, idx = ts[order], loop[order], idx[order]
         y, log_mu = td["y"][ts], td["log_mu"][ts]
         log_nu = steps.log_probs(d["nu"][loop[:, None], np.arange(L), y]).sum(axis=1)
@@ -394,16 +394,20 @@ class _Run:
         stats[0] += acc.size
         stats[1] += int(acc.sum())
         # per loop (sorted): the first accepted trial, the last batch charged
-        uniq, local = np.unique(loop, return_inverse=True)
+        change = loop[1:] != loop[:-1]
+        first_of = np.flatnonzero(np.concatenate([[True], change]))
+        uniq = loop[first_of]
+        local = np.cumsum(np.concatenate([[0], change]))
         hit = np.zeros(uniq.size, bool)
         first_pos = np.zeros(uniq.size, _I64)
         apos = np.flatnonzero(acc)
         if apos.size:
-            hl, at = np.unique(local[apos], return_index=True)
-            hit[hl] = True
-            first_pos[hl] = apos[at]
+            la = local[apos]
+            at = np.concatenate([[True], la[1:] != la[:-1]])
+            hit[la[at]] = True
+            first_pos[la[at]] = apos[at]
         bid = self._batch_of(idx)
-        last_pos = np.flatnonzero(np.append(local[1:] != local[:-1], True))
+        last_pos = np.append(first_of[1:] - 1, loop.size - 1)
         last_b = np.where(hit, bid[first_pos], bid[last_pos])
         charged = bid <= last_b[local]
         # rounds: per (loop, batch) the maximum over its trials, summed over charged ones
