@@ -1,6 +1,6 @@
 """Autospeculative sampler: recursive speculative rejection sampling (DESIGN 4.2).
 
-Why this module is long (about 810 lines): the kernel, its public seams
+Why this module is long (about 860 lines): the kernel, its public seams
 (:class:`SpeculativeSteps`, :class:`BlockMemo` and the call records) and its trace
 record are one algorithm whose parts change together.
 
@@ -23,11 +23,18 @@ The algorithm, for a block ``S = sigma(a+1..b)`` given the prefix ``x_P``::
 Vectorisation
 -------------
 The recursion tree of block *positions* ``(a, b)`` is the same for every sample;
-only the orders and contexts differ. :meth:`AutospeculativeSampler.run_block`
-therefore runs ``m`` block calls at the same ``(a, b)`` in lock step: one oracle
-call carries the contexts of all of them, and the trials of a residual batch of
-all rejected calls are run as one batch of child calls. Python loops run over
-recursion levels and residual batches, never over samples or oracle rows.
+only the orders and contexts differ. By default :meth:`AutospeculativeSampler.sample`
+runs the round scheduler of :mod:`samplers.autospec_schedule`: the calls of every
+block, level, sample and trial waiting for an oracle answer in the same global round
+share one oracle call per form and number of positions (fewer with padding, one per
+round for small contexts), so the oracle calls of a ``sample(num)`` follow the rounds
+of its slowest sample. The nested kernel :meth:`AutospeculativeSampler.run_block`
+(``schedule = "nested"``, and whenever :attr:`~AutospeculativeSampler.memo` is set or
+the steps are not exactly :class:`SpeculativeSteps`) runs ``m`` block calls at the
+same ``(a, b)`` in lock step: one oracle call carries the contexts of all of them, and
+the trials of a residual batch of all rejected calls are run as one batch of child
+calls. In both, Python loops run over recursion levels, rounds and residual batches,
+never over samples or oracle rows.
 
 Cost accounting (DESIGN 3.3) is computed per call, as if the sample ran alone:
 a call costs one round for its speculation rows (none when the left child reuses

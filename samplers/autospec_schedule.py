@@ -4,7 +4,7 @@
 runs the algorithm of :mod:`samplers.autospec` (DESIGN 4.2) here when no memoisation
 point is set and the steps are exactly :class:`~samplers.autospec.SpeculativeSteps`.
 
-Why this module is long (about 520 lines): the node, loop and trial tables and the
+Why this module is long (about 640 lines): the node, loop and trial tables and the
 round driver are one state machine whose parts change together.
 
 Why a scheduler: the nested lock-step kernel
@@ -47,11 +47,21 @@ recorded), so per-sample rounds and queries follow DESIGN 3.3 as before. The ran
 source is drawn in a different order (same output law; compared against the nested
 kernel in tests/samplers/test_autospec_legacy.py).
 
-Memory: every live node holds its context ``(n,)`` and, until its first stage is
-judged, its rows ``(L, q)``; every live loop holds its call's context, positions and
-speculation rows; a trial holds only its block's values and costs (its children are
-nodes). The look-ahead adds a batch to a step only while its trials' contexts and
-rows stay within ``lookahead_cells / ceil(log2 n)`` entries, as in the nested kernel.
+Layouts of a round's oracle calls (attributes of the sampler): a shorter request joins
+a longer one's call, padded with masked positions after its block in its order
+(``pad_cells``); when all the round's contexts, one per position, hold at most
+``flat_cells`` entries, the round is one call of one position per context, the chain
+rows being asked as plain rows of their explicit chain contexts (the contract of
+:class:`~distributions.base.PositionalOracle` makes the two forms agree).
+
+Memory: ``O(n + live trials x (n / w + L q))`` entries, with ``w`` = 8 / (bytes of the
+context type): contexts are held in the smallest signed integer type holding MASK and
+``q - 1`` (int8 for q <= 128) and widened to int64 only in the copy handed to the
+oracle. Every live node holds its context and, until its first stage is judged, its
+rows ``(L, q)``; every live loop holds its call's context, positions and speculation
+rows; a trial holds only its block's values and costs (its children are nodes). The
+look-ahead adds a batch to a step only while its trials' contexts and rows stay within
+``lookahead_cells / ceil(log2 n)`` entries, as in the nested kernel.
 """
 
 from __future__ import annotations
