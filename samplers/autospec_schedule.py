@@ -94,6 +94,7 @@ class _Table:
         self.d: dict[str, np.ndarray] = {k: np.zeros((0, *t), dt) for k, (t, dt) in spec.items()}
         self.free = np.zeros(0, _I64)
         self.live = np.zeros(0, bool)
+        self.count = 0  # live rows
 
     def alloc(self, k: int) -> np.ndarray:
         if self.free.size < k:
@@ -110,10 +111,12 @@ class _Table:
         slots = self.free[self.free.size - k:]
         self.free = self.free[: self.free.size - k]
         self.live[slots] = True
+        self.count += k
         return slots
 
     def release(self, slots: np.ndarray) -> None:
         self.live[slots] = False
+        self.count -= slots.size
         self.free = np.concatenate([self.free, slots])
 
 
@@ -298,14 +301,17 @@ class _Run:
         self.start_steps(L, slots, np.ones(m, _I64))
 
     def _bounds(self, L: int, active: int, t: int) -> tuple[int, int]:
-        """The next batch plus look-ahead batches (the nested kernel's rule)."""
+        """The next batch plus look-ahead batches (the nested kernel's rule, with the
+        rows counted over every open loop of this length, not only the ``active``
+        loops stepping now: look-ahead only in the tail, where few loops are open)."""
         s = self.s
         lo, hi = s._next_batch(t)
         width = hi - lo + 1
         run, hits = self.stats[L]
         cap = min(s.lookahead_trials, math.ceil(2 * run / hits) if hits else 2 * (t - 1))
         cells = active * (self.n + L * self.q)
-        while active * width * L < s.lookahead_rows and width < cap:
+        open_loops = max(active, self.loops[L].count)
+        while open_loops * width * L < s.lookahead_rows and width < cap:
             nxt = s._next_batch(hi + 1)[1]
             if cells * (nxt - lo + 1) > self.step_cells:
                 break
