@@ -1,6 +1,6 @@
 """Autospeculative sampler: recursive speculative rejection sampling (DESIGN 4.2).
 
-Why this module is long (about 810 lines): the kernel, its public seams
+Why this module is long (about 860 lines): the kernel, its public seams
 (:class:`SpeculativeSteps`, :class:`BlockMemo` and the call records) and its trace
 record are one algorithm whose parts change together.
 
@@ -23,11 +23,18 @@ The algorithm, for a block ``S = sigma(a+1..b)`` given the prefix ``x_P``::
 Vectorisation
 -------------
 The recursion tree of block *positions* ``(a, b)`` is the same for every sample;
-only the orders and contexts differ. :meth:`AutospeculativeSampler.run_block`
-therefore runs ``m`` block calls at the same ``(a, b)`` in lock step: one oracle
-call carries the contexts of all of them, and the trials of a residual batch of
-all rejected calls are run as one batch of child calls. Python loops run over
-recursion levels and residual batches, never over samples or oracle rows.
+only the orders and contexts differ. By default :meth:`AutospeculativeSampler.sample`
+runs the round scheduler of :mod:`samplers.autospec_schedule`: the calls of every
+block, level, sample and trial waiting for an oracle answer in the same global round
+share one oracle call per form and number of positions (fewer with padding, one per
+round for small contexts), so the oracle calls of a ``sample(num)`` follow the rounds
+of its slowest sample. The nested kernel :meth:`AutospeculativeSampler.run_block`
+(``schedule = "nested"``, and whenever :attr:`~AutospeculativeSampler.memo` is set or
+the steps are not exactly :class:`SpeculativeSteps`) runs ``m`` block calls at the
+same ``(a, b)`` in lock step: one oracle call carries the contexts of all of them, and
+the trials of a residual batch of all rejected calls are run as one batch of child
+calls. In both, Python loops run over recursion levels, rounds and residual batches,
+never over samples or oracle rows.
 
 Cost accounting (DESIGN 3.3) is computed per call, as if the sample ran alone:
 a call costs one round for its speculation rows (none when the left child reuses
@@ -57,6 +64,7 @@ import numpy as np
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import BudgetExceededError, ParameterError
 from distributions.validation import check_float, check_int
+from samplers.autospec_schedule import run_rounds
 from samplers.base import (
     Budget,
     RandomSource,
@@ -476,8 +484,35 @@ class AutospeculativeSampler:
     lookahead_rows: int = 256
     lookahead_trials: int = 64
     lookahead_cells: int = 2**24
+    #: Schedule of the oracle calls: ``"rounds"`` (default) runs the algorithm through
+    #: the round scheduler of :mod:`samplers.autospec_schedule` (one oracle call per
+    #: round and form: the calls of every block, level, sample and trial that need an
+    #: answer in the same round share it); ``"nested"`` runs the nested lock-step kernel
+    #: (:meth:`run_block`: one oracle call per block ``(a, b)`` step). Both have the same
+    #: output law and per-sample costs; they draw the random source in different
+    #: orders. The nested kernel is used whatever this says when :attr:`memo` is set or
+    #: the steps are not exactly :class:`SpeculativeSteps` (the seams of
+    #: :func:`verify.exact_law` and :mod:`verify.mutants`).
+    schedule: str = "rounds"
+    #: Round scheduler: a request with fewer positions joins a longer one's oracle call,
+    #: padded with masked positions whose answers are discarded, while the padded
+    #: cells (positions of speculation rows; extra rows of a chain request) stay within
+    #: ``pad_cells`` or the call's real cells (one call then replaces two; padded chain
+    #: rows are evaluated and counted by the guard, never charged to a sample);
+    #: ``0``: no padding (one call per form and length).
+    pad_cells: int = 1024
+    #: Round scheduler: when all contexts of a round's requests, one per position (a
+    #: speculation request of ``L`` positions is ``L`` contexts, a chain request its
+    #: chain contexts), hold at most ``flat_cells`` entries, the round is one oracle call
+    #: of one position per context (small targets: one call per round; the guard then
+    #: counts a speculation request as ``L`` rows; the samples are charged as before).
+    #: ``0``: never.
+    flat_cells: int = 2**20
     #: The memoisation point (see :class:`BlockMemo`); ``None``: calls run as they are.
     memo: BlockMemo | None = None
+    #: Benchmarks only: a list that receives one ``(speculation calls, chain calls)``
+    #: pair per round of the round scheduler (``None``: no record).
+    _schedule_log: list[tuple[int, int]] | None = None
     #: Budget of the running :meth:`sample` call (None outside it).
     _budget: _BudgetState | None = None
 
@@ -544,6 +579,7 @@ class AutospeculativeSampler:
             the class docstring).
         """
         num = check_int("num", num, low=0)
+        scheduled = self._scheduled()
         source = as_random_source(rng)
         budget = Budget(type(self).__name__, self.max_rounds, self.timeout)
         state = None
@@ -562,9 +598,13 @@ class AutospeculativeSampler:
                     zeros = np.zeros(num, _I64)
                     spec = _TraceSpec(recorder, np.arange(num, dtype=_I64), zeros - 1, 0, zeros,
                                       zeros)
-                y, _, rounds, queries = self._block(
-                    BlockCall(0, self.n, ctx, orders, None, source, spec)
-                )
+                if scheduled:
+                    y, rounds, queries = run_rounds(self, ctx, orders, source, state,
+                                                    recorder, self._schedule_log)
+                else:
+                    y, _, rounds, queries = self._block(
+                        BlockCall(0, self.n, ctx, orders, None, source, spec)
+                    )
                 if num:
                     worst = int(np.argmax(rounds))
                     budget.check_rounds(int(rounds[worst]), f"sample {worst}")
@@ -575,6 +615,15 @@ class AutospeculativeSampler:
         trace = recorder.build(orders, self.n) if recorder is not None else None
         return SampleResult(samples=samples, rounds=rounds, queries=queries, trace=trace,
                             orders=orders, aux=self.oracle.record_since(before))
+
+    def _scheduled(self) -> bool:
+        """Whether :meth:`sample` runs the round scheduler (see :attr:`schedule`)."""
+        if self.schedule not in ("rounds", "nested"):
+            raise ParameterError(
+                f"`schedule` must be 'rounds' or 'nested'; got {self.schedule!r}."
+            )
+        return (self.schedule == "rounds" and self.memo is None
+                and type(self.steps) is SpeculativeSteps)
 
     # ------------------------------------------------------------------ steps
     def _next_batch(self, t: int) -> tuple[int, int]:

@@ -387,6 +387,18 @@ class ChainDisagrees:
         return np.broadcast_to(np.array([0.9, 0.1]), (*positions.shape, self.q)).copy()
 
 
+def _runaway_sampler(oracle: ChainDisagrees, **kw: object) -> AutospeculativeSampler:
+    """A sampler on ``oracle`` that asks chain rows in the chain form (``flat_cells = 0``).
+
+    The round scheduler's flat layout asks chain rows as plain rows of their chain
+    contexts, where :class:`ChainDisagrees` agrees with itself (the contract requires the
+    two forms to agree): its runaway residual loop needs the chain form.
+    """
+    sampler = AutospeculativeSampler(oracle, **kw)  # type: ignore[arg-type]
+    sampler.flat_cells = 0
+    return sampler
+
+
 def _alarm_free() -> bool:
     return (signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
             and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
@@ -396,7 +408,7 @@ def test_runaway_residual_loop_stops_at_the_round_budget() -> None:
     """Without a budget this loop only ends at the safety cap of 10**7 trials; with
     max_rounds = 12 it stops after 13 residual batches (one round each, 8191 trials), naming the
     budget, the block, the trials run and the acceptance rate seen (exactly 0)."""
-    sampler = AutospeculativeSampler(ChainDisagrees(), order="identity", max_rounds=12)
+    sampler = _runaway_sampler(ChainDisagrees(), order="identity", max_rounds=12)
     start = time.monotonic()
     with pytest.raises(BudgetExceededError) as info:
         sampler.sample(20, rng=np.random.default_rng(5))
@@ -413,7 +425,7 @@ def test_runaway_residual_loop_stops_at_the_timeout() -> None:
     """The same runaway loop stops at a 0.5 s timeout (main thread: the interval
     timer), with the block, the residual trials and the acceptance rate named; the
     SIGALRM handler and timer are restored afterwards."""
-    sampler = AutospeculativeSampler(ChainDisagrees(), order="identity", timeout=0.5)
+    sampler = _runaway_sampler(ChainDisagrees(), order="identity", timeout=0.5)
     start = time.monotonic()
     with pytest.raises(BudgetExceededError) as info:
         sampler.sample(20, rng=np.random.default_rng(5))
@@ -430,7 +442,7 @@ def test_runaway_residual_loop_stops_at_the_timeout() -> None:
 def test_timeout_is_checked_between_batches_off_the_main_thread() -> None:
     """Off the main thread no interval timer can be used: the timeout is checked at
     every block call and residual batch, and still stops the runaway loop."""
-    sampler = AutospeculativeSampler(ChainDisagrees(), order="identity", timeout=0.3)
+    sampler = _runaway_sampler(ChainDisagrees(), order="identity", timeout=0.3)
     caught: list[BaseException] = []
 
     def run() -> None:
@@ -455,7 +467,7 @@ def test_timeout_is_checked_between_batches_off_the_main_thread() -> None:
 def test_timeout_interrupts_a_long_oracle_call() -> None:
     """An oracle call that would take 60 s is interrupted at the 0.5 s deadline (the
     interval timer on the main thread); the message names the block entered."""
-    sampler = AutospeculativeSampler(ChainDisagrees(delay=60.0), order="identity", timeout=0.5)
+    sampler = _runaway_sampler(ChainDisagrees(delay=60.0), order="identity", timeout=0.5)
     start = time.monotonic()
     with pytest.raises(BudgetExceededError, match=r"`timeout` = 0.5 s exceeded") as info:
         sampler.sample(1, rng=np.random.default_rng(5))
@@ -465,7 +477,7 @@ def test_timeout_interrupts_a_long_oracle_call() -> None:
 
 
 def test_residual_safety_cap_is_a_budget_error() -> None:
-    sampler = AutospeculativeSampler(ChainDisagrees(), order="identity")
+    sampler = _runaway_sampler(ChainDisagrees(), order="identity")
     sampler.max_trials = 1000
     with pytest.raises(BudgetExceededError, match=r"`max_trials` = 1000 exceeded: the residual "
                        r"loop of block \(0, 2\) ran 1023 residual trials per call without an "
@@ -537,7 +549,7 @@ class _Broken(ChainDisagrees):
 
 def test_timer_is_disarmed_after_any_error() -> None:
     with pytest.raises(OracleError, match="sum to 1"):
-        AutospeculativeSampler(_Broken(), timeout=30.0).sample(5, rng=0)
+        _runaway_sampler(_Broken(), timeout=30.0).sample(5, rng=0)
     assert _alarm_free()
 
 
@@ -551,7 +563,7 @@ def test_a_foreign_sigalrm_handler_is_left_alone() -> None:
 
     previous = signal.signal(signal.SIGALRM, foreign)
     try:
-        sampler = AutospeculativeSampler(ChainDisagrees(), order="identity", timeout=0.3)
+        sampler = _runaway_sampler(ChainDisagrees(), order="identity", timeout=0.3)
         with pytest.raises(BudgetExceededError, match=r"`timeout` = 0.3 s exceeded.*residual "
                            r"loop of block \(0, 2\)"):
             sampler.sample(20, rng=np.random.default_rng(5))
@@ -560,3 +572,73 @@ def test_a_foreign_sigalrm_handler_is_left_alone() -> None:
     finally:
         signal.signal(signal.SIGALRM, previous)
     assert _alarm_free()
+
+
+# ---------------------------------------------------------------------- round scheduler
+def _layouts() -> dict[str, dict[str, object]]:
+    """The sampler's call layouts: attribute overrides of AutospeculativeSampler."""
+    return {
+        "rounds, one flat call per round": {},
+        "rounds, padded calls per form": {"flat_cells": 0},
+        "rounds, one call per form and length": {"flat_cells": 0, "pad_cells": 0},
+        "nested lock-step kernel": {"schedule": "nested"},
+    }
+
+
+@pytest.mark.slow
+def test_exact_on_every_call_layout() -> None:
+    target = dirichlet_table(6, 3, 141)
+    num = 60_000
+    pvalues = {}
+    for i, (name, attrs) in enumerate(_layouts().items()):
+        sampler = AutospeculativeSampler(target)
+        for key, value in attrs.items():
+            setattr(sampler, key, value)
+        res = sampler.sample(num, rng=np.random.default_rng(1410 + i))
+        g = gtest_table(res.samples, target.pmf(), target.q)
+        assert g.impossible_hits == 0, f"{name}: sampled a zero-probability configuration"
+        pvalues[name] = g.pvalue
+    assert_family(pvalues, alpha=ALPHA, seed=1410,
+                  sizes=f"{num} samples per layout, Dirichlet table n=6 q=3")
+
+
+def test_round_scheduler_calls_track_the_slowest_sample() -> None:
+    """One oracle call per global round on a small table: calls within 1.5x of the
+    largest per-sample rounds (the nested kernel makes several times more)."""
+    target = dirichlet_table(8, 2, 143)
+    out = {}
+    for schedule in ("rounds", "nested"):
+        sampler = AutospeculativeSampler(target)
+        sampler.schedule = schedule
+        res = sampler.sample(5000, rng=np.random.default_rng(144))
+        out[schedule] = (int(res.aux["oracle_calls"]), int(res.rounds.max()))
+    calls, worst = out["rounds"]
+    assert calls <= 1.5 * worst, f"round scheduler: {calls} calls, max rounds {worst}"
+    assert out["nested"][0] > 2 * calls, f"nested kernel vs round scheduler: {out}"
+
+
+def test_round_scheduler_with_padding_and_trace_on_a_long_target() -> None:
+    """Padded calls (masked positions after the block) on IsingChain(64): the trace
+    still records every block call with its prefix, and the costs match it."""
+    target = IsingChain(64, 2.0)
+    sampler = AutospeculativeSampler(target, trace=True)
+    sampler.flat_cells = 0
+    res = sampler.sample(12, rng=np.random.default_rng(145))
+    tr = res.trace
+    roots = np.flatnonzero(tr.block_parent == -1)
+    assert np.array_equal(res.rounds[tr.block_sample[roots]], tr.block_rounds[roots])
+    assert np.array_equal(res.queries[tr.block_sample[roots]], tr.block_queries[roots])
+    for k in range(tr.num_blocks):
+        s, a = tr.block_sample[k], tr.block_a[k]
+        revealed = np.flatnonzero(tr.block_context[k] != MASK)
+        assert sorted(revealed.tolist()) == sorted(tr.orders[s, :a].tolist())
+    assert int(res.aux["oracle_calls"]) <= 1.5 * int(res.rounds.max())
+
+
+def test_bad_schedule_is_refused_before_any_work() -> None:
+    sampler = AutospeculativeSampler(dirichlet_table(3, 2, 1))
+    sampler.schedule = "fast"
+    with pytest.raises(ParameterError,
+                       match=r"`schedule` must be 'rounds' or 'nested'; got 'fast'"):
+        sampler.sample(5, rng=0)
+    assert sampler.oracle.calls == 0

@@ -3,10 +3,17 @@
 The sampler of the commit before those changes (``LEGACY_REV``, read from the git
 history at run time) and the current one are compared on the same seeds:
 
-- with the look-ahead off in both (``lookahead_rows = 0``: one residual batch per step,
-  what the exact-law enumerator runs), samples, per-sample rounds and queries and the
-  whole trace must be identical (not merely equal in law): the guard, the random source
-  and the kernel are unchanged;
+- the nested lock-step kernel (``schedule = "nested"``) with the look-ahead off in both
+  (``lookahead_rows = 0``: one residual batch per step, what the exact-law enumerator
+  runs): samples, per-sample rounds and queries and the whole trace must be identical
+  (not merely equal in law): the guard, the random source and the kernel are unchanged;
+- the round scheduler (the default, samplers/autospec_schedule.py) draws the random
+  source in another order, so the laws of per-sample rounds and queries are compared
+  with the legacy sampler's (chi-square on pooled-decile bins and Mann-Whitney, Holm at
+  alpha 1e-3 per target), and the same family must reject a sampler whose cost law is
+  different (rho tripled; at 3000 samples rho doubled gives p between 1e-3 and 1e-7,
+  too close to alpha for a reliable control); the exactness of its samples is the
+  subject of tests/samplers/test_autospec.py;
 - with the defaults, the look-ahead (which now counts oracle rows, not trials) draws a
   different random stream, so the laws of rounds and queries are compared instead
   (two-sample tests, alpha 1e-3 over the family, Holm); the exactness of the samples
@@ -29,7 +36,7 @@ from scipy import stats
 
 from distributions.families import random_table
 from distributions.scalable import CurieWeiss, IsingChain
-from samplers.autospec import AutospeculativeSampler
+from samplers.autospec import AutospeculativeSampler, default_rho
 from samplers.base import NumpySource
 from samplers.catalogue import make_family
 from tests.helpers import assert_family
@@ -73,6 +80,7 @@ def test_identical_samples_costs_and_traces(name: str) -> None:
     for seed, num in ((11, 24), (12, 1)):
         old_s = legacy.AutospeculativeSampler(target, trace=True)
         new_s = AutospeculativeSampler(target, trace=True)
+        new_s.schedule = "nested"
         old_s.lookahead_rows = new_s.lookahead_rows = 0
         old = old_s.sample(num, rng=seed)
         new = new_s.sample(num, rng=seed)
@@ -116,3 +124,54 @@ def test_default_lookahead_keeps_the_cost_law_of_the_legacy_sampler() -> None:
     }
     assert_family(pvalues, alpha=1e-3, seed=141,
                   sizes=f"{num} samples of CurieWeiss(64) each, legacy vs current")
+
+
+def _cost_law_pvalues(old: object, new: object) -> dict[str, float]:
+    """Two-sample tests of per-sample rounds and queries (``SampleResult`` pairs)."""
+    out = {}
+    for field in ("rounds", "queries"):
+        a, b = getattr(old, field), getattr(new, field)
+        edges = np.quantile(np.concatenate([a, b]), np.linspace(0, 1, 11)[:-1])
+        edges = np.unique(np.append(edges, np.inf))
+        table = np.array([np.histogram(a, bins=edges)[0], np.histogram(b, bins=edges)[0]])
+        table = table[:, table.sum(axis=0) > 0]
+        out[f"{field} (chi-square, pooled deciles)"] = stats.chi2_contingency(table).pvalue
+        out[f"{field} (Mann-Whitney)"] = stats.mannwhitneyu(a, b).pvalue
+    return out
+
+
+#: target -> samples per side for the round-scheduler comparison (fast: tables)
+SCHEDULER_SIZES = {"table-8-2": 3000, "table-5-3": 3000, "curie-weiss-32": 600,
+                   "ising-chain-64": 400, "mixture-32": 400}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(k, marks=() if k.startswith("table") else pytest.mark.slow)
+    for k in SCHEDULER_SIZES
+])
+def test_round_scheduler_keeps_the_cost_law_of_the_legacy_sampler(name: str) -> None:
+    legacy = _legacy_module("samplers/autospec.py", "_legacy_autospec")
+    target = TARGETS[name]()
+    num = SCHEDULER_SIZES[name]
+    old = legacy.AutospeculativeSampler(target).sample(num, rng=np.random.default_rng(1401))
+    sampler = AutospeculativeSampler(target)
+    assert sampler.schedule == "rounds"
+    new = sampler.sample(num, rng=np.random.default_rng(1402))
+    assert_family(_cost_law_pvalues(old, new), alpha=1e-3, seed=1401,
+                  sizes=f"{num} samples of {name} each, legacy (seed 1401) vs round "
+                        "scheduler (seed 1402)")
+
+
+def test_cost_law_comparison_rejects_a_different_cost_law() -> None:
+    """The family above, on the same sizes and seeds, rejects the scheduler run with rho
+    tripled (a sampler whose output law is exact but whose cost law is not the legacy
+    one)."""
+    legacy = _legacy_module("samplers/autospec.py", "_legacy_autospec")
+    target = TARGETS["table-5-3"]()
+    num = SCHEDULER_SIZES["table-5-3"]
+    old = legacy.AutospeculativeSampler(target).sample(num, rng=np.random.default_rng(1401))
+    wrong = AutospeculativeSampler(target, rho=3 * default_rho(target.n))
+    new = wrong.sample(num, rng=np.random.default_rng(1402))
+    with pytest.raises(AssertionError, match="rejects"):
+        assert_family(_cost_law_pvalues(old, new), alpha=1e-3, seed=1401,
+                      sizes=f"{num} samples of table-5-3 each, legacy vs rho tripled")
