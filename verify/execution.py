@@ -1,5 +1,9 @@
 """The one execution seam of the sampling-heavy checks: shards, streams, executors.
 
+Why this module is long (about 520 lines): the shard plan, the shipping of the sampler
+with its miss protocol and worker cache, the shard kinds of the drawer and the run
+loop are one protocol whose parts change together.
+
 A check cuts its draws into **shards** whose size the check fixes (never the number
 of workers): the calls of :func:`verify.sampling.iter_draws` are grouped as it groups
 them (calls covering up to ``2**17`` rows share one spawned stream), and each group
