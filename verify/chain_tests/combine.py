@@ -49,7 +49,9 @@ __all__ = [
     "CAUCHY_MAX_ALPHA",
     "cauchy_cell_level",
     "cauchy_combine",
+    "mc_pvalue",
     "randomized_binom",
+    "sidak",
 ]
 
 #: Largest family level at which the Cauchy combination is used (Holm above it).
@@ -95,11 +97,40 @@ def cauchy_combine(pvalues: np.ndarray, weights: np.ndarray) -> tuple[float, flo
     return t, float(0.5 - math.atan(t) / math.pi)
 
 
-def cauchy_cell_level(weight: float, alpha: float, slack: float) -> float:
+def cauchy_cell_level(
+    weight: float, alpha: float, slack: float, critical: float | None = None
+) -> float:
     """Level a sub-test of weight ``weight`` must reach for the family to reject at
     ``alpha`` when the rest of the combination is not below its ``slack`` quantile
     (the rest taken as Cauchy with scale ``1 - weight``): ``w / (pi (t_alpha + (1 - w)
-    t_slack))`` with ``t_x = tan((1/2 - x) pi)``."""
-    t_a = 1.0 / math.tan(alpha * math.pi)
+    t_slack))`` with ``t_x = tan((1/2 - x) pi)``; ``critical`` replaces ``t_alpha``
+    (a Monte Carlo null's critical value)."""
+    t_a = 1.0 / math.tan(alpha * math.pi) if critical is None else max(0.0, critical)
     t_s = 1.0 / math.tan(slack * math.pi)
     return float(math.atan(weight / (t_a + (1.0 - weight) * t_s)) / math.pi)
+
+
+def sidak(pvalues: np.ndarray) -> float:
+    """Sidak's combination ``1 - (1 - min p)**m`` of ``m`` p-values: exactly Uniform(0, 1)
+    when they are independent and exactly uniform (the PIT groups).
+
+    Examples
+    --------
+    >>> round(sidak(np.array([0.5, 0.5])), 12)
+    0.75
+    """
+    p = np.asarray(pvalues, dtype=np.float64)
+    return float(-np.expm1(p.size * np.log1p(-min(1.0, float(p.min())))))
+
+
+def mc_pvalue(t_obs: float, t_null: np.ndarray, gen: np.random.Generator) -> float:
+    """Randomised Monte Carlo p-value ``(#{T_b > t} + V (1 + #{T_b = t})) / (B + 1)``.
+
+    When ``t_obs`` and the ``B`` null statistics are exchangeable (the null draws
+    come from the null law), this is exactly Uniform(0, 1): valid at every level and
+    calibrated, whatever the dependence inside the statistic.
+    """
+    t_null = np.asarray(t_null, dtype=np.float64)
+    above = int(np.count_nonzero(t_null > t_obs))
+    ties = int(np.count_nonzero(t_null == t_obs))
+    return float((above + gen.random() * (1 + ties)) / (t_null.size + 1))

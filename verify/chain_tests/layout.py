@@ -70,16 +70,19 @@ def cell_weights(lay: ChainLayout) -> tuple[float, float]:
     return w_site, w_pair
 
 
-def _cell_z(n: int, q: int, alpha: float, power: float) -> tuple[float, float]:
+def _cell_z(
+    n: int, q: int, alpha: float, power: float, critical: float | None = None
+) -> tuple[float, float]:
     # the weakest cell's level in the Cauchy combination, with a slack of (1 - power)
-    # / 10 for the rest of the combination (its lower tail) taken from the power
-    if alpha > CAUCHY_MAX_ALPHA:  # Holm over the family (a pair is Bonferroni over q*q)
+    # / 10 for the rest of the combination (its lower tail) taken from the power;
+    # ``critical``: a Cauchy statistic above it rejects (the Monte Carlo null's)
+    if critical is None and alpha > CAUCHY_MAX_ALPHA:  # Holm (a pair: Bonferroni q*q)
         m = chain_layout(n, q).family_size * q * q
         return float(stats.norm.isf(alpha / (2.0 * m))), float(stats.norm.isf(1.0 - power))
     w_site, w_pair = cell_weights(chain_layout(n, q))
     w = min(w for w in (w_site, w_pair) if w > 0)
     slack = (1.0 - power) / 10.0
-    level = cauchy_cell_level(w, alpha, slack)
+    level = cauchy_cell_level(w, alpha, slack, critical)
     return float(stats.norm.isf(level / 2.0)), float(stats.norm.isf(1.0 - power + slack))
 
 
@@ -110,12 +113,19 @@ def plan_chain_sample_size(oracle: DiscreteOracle, *, tv: float, alpha: float, p
     return max(1, math.ceil((0.5 * (za + zb) / delta) ** 2))
 
 
-def chain_detectable_tv(n: int, q: int, num_samples: int, *, alpha: float, power: float) -> float:
+def chain_detectable_tv(
+    n: int, q: int, num_samples: int, *, alpha: float, power: float,
+    critical: float | None = None,
+) -> float:
     """One- or two-site-marginal TV detected with probability ``power`` at ``num_samples``.
 
+    ``critical``: the Cauchy statistic above which the family rejects (the Monte
+    Carlo null's, ``chain_test(..., null_draws=B)``); default: the analytic level.
     1.0 means no stated power (no such deviation is guaranteed to be detected).
     """
-    za, zb = _cell_z(n, q, alpha, power)
+    if critical is not None and not math.isfinite(critical):
+        return 1.0
+    za, zb = _cell_z(n, q, alpha, power, critical)
     delta = 0.5 * (za + zb) / math.sqrt(num_samples)
     return float(min(1.0, delta * q * q / 2.0))
 
