@@ -29,6 +29,14 @@ n = 16), as a tail approximation can be, and at the edge of its binomial interva
 0``, and the suite's levels are 1e-3 and below) and Holm's adjustment, valid under
 any dependence, above it; the planner plans for whichever the level uses.
 
+**The exact alternative** (``chain_test(..., null_draws=B)``): the same statistic
+``T`` with its null law simulated from ``B`` data sets drawn from the oracle's own
+chain rule, and the randomised Monte Carlo p-value :func:`mc_pvalue`, which is
+exactly Uniform(0, 1) under the null (the observed and simulated statistics are
+exchangeable), so valid at every level and calibrated under any dependence; the
+switch above does not apply to it. The PIT groups, exactly independent and uniform,
+are also summarised by :func:`sidak` (exactly uniform).
+
 **Weights** (:data:`BLOCK_WEIGHTS`): a third each for the chain block (PIT groups,
 score, moments: the sub-tests that see joint deviations), the one-site block and the
 two-site block, split equally within a block (a pair's weight split over its ``q**2``
@@ -119,8 +127,10 @@ def sidak(pvalues: np.ndarray) -> float:
     >>> round(sidak(np.array([0.5, 0.5])), 12)
     0.75
     """
-    p = np.asarray(pvalues, dtype=np.float64)
-    return float(-np.expm1(p.size * np.log1p(-min(1.0, float(p.min())))))
+    p_min = min(1.0, float(np.min(np.asarray(pvalues, dtype=np.float64))))
+    if p_min >= 1.0:
+        return 1.0
+    return float(-np.expm1(np.size(pvalues) * np.log1p(-p_min)))
 
 
 def mc_pvalue(t_obs: float, t_null: np.ndarray, gen: np.random.Generator) -> float:

@@ -101,6 +101,16 @@ def plan_chain_sample_size(oracle: DiscreteOracle, *, tv: float, alpha: float, p
     probability ``power`` at family-wise level ``alpha``. It says nothing about
     deviations of higher interaction order (module docstring).
 
+    **Joint TV.** A law ``nu`` whose deviation from the target ``mu`` is confined to a
+    set ``A`` of sites, ``nu(x) = nu_A(x_A) mu(x_rest | x_A)``, is at joint TV exactly
+    ``TV(nu_A, mu_A)`` from ``mu`` (sum out ``x_rest``). So for ``|A| <= 2`` (a site or
+    a tested pair) this is a plan against **joint** TV: every such law at joint TV
+    ``>= tv`` is detected with probability ``power``. Against all laws at joint TV
+    ``tv`` no plan of this size exists: identity testing on ``[q]**n`` needs of order
+    ``q**(n/2) / tv**2`` samples (Paninski 2008; at ``n = 1000``, ``q = 2``, more than
+    ``2**500``), and the ``x2 = x0 XOR x1`` law (joint TV 0.5) leaves every one- and
+    two-site marginal, PIT and score of a uniform product unchanged.
+
     Examples
     --------
     >>> from types import SimpleNamespace
@@ -154,7 +164,9 @@ def _power_statement(lay: ChainLayout, num: int, alpha: float, power: float) -> 
     return (
         f"With probability >= {power:g} at family-wise level {alpha:g}: a deviation of "
         f"TV >= {tv:.3g} in the one-site marginal of any of the {lay.n} sites or in the "
-        f"two-site marginal of {pairs}. " + blind
+        f"two-site marginal of {pairs}; in joint TV: any law at joint TV >= {tv:.3g} "
+        "whose deviation is confined to one such site or pair (the other sites "
+        "following the target's conditional law given it). " + blind
     )
 
 
