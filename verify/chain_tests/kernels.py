@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import linalg, special, stats
 
 from distributions.base import MASK
 from samplers.oracle import CountingOracle
@@ -86,13 +86,23 @@ def _pit_group_test(u: np.ndarray, gen: np.random.Generator) -> tuple[float, flo
     bins = 1 << k
     idx = np.minimum((u * bins).astype(np.int64), bins - 1)
     level = np.bincount(idx, minlength=bins).astype(np.float64)
-    z2 = 0.0
+    lefts, parents = [], []
     while level.size > 1:
-        left, parent = level[0::2], level[0::2] + level[1::2]
-        w = stats.binom.cdf(left - 1, parent, 0.5) + gen.random(left.size) * stats.binom.pmf(
-            left, parent, 0.5)
-        z2 += float((stats.norm.ppf(np.clip(w, 1e-300, 1.0 - 1e-16)) ** 2).sum())
-        level = parent
+        lefts.append(level[0::2])
+        level = level[0::2] + level[1::2]
+        parents.append(level)
+    c, m = np.concatenate(lefts), np.concatenate(parents)
+    v = gen.random(c.size)
+    # randomised PIT w = F(c - 1) + V P(c) of Binomial(m, 1/2), and 1 - w from the upper
+    # tail, so that both tails keep their precision
+    lo = np.where(c > 0, special.bdtr(np.maximum(c - 1, 0), m, 0.5), 0.0)
+    hi_c = special.bdtrc(c, m, 0.5)  # P(X > c)
+    lo_c = np.where(c > 0, special.bdtrc(np.maximum(c - 1, 0), m, 0.5), 1.0)  # P(X >= c)
+    w = lo + v * (lo_c - hi_c)
+    w_up = hi_c + (1.0 - v) * (lo_c - hi_c)
+    z = np.where(w < 0.5, special.ndtri(np.maximum(w, 1e-300)),
+                 -special.ndtri(np.maximum(w_up, 1e-300)))
+    z2 = float((z**2).sum())
     return z2, float(stats.chi2.sf(z2, bins - 1)), bins
 
 
