@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
@@ -18,6 +17,7 @@ from samplers.sequential import SequentialSampler
 from verify.chain_tests.combine import (
     CAUCHY_MAX_ALPHA,
     cauchy_combine,
+    holm,
     mc_pvalue,
     randomized_binom,
     sidak,
@@ -289,7 +289,7 @@ def chain_test(
         pvalue = bonferroni = 0.0
         reject = np.zeros(raw.size, bool)
     else:
-        reject, adj, _, _ = multipletests(raw, alpha=alpha, method="holm")
+        reject, adj = holm(raw, alpha)
         bonferroni = float(adj.min())
         t_obs, cauchy = cauchy_combine(cauchy_p, cauchy_w)
         block_p["cauchy"] = cauchy

@@ -91,7 +91,8 @@ def _pit_group_test(u: np.ndarray, gen: np.random.Generator) -> tuple[float, flo
         lefts.append(level[0::2])
         level = level[0::2] + level[1::2]
         parents.append(level)
-    c, m = np.concatenate(lefts), np.concatenate(parents)
+    c = np.concatenate(lefts).astype(np.int64)
+    m = np.concatenate(parents).astype(np.int64)
     v = gen.random(c.size)
     # randomised PIT w = F(c - 1) + V P(c) of Binomial(m, 1/2), and 1 - w from the upper
     # tail, so that both tails keep their precision
