@@ -109,7 +109,11 @@ def plan_chain_sample_size(oracle: DiscreteOracle, *, tv: float, alpha: float, p
     ``tv`` no plan of this size exists: identity testing on ``[q]**n`` needs of order
     ``q**(n/2) / tv**2`` samples (Paninski 2008; at ``n = 1000``, ``q = 2``, more than
     ``2**500``), and the ``x2 = x0 XOR x1`` law (joint TV 0.5) leaves every one- and
-    two-site marginal, PIT and score of a uniform product unchanged.
+    two-site marginal, PIT and score of a uniform product unchanged. Figure: at
+    ``n = 1000``, ``q = 2``, ``alpha = 1e-3``, ``power = 0.99``, ``N = 30,869`` detects
+    every law at joint TV ``>= 0.05`` confined to one site or pair; the same size
+    rejected a mixture-weight deviation at joint TV about 0.02 (weights 0.52 / 0.48, not
+    a confined deviation) in 10 of 10 runs (``benchmarks/chain_calibration.py``).
 
     Examples
     --------
