@@ -133,3 +133,17 @@ def test_holm_matches_statsmodels():
     ref_reject, ref_adj, _, _ = multipletests(p, alpha=0.05, method="holm")
     assert np.array_equal(reject, ref_reject)
     np.testing.assert_allclose(adj, ref_adj, rtol=1e-12, atol=0)
+
+
+def test_monte_carlo_result_states_its_critical_value_and_power():
+    """With null_draws the family p-value is the Monte Carlo one, the critical value is
+    the floor(alpha (B + 1))-th largest null statistic, and the stated power uses it."""
+    from verify.chain_tests import chain_detectable_tv
+
+    target = IsingChain(12, 0.5, 0.2)
+    res = chain_test(target.sample(400, rng=11), target, alpha=0.05, null_draws=39, rng=12)
+    assert res.pvalue == res.pvalues["cauchy-mc"] and 0.0 < res.pvalue <= 1.0
+    assert np.isfinite(res.critical) and res.null_draws == 39
+    assert res.detectable_tv == chain_detectable_tv(12, 2, 400, alpha=0.05, power=0.99,
+                                                    critical=res.critical)
+    assert res.detectable_tv_at(0.99) == res.detectable_tv
