@@ -118,7 +118,10 @@ def plan_sample_size(
     target_or_k : int, ndarray, Enumerable or DiscreteOracle
         Support size ``k``, a pmf, an enumerable target (``k`` = its support size),
         or a non-enumerable oracle (plan of the chain-rule tests, see
-        :func:`verify.chain_tests.plan_chain_sample_size`).
+        :func:`verify.chain_tests.plan_chain_sample_size`: against one- and
+        two-site marginal TV, which is the joint TV of a law whose deviation is
+        confined to one site or pair; against every law at a joint TV no such plan
+        exists for large ``n``).
     tv : float in (0, 1)
     alpha : float in [1e-12, 1)
         Level of the test (:data:`MIN_ALPHA` is the smallest supported).

@@ -268,3 +268,44 @@ def test_chain_test_bad_input():
         chain_test(np.zeros((10, 5), dtype=np.int64), d, power=0.0)
     with pytest.raises(ParameterError, match="tv"):
         plan_chain_sample_size(d, tv=0.0, alpha=ALPHA, power=0.99)
+
+
+# ------------------------------------------------ issue 15.3: planning against joint TV
+def test_deviation_confined_to_a_pair_has_joint_tv_equal_to_the_pair_tv():
+    """The planner's joint-TV statement: nu(x) = nu_A(x_A) mu(x_rest | x_A) for a pair
+    A of an Ising chain (correlated sites) is at joint TV exactly TV(nu_A, mu_A), by
+    enumeration of the 2**8 cells; the result's power statement says so."""
+    n, pair = 8, (1, 5)
+    mu = IsingChain(n, 0.7, 0.3)
+    p = mu.pmf().reshape((2,) * n)
+    mu_a = p.sum(axis=tuple(k for k in range(n) if k not in pair))  # (2, 2)
+    nu_a = mu_a + 0.06 * np.array([[1.0, -1.0], [-1.0, 1.0]])
+    assert (nu_a > 0).all()
+    shape = [1] * n
+    shape[pair[0]], shape[pair[1]] = 2, 2
+    ratio = (nu_a / mu_a).reshape(shape)  # nu(x) / mu(x) depends on x_A only
+    joint_tv = 0.5 * np.abs(p * ratio - p).sum()
+    pair_tv = 0.5 * np.abs(nu_a - mu_a).sum()
+    assert joint_tv == pytest.approx(pair_tv, rel=1e-12) and pair_tv == pytest.approx(0.12)
+    res = chain_test(mu.sample(200, rng=7), mu, alpha=ALPHA, rng=8)
+    assert "in joint TV: any law at joint TV >=" in res.power_against
+
+
+def test_moment_tests_on_an_exchangeable_spectrum():
+    """An exchangeable target (Curie-Weiss at n = 1000): the feature covariance has
+    n - 1 equal eigenvalues, on which LAPACK's subset eigensolver returned nothing
+    and chain_test raised ValueError (found on the held-back target of issue 15)."""
+    from verify.chain_tests.kernels import _moment_tests
+
+    S, p, c = 1000, 0.3, 5e-4
+    single = np.tile([1 - p, p], (S, 1))
+    joint = np.empty((S, 2, S, 2))
+    joint[:, 1, :, 1] = p * p + c
+    joint[:, 1, :, 0] = joint[:, 0, :, 1] = p - (p * p + c)
+    joint[:, 0, :, 0] = 1 - 2 * p + p * p + c
+    idx = np.arange(S)
+    joint[idx, :, idx, :] = np.diag([1 - p, p])
+    xs = (np.random.default_rng(31).random((300, S)) < p).astype(np.int64)
+    pvals, info, notes = {}, {}, []
+    _moment_tests(xs, single, joint, 300, pvals, info, notes)
+    assert 0.0 <= pvals["moment-top"] <= 1.0 and 0.0 <= pvals["moment-all"] <= 1.0, pvals

@@ -11,20 +11,36 @@ samples ``x^(1..N)`` against it with a family of sub-tests, each calibrated unde
 the null "the samples are iid from the oracle's law", combined by a weighted
 **Cauchy combination** of uniform (randomised where discrete) sub-test p-values
 (:mod:`verify.chain_tests.combine`): a third of the weight each to the chain block
-(PIT groups, score, moments), the one-site block and the two-site block. It is valid
-in the tail under the sub-tests' dependence (Liu and Xie 2020; checked by
-simulation) and, unlike the Bonferroni / Holm p-value ``min(1, m p_min)`` over the
-whole family that it replaces (still reported in ``pvalues["bonferroni"]``, and used
-for the ``rejected`` list), it is not pinned at 1 under the null. Measured
-(200 seeds each, ``tests/verify/test_chain_calibration.py`` and
-``benchmarks/chain_calibration.py``): Ising chain n = 16, N = 300: mean p-value 0.52,
-KS p = 0.12, rejection rates 0.010 / 0.080 / 0.180 at 0.01 / 0.05 / 0.1 (Bonferroni:
-mean 0.79, KS p = 1e-84); n = 40, N = 1,000: mean 0.53 (mixture of products) and
-0.57 (Ising chain), against 0.78 and 0.81; n = 200, N = 1,000: 0.57 and 0.58
-(rates 0.020 / 0.070 / 0.135 and 0.015 / 0.045 / 0.070), against 0.79 and 0.84
-(rates 0.005 / 0.025 / 0.065 and 0 / 0.02 / 0.04). It is a tail approximation: liberal at the
-moderate level 0.1 (0.18 above), calibrated at the levels it is meant for
-(``alpha <= 0.05``; default 1e-3).
+(PIT groups, score, moments), the one-site block and the two-site block. Two
+p-values of that statistic:
+
+* **exact Monte Carlo null** (``null_draws=B``): the statistic on ``B`` data sets
+  drawn exactly from the oracle's own chain rule; the randomised Monte Carlo
+  p-value is exactly Uniform(0, 1) under the null, hence valid at every ``alpha``
+  and calibrated whatever the sub-tests' dependence (measured over 200 seeds on an
+  Ising chain, n = 16, N = 300, B = 9: mean 0.51, KS p 0.81, rates 0.015 / 0.045 /
+  0.08 at 0.01 / 0.05 / 0.1; the analytic p-value of the same runs: mean 0.57, KS p
+  7e-6; ``tests/verify/test_chain_calibration.py``, ``benchmarks/chain_calibration.py``).
+  Cost: ``B + 1`` evaluations of the family and ``B N n`` oracle conditionals, with
+  ``B >= 1/alpha - 1`` (999 at the default 1e-3).
+* **analytic** (default, ``null_draws=0``): ``1/2 - arctan(T) / pi``, a tail
+  approximation valid under the sub-tests' dependence (Liu and Xie 2020) but not
+  calibrated in general: it is conservative in the centre when many sub-tests share
+  sites (the pair block: mean p-value 0.60, KS p 1e-12 over 200 seeds on a mixture
+  of products at n = 200) and liberal at 0.1 (0.18 on an Ising chain with n = 16), so
+  it is used at ``alpha <= CAUCHY_MAX_ALPHA`` and Holm's adjustment above.
+
+Why the default is not the calibrated one at large ``n``: the pair block's null law
+depends on the four-site marginals of every two pairs (about ``n**4 / 8`` of them)
+or must be simulated, and one simulated data set costs a Gram matrix of ``N n**2``
+operations (``3e10`` at ``n = 1000`` and the planned ``N = 30,869``), a thousand of
+them at ``alpha = 1e-3``. The chain block needs no oracle for its null: the PITs are
+exactly iid Uniform(0, 1) and each reveal-step group is tested exactly
+(:func:`~verify.chain_tests.kernels._pit_group_test`), the groups independently
+(``pvalues["chain-pit"]``: their Sidak combination, exactly uniform). The
+Bonferroni / Holm p-value over the whole family that the Cauchy combination
+replaced is still reported (``pvalues["bonferroni"]``, and used for the
+``rejected`` list); it is pinned at 1 under the null (mean 0.79).
 
 What the family can and cannot see
 ----------------------------------
@@ -53,8 +69,10 @@ Sub-tests
     then exactly iid Uniform(0, 1) over all steps and samples. Steps are grouped
     geometrically (``t = 1``, ``2``, ``3-4``, ``5-8``, ...) so that early steps, where
     most of a global deviation shows, are not diluted; each group's PITs are binned
-    into equiprobable bins and tested with Pearson's chi-square. A revealed value
-    with conditional probability 0 is an immediate failure.
+    into ``2**k <= 16`` equiprobable bins and tested exactly (the bin counts split
+    along the dyadic tree into independent Binomial(c, 1/2) counts, randomised,
+    normal scores squared and summed: exactly chi-square). A revealed value with
+    conditional probability 0 is an immediate failure.
 ``chain-score`` (martingale CLT)
     ``sum_t [log p_t(v_t) + H(p_t)] / sqrt(sum_t Var_{p_t} log p_t)`` is asymptotically
     N(0, 1); detects tempered / sharpened samplers. Omitted, with a note, when the
@@ -98,7 +116,13 @@ is the power against a deviation in any single tested pair; it is checked by
 simulation in ``tests/verify/test_chain_tests.py`` (one coupled pair of a ``Product(n=40)``
 at exactly the stated TV). A joint deviation at TV ``tv`` need not show in a
 low-order marginal; ``tests/verify/test_chain_tests.py`` also checks that samplers at joint
-TV >= 0.05 from a ``MixtureOfProducts(n=1000)`` fail at this size. Figure:
+TV >= 0.05 from a ``MixtureOfProducts(n=1000)`` fail at this size. A law whose
+deviation is confined to one site or one tested pair (the other sites following the
+target's conditional law given them) is at joint TV equal to that marginal TV, so
+for that class the plan is a plan against joint TV; against all laws at a joint TV
+it is impossible in general (:func:`plan_chain_sample_size`). With ``null_draws``
+the stated power uses the Monte Carlo critical value of the statistic in place of
+the analytic one (``critical`` in the result). Figure:
 ``n = 1000, q = 2, tv = 0.05, alpha = 1e-3, power = 0.99 -> N = 30,869`` (family of
 500,514 sub-tests, all 499,500 pairs).
 """

@@ -58,6 +58,11 @@ class ChainTestResult(ResultBase):
         Sites whose pairs are all tested.
     pairs_tested, pairs_total : int
         Pairs tested and ``n (n - 1) / 2``.
+    null_draws : int
+        Data sets drawn from the oracle for the Monte Carlo null (0: analytic).
+    critical : float
+        With ``null_draws``: the Cauchy statistic above which the family rejects
+        (the ``floor(alpha (B + 1))``-th largest null statistic); else nan.
     notes : tuple of str
         Sub-tests omitted as degenerate (zero variance) and why, (nearly)
         deterministic sites, a family p-value of 1 explained (Holm's cap).
@@ -77,11 +82,14 @@ class ChainTestResult(ResultBase):
     pair_sites: tuple[int, ...] = field(default_factory=tuple)
     pairs_tested: int = 0
     pairs_total: int = 0
+    null_draws: int = 0
+    critical: float = float("nan")
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def detectable_tv_at(self, power: float) -> float:
         """One- or two-site-marginal TV detected with probability ``power`` at this
         size and level (``detectable_tv`` is the figure at the result's own
         ``power``); 1.0 means no stated power."""
+        crit = self.critical if self.null_draws else None
         return chain_detectable_tv(self.n, self.q, self.num_samples, alpha=self.alpha,
-                                   power=power)
+                                   power=power, critical=crit)
