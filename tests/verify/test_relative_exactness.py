@@ -199,21 +199,6 @@ def test_precision_floor_float32_and_the_warning(mlp):
     assert r.notes == ()
 
 
-def test_holm_matches_statsmodels():
-    from statsmodels.stats.multitest import multipletests
-
-    from verify.exactness.order_conditional import holm
-
-    # statsmodels runs gc.collect() on every call (about 0.3 s in a full test process),
-    # the reason holm() exists: a few lengths, with ties, rather than 100 random ones
-    gen = np.random.default_rng(0)
-    cases = [gen.random(m) ** 3 for m in (1, 2, 3, 5, 8, 13, 29)]
-    cases.append(np.array([0.01, 0.01, 0.04, 0.04, 0.5, 1.0]))
-    for raw in cases:
-        rej, adj, _, _ = multipletests(raw, alpha=0.05, method="holm")
-        assert np.allclose(adj, holm(raw)) and (rej == (holm(raw) <= 0.05)).all()
-
-
 def test_planner_warns_below_the_precision_floor(mlp):
     from verify import plan_sample_size
 

@@ -17,7 +17,7 @@ from samplers.sequential import SequentialSampler
 from verify.chain_tests.combine import (
     CAUCHY_MAX_ALPHA,
     cauchy_combine,
-    holm,
+    holm_reject,
     mc_pvalue,
     randomized_binom,
     sidak,
@@ -289,7 +289,7 @@ def chain_test(
         pvalue = bonferroni = 0.0
         reject = np.zeros(raw.size, bool)
     else:
-        reject, adj = holm(raw, alpha)
+        reject, adj = holm_reject(raw, alpha)
         bonferroni = float(adj.min())
         t_obs, cauchy = cauchy_combine(cauchy_p, cauchy_w)
         block_p["cauchy"] = cauchy

@@ -52,12 +52,14 @@ import math
 import numpy as np
 from scipy import stats
 
+from verify.multiplicity import holm
+
 __all__ = [
     "BLOCK_WEIGHTS",
     "CAUCHY_MAX_ALPHA",
     "cauchy_cell_level",
     "cauchy_combine",
-    "holm",
+    "holm_reject",
     "mc_pvalue",
     "randomized_binom",
     "sidak",
@@ -147,21 +149,14 @@ def mc_pvalue(t_obs: float, t_null: np.ndarray, gen: np.random.Generator) -> flo
     return float((above + gen.random() * (1 + ties)) / (t_null.size + 1))
 
 
-def holm(pvalues: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Holm's step-down adjustment: ``(reject, adjusted)``, adjusted p-values
-    ``max_{j <= i} min(1, (m - j) p_(j))`` in the input order (the values of
-    ``statsmodels``' ``multipletests(method="holm")``, without its garbage collection
-    on every call, which dominated the family's cost at small ``n``).
+def holm_reject(pvalues: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Holm's step-down test at ``alpha``: ``(reject, adjusted)`` in the input order
+    (:func:`verify.multiplicity.holm`).
 
     Examples
     --------
-    >>> holm(np.array([0.01, 0.04, 0.03]), 0.05)[1].round(6).tolist()
+    >>> holm_reject(np.array([0.01, 0.04, 0.03]), 0.05)[1].round(6).tolist()
     [0.03, 0.06, 0.06]
     """
-    p = np.asarray(pvalues, dtype=np.float64)
-    m = p.size
-    order = np.argsort(p, kind="stable")
-    adj_sorted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    adj = np.empty(m)
-    adj[order] = adj_sorted
+    adj = holm(pvalues)
     return adj <= alpha, adj

@@ -36,7 +36,6 @@ from distributions.validation import check_discrete_oracle, check_int, short_rep
 from samplers.oracle import CountingOracle
 from samplers.sequential import SequentialSampler
 from verify.exactness.homogeneity import two_sample_table
-from verify.exactness.order_conditional import holm
 from verify.exactness.results import ClosenessResult
 from verify.execution import (
     ShippedSampler,
@@ -45,6 +44,7 @@ from verify.execution import (
     plan_shards,
     ship_sampler,
 )
+from verify.multiplicity import holm
 from verify.planning import (
     MAX_RESAMPLES,
     MAX_SAMPLES,

@@ -73,6 +73,7 @@ from distributions.validation import check_discrete_oracle, check_int
 from samplers.oracle import CountingOracle
 from verify.exactness.results import OrderConditionalResult
 from verify.execution import check_executor, run_shards, ship_sampler
+from verify.multiplicity import holm
 from verify.planning import check_levels, detectable_tv, plan_support_size
 from verify.results import WorstCell, status_of
 from verify.sampling import Deadline, SeedLike, check_orders, check_rng, int_seed
@@ -262,23 +263,6 @@ def _sharded_pits(x: np.ndarray, o: np.ndarray, oracle: DiscreteOracle,
     return (sum(r[0] for r in got), np.concatenate([r[1] for r in got]),
             np.concatenate([r[2] for r in got]), note, sum(r[4] for r in got),
             sum(r[5] for r in got))
-
-
-def holm(raw: np.ndarray) -> np.ndarray:
-    """Holm-adjusted p-values (step-down; what ``statsmodels``' ``multipletests(...,
-    method="holm")`` returns, without its per-call garbage collection).
-
-    Examples
-    --------
-    >>> holm(np.array([0.01, 0.04, 0.03])).round(3).tolist()
-    [0.03, 0.06, 0.06]
-    """
-    m = raw.size
-    idx = np.argsort(raw, kind="stable")
-    adj = np.minimum(1.0, np.maximum.accumulate(raw[idx] * (m - np.arange(m))))
-    out = np.empty(m)
-    out[idx] = adj
-    return out
 
 
 def _pearson(obs: np.ndarray, bins: int) -> tuple[float, float, float]:
