@@ -306,6 +306,7 @@ def test_trace_records_every_block_call() -> None:
     "mutant",
     [SwappedResidualRatio, RightConditionedOnProposal, ResidualSkipped, LeftRowsFromRightHalf],
 )
+@pytest.mark.slow  # > 4 s in the fast lane
 def test_negative_controls_fail_the_same_check(mutant) -> None:
     target = dirichlet_table(6, 2, 91)
     num, seed = 100_000, 92

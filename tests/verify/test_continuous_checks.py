@@ -221,6 +221,7 @@ def test_sliced_ks_subtest_is_not_degenerate() -> None:
         assert res.status == "fail" and not res.passed
 
 
+@pytest.mark.slow  # > 4 s in the fast lane
 def test_same_law_reports_resolution_and_explains_a_pvalue_of_one() -> None:
     """pvalue_resolution = 1/(B + 1) of the energy permutations; a family p-value of 1
     (Holm's min(1, m p_min)) is explained in the notes; with B = 199 at alpha = 0.01 the

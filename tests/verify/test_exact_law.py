@@ -96,6 +96,7 @@ class _ProposalEcho(SpeculativeSteps):
         return np.where(keep[:, None], x, y), log_mu, rounds, queries
 
 
+@pytest.mark.slow  # > 4 s in the fast lane
 def test_proposal_dependent_laws_match_sampling():
     """exact_law of samplers whose output depends on the rejected proposal is their
     true law: 200,000 real draws of each fit it (G-tests, Holm at alpha 1e-3), and
@@ -193,6 +194,7 @@ class _WrappedCorrect(AutospeculativeSampler):
         return super().sample(num, rng=_PassThrough(as_random_source(rng)))
 
 
+@pytest.mark.slow  # > 4 s in the fast lane
 def test_source_wrapper_in_sample_is_enumerated():
     """Issue 18 item 1: a subclass whose sample() wraps its source with a Bernoulli
     shortcut (exact for q = 2, biased for q = 3) was certified at TV 1.2e-16. The

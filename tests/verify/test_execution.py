@@ -72,6 +72,7 @@ def test_process_pool_bit_identical(method):
         assert fingerprint(check_exact(s, d, executor=ex, **kw)) == fingerprint(ref)
 
 
+@pytest.mark.slow  # > 4 s in the fast lane
 def test_factory_in_process_and_on_pool():
     """OnWorker builds the sampler where the shards run; same result as the object."""
     d = random_table(4, 2, rng=3)
@@ -99,6 +100,7 @@ def test_bad_executor_and_unpicklable_sampler():
         OnWorker(3)
 
 
+@pytest.mark.slow  # > 4 s in the fast lane
 def test_raising_shard_names_shard_and_stream():
     """A shard that raises stops the check with its error, index and stream."""
     d, wrong = random_table(3, 2, rng=0), random_table(4, 2, rng=0)

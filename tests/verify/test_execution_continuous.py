@@ -113,6 +113,7 @@ def _cases(num: int):
     ]
 
 
+@pytest.mark.slow  # > 4 s in the fast lane
 def test_continuous_checks_identical_on_threads():
     """Every check, with several shards where the sample is large: threads = in process."""
     with ThreadPoolExecutor(3) as ex:

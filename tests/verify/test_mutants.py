@@ -41,6 +41,7 @@ def test_catalogue_swaps_one_step_each():
         assert [h for h in (*steps, "sample") if h in cls.__dict__] == ["sample"], name
 
 
+@pytest.mark.slow  # > 4 s in the fast lane
 def test_mutation_matrix_small_model():
     """Every mutant caught by exact_law, the big ones by the G-test at the planned
     size, the first-stage ratio bug by the first-stage binomial test; the correct

@@ -264,6 +264,7 @@ def _coverage_pvalue(hits: int, total: int) -> float:
     return float(stats.binom.cdf(hits, total, P.CONFIDENCE))
 
 
+@pytest.mark.slow  # > 4 s in the fast lane
 def test_monte_carlo_intervals_cover_at_stated_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     # Each estimator is run on 150 seeds; its 95% interval must cover the exact value
     # at a rate not significantly below 95% (binomial, Holm over the family,
