@@ -86,38 +86,48 @@ Nodes = dict[str, np.ndarray]
 
 
 class _Table:
-    """Rows of fixed-shape fields, allocated and released by slot (free list)."""
+    """Rows of fixed-shape fields, allocated and released by slot (a free stack).
 
-    def __init__(self, spec: dict[str, tuple[tuple[int, ...], type]]) -> None:
+    ``blank`` gives fields that hold a value on every free row (set on growth and on
+    release), e.g. -1 for "no owner", so that a scan needs no liveness mask.
+    """
+
+    def __init__(self, spec: dict[str, tuple[tuple[int, ...], type]],
+                 blank: dict[str, int] | None = None) -> None:
         self.spec = spec
+        self.blank = blank or {}
         self.cap = 0
         self.d: dict[str, np.ndarray] = {k: np.zeros((0, *t), dt) for k, (t, dt) in spec.items()}
-        self.free = np.zeros(0, _I64)
-        self.live = np.zeros(0, bool)
+        self.free = np.zeros(0, _I64)  # free[:top] is the stack, top last
+        self.top = 0
         self.count = 0  # live rows
 
     def alloc(self, k: int) -> np.ndarray:
-        if self.free.size < k:
-            new_cap = max(self.cap + k - self.free.size, self.cap + self.cap // 2, 8)
+        if self.top < k:
+            new_cap = max(self.cap + k - self.top, self.cap + self.cap // 2, 8)
             for name, (tail, dt) in self.spec.items():
                 arr = np.zeros((new_cap, *tail), dt)
                 arr[: self.cap] = self.d[name]
+                if name in self.blank:
+                    arr[self.cap:] = self.blank[name]
                 self.d[name] = arr
-            live = np.zeros(new_cap, bool)
-            live[: self.cap] = self.live
-            self.live = live
-            self.free = np.concatenate([np.arange(new_cap - 1, self.cap - 1, -1), self.free])
+            free = np.zeros(new_cap, _I64)
+            grown = new_cap - self.cap
+            free[:grown] = np.arange(new_cap - 1, self.cap - 1, -1)
+            free[grown: grown + self.top] = self.free[: self.top]
+            self.free = free
+            self.top += grown
             self.cap = new_cap
-        slots = self.free[self.free.size - k:]
-        self.free = self.free[: self.free.size - k]
-        self.live[slots] = True
+        self.top -= k
         self.count += k
-        return slots
+        return self.free[self.top: self.top + k].copy()
 
     def release(self, slots: np.ndarray) -> None:
-        self.live[slots] = False
+        for name, value in self.blank.items():
+            self.d[name][slots] = value
         self.count -= slots.size
-        self.free = np.concatenate([self.free, slots])
+        self.free[self.top: self.top + slots.size] = slots
+        self.top += slots.size
 
 
 def _cat(parts: list[Nodes]) -> Nodes:
@@ -174,7 +184,7 @@ class _Run:
             self.trials[L] = _Table({
                 "y": ((L,), _I64), "log_mu": ((), np.float64),
                 **{k: ((), _I64) for k in ("loop", "idx", "r", "q")},
-            })
+            }, blank={"loop": -1})
             self.stats[L] = [0, 0]
         return t
 
@@ -269,8 +279,9 @@ class _Run:
         if (owner_L == first).all() and (who["role"] == who["role"][0]).all():
             groups = [(first, int(who["role"][0]), slice(None))]
         else:
-            key = owner_L * 3 + who["role"]
-            groups = [(int(k) // 3, int(k) % 3, np.flatnonzero(key == k)) for k in np.unique(key)]
+            key = owner_L * 3 + who["role"] + 3  # >= 0 (the roots: owner_L -1, role 0)
+            keys = np.flatnonzero(np.bincount(key))  # increasing, as np.unique
+            groups = [(int(k) // 3 - 1, int(k) % 3, np.flatnonzero(key == k)) for k in keys]
         for Lp, role, sel in groups:
             owner = who["owner"][sel]
             if role == 0:
@@ -322,31 +333,45 @@ class _Run:
     def start_steps(self, L: int, slots: np.ndarray, t: np.ndarray) -> None:
         table, trials = self.loops[L], self.trials[L]
         d = table.d
-        tvals = np.unique(t)
-        owners, idxs = [], []
-        for tv in tvals.tolist():
-            sel = slots if tvals.size == 1 else slots[t == tv]
-            lo, hi = self._bounds(L, sel.size, tv)
+        # group the loops by their next trial index t (increasing t, stable within)
+        if t.size == 1 or (t == t[0]).all():
+            cuts = [0, slots.size]
+        else:
+            order = np.argsort(t, kind="stable")
+            slots, t = slots[order], t[order]
+            cuts = [0, *(np.flatnonzero(t[1:] != t[:-1]) + 1).tolist(), slots.size]
+        g_lo, g_width = [], []
+        for i in range(len(cuts) - 1):
+            c0, c1 = cuts[i], cuts[i + 1]
+            lo, hi = self._bounds(L, c1 - c0, int(t[c0]))
             if lo > self.s.max_trials:
                 from samplers.autospec import _rate
 
                 run, hits = self.stats[L]
-                a = int(d["a"][sel[0]])
+                a = int(d["a"][slots[c0]])
                 raise BudgetExceededError(
                     f"`max_trials` = {self.s.max_trials} exceeded: the residual loop of block "
                     f"({a}, {a + L}) ran {lo - 1} residual trials per call without an "
-                    f"acceptance ({sel.size} call(s) still rejected); acceptance rate seen "
+                    f"acceptance ({c1 - c0} call(s) still rejected); acceptance rate seen "
                     f"{_rate(hits, run)}: the residual mass is numerically zero (check the "
                     "oracle)."
                 )
-            width = hi - lo + 1
-            d["lo"][sel] = lo
-            d["hi"][sel] = hi
-            d["remaining"][sel] = width
-            owners.append(np.repeat(sel, width))
-            idxs.append(np.tile(np.arange(lo, hi + 1, dtype=_I64), sel.size))
-        loop = owners[0] if len(owners) == 1 else np.concatenate(owners)
-        idx = idxs[0] if len(idxs) == 1 else np.concatenate(idxs)
+            g_lo.append(lo)
+            g_width.append(hi - lo + 1)
+        if len(g_lo) == 1:
+            lo_l = np.full(slots.size, g_lo[0], _I64)
+            width_l = np.full(slots.size, g_width[0], _I64)
+        else:
+            sizes = np.diff(cuts)
+            lo_l = np.repeat(np.array(g_lo, _I64), sizes)
+            width_l = np.repeat(np.array(g_width, _I64), sizes)
+        d["lo"][slots] = lo_l
+        d["hi"][slots] = lo_l + width_l - 1
+        d["remaining"][slots] = width_l
+        # per loop (in that order) its trials lo..hi
+        loop = np.repeat(slots, width_l)
+        start = np.cumsum(width_l) - width_l
+        idx = np.arange(loop.size, dtype=_I64) + np.repeat(lo_l - start, width_l)
         ts = trials.alloc(loop.size)
         trials.d["loop"][ts] = loop
         trials.d["idx"][ts] = idx
@@ -386,7 +411,7 @@ class _Run:
         td["q"][ts] += queries
         loop = td["loop"][ts]
         np.subtract.at(d["remaining"], loop, 1)
-        loop = np.unique(loop)
+        # duplicates are harmless: judge_loops flags the ready loops
         ready = loop[d["remaining"][loop] == 0]
         if ready.size:
             self.ready.setdefault(L, []).append(ready)
@@ -395,10 +420,9 @@ class _Run:
         """Coins of the complete steps of loops ``slots``; finish or step again."""
         table, trials, steps = self.loops[L], self.trials[L], self.steps
         d, td = table.d, trials.d
-        flag = np.zeros(table.cap, bool)
+        flag = np.zeros(table.cap + 1, bool)  # flag[-1]: the free trial rows (loop -1)
         flag[slots] = True
-        ts = np.flatnonzero(trials.live)
-        ts = ts[flag[td["loop"][ts]]]
+        ts = np.flatnonzero(flag[td["loop"]])
         loop, idx = td["loop"][ts], td["idx"][ts]
         order = np.argsort(loop * (int(idx.max()) + 1) + idx, kind="stable")
         ts, loop, idx = ts[order], loop[order], idx[order]
