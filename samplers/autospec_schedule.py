@@ -165,6 +165,8 @@ class _Run:
         self.spec_req: dict[int, list[Nodes]] = {}
         self.chain_req: dict[int, list[Nodes]] = {}
         self.starts = np.array([1], _I64)  # starts of the residual batches I_r
+        self.batch_ids = np.zeros(0, _I64)  # batch_ids[t]: the batch of trial t
+        self.next_batch: dict[int, tuple[int, int]] = {}
         self.step_cells = sampler.lookahead_cells // max(1, math.ceil(math.log2(self.n)))
         self.pad_cells = sampler.pad_cells
         self.flat_cells = sampler.flat_cells
@@ -188,14 +190,26 @@ class _Run:
             self.stats[L] = [0, 0]
         return t
 
+    def _next_batch(self, t: int) -> tuple[int, int]:
+        """The sampler's ``_next_batch(t)``, memoised (a pure function of ``t``)."""
+        out = self.next_batch.get(t)
+        if out is None:
+            out = self.next_batch[t] = self.s._next_batch(t)
+        return out
+
     def _batch_of(self, idx: np.ndarray) -> np.ndarray:
         """The residual batch (0-based) of each trial index; extends the partition."""
         top = int(idx.max(initial=1))
         if self.starts[-1] <= top:
             starts = list(self.starts)
             while starts[-1] <= top:
-                starts.append(self.s._next_batch(int(starts[-1]))[1] + 1)
+                starts.append(self._next_batch(int(starts[-1]))[1] + 1)
             self.starts = np.array(starts, _I64)
+            if starts[-1] <= 2**16:  # a lookup table while it is small
+                self.batch_ids = np.repeat(np.arange(-1, len(starts) - 1, dtype=_I64),
+                                           np.diff(self.starts, prepend=0))
+        if top < self.batch_ids.size:
+            return self.batch_ids.take(idx)
         return np.searchsorted(self.starts, idx, side="right") - 1
 
     # ---------------------------------------------------------------- nodes
@@ -255,7 +269,8 @@ class _Run:
         nodes["ctx"][np.arange(m), nodes["pos"][:, 0]] = MASK
         nodes["rounds"] += 1
         nodes["queries"] += L - 1
-        log_chain = steps.log_probs(chain[np.arange(m)[:, None], np.arange(L - 1), x[:, 1:]])
+        cells = (np.arange(0, m * (L - 1), dtype=_I64).reshape(m, L - 1)) * self.q + x[:, 1:]
+        log_chain = steps.log_probs(np.ascontiguousarray(chain).reshape(-1).take(cells))
         log_mu = nodes["log_nu0"] + log_chain.sum(axis=1)
         accepted = self.source.coin(steps.first_log_accept(log_mu, nodes["log_nu"]))
         if accepted.all():
@@ -263,7 +278,9 @@ class _Run:
         else:
             keys = ("x", "rounds", "queries", "owner", "owner_L", "role", "rec")
             acc = _take({k: nodes[k] for k in keys if k in nodes}, np.flatnonzero(accepted))
-            rej = _take(nodes, np.flatnonzero(~accepted))
+            keys = ("a", "ctx", "pos", "nu", "rounds", "queries", "owner", "owner_L", "role",
+                    "rec", "sample", "depth")  # what new_loops reads
+            rej = _take({k: nodes[k] for k in keys if k in nodes}, np.flatnonzero(~accepted))
             log_mu = log_mu[accepted]
         if acc["x"].size:
             self._close(acc, True, acc["rounds"], acc["queries"])
@@ -296,7 +313,7 @@ class _Run:
     # ---------------------------------------------------------------- loops
     def new_loops(self, L: int, nodes: Nodes) -> None:
         table = self._loops(L)
-        m = nodes["x"].shape[0]
+        m = nodes["a"].size
         slots = table.alloc(m)
         d = table.d
         d["ctx"][slots] = nodes["ctx"]
@@ -316,14 +333,14 @@ class _Run:
         rows counted over every open loop of this length, not only the ``active``
         loops stepping now: look-ahead only in the tail, where few loops are open)."""
         s = self.s
-        lo, hi = s._next_batch(t)
+        lo, hi = self._next_batch(t)
         width = hi - lo + 1
         run, hits = self.stats[L]
         cap = min(s.lookahead_trials, math.ceil(2 * run / hits) if hits else 2 * (t - 1))
         cells = active * (self.n + L * self.q)
         open_loops = max(active, self.loops[L].count)
         while open_loops * width * L < s.lookahead_rows and width < cap:
-            nxt = s._next_batch(hi + 1)[1]
+            nxt = self._next_batch(hi + 1)[1]
             if cells * (nxt - lo + 1) > self.step_cells:
                 break
             hi = nxt
@@ -377,12 +394,13 @@ class _Run:
         trials.d["idx"][ts] = idx
         k = self.steps.split(0, L)
         left: Nodes = {
-            "a": d["a"][loop], "ctx": d["ctx"][loop], "pos": d["pos"][loop, :k],
+            "a": d["a"].take(loop), "ctx": d["ctx"].take(loop, axis=0),
+            "pos": d["pos"][loop, :k],
             "nu": d["nu"][loop, :k], "owner": ts,  # the exact steps' left_rows
             "owner_L": np.full(ts.size, L, _I64), "role": np.ones(ts.size, _I64),
-            "sample": d["sample"][loop], "depth": d["depth"][loop] + 1,
+            "sample": d["sample"].take(loop), "depth": d["depth"].take(loop) + 1,
         }
-        self.new_nodes(k, left, d["rec"][loop], 1, idx)
+        self.new_nodes(k, left, d["rec"].take(loop), 1, idx)
 
     def _left_done(self, L: int, ts: np.ndarray, y: np.ndarray, log_mu: np.ndarray,
                    rounds: np.ndarray, queries: np.ndarray) -> None:
@@ -392,15 +410,16 @@ class _Run:
         td["log_mu"][ts] = log_mu
         td["r"][ts] = rounds
         td["q"][ts] = queries
-        loop = td["loop"][ts]
-        ctx = d["ctx"][loop]
-        ctx[np.arange(ts.size)[:, None], d["pos"][loop, :k]] = y  # the right context
+        loop = td["loop"].take(ts)
+        ctx = d["ctx"].take(loop, axis=0)
+        pos = d["pos"].take(loop, axis=0)
+        ctx[np.arange(ts.size)[:, None], pos[:, :k]] = y  # the right context
         right: Nodes = {
-            "a": d["a"][loop] + k, "ctx": ctx, "pos": d["pos"][loop, k:], "owner": ts,
+            "a": d["a"].take(loop) + k, "ctx": ctx, "pos": pos[:, k:], "owner": ts,
             "owner_L": np.full(ts.size, L, _I64), "role": np.full(ts.size, 2, _I64),
-            "sample": d["sample"][loop], "depth": d["depth"][loop] + 1,
+            "sample": d["sample"].take(loop), "depth": d["depth"].take(loop) + 1,
         }
-        self.new_nodes(L - k, right, d["rec"][loop], 2, td["idx"][ts])
+        self.new_nodes(L - k, right, d["rec"].take(loop), 2, td["idx"].take(ts))
 
     def _right_done(self, L: int, ts: np.ndarray, y: np.ndarray, log_mu: np.ndarray,
                     rounds: np.ndarray, queries: np.ndarray) -> None:
@@ -409,7 +428,7 @@ class _Run:
         td["log_mu"][ts] += log_mu
         td["r"][ts] += rounds
         td["q"][ts] += queries
-        loop = td["loop"][ts]
+        loop = td["loop"].take(ts)
         np.subtract.at(d["remaining"], loop, 1)
         # duplicates are harmless: judge_loops flags the ready loops
         ready = loop[d["remaining"][loop] == 0]
@@ -422,12 +441,13 @@ class _Run:
         d, td = table.d, trials.d
         flag = np.zeros(table.cap + 1, bool)  # flag[-1]: the free trial rows (loop -1)
         flag[slots] = True
-        ts = np.flatnonzero(flag[td["loop"]])
-        loop, idx = td["loop"][ts], td["idx"][ts]
-        order = np.argsort(loop * (int(idx.max()) + 1) + idx, kind="stable")
-        ts, loop, idx = ts[order], loop[order], idx[order]
-        y, log_mu = td["y"][ts], td["log_mu"][ts]
-        log_nu = steps.log_probs(d["nu"][loop[:, None], np.arange(L), y]).sum(axis=1)
+        ts = np.flatnonzero(flag.take(td["loop"]))
+        loop, idx = td["loop"].take(ts), td["idx"].take(ts)
+        order = np.argsort(loop * (int(idx.max()) + 1) + idx)  # (loop, idx): unique keys
+        ts, loop, idx = ts.take(order), loop.take(order), idx.take(order)
+        y, log_mu = td["y"].take(ts, axis=0), td["log_mu"].take(ts)
+        cells = ((loop * L)[:, None] + np.arange(L)) * self.q + y  # nu[loop, j, y_j], flat
+        log_nu = steps.log_probs(d["nu"].reshape(-1).take(cells)).sum(axis=1)
         acc = self.source.coin(steps.residual_log_accept(log_mu, log_nu))
         trials.release(ts)
         stats = self.stats[L]
