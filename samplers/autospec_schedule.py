@@ -4,7 +4,7 @@
 runs the algorithm of :mod:`samplers.autospec` (DESIGN 4.2) here when no memoisation
 point is set and the steps are exactly :class:`~samplers.autospec.SpeculativeSteps`.
 
-Why this module is long (about 640 lines): the node, loop and trial tables and the
+Why this module is long (about 700 lines): the node, loop and trial tables and the
 round driver are one state machine whose parts change together.
 
 Why a scheduler: the nested lock-step kernel
@@ -35,8 +35,12 @@ Finished nodes are reported to their owner (the sample, or a trial of a loop of 
 larger length); after the answers of a round are handed out, the loops whose step is
 complete are judged in increasing length (a finished loop can only complete a step of
 a longer one), so a round's consequences settle within the round. The Python work
-per round is a fixed number of array operations per length present, independent of
-the number of samples, trials and loops.
+per round is a fixed number of array operations per length present (plus one
+look-ahead bound per distinct next trial index among the loops stepping together),
+independent of the number of samples, trials and loops. Per element, a judge finds its
+loops' trials in one pass over the trial table's ``loop`` column (free rows hold -1)
+and sorts only them (the coins are drawn in (loop, trial) order); tables reuse their
+rows through a free stack; a finished trial's owner loop is counted down in place.
 
 Only the schedule differs from the nested kernel: each call's rounds and queries are
 computed from the same quantities (one round per speculation and chain round of the
