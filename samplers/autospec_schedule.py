@@ -4,7 +4,7 @@
 runs the algorithm of :mod:`samplers.autospec` (DESIGN 4.2) here when no memoisation
 point is set and the steps are exactly :class:`~samplers.autospec.SpeculativeSteps`.
 
-Why this module is long (about 640 lines): the node, loop and trial tables and the
+Why this module is long (about 700 lines): the node, loop and trial tables and the
 round driver are one state machine whose parts change together.
 
 Why a scheduler: the nested lock-step kernel
@@ -35,8 +35,12 @@ Finished nodes are reported to their owner (the sample, or a trial of a loop of 
 larger length); after the answers of a round are handed out, the loops whose step is
 complete are judged in increasing length (a finished loop can only complete a step of
 a longer one), so a round's consequences settle within the round. The Python work
-per round is a fixed number of array operations per length present, independent of
-the number of samples, trials and loops.
+per round is a fixed number of array operations per length present (plus one
+look-ahead bound per distinct next trial index among the loops stepping together),
+independent of the number of samples, trials and loops. Per element, a judge finds its
+loops' trials in one pass over the trial table's ``loop`` column (free rows hold -1)
+and sorts only them (the coins are drawn in (loop, trial) order); tables reuse their
+rows through a free stack; a finished trial's owner loop is counted down in place.
 
 Only the schedule differs from the nested kernel: each call's rounds and queries are
 computed from the same quantities (one round per speculation and chain round of the
@@ -86,38 +90,48 @@ Nodes = dict[str, np.ndarray]
 
 
 class _Table:
-    """Rows of fixed-shape fields, allocated and released by slot (free list)."""
+    """Rows of fixed-shape fields, allocated and released by slot (a free stack).
 
-    def __init__(self, spec: dict[str, tuple[tuple[int, ...], type]]) -> None:
+    ``blank`` gives fields that hold a value on every free row (set on growth and on
+    release), e.g. -1 for "no owner", so that a scan needs no liveness mask.
+    """
+
+    def __init__(self, spec: dict[str, tuple[tuple[int, ...], type]],
+                 blank: dict[str, int] | None = None) -> None:
         self.spec = spec
+        self.blank = blank or {}
         self.cap = 0
         self.d: dict[str, np.ndarray] = {k: np.zeros((0, *t), dt) for k, (t, dt) in spec.items()}
-        self.free = np.zeros(0, _I64)
-        self.live = np.zeros(0, bool)
+        self.free = np.zeros(0, _I64)  # free[:top] is the stack, top last
+        self.top = 0
         self.count = 0  # live rows
 
     def alloc(self, k: int) -> np.ndarray:
-        if self.free.size < k:
-            new_cap = max(self.cap + k - self.free.size, self.cap + self.cap // 2, 8)
+        if self.top < k:
+            new_cap = max(self.cap + k - self.top, self.cap + self.cap // 2, 8)
             for name, (tail, dt) in self.spec.items():
                 arr = np.zeros((new_cap, *tail), dt)
                 arr[: self.cap] = self.d[name]
+                if name in self.blank:
+                    arr[self.cap:] = self.blank[name]
                 self.d[name] = arr
-            live = np.zeros(new_cap, bool)
-            live[: self.cap] = self.live
-            self.live = live
-            self.free = np.concatenate([np.arange(new_cap - 1, self.cap - 1, -1), self.free])
+            free = np.zeros(new_cap, _I64)
+            grown = new_cap - self.cap
+            free[:grown] = np.arange(new_cap - 1, self.cap - 1, -1)
+            free[grown: grown + self.top] = self.free[: self.top]
+            self.free = free
+            self.top += grown
             self.cap = new_cap
-        slots = self.free[self.free.size - k:]
-        self.free = self.free[: self.free.size - k]
-        self.live[slots] = True
+        self.top -= k
         self.count += k
-        return slots
+        return self.free[self.top: self.top + k].copy()
 
     def release(self, slots: np.ndarray) -> None:
-        self.live[slots] = False
+        for name, value in self.blank.items():
+            self.d[name][slots] = value
         self.count -= slots.size
-        self.free = np.concatenate([self.free, slots])
+        self.free[self.top: self.top + slots.size] = slots
+        self.top += slots.size
 
 
 def _cat(parts: list[Nodes]) -> Nodes:
@@ -155,6 +169,8 @@ class _Run:
         self.spec_req: dict[int, list[Nodes]] = {}
         self.chain_req: dict[int, list[Nodes]] = {}
         self.starts = np.array([1], _I64)  # starts of the residual batches I_r
+        self.batch_ids = np.zeros(0, _I64)  # batch_ids[t]: the batch of trial t
+        self.next_batch: dict[int, tuple[int, int]] = {}
         self.step_cells = sampler.lookahead_cells // max(1, math.ceil(math.log2(self.n)))
         self.pad_cells = sampler.pad_cells
         self.flat_cells = sampler.flat_cells
@@ -174,9 +190,16 @@ class _Run:
             self.trials[L] = _Table({
                 "y": ((L,), _I64), "log_mu": ((), np.float64),
                 **{k: ((), _I64) for k in ("loop", "idx", "r", "q")},
-            })
+            }, blank={"loop": -1})
             self.stats[L] = [0, 0]
         return t
+
+    def _next_batch(self, t: int) -> tuple[int, int]:
+        """The sampler's ``_next_batch(t)``, memoised (a pure function of ``t``)."""
+        out = self.next_batch.get(t)
+        if out is None:
+            out = self.next_batch[t] = self.s._next_batch(t)
+        return out
 
     def _batch_of(self, idx: np.ndarray) -> np.ndarray:
         """The residual batch (0-based) of each trial index; extends the partition."""
@@ -184,8 +207,13 @@ class _Run:
         if self.starts[-1] <= top:
             starts = list(self.starts)
             while starts[-1] <= top:
-                starts.append(self.s._next_batch(int(starts[-1]))[1] + 1)
+                starts.append(self._next_batch(int(starts[-1]))[1] + 1)
             self.starts = np.array(starts, _I64)
+            if starts[-1] <= 2**16:  # a lookup table while it is small
+                self.batch_ids = np.repeat(np.arange(-1, len(starts) - 1, dtype=_I64),
+                                           np.diff(self.starts, prepend=0))
+        if top < self.batch_ids.size:
+            return self.batch_ids.take(idx)
         return np.searchsorted(self.starts, idx, side="right") - 1
 
     # ---------------------------------------------------------------- nodes
@@ -245,7 +273,8 @@ class _Run:
         nodes["ctx"][np.arange(m), nodes["pos"][:, 0]] = MASK
         nodes["rounds"] += 1
         nodes["queries"] += L - 1
-        log_chain = steps.log_probs(chain[np.arange(m)[:, None], np.arange(L - 1), x[:, 1:]])
+        cells = (np.arange(0, m * (L - 1), dtype=_I64).reshape(m, L - 1)) * self.q + x[:, 1:]
+        log_chain = steps.log_probs(np.ascontiguousarray(chain).reshape(-1).take(cells))
         log_mu = nodes["log_nu0"] + log_chain.sum(axis=1)
         accepted = self.source.coin(steps.first_log_accept(log_mu, nodes["log_nu"]))
         if accepted.all():
@@ -253,7 +282,9 @@ class _Run:
         else:
             keys = ("x", "rounds", "queries", "owner", "owner_L", "role", "rec")
             acc = _take({k: nodes[k] for k in keys if k in nodes}, np.flatnonzero(accepted))
-            rej = _take(nodes, np.flatnonzero(~accepted))
+            keys = ("a", "ctx", "pos", "nu", "rounds", "queries", "owner", "owner_L", "role",
+                    "rec", "sample", "depth")  # what new_loops reads
+            rej = _take({k: nodes[k] for k in keys if k in nodes}, np.flatnonzero(~accepted))
             log_mu = log_mu[accepted]
         if acc["x"].size:
             self._close(acc, True, acc["rounds"], acc["queries"])
@@ -269,8 +300,9 @@ class _Run:
         if (owner_L == first).all() and (who["role"] == who["role"][0]).all():
             groups = [(first, int(who["role"][0]), slice(None))]
         else:
-            key = owner_L * 3 + who["role"]
-            groups = [(int(k) // 3, int(k) % 3, np.flatnonzero(key == k)) for k in np.unique(key)]
+            key = owner_L * 3 + who["role"] + 3  # >= 0 (the roots: owner_L -1, role 0)
+            keys = np.flatnonzero(np.bincount(key))  # increasing, as np.unique
+            groups = [(int(k) // 3 - 1, int(k) % 3, np.flatnonzero(key == k)) for k in keys]
         for Lp, role, sel in groups:
             owner = who["owner"][sel]
             if role == 0:
@@ -285,7 +317,7 @@ class _Run:
     # ---------------------------------------------------------------- loops
     def new_loops(self, L: int, nodes: Nodes) -> None:
         table = self._loops(L)
-        m = nodes["x"].shape[0]
+        m = nodes["a"].size
         slots = table.alloc(m)
         d = table.d
         d["ctx"][slots] = nodes["ctx"]
@@ -305,14 +337,14 @@ class _Run:
         rows counted over every open loop of this length, not only the ``active``
         loops stepping now: look-ahead only in the tail, where few loops are open)."""
         s = self.s
-        lo, hi = s._next_batch(t)
+        lo, hi = self._next_batch(t)
         width = hi - lo + 1
         run, hits = self.stats[L]
         cap = min(s.lookahead_trials, math.ceil(2 * run / hits) if hits else 2 * (t - 1))
         cells = active * (self.n + L * self.q)
         open_loops = max(active, self.loops[L].count)
         while open_loops * width * L < s.lookahead_rows and width < cap:
-            nxt = s._next_batch(hi + 1)[1]
+            nxt = self._next_batch(hi + 1)[1]
             if cells * (nxt - lo + 1) > self.step_cells:
                 break
             hi = nxt
@@ -322,42 +354,57 @@ class _Run:
     def start_steps(self, L: int, slots: np.ndarray, t: np.ndarray) -> None:
         table, trials = self.loops[L], self.trials[L]
         d = table.d
-        tvals = np.unique(t)
-        owners, idxs = [], []
-        for tv in tvals.tolist():
-            sel = slots if tvals.size == 1 else slots[t == tv]
-            lo, hi = self._bounds(L, sel.size, tv)
+        # group the loops by their next trial index t (increasing t, stable within)
+        if t.size == 1 or (t == t[0]).all():
+            cuts = [0, slots.size]
+        else:
+            order = np.argsort(t, kind="stable")
+            slots, t = slots[order], t[order]
+            cuts = [0, *(np.flatnonzero(t[1:] != t[:-1]) + 1).tolist(), slots.size]
+        g_lo, g_width = [], []
+        for i in range(len(cuts) - 1):
+            c0, c1 = cuts[i], cuts[i + 1]
+            lo, hi = self._bounds(L, c1 - c0, int(t[c0]))
             if lo > self.s.max_trials:
                 from samplers.autospec import _rate
 
                 run, hits = self.stats[L]
-                a = int(d["a"][sel[0]])
+                a = int(d["a"][slots[c0]])
                 raise BudgetExceededError(
                     f"`max_trials` = {self.s.max_trials} exceeded: the residual loop of block "
                     f"({a}, {a + L}) ran {lo - 1} residual trials per call without an "
-                    f"acceptance ({sel.size} call(s) still rejected); acceptance rate seen "
+                    f"acceptance ({c1 - c0} call(s) still rejected); acceptance rate seen "
                     f"{_rate(hits, run)}: the residual mass is numerically zero (check the "
                     "oracle)."
                 )
-            width = hi - lo + 1
-            d["lo"][sel] = lo
-            d["hi"][sel] = hi
-            d["remaining"][sel] = width
-            owners.append(np.repeat(sel, width))
-            idxs.append(np.tile(np.arange(lo, hi + 1, dtype=_I64), sel.size))
-        loop = owners[0] if len(owners) == 1 else np.concatenate(owners)
-        idx = idxs[0] if len(idxs) == 1 else np.concatenate(idxs)
+            g_lo.append(lo)
+            g_width.append(hi - lo + 1)
+        if len(g_lo) == 1:
+            lo_l = np.full(slots.size, g_lo[0], _I64)
+            width_l = np.full(slots.size, g_width[0], _I64)
+        else:
+            sizes = np.diff(cuts)
+            lo_l = np.repeat(np.array(g_lo, _I64), sizes)
+            width_l = np.repeat(np.array(g_width, _I64), sizes)
+        d["lo"][slots] = lo_l
+        d["hi"][slots] = lo_l + width_l - 1
+        d["remaining"][slots] = width_l
+        # per loop (in that order) its trials lo..hi
+        loop = np.repeat(slots, width_l)
+        start = np.cumsum(width_l) - width_l
+        idx = np.arange(loop.size, dtype=_I64) + np.repeat(lo_l - start, width_l)
         ts = trials.alloc(loop.size)
         trials.d["loop"][ts] = loop
         trials.d["idx"][ts] = idx
         k = self.steps.split(0, L)
         left: Nodes = {
-            "a": d["a"][loop], "ctx": d["ctx"][loop], "pos": d["pos"][loop, :k],
+            "a": d["a"].take(loop), "ctx": d["ctx"].take(loop, axis=0),
+            "pos": d["pos"][loop, :k],
             "nu": d["nu"][loop, :k], "owner": ts,  # the exact steps' left_rows
             "owner_L": np.full(ts.size, L, _I64), "role": np.ones(ts.size, _I64),
-            "sample": d["sample"][loop], "depth": d["depth"][loop] + 1,
+            "sample": d["sample"].take(loop), "depth": d["depth"].take(loop) + 1,
         }
-        self.new_nodes(k, left, d["rec"][loop], 1, idx)
+        self.new_nodes(k, left, d["rec"].take(loop), 1, idx)
 
     def _left_done(self, L: int, ts: np.ndarray, y: np.ndarray, log_mu: np.ndarray,
                    rounds: np.ndarray, queries: np.ndarray) -> None:
@@ -367,15 +414,16 @@ class _Run:
         td["log_mu"][ts] = log_mu
         td["r"][ts] = rounds
         td["q"][ts] = queries
-        loop = td["loop"][ts]
-        ctx = d["ctx"][loop]
-        ctx[np.arange(ts.size)[:, None], d["pos"][loop, :k]] = y  # the right context
+        loop = td["loop"].take(ts)
+        ctx = d["ctx"].take(loop, axis=0)
+        pos = d["pos"].take(loop, axis=0)
+        ctx[np.arange(ts.size)[:, None], pos[:, :k]] = y  # the right context
         right: Nodes = {
-            "a": d["a"][loop] + k, "ctx": ctx, "pos": d["pos"][loop, k:], "owner": ts,
+            "a": d["a"].take(loop) + k, "ctx": ctx, "pos": pos[:, k:], "owner": ts,
             "owner_L": np.full(ts.size, L, _I64), "role": np.full(ts.size, 2, _I64),
-            "sample": d["sample"][loop], "depth": d["depth"][loop] + 1,
+            "sample": d["sample"].take(loop), "depth": d["depth"].take(loop) + 1,
         }
-        self.new_nodes(L - k, right, d["rec"][loop], 2, td["idx"][ts])
+        self.new_nodes(L - k, right, d["rec"].take(loop), 2, td["idx"].take(ts))
 
     def _right_done(self, L: int, ts: np.ndarray, y: np.ndarray, log_mu: np.ndarray,
                     rounds: np.ndarray, queries: np.ndarray) -> None:
@@ -384,9 +432,9 @@ class _Run:
         td["log_mu"][ts] += log_mu
         td["r"][ts] += rounds
         td["q"][ts] += queries
-        loop = td["loop"][ts]
+        loop = td["loop"].take(ts)
         np.subtract.at(d["remaining"], loop, 1)
-        loop = np.unique(loop)
+        # duplicates are harmless: judge_loops flags the ready loops
         ready = loop[d["remaining"][loop] == 0]
         if ready.size:
             self.ready.setdefault(L, []).append(ready)
@@ -395,15 +443,15 @@ class _Run:
         """Coins of the complete steps of loops ``slots``; finish or step again."""
         table, trials, steps = self.loops[L], self.trials[L], self.steps
         d, td = table.d, trials.d
-        flag = np.zeros(table.cap, bool)
+        flag = np.zeros(table.cap + 1, bool)  # flag[-1]: the free trial rows (loop -1)
         flag[slots] = True
-        ts = np.flatnonzero(trials.live)
-        ts = ts[flag[td["loop"][ts]]]
-        loop, idx = td["loop"][ts], td["idx"][ts]
-        order = np.argsort(loop * (int(idx.max()) + 1) + idx, kind="stable")
-        ts, loop, idx = ts[order], loop[order], idx[order]
-        y, log_mu = td["y"][ts], td["log_mu"][ts]
-        log_nu = steps.log_probs(d["nu"][loop[:, None], np.arange(L), y]).sum(axis=1)
+        ts = np.flatnonzero(flag.take(td["loop"]))
+        loop, idx = td["loop"].take(ts), td["idx"].take(ts)
+        order = np.argsort(loop * (int(idx.max()) + 1) + idx)  # (loop, idx): unique keys
+        ts, loop, idx = ts.take(order), loop.take(order), idx.take(order)
+        y, log_mu = td["y"].take(ts, axis=0), td["log_mu"].take(ts)
+        cells = ((loop * L)[:, None] + np.arange(L)) * self.q + y  # nu[loop, j, y_j], flat
+        log_nu = steps.log_probs(d["nu"].reshape(-1).take(cells)).sum(axis=1)
         acc = self.source.coin(steps.residual_log_accept(log_mu, log_nu))
         trials.release(ts)
         stats = self.stats[L]
