@@ -184,7 +184,10 @@ def test_checkpoint_refusals(tmp_path):
 
 
 _KILLED_RUN = textwrap.dedent("""
-    import json, sys, time
+    import json, signal, sys, time
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal: a disposition of SIG_IGN may be
+    # inherited from the test process (Dask's cluster start-ups in the same xdist worker)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from distributions.families import random_table
     from samplers.sequential import SequentialSampler
     from verify.exactness import check_exact
