@@ -61,8 +61,7 @@ from verify.sampling import (
     Deadline,
     SamplerLike,
     _call_sizes,
-    _split_answer,
-    check_orders,
+    answer_orders,
     check_output,
 )
 
@@ -324,8 +323,7 @@ def _shard_rows(sampler: Any, shard: Shard, deadline: Deadline | None,
         out = sampler.sample(size, rng=gen) if use_sample else sampler(size, gen)
         chunks.append(check_output(out, size, shard.n, shard.q))
         if orders is not None:  # as iter_draws(orders=...) collects them
-            raw = _split_answer(out)[1]
-            orders.append(None if raw is None else check_orders(raw, size, shard.n))
+            orders.append(answer_orders(out, size, shard.n))
         done = min(done + size, shard.total)
         if deadline is not None:
             deadline.check(f"after drawing {done:,} of {shard.total:,} samples in calls of "

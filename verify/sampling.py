@@ -134,6 +134,13 @@ def _split_answer(out: Any) -> tuple[Any, Any]:
     return getattr(out, "samples", out), getattr(out, "orders", None)
 
 
+def answer_orders(out: Any, size: int, n: int) -> np.ndarray | None:
+    """The checked reveal orders of one sampler answer of ``size`` rows (see
+    :func:`check_orders`), or ``None`` when the sampler reported none."""
+    raw = _split_answer(out)[1]
+    return None if raw is None else check_orders(raw, size, n)
+
+
 def check_orders(orders: Any, size: int, n: int) -> np.ndarray:
     """The orders a sampler reported for one call, as an int64 (size, n) array whose rows
     are permutations of ``range(n)``, or a ParameterError showing the value seen.
@@ -250,8 +257,8 @@ def iter_draws(
             arr = check_output(out, size, n, q)
             keep = min(size, num - done)
             if orders is not None:
-                raw = _split_answer(out)[1]
-                orders.append(None if raw is None else check_orders(raw, size, n)[:keep])
+                got = answer_orders(out, size, n)
+                orders.append(None if got is None else got[:keep])
             done += keep
             yield arr if keep == size else arr[:keep]
             if deadline is not None:
