@@ -188,21 +188,12 @@ def _target_pmf(target: Any, n: int, q: int) -> np.ndarray:
     return pmf
 
 
-#: A coarse detectable TV within this factor of the goal triggers the full computation
-#: (the coarse estimate's simulation error is well inside it).
-_COARSE_SLACK: float = 1.25
-
-
 def _plan_sparse(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
                  power: float, max_samples: int | None, max_resamples: int,
                  deadline: Deadline) -> tuple[int, str]:
     """Grow a noncentral chi-square plan that lands in the sparse regime until the test
     as run there has simulated detectable TV <= ``tv`` (or the regime turns dense,
-    where the noncentral chi-square figure holds). Returns the size and the method.
-
-    Each step is first screened with the coarse detectable TV (cheap); only a size whose
-    coarse figure is within :data:`_COARSE_SLACK` of ``tv`` gets the full computation,
-    which alone decides that the plan is reached (and is the figure the check states)."""
+    where the noncentral chi-square figure holds). Returns the size and the method."""
     resolved = _resolve_method(method, num * float(p.min()))
     for _ in range(12):
         exp_min = num * float(p.min())
@@ -210,14 +201,9 @@ def _plan_sparse(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
         if exp_min >= MIN_EXPECTED:
             break
         resamples = resamples_for(alpha, max_resamples) if resolved == "montecarlo" else 0
-        # cheap pre-screen first; the decision to stop is always the full computation
-        det, _ = _sparse_detectable_tv(p, num, alpha, power, resolved, resamples, deadline,
-                                       coarse=True)
-        if det <= _COARSE_SLACK * tv:
-            det, _ = _sparse_detectable_tv(p, num, alpha, power, resolved, resamples,
-                                           deadline)
-            if det <= tv:
-                break
+        det, _ = _sparse_detectable_tv(p, num, alpha, power, resolved, resamples, deadline)
+        if det <= tv:
+            break
         grow = min(4.0, max(1.1, (det / tv) ** 2)) if det < 1.0 else 4.0
         num = math.ceil(num * grow)
         check_plan(num, max_samples, f"support of {p.size:,} cells, sparse regime", tv,

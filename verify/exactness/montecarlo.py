@@ -260,7 +260,6 @@ def _simulated_detectable_tv(
     cost: int,
     iterations: int = 8,
     guess: float | None = None,
-    work: float = _POWER_WORK,
 ) -> tuple[float, float, str]:
     """Smallest TV at which the simulated power of "reject iff statistic > crit"
     against every tried two-block alternative is at least ``power`` (plus one
@@ -269,12 +268,11 @@ def _simulated_detectable_tv(
     The bisection simulates the three alternatives that the normal approximation
     ranks hardest at each TV, with common random numbers (seed ``seed``) across TVs;
     the TV it finds is then verified against *every* alternative of the family and
-    raised until all of them reach the target. ``work`` bounds the simulated cells
-    (the repetitions per alternative follow from it, at least 200).
+    raised until all of them reach the target.
     """
     if not math.isfinite(crit):
         return 1.0, 0.0, "cannot reject"
-    reps = int(min(_POWER_REPS, max(200, work / (3 * (iterations + 1) * cost))))
+    reps = int(min(_POWER_REPS, max(200, _POWER_WORK / (3 * (iterations + 1) * cost))))
     target = min(1.0, power + math.sqrt(power * (1 - power) / reps))
 
     def worst(tv: float, top: int | None = 3) -> tuple[float, str]:
@@ -321,21 +319,16 @@ _DETECTABLE_CACHE: dict[tuple[Any, ...], tuple[float, float]] = {}
 
 
 def _sparse_detectable_tv(p: np.ndarray, num: int, alpha: float, power: float, kind: str,
-                          resamples: int, deadline: Deadline | None,
-                          *, coarse: bool = False) -> tuple[float, float]:
+                          resamples: int, deadline: Deadline | None) -> tuple[float, float]:
     """Detectable TV (and the simulated power at it) of the one-sample test ``kind`` as
     run on ``num`` samples from a law with support probabilities ``p``: the Monte Carlo
     test with ``resamples`` null draws (its rejection rule on one null simulation of
     that size), or the G / Pearson test with its chi-square critical value.
 
     Deterministic in its arguments (seeded from them) and memoised, so repeated checks
-    of one target at one size pay for it once. ``coarse=True`` is the planner's cheap
-    pre-screen (half the bisection steps, an eighth of the simulated cells: a noisier
-    estimate, never a stated figure): :func:`~verify.exactness.full_table._plan_sparse`
-    uses it to grow a plan and decides with the full computation.
+    of one target at one size pay for it once.
     """
-    key = (hashlib.sha256(p.tobytes()).hexdigest(), num, alpha, power, kind, resamples,
-           coarse)
+    key = (hashlib.sha256(p.tobytes()).hexdigest(), num, alpha, power, kind, resamples)
     if key in _DETECTABLE_CACHE:
         return _DETECTABLE_CACHE[key]
     seeds = np.random.SeedSequence(
@@ -357,7 +350,6 @@ def _sparse_detectable_tv(p: np.ndarray, num: int, alpha: float, power: float, k
         lambda s, r, g: _onesample_stats(s, inv_exp, num, r, g, deadline, kind, wq),
         int(seeds[1].generate_state(1)[0]), cost=min(num, k),
         guess=detectable_tv(k, num, alpha=alpha, power=power),
-        iterations=4 if coarse else 8, work=_POWER_WORK / 8 if coarse else _POWER_WORK,
     )
     if len(_DETECTABLE_CACHE) >= 64:
         _DETECTABLE_CACHE.clear()
