@@ -116,7 +116,9 @@ def test_every_pair_is_tested_and_the_planner_counts_them():
     lay = chain_layout(n, 2)
     assert res.pairs_tested == res.pairs_total == lay.pairs_tested == 780
     assert res.pair_sites == tuple(range(n))
-    assert res.family_size == lay.family_size, (res.family_size, lay)
+    assert res.family_size == lay.scores == 2 * n + 780, (res.family_size, lay)
+    old = chain_test(x, target, alpha=ALPHA, rng=191, family="marginal")
+    assert old.family_size == lay.family_size, (old.family_size, lay)
     assert "any of the 780 pairs (all pairs)" in res.power_against
 
 
@@ -195,14 +197,20 @@ def test_degenerate_target_is_handled_and_deviation_fails():
     x = d.sample(200, rng=193)
     assert (x == 1).all()
     ok = chain_test(x, d, alpha=ALPHA, rng=194)
-    assert ok.status == "pass" and ok.passed, (ok.pvalue, ok.worst_cells, ok.notes)
+    # N = 200 is below the martingale family's planned sizes: no stated power, no failure
+    assert ok.status == ("pass" if ok.detectable_tv < 1 else "no-power"), (
+        ok.pvalue, ok.worst_cells, ok.notes)
     assert np.isfinite(ok.pvalue) and all(np.isfinite(v) for v in ok.pvalues.values())
     assert any("100 of 100 sites are (nearly) deterministic" in t for t in ok.notes), ok.notes
-    assert ok.pvalue < 1.0 or any("Holm" in t for t in ok.notes), ok.notes
+    assert any("pair scores have a feature column dropped" in t for t in ok.notes), ok.notes
+    old = chain_test(x, d, alpha=ALPHA, rng=194, family="marginal")
+    assert old.status == "pass" and old.passed, (old.pvalue, old.worst_cells, old.notes)
+    assert old.pvalue < 1.0 or any("Holm" in t for t in old.notes), old.notes
     bad_x = x.copy()
     bad_x[:10, 37] = 0
-    bad = chain_test(bad_x, d, alpha=ALPHA, rng=194)
-    assert bad.status == "fail" and not bad.passed, (bad.pvalue, bad.worst_cells)
+    for family in ("martingale", "marginal"):
+        bad = chain_test(bad_x, d, alpha=ALPHA, rng=194, family=family)
+        assert bad.status == "fail" and not bad.passed, (family, bad.pvalue, bad.worst_cells)
 
 
 @pytest.mark.slow
@@ -226,7 +234,10 @@ def test_deterministic_target_notes_omitted_moment_tests():
     probs[:, 1] = 1.0
     d = Product(probs)
     x = np.ones((100, 50), dtype=np.int64)
-    res = chain_test(x, d, alpha=ALPHA, rng=195)
+    new = chain_test(x, d, alpha=ALPHA, rng=195)
+    assert new.status in ("pass", "no-power"), (new.pvalue, new.notes)
+    assert any("sharpness columns dropped" in t for t in new.notes), new.notes
+    res = chain_test(x, d, alpha=ALPHA, rng=195, family="marginal")
     assert res.status == "pass", (res.pvalue, res.notes)
     assert any("moment tests omitted" in t for t in res.notes)
     assert any("chain-score omitted" in t for t in res.notes)
@@ -287,8 +298,13 @@ def test_deviation_confined_to_a_pair_has_joint_tv_equal_to_the_pair_tv():
     joint_tv = 0.5 * np.abs(p * ratio - p).sum()
     pair_tv = 0.5 * np.abs(nu_a - mu_a).sum()
     assert joint_tv == pytest.approx(pair_tv, rel=1e-12) and pair_tv == pytest.approx(0.12)
-    res = chain_test(mu.sample(200, rng=7), mu, alpha=ALPHA, rng=8)
+    res = chain_test(mu.sample(200, rng=7), mu, alpha=ALPHA, rng=8, family="marginal")
     assert "in joint TV: any law at joint TV >=" in res.power_against
+    new = chain_test(mu.sample(200, rng=7), mu, alpha=ALPHA, rng=8)
+    assert "confined to it" in new.power_against and "then also its joint TV" in (
+        new.power_against)
+    assert "For a dependent target the family is exactly calibrated but no power is " \
+        "stated" in new.power_against
 
 
 def test_moment_tests_on_an_exchangeable_spectrum():
