@@ -202,3 +202,25 @@ def test_mixture_weight_deviation_fails():
     target, alt = MixtureOfProducts([0.5, 0.5], probs), MixtureOfProducts([0.6, 0.4], probs)
     res = chain_test(alt.sample(8000, rng=15042), target, rng=15043)
     assert res.status == "fail", (res.pvalue, res.pvalues)
+
+
+def test_check_exact_passes_the_family_and_null_draws_through():
+    """check_exact's chain route runs the martingale family by default and the
+    marginal one (with its Monte Carlo null) on request; the options are refused
+    before any work where they do not apply."""
+    from verify.exactness import check_exact
+
+    t = IsingChain(12, 0.5, 0.2)
+
+    def sampler(k, rng):
+        return t.sample(k, rng=rng)
+
+    new = check_exact(sampler, t, method="chain", num_samples=300, rng=15044)
+    old = check_exact(sampler, t, method="chain", num_samples=300, rng=15044,
+                      chain_family="marginal", null_draws=999)
+    assert old.pvalue == old.details["cauchy-mc"], old.details
+    assert new.details["martingale"] == new.pvalue, new.details
+    with pytest.raises(ParameterError, match="`chain_family` must be one of"):
+        check_exact(sampler, t, method="chain", num_samples=300, chain_family="x")
+    with pytest.raises(ParameterError, match="apply to the fixed-size chain tests only"):
+        check_exact(sampler, t, num_samples=300, chain_family="marginal", sequential=True)
