@@ -216,8 +216,8 @@ def test_check_exact_passes_the_family_and_null_draws_through():
         return t.sample(k, rng=rng)
 
     new = check_exact(sampler, t, method="chain", num_samples=300, rng=15044)
-    old = check_exact(sampler, t, method="chain", num_samples=300, rng=15044,
-                      chain_family="marginal", null_draws=999)
+    old = check_exact(sampler, t, method="chain", num_samples=300, rng=15044, alpha=0.05,
+                      chain_family="marginal", null_draws=19)
     assert old.pvalue == old.details["cauchy-mc"], old.details
     assert new.details["martingale"] == new.pvalue, new.details
     with pytest.raises(ParameterError, match="`chain_family` must be one of"):
