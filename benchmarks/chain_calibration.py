@@ -1,27 +1,38 @@
-"""Calibration and power of the chain-rule family, Cauchy combination vs Bonferroni.
+"""Calibration and power of the chain-rule families: martingale (default) vs marginal.
 
 Plain script::
 
     python benchmarks/chain_calibration.py --target mixture --n 1000 --num 1000 --seeds 200
-    python benchmarks/chain_calibration.py --target ising --n 200 --seeds 200
-    python benchmarks/chain_calibration.py --target curie --n 200 --seeds 200
+    python benchmarks/chain_calibration.py --target curie --n 1000 --num 1000 --seeds 200
     python benchmarks/chain_calibration.py --target mixture --n 1000 --num 30869 \
         --seeds 10 --alt 0.52
+    python benchmarks/chain_calibration.py --target mixture --n 1000 --num 66408 \
+        --seeds 10 --alt 0.52
+    python benchmarks/chain_calibration.py --stated-power 100
     python benchmarks/chain_calibration.py --target ising --n 16 --num 300 --alpha 0.1 \
-        --null-draws 9 --seeds 200
+        --null-draws 9 --seeds 200 --families marginal
 
-Every run draws exact samples of the target (``--alt w``: of the alternative, the
-mixture with weights ``w, 1 - w`` instead of 0.5, the Ising chain with coupling
+Every run draws exact samples of the target with the distributions package's fast
+exact samplers (``MixtureOfProducts.sample``: component, then the product;
+``CurieWeiss.sample``: the magnetisation from its exact law, then a uniformly random
+arrangement; both checked against the oracle's law in
+``tests/distributions/test_scalable.py``); ``--alt w`` draws from the alternative
+(the mixture with weights ``w, 1 - w`` instead of 0.5, the Ising chain with coupling
 ``w``, or the Curie-Weiss model with inverse temperature ``w``; the Curie-Weiss model,
-beta 0.8, field 0.1, is the target held back while the family was designed) and runs
-:func:`verify.chain_tests.chain_test` once (``--null-draws B``: with the exact Monte
-Carlo null from the oracle, reported as ``mc``); the family p-value
-(Cauchy combination) and the Bonferroni / Holm p-value it replaces
-(``pvalues["bonferroni"]``) come from the same run. Prints, for both: the mean
+beta 0.8, field 0.1, is the target held back while the families were designed). On
+the same draws it runs :func:`verify.chain_tests.chain_test` with each family of
+``--families`` (the marginal family first, with the generator state right after the
+draw, so its figures are those of the default before the martingale family):
+``martingale`` (exactly calibrated; the default), ``marginal`` (Cauchy combination;
+``--null-draws B``: with the exact Monte Carlo null, reported as ``mc``) and
+``bonferroni`` (the marginal family's Holm p-value). Prints, for each: the mean
 p-value, the KS p-value of uniformity, the rejection rates at 0.01, 0.05 and 0.1
-(null) or at ``--alpha`` (alternative), and the KS p-value of the p-values below 0.1
-(uniform on (0, 0.1) when the combination is calibrated in the tail). Writes
-``benchmarks/results/chain_calibration_<target>_<n>_<num>[_alt].json``.
+(null) or at ``--alpha`` (alternative), and the KS p-value of the p-values below 0.1.
+
+``--stated-power R``: R runs of one coupled pair of a uniform ``Product(n=40)`` at
+exactly the martingale family's stated detectable TV at its planned size for TV
+0.25 (the planner's check), and the rejection rate. Writes
+``benchmarks/results/chain_calibration_<target>_<n>_<num>[_alt][_families].json``.
 """
 
 from __future__ import annotations
@@ -37,8 +48,17 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts  # noqa: E402
-from verify.chain_tests import chain_test  # noqa: E402
+from distributions.scalable import (  # noqa: E402
+    CurieWeiss,
+    IsingChain,
+    MixtureOfProducts,
+    Product,
+)
+from verify.chain_tests import (  # noqa: E402
+    chain_detectable_tv,
+    chain_test,
+    plan_chain_sample_size,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -67,6 +87,28 @@ def summary(p: np.ndarray, alpha: float) -> dict[str, float]:
     }
 
 
+def stated_power(runs: int, alpha: float) -> None:
+    """The martingale family's stated power against one coupled pair (Product(n=40))."""
+    n, power = 40, 0.99
+    target = Product(np.full((n, 2), 0.5))
+    num = plan_chain_sample_size(target, tv=0.25, alpha=alpha, power=power)
+    tv = chain_detectable_tv(n, 2, num, alpha=alpha, power=power)
+    gen = np.random.default_rng(15036)
+    hits = 0
+    t0 = time.perf_counter()
+    for _ in range(runs):
+        i, j = (int(v) for v in gen.choice(n, 2, replace=False))
+        x = gen.integers(0, 2, (num, n))
+        e = tv / 2
+        cells = gen.choice(4, num, p=[0.25 + e, 0.25 - e, 0.25 - e, 0.25 + e])
+        x[:, i], x[:, j] = cells // 2, cells % 2
+        hits += chain_test(x, target, alpha=alpha, power=power, rng=gen).status == "fail"
+    ci = stats.binomtest(hits, runs).proportion_ci(0.95, method="exact")
+    print(f"stated power {power} at TV {tv:.4f}, N = {num}, alpha {alpha:g}: simulated "
+          f"{hits}/{runs} = {hits / runs:.3f} [{ci.low:.3f}, {ci.high:.3f}] "
+          f"({time.perf_counter() - t0:.0f} s)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--target", choices=("mixture", "ising", "curie"), default="mixture")
@@ -77,37 +119,48 @@ def main() -> None:
                     help="draw from the alternative (mixture weight / Ising coupling)")
     ap.add_argument("--alpha", type=float, default=1e-3)
     ap.add_argument("--null-draws", type=int, default=0,
-                    help="B > 0: also the exact Monte Carlo null (needs B >= 1/alpha - 1)")
+                    help="B > 0: the marginal family's exact Monte Carlo null")
+    ap.add_argument("--families", default="martingale,marginal",
+                    help="comma-separated: martingale, marginal")
+    ap.add_argument("--stated-power", type=int, default=0, metavar="RUNS",
+                    help="only the stated-power check, with this many runs")
     args = ap.parse_args()
+    if args.stated_power:
+        stated_power(args.stated_power, args.alpha)
+        return
+    families = [f for f in ("marginal", "martingale") if f in args.families.split(",")]
     target = make_target(args.target, args.n, None)
     source = make_target(args.target, args.n, args.alt) if args.alt is not None else target
-    cauchy, bonf, mc = [], [], []
-    t0 = time.perf_counter()
+    got: dict[str, list[float]] = {}
+    secs = dict.fromkeys(families, 0.0)
     for s in range(args.seeds):
         gen = np.random.default_rng([s, 20261202])
         x = source.sample(args.num, rng=gen)
-        res = chain_test(x, target, alpha=args.alpha, null_draws=args.null_draws, rng=gen)
-        cauchy.append(res.pvalues.get("cauchy", 0.0))
-        bonf.append(res.pvalues["bonferroni"])
-        mc.append(res.pvalue)
-    secs = time.perf_counter() - t0
+        for fam in families:
+            t0 = time.perf_counter()
+            res = chain_test(x, target, alpha=args.alpha, family=fam, rng=gen,
+                             null_draws=args.null_draws if fam == "marginal" else 0)
+            secs[fam] += time.perf_counter() - t0
+            if fam == "martingale":
+                got.setdefault("martingale", []).append(res.pvalue)
+            else:
+                got.setdefault("marginal", []).append(res.pvalues.get("cauchy", 0.0))
+                got.setdefault("bonferroni", []).append(res.pvalues["bonferroni"])
+                if args.null_draws:
+                    got.setdefault("mc", []).append(res.pvalue)
     out = {
         "target": args.target, "n": args.n, "num": args.num, "seeds": args.seeds,
-        "alt": args.alt, "alpha": args.alpha, "null_draws": args.null_draws, "seconds": secs,
-        "cauchy": summary(np.array(cauchy), args.alpha),
-        "bonferroni": summary(np.array(bonf), args.alpha),
+        "alt": args.alt, "alpha": args.alpha, "null_draws": args.null_draws,
+        "seconds_per_run": {f: v / args.seeds for f, v in secs.items()},
     }
-    names = ["cauchy", "bonferroni"]
-    if args.null_draws:
-        out["mc"] = summary(np.array(mc), args.alpha)
-        names.append("mc")
-    for name in names:
+    for name, vals in got.items():
+        out[name] = summary(np.array(vals), args.alpha)
         print(f"{args.target} n={args.n} N={args.num} seeds={args.seeds} alt={args.alt} "
               f"{name:>10}: " + ", ".join(f"{k} {v:.3g}" for k, v in out[name].items()))
-    print(f"{secs:.0f} s")
+    print(", ".join(f"{f} {v / args.seeds:.1f} s/run" for f, v in secs.items()))
     RESULTS.mkdir(exist_ok=True)
     tag = (f"{args.target}_{args.n}_{args.num}" + ("" if args.alt is None else f"_alt{args.alt:g}")
-           + (f"_mc{args.null_draws}" if args.null_draws else ""))
+           + (f"_mc{args.null_draws}" if args.null_draws else "") + "_" + "-".join(families))
     (RESULTS / f"chain_calibration_{tag}.json").write_text(json.dumps(out, indent=1))
 
 

@@ -1,15 +1,52 @@
 """Chain-rule and low-order marginal tests for targets without a table (large ``n``).
 
 Modules: :mod:`~verify.chain_tests.check` (:func:`chain_test`),
-:mod:`~verify.chain_tests.layout` (the family and its planner),
-:mod:`~verify.chain_tests.kernels` (PITs, binomial tables, moments) and
+:mod:`~verify.chain_tests.layout` (the families and their planner),
+:mod:`~verify.chain_tests.scores` and :mod:`~verify.chain_tests.martingale` (the
+martingale family), :mod:`~verify.chain_tests.kernels` and
+:mod:`~verify.chain_tests.combine` (the marginal family) and
 :mod:`~verify.chain_tests.results`; the public names are re-exported here.
 
 A target that is only a :class:`~distributions.base.DiscreteOracle` (e.g.
 ``MixtureOfProducts`` at ``n = 1000``) cannot be tabulated. :func:`chain_test` tests
-samples ``x^(1..N)`` against it with a family of sub-tests, each calibrated under
-the null "the samples are iid from the oracle's law", combined by a weighted
-**Cauchy combination** of uniform (randomised where discrete) sub-test p-values
+samples ``x^(1..N)`` against it under the null "the samples are iid from the
+oracle's law" with one of two families (``family=``):
+
+* **martingale** (default; :mod:`verify.chain_tests.scores`,
+  :mod:`verify.chain_tests.martingale`): one reveal order for all samples; at each
+  step the randomised PITs of the revealed site's value (one per binary decision of
+  the value) are exactly iid N(0, 1) given everything revealed before, and are
+  projected on predictable orthonormal feature columns (intercept: the one-site
+  test; one-hot of every earlier-revealed pair site: the two-site tests; a
+  sharpness column: tempering). By the tower rule all the scores are jointly iid
+  N(0, 1) under the null **whatever the dependence of the coordinates**, so the
+  family p-value (a weighted Sidak over disjoint blocks: early-step chi-squares,
+  the largest one-site score, the largest two-site score, the summed sharpness
+  scores) is **exactly Uniform(0, 1)** with no simulation. Measured at ``n = 1000``,
+  ``N = 1000`` over 200 seeds (``benchmarks/chain_calibration.py``, same draws as the
+  marginal family's figures below): MixtureOfProducts mean p-value 0.524, KS p
+  0.03, rates 0 / 0.065 / 0.11 at 0.01 / 0.05 / 0.1; held-back CurieWeiss(1000, 0.8,
+  0.1) mean 0.513, KS p 0.76, rates 0.01 / 0.045 / 0.075. Cost ``O(N d n (q - 1))`` in
+  BLAS products, memory ``O(d n (q - 1) + d**2)`` floats (``d <= MAX_PAIR_FEATURES +
+  1`` feature columns: 16 MB at ``n = 1000``, ``q = 2``) plus one chunk of samples.
+  Its stated power is derived for **product targets** (independent sites) and
+  deviations confined to one site or pair (:func:`plan_chain_sample_size`); for a
+  dependent target it is exactly calibrated but states no power. It is weak against
+  mixture-weight deviations (MixtureOfProducts(1000), weights 0.52 / 0.48: rejected
+  at 1e-3 in 2 of 10 runs at N = 30,869 and at N = 66,408, where the marginal family
+  rejects 10 of 10): use ``family="marginal"`` for those.
+* **marginal** (``family="marginal"``, the default before; described below): site,
+  pair, PIT-group, score and moment sub-tests against the exact one- and two-site
+  marginals, combined by a weighted Cauchy combination, with an optional exact
+  Monte Carlo null (``null_draws``). Its analytic p-value is not calibrated at large
+  ``n`` (mean p-value 0.576 and KS p 7e-8 on the mixture above, 0.595 and
+  4e-9 on the Curie-Weiss model); its Monte Carlo null is, at ``B + 1`` family
+  evaluations. Its stated power holds for any target (exact marginals).
+
+The marginal family
+-------------------
+It combines the sub-tests below by a weighted **Cauchy combination** of uniform
+(randomised where discrete) sub-test p-values
 (:mod:`verify.chain_tests.combine`): a third of the weight each to the chain block
 (PIT groups, score, moments), the one-site block and the two-site block. Two
 p-values of that statistic:
@@ -23,14 +60,14 @@ p-values of that statistic:
   7e-6; ``tests/verify/test_chain_calibration.py``, ``benchmarks/chain_calibration.py``).
   Cost: ``B + 1`` evaluations of the family and ``B N n`` oracle conditionals, with
   ``B >= 1/alpha - 1`` (999 at the default 1e-3).
-* **analytic** (default, ``null_draws=0``): ``1/2 - arctan(T) / pi``, a tail
+* **analytic** (``null_draws=0``): ``1/2 - arctan(T) / pi``, a tail
   approximation valid under the sub-tests' dependence (Liu and Xie 2020) but not
   calibrated in general: it is conservative in the centre when many sub-tests share
   sites (the pair block: mean p-value 0.60, KS p 1e-12 over 200 seeds on a mixture
   of products at n = 200) and liberal at 0.1 (0.18 on an Ising chain with n = 16), so
   it is used at ``alpha <= CAUCHY_MAX_ALPHA`` and Holm's adjustment above.
 
-Why the default is not the calibrated one at large ``n``: the pair block's null law
+Why its calibrated version is costly at large ``n``: the pair block's null law
 depends on the four-site marginals of every two pairs (about ``n**4 / 8`` of them)
 or must be simulated, and one simulated data set costs a Gram matrix of ``N n**2``
 operations (``3e10`` at ``n = 1000`` and the planned ``N = 30,869``), a thousand of
@@ -103,34 +140,39 @@ otherwise. ``passed`` is True only for ``"pass"``.
 
 Planning
 --------
-:func:`plan_chain_sample_size` gives the size at which a deviation of TV ``tv`` in
-any one-site marginal or any tested two-site marginal is detected with probability
-``power`` at family-wise level ``alpha`` (the worst cell of a ``q**2`` table deviates
-by at least ``2 tv / q**2``; binomial test at the level the Cauchy combination needs
-from a sub-test of the smallest weight ``w``, ``w / (pi (t_alpha + t_slack))``, with a
-slack of ``(1 - power) / 10`` for the rest of the combination,
-:func:`verify.chain_tests.combine.cauchy_cell_level`; normal approximation with the
-worst variance 1/4). The family size is
-the one :func:`chain_test` runs (every pair of the pair sites), so the stated power
-is the power against a deviation in any single tested pair; it is checked by
-simulation in ``tests/verify/test_chain_tests.py`` (one coupled pair of a ``Product(n=40)``
-at exactly the stated TV). A joint deviation at TV ``tv`` need not show in a
-low-order marginal; ``tests/verify/test_chain_tests.py`` also checks that samplers at joint
-TV >= 0.05 from a ``MixtureOfProducts(n=1000)`` fail at this size. A law whose
+Martingale family: :func:`plan_chain_sample_size` (its docstring derives the worst
+mean shift of a score per unit of TV and states the assumptions). Figure: ``n =
+1000, q = 2, tv = 0.05, alpha = 1e-3, power = 0.99 -> N = 66,408`` (2.15 times the
+marginal family's 30,869: the price of the PIT scores' 0.64 efficiency and of the
+pair's worst split). Marginal family: :func:`plan_chain_sample_size` gives the size
+at which a deviation of TV ``tv`` in any one-site marginal or any tested two-site
+marginal is detected with probability ``power`` at family-wise level ``alpha`` (the
+worst cell of a ``q**2`` table deviates by at least ``2 tv / q**2``; binomial test
+at the level the Cauchy combination needs from a sub-test of the smallest weight
+``w``, ``w / (pi (t_alpha + t_slack))``, with a slack of ``(1 - power) / 10`` for
+the rest of the combination, :func:`verify.chain_tests.combine.cauchy_cell_level`;
+normal approximation with the worst variance 1/4). The family size is the one
+:func:`chain_test` runs (every pair of the pair sites), so the stated power is the
+power against a deviation in any single tested pair; it is checked by simulation in
+``tests/verify/test_chain_tests.py`` (one coupled pair of a ``Product(n=40)`` at
+exactly the stated TV). A joint deviation at TV ``tv`` need not show in a low-order
+marginal; ``tests/verify/test_chain_tests.py`` also checks that samplers at joint TV
+>= 0.05 from a ``MixtureOfProducts(n=1000)`` fail (at the default family's size). A law whose
 deviation is confined to one site or one tested pair (the other sites following the
 target's conditional law given them) is at joint TV equal to that marginal TV, so
 for that class the plan is a plan against joint TV; against all laws at a joint TV
 it is impossible in general (:func:`plan_chain_sample_size`). With ``null_draws``
 the stated power uses the Monte Carlo critical value of the statistic in place of
-the analytic one (``critical`` in the result). Figure:
-``n = 1000, q = 2, tv = 0.05, alpha = 1e-3, power = 0.99 -> N = 30,869`` (family of
-500,514 sub-tests, all 499,500 pairs).
+the analytic one (``critical`` in the result). Figure: ``n = 1000, q = 2, tv = 0.05,
+alpha = 1e-3, power = 0.99 -> N = 30,869`` (family of 500,514 sub-tests, all 499,500
+pairs).
 """
 
 from __future__ import annotations
 
 from verify.chain_tests.check import chain_test
 from verify.chain_tests.layout import (
+    FAMILIES,
     INTERACTION_ORDERS,
     MAX_PAIR_FEATURES,
     TOP_PCS,
@@ -142,6 +184,7 @@ from verify.chain_tests.layout import (
 from verify.chain_tests.results import ChainTestResult
 
 __all__ = [
+    "FAMILIES",
     "ChainTestResult",
     "chain_test",
     "plan_chain_sample_size",

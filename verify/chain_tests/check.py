@@ -31,6 +31,7 @@ from verify.chain_tests.kernels import (
     _pit_group_test,
 )
 from verify.chain_tests.layout import (
+    FAMILIES,
     INTERACTION_ORDERS,
     ChainLayout,
     _groups,
@@ -39,15 +40,22 @@ from verify.chain_tests.layout import (
     chain_detectable_tv,
     chain_layout,
 )
+from verify.chain_tests.martingale import martingale_family
 from verify.chain_tests.results import ChainTestResult
 from verify.results import WorstCell, status_of
 from verify.sampling import SeedLike, int_seed
 
 
 def _iv(
-    samples: Any, oracle: Any, alpha: Any, power: Any, null_draws: Any
+    samples: Any, oracle: Any, alpha: Any, power: Any, null_draws: Any, family: Any
 ) -> tuple[np.ndarray, float, float, int]:
     check_discrete_oracle("oracle", oracle)
+    if family not in FAMILIES:
+        raise ParameterError(f"`family` must be one of {FAMILIES}; got {family!r}.")
+    if family == "martingale" and null_draws != 0:
+        raise ParameterError(
+            "`null_draws` applies to family='marginal' only (the martingale family is "
+            f"exactly calibrated without simulation); got null_draws={null_draws!r}.")
     alpha = check_float("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
     power = check_float("power", power, low=0.0, high=1.0, low_open=True, high_open=True)
     null_draws = check_int("null_draws", null_draws, low=0)
@@ -211,6 +219,7 @@ def chain_test(
     alpha: float = 1e-3,
     power: float = 0.99,
     null_draws: int = 0,
+    family: str = "martingale",
     rng: SeedLike = None,
 ) -> ChainTestResult:
     """Chain-rule, marginal and moment tests of ``samples`` against ``oracle``.
@@ -240,6 +249,12 @@ def chain_test(
         family and ``B N n`` oracle conditionals (module docstring). ``0``: the
         analytic Cauchy p-value (tail approximation, ``alpha <= CAUCHY_MAX_ALPHA``;
         Holm above).
+    family : {"martingale", "marginal"}, default "martingale"
+        ``"martingale"``: exactly iid N(0, 1) scores along one reveal order, combined
+        by a weighted Sidak (:mod:`verify.chain_tests.martingale`): exactly
+        calibrated at every level with no simulation. ``"marginal"``: the previous
+        family (site, pair, PIT-group and moment sub-tests, Cauchy combination;
+        ``null_draws`` applies to it only).
     rng : seed, Generator or SeedSequence
         Reveal orders, PIT randomisation, the choice of pair sites (when not all) and
         the null draws.
@@ -248,11 +263,13 @@ def chain_test(
     -------
     ChainTestResult
     """
-    x, alpha, power, null_draws = _iv(samples, oracle, alpha, power, null_draws)
+    x, alpha, power, null_draws = _iv(samples, oracle, alpha, power, null_draws, family)
     gen = np.random.default_rng(rng)
     co = CountingOracle(oracle, validate=False)
     N, n = x.shape
     q = co.q
+    if family == "martingale":
+        return _martingale_result(x, co, alpha, power, gen, int_seed(rng))
     prep = _prepare(co, gen)
     lay, sites, single = prep.lay, prep.sites, prep.single
     ev = _evaluate(x, co, prep, gen)
@@ -337,7 +354,7 @@ def chain_test(
             "(nearly) zero probability")
     failed = bool(impossible) or pvalue <= alpha
     dtv = chain_detectable_tv(n, q, N, alpha=alpha, power=power,
-                              critical=critical if null_draws else None)
+                              critical=critical if null_draws else None, family="marginal")
     status = status_of(failed, dtv)
     ns = lay.pair_sites
     return ChainTestResult(
@@ -360,13 +377,55 @@ def chain_test(
         passed=status == "pass",
         power=power,
         interaction_orders=INTERACTION_ORDERS,
-        power_against=_power_statement(lay, N, alpha, power),
+        power_against=_power_statement(lay, N, alpha, power, "marginal"),
         pair_sites=tuple(int(s) for s in sites) if ns >= 2 else (),
         pairs_tested=lay.pairs_tested if ns >= 2 else 0,
         pairs_total=lay.pairs_total,
         null_draws=null_draws,
         critical=critical,
         notes=tuple(notes),
+        family="marginal",
+    )
+
+
+def _martingale_result(
+    x: np.ndarray, co: CountingOracle, alpha: float, power: float,
+    gen: np.random.Generator, seed: int | None,
+) -> ChainTestResult:
+    N, n = x.shape
+    q = co.q
+    lay = chain_layout(n, q)
+    empty = np.full((1, n), MASK, dtype=np.int64)
+    single = co.conditionals_at(empty, np.arange(n)[None, :])[0]  # (n, q)
+    ns = lay.pair_sites
+    sites = np.arange(n) if ns == n else np.sort(gen.choice(n, ns, replace=False))
+    fam = martingale_family(x, co, sites if ns >= 2 else sites[:0], alpha, gen)
+    counts = fam["counts"].astype(np.float64)
+    tv = float(np.max(0.5 * np.abs(counts / N - single).sum(axis=1)
+                      - 0.5 * np.sqrt(2 * single * (1 - single) / (math.pi * N)).sum(axis=1)))
+    pvalue = float(fam["pvalue"])
+    pvals = dict(fam["pvalues"], martingale=pvalue, bonferroni=fam["bonferroni"])
+    notes = list(fam["notes"])
+    frozen = int(np.count_nonzero(N * (1.0 - single.max(axis=1)) <= 1e-3))
+    if frozen:
+        notes.append(
+            f"{frozen} of {n} sites are (nearly) deterministic at this size (N (1 - max_v "
+            "mu(X_i = v)) <= 1e-3): their scores fail only on a value of (nearly) zero "
+            "probability")
+    failed = bool(fam["impossible"]) or pvalue <= alpha
+    dtv = chain_detectable_tv(n, q, N, alpha=alpha, power=power)
+    status = status_of(failed, dtv)
+    return ChainTestResult(
+        method="chain", detectable_tv=dtv, seed=seed,
+        statistic=float(-math.log10(max(pvalue, 1e-300))), pvalue=pvalue, pvalues=pvals,
+        num_samples=N, n=n, q=q, family_size=int(fam["family_size"]), alpha=alpha,
+        tv_estimate=max(0.0, tv), worst_cells=fam["worst"], impossible=fam["impossible"],
+        rejected=fam["rejected"], status=status, passed=status == "pass", power=power,
+        interaction_orders=INTERACTION_ORDERS,
+        power_against=_power_statement(lay, N, alpha, power, "martingale"),
+        pair_sites=tuple(int(s) for s in sites) if ns >= 2 else (),
+        pairs_tested=lay.pairs_tested if ns >= 2 else 0, pairs_total=lay.pairs_total,
+        notes=tuple(notes), family="martingale",
     )
 
 

@@ -1,5 +1,6 @@
-"""The calibrated combination of the chain-rule family: a weighted Cauchy combination
-of exactly (or asymptotically) uniform sub-test p-values.
+"""The combination of the marginal chain-rule family (``family="marginal"``; the
+default family, :mod:`verify.chain_tests.martingale`, needs none of this): a weighted
+Cauchy combination of exactly (or asymptotically) uniform sub-test p-values.
 
 **Why not Bonferroni.** Holm / Bonferroni over the ~500,000 sub-tests of an
 ``n = 1000`` target is valid under any dependence but far from calibrated: under

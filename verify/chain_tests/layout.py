@@ -9,9 +9,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from scipy import stats
+import numpy as np
+from scipy import optimize, stats
 
 from distributions.base import DiscreteOracle
+from distributions.errors import ParameterError
 from distributions.validation import check_float
 from verify.chain_tests.combine import BLOCK_WEIGHTS, CAUCHY_MAX_ALPHA, cauchy_cell_level
 
@@ -37,7 +39,12 @@ class ChainLayout:
     pairs_tested, pairs_total : int
         ``S (S - 1) / 2`` and ``n (n - 1) / 2``.
     family_size : int
-        Largest number of sub-tests (PIT groups, score, sites, pairs, moments).
+        Largest number of sub-tests of the marginal family (PIT groups, score,
+        sites, pairs, moments).
+    scores : int
+        Number of scores of the martingale family: ``2 n (q - 1)`` intercept and
+        sharpness scores and ``(q - 1)**2`` per (pair site revealed earlier, step);
+        when not every site is a pair site, the largest over reveal orders.
     """
 
     n: int
@@ -46,6 +53,7 @@ class ChainLayout:
     pairs_tested: int
     pairs_total: int
     family_size: int
+    scores: int = 0
 
 
 def chain_layout(n: int, q: int) -> ChainLayout:
@@ -55,7 +63,9 @@ def chain_layout(n: int, q: int) -> ChainLayout:
     per_site = 1 if q == 2 else q
     moments = 0 if ns < 2 else (2 if ns * (q - 1) > TOP_PCS else 1)
     fam = len(_groups(n)) + 1 + n * per_site + pairs + moments
-    return ChainLayout(n, q, ns, pairs, n * (n - 1) // 2, fam)
+    k = q - 1
+    pair_scores = (pairs + ns * (n - ns)) * k * k if ns >= 2 else 0
+    return ChainLayout(n, q, ns, pairs, n * (n - 1) // 2, fam, 2 * n * k + pair_scores)
 
 
 def cell_weights(lay: ChainLayout) -> tuple[float, float]:
@@ -93,13 +103,47 @@ def _levels(tv: Any, alpha: Any, power: Any) -> tuple[float, float, float]:
     return tv, alpha, power
 
 
-def plan_chain_sample_size(oracle: DiscreteOracle, *, tv: float, alpha: float, power: float) -> int:
+def plan_chain_sample_size(
+    oracle: DiscreteOracle, *, tv: float, alpha: float, power: float,
+    family: str = "martingale",
+) -> int:
     """Sample size of the chain-rule family (see the module docstring).
 
-    The size at which a deviation of TV ``tv`` in any one-site marginal or in the
-    two-site marginal of any tested pair (:func:`chain_layout`) is detected with
-    probability ``power`` at family-wise level ``alpha``. It says nothing about
-    deviations of higher interaction order (module docstring).
+    **Martingale family** (default): the size at which a deviation of TV ``tv`` in
+    any one-site marginal or in the two-site marginal of any tested pair makes one
+    score's mean large enough for its block to reject with probability ``power`` at
+    family level ``alpha``, under these assumptions (stated in every result's
+    ``power_against``): the **target is a product law** (independent sites) and the
+    deviation is confined to that site or pair (the other sites independent of it),
+    so that the conditional law revealed at the site's step is its marginal (given
+    the pair partner). Derivation: a binary decision whose probability moves by
+    ``delta`` moves its score's ``z`` mean by ``delta phi(ndtri(b)) / (b (1 - b)) >=
+    H_MIN delta`` (``H_MIN = 4 phi(0) = 1.596``, at ``b = 1/2``; the randomised PIT
+    keeps ``(H_MIN / 2)**2 = 0.64`` of the binomial score's information). By the
+    chain rule over the ``q - 1`` decisions of a site, ``TV <= sum_v P(x >= v)
+    |delta_v|``, so some intercept score has mean ``>= H_MIN tv sqrt(N) / (q - 1)``
+    (one-site). For a pair ``(k, i)``, ``k`` revealed first: ``TV`` splits into ``k``'s
+    decisions (intercept scores) and ``i``'s decisions given ``x_k``, whose ``q``
+    scores (intercept and the ``q - 1`` one-hot columns of ``x_k``, an orthonormal
+    rotation of the ``q`` per-value means) have one of mean ``>= ||m|| / sqrt(q)``;
+    the adversary's best split gives ``H_MIN tv sqrt(N) / ((q - 1)(1 + sqrt(q)))``
+    (0.661 for ``q = 2``). The score needs mean ``mu`` = the Sidak critical value of
+    its block plus ``ndtri(power)`` (``max`` blocks) or the noncentral chi-square
+    solution (early groups), in the hardest block it may fall in; ``d`` samples are
+    added for the projection on the ``d`` feature columns (each removes about
+    ``1 / N`` of the signal's squared norm when the sites are independent). Normal
+    approximation with unit variance; checked by simulation
+    (``tests/verify/test_chain_martingale.py``: one coupled pair of a
+    ``Product(n=40)`` at the stated TV). For a dependent target the scores stay
+    exactly calibrated but no power is derived (measured on a mixture of products:
+    ``benchmarks/chain_calibration.py``). Figure: ``n = 1000, q = 2, tv = 0.05,
+    alpha = 1e-3, power = 0.99 -> N = 66,408``.
+
+    **Marginal family** (``family="marginal"``): the size at which a deviation of
+    TV ``tv`` in any one-site marginal or in the two-site marginal of any tested
+    pair (:func:`chain_layout`) is detected with probability ``power`` at
+    family-wise level ``alpha``. It says nothing about deviations of higher
+    interaction order (module docstring).
 
     **Joint TV.** A law ``nu`` whose deviation from the target ``mu`` is confined to a
     set ``A`` of sites, ``nu(x) = nu_A(x_A) mu(x_rest | x_A)``, is at joint TV exactly
@@ -118,10 +162,17 @@ def plan_chain_sample_size(oracle: DiscreteOracle, *, tv: float, alpha: float, p
     Examples
     --------
     >>> from types import SimpleNamespace
-    >>> plan_chain_sample_size(SimpleNamespace(n=1000, q=2), tv=0.05, alpha=1e-3, power=0.99)
+    >>> t = SimpleNamespace(n=1000, q=2)
+    >>> plan_chain_sample_size(t, tv=0.05, alpha=1e-3, power=0.99)
+    66408
+    >>> plan_chain_sample_size(t, tv=0.05, alpha=1e-3, power=0.99, family="marginal")
     30869
     """
     tv, alpha, power = _levels(tv, alpha, power)
+    _family(family)
+    if family == "martingale":
+        a_site, a_pair, d = score_plan(int(oracle.n), int(oracle.q), alpha, power)
+        return math.ceil((max(a_site, a_pair) / tv) ** 2) + d
     za, zb = _cell_z(int(oracle.n), int(oracle.q), alpha, power)
     delta = 2.0 * tv / (oracle.q * oracle.q)
     return max(1, math.ceil((0.5 * (za + zb) / delta) ** 2))
@@ -129,14 +180,23 @@ def plan_chain_sample_size(oracle: DiscreteOracle, *, tv: float, alpha: float, p
 
 def chain_detectable_tv(
     n: int, q: int, num_samples: int, *, alpha: float, power: float,
-    critical: float | None = None,
+    critical: float | None = None, family: str = "martingale",
 ) -> float:
     """One- or two-site-marginal TV detected with probability ``power`` at ``num_samples``.
+
+    ``family="martingale"`` (default): under the product-target assumption of
+    :func:`plan_chain_sample_size`; ``"marginal"``: the previous family's.
 
     ``critical``: the Cauchy statistic above which the family rejects (the Monte
     Carlo null's, ``chain_test(..., null_draws=B)``); default: the analytic level.
     1.0 means no stated power (no such deviation is guaranteed to be detected).
     """
+    _family(family)
+    if family == "martingale":
+        a_site, a_pair, d = score_plan(n, q, alpha, power)
+        if num_samples <= d:
+            return 1.0
+        return float(min(1.0, max(a_site, a_pair) / math.sqrt(num_samples - d)))
     if critical is not None and not math.isfinite(critical):
         return 1.0
     za, zb = _cell_z(n, q, alpha, power, critical)
@@ -144,8 +204,15 @@ def chain_detectable_tv(
     return float(min(1.0, delta * q * q / 2.0))
 
 
-def _power_statement(lay: ChainLayout, num: int, alpha: float, power: float) -> str:
-    tv = chain_detectable_tv(lay.n, lay.q, num, alpha=alpha, power=power)
+def _family(family: str) -> None:
+    if family not in FAMILIES:
+        raise ParameterError(f"`family` must be one of {FAMILIES}; got {family!r}.")
+
+
+def _power_statement(
+    lay: ChainLayout, num: int, alpha: float, power: float, family: str = "marginal"
+) -> str:
+    tv = chain_detectable_tv(lay.n, lay.q, num, alpha=alpha, power=power, family=family)
     blind = (
         "Deviations of interaction order >= 3 that leave every tested one- and two-site "
         "marginal unchanged (e.g. x2 = x0 XOR x1 on a uniform product, joint TV 0.5) are "
@@ -165,6 +232,17 @@ def _power_statement(lay: ChainLayout, num: int, alpha: float, power: float) -> 
             f"in `pair_sites` (the other {lay.pairs_total - lay.pairs_tested} of the "
             f"{lay.pairs_total} pairs are not tested)"
         )
+    if family == "martingale":
+        return (
+            f"If the target is a product law (independent sites): with probability >= "
+            f"{power:g} at family level {alpha:g}, a deviation of TV >= {tv:.3g} in the "
+            f"one-site marginal of any of the {lay.n} sites or in the two-site marginal "
+            f"of {pairs}, confined to it (the other sites independent of it; then also "
+            f"its joint TV). For a dependent target the family is exactly calibrated "
+            "but no power is stated. " + blind.replace(
+                "the chain-rule PIT, score and moment sub-tests have",
+                "the early-step, sharpness and other chain-rule scores add power but")
+        )
     return (
         f"With probability >= {power:g} at family-wise level {alpha:g}: a deviation of "
         f"TV >= {tv:.3g} in the one-site marginal of any of the {lay.n} sites or in the "
@@ -181,3 +259,90 @@ def _groups(n: int) -> list[tuple[int, int]]:
         out.append((s, e))
         s = e
     return out
+
+
+# ------------------------------------------------------------ the martingale family
+#: Families of :func:`~verify.chain_tests.chain_test` (the first is the default).
+FAMILIES: tuple[str, ...] = ("martingale", "marginal")
+#: Steps whose intercept scores are summed in squares, by geometric group.
+EARLY_STEPS: int = 16
+#: Share of the family's level of each block of scores (weighted Sidak, exact).
+SCORE_SHARES: dict[str, float] = {"early": 0.2, "site": 0.25, "pair": 0.45, "sharp": 0.1}
+#: Smallest mean shift of a binary decision's score per unit of probability shift:
+#: ``phi(ndtri(b)) / (b (1 - b))`` at its minimum ``b = 1/2`` (``4 phi(0)``).
+H_MIN: float = 4.0 / math.sqrt(2.0 * math.pi)
+
+
+def early_groups(n: int) -> list[tuple[int, int]]:
+    """Geometric groups of the first ``min(n, EARLY_STEPS)`` steps: 1, 2, 3-4, 5-8, ..."""
+    return [(s, e) for s, e in _groups(min(n, EARLY_STEPS))]
+
+
+def score_blocks(n: int, q: int, pair_scores: int) -> list[tuple[str, float, str, int]]:
+    """Blocks of the martingale family: ``(name, weight, kind, size)``.
+
+    ``kind``: ``"chi2"`` (sum of squares, ``size`` degrees of freedom), ``"max"``
+    (Sidak on the largest ``|W|`` of ``size`` scores) or ``"sum"`` (``size`` scores
+    summed). Weights from :data:`SCORE_SHARES` over the blocks present (fixed by ``n``,
+    ``q`` and the pair sites), summing to 1.
+    """
+    k = q - 1
+    groups = early_groups(n)
+    out: list[tuple[str, float, str, int]] = [
+        (f"early[steps {s + 1}-{e}]", SCORE_SHARES["early"] / len(groups), "chi2",
+         (e - s) * k) for s, e in groups]
+    if n > EARLY_STEPS:
+        out.append(("site-max", SCORE_SHARES["site"], "max", (n - EARLY_STEPS) * k))
+    if pair_scores:
+        out.append(("pair-max", SCORE_SHARES["pair"], "max", pair_scores))
+    out.append(("sharp", SCORE_SHARES["sharp"], "sum", n * k))
+    total = sum(b[1] for b in out)
+    return [(name, w / total, kind, size) for name, w, kind, size in out]
+
+
+def weighted_sidak(pvalues: list[float], weights: list[float]) -> float:
+    """``1 - prod_b (1 - min(1, w_b T))`` at ``T = min_b p_b / w_b``: exactly Uniform(0,
+    1) when the block p-values are independent and exactly uniform."""
+    t = min(p / w for p, w in zip(pvalues, weights, strict=True))
+    return float(-np.expm1(sum(math.log1p(-min(1.0, w * t)) if w * t < 1 else -math.inf
+                               for w in weights)))
+
+
+def _sidak_t(weights: list[float], alpha: float) -> float:
+    """The ``T`` at which :func:`weighted_sidak` equals ``alpha``."""
+    return float(optimize.brentq(
+        lambda t: -np.expm1(sum(math.log1p(-w * t) for w in weights)) - alpha,
+        0.0, 1.0 / max(weights) * (1 - 1e-12)))
+
+
+def _needed_shift(kind: str, size: int, level: float, power: float) -> float:
+    """Mean of one score (unit variance) that the block detects with ``power``."""
+    if kind == "max":
+        per = -math.expm1(math.log1p(-level) / size)  # Sidak per-score level
+        return float(stats.norm.isf(per / 2.0) + stats.norm.ppf(power))
+    crit = float(stats.chi2.isf(level, size))
+    return float(optimize.brentq(lambda m: stats.ncx2.sf(crit, size, m * m) - power,
+                                 1e-6, 100.0))
+
+
+def score_plan(n: int, q: int, alpha: float, power: float) -> tuple[float, float, int]:
+    """``(mu_site / c_site, mu_pair / c_pair, d)``: the size is ``(that / tv)**2 + d``.
+
+    ``mu``: the mean a single score needs to be detected with ``power`` in the
+    hardest block it may fall in (one-site deviation: an early group or
+    ``site-max``; two-site: any block); ``c``: the worst mean per unit of TV
+    (:func:`plan_chain_sample_size`); ``d``: the feature columns (the orthogonal
+    projection on them costs about ``d`` samples of signal).
+    """
+    lay = chain_layout(n, q)
+    k = q - 1
+    s = lay.pair_sites if lay.pairs_tested else 0
+    blocks = score_blocks(n, q, lay.scores - 2 * n * k)  # the most any order gives
+    t = _sidak_t([b[1] for b in blocks], alpha)
+    mu = {b[0]: _needed_shift(b[2], b[3], b[1] * t, power) for b in blocks
+          if b[2] != "sum"}
+    mu_site = max(v for name, v in mu.items() if name != "pair-max")
+    mu_pair = max(mu.values())
+    c_site = H_MIN / k
+    c_pair = H_MIN / (k * (1.0 + math.sqrt(q)))
+    return mu_site / c_site, (mu_pair / c_pair if s else 0.0), 1 + s * k

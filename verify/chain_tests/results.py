@@ -18,10 +18,15 @@ class ChainTestResult(ResultBase):
     statistic : float
         ``-log10(pvalue)``.
     pvalue : float
-        Cauchy combination of the family (:mod:`verify.chain_tests.combine`; 0 after
-        an impossible value).
+        The family p-value (0 after an impossible value): martingale family, the
+        weighted Sidak combination of its blocks (:mod:`verify.chain_tests.martingale`;
+        exactly uniform under the null); marginal family, the Cauchy combination
+        (:mod:`verify.chain_tests.combine`).
     pvalues : mapping of str to float
-        Raw p-value of every sub-test, ``"bonferroni"`` (the smallest Holm-adjusted
+        Martingale family: every block's p-value (``early[steps a-b]``,
+        ``site-max``, ``pair-max``, ``sharp``), ``"martingale"`` (the family's) and
+        ``"bonferroni"`` (Holm over all single scores). Marginal family: raw p-value
+        of every sub-test, ``"bonferroni"`` (the smallest Holm-adjusted
         p-value, the family p-value before issue 15), ``"cauchy-chain"``,
         ``"cauchy-site"``, ``"cauchy-pair"`` (each block's own Cauchy combination; sites
         and pairs summarised by their minimum:
@@ -63,6 +68,8 @@ class ChainTestResult(ResultBase):
     critical : float
         With ``null_draws``: the Cauchy statistic above which the family rejects
         (the ``floor(alpha (B + 1))``-th largest null statistic); else nan.
+    family : {"martingale", "marginal"}
+        The family run (:func:`~verify.chain_tests.chain_test`).
     notes : tuple of str
         Sub-tests omitted as degenerate (zero variance) and why, (nearly)
         deterministic sites, a family p-value of 1 explained (Holm's cap).
@@ -85,6 +92,7 @@ class ChainTestResult(ResultBase):
     null_draws: int = 0
     critical: float = float("nan")
     notes: tuple[str, ...] = field(default_factory=tuple)
+    family: str = "martingale"
 
     def detectable_tv_at(self, power: float) -> float:
         """One- or two-site-marginal TV detected with probability ``power`` at this
@@ -92,4 +100,4 @@ class ChainTestResult(ResultBase):
         ``power``); 1.0 means no stated power."""
         crit = self.critical if self.null_draws else None
         return chain_detectable_tv(self.n, self.q, self.num_samples, alpha=self.alpha,
-                                   power=power, critical=crit)
+                                   power=power, critical=crit, family=self.family)

@@ -130,6 +130,8 @@ def check_exact(
     executor: Executor | None = None,
     checkpoint: str | Path | None = None,
     progress: ShardProgress | None = None,
+    chain_family: str = "martingale",
+    null_draws: int = 0,
 ) -> ExactnessResult:
     """Test whether ``sampler`` draws exactly from ``target``, with stated power.
 
@@ -218,6 +220,10 @@ def check_exact(
         fixed ``rng`` (not ``None``).
     progress : callable, optional
         ``progress(shards_done, num_shards, samples_done)`` after each shard.
+    chain_family : {"martingale", "marginal"}, default "martingale"
+        ``null_draws`` : int >= 0, default 0. The chain tests' family and, for
+        ``"marginal"``, its Monte Carlo null (:func:`verify.chain_tests.chain_test`);
+        the sequential mode uses the default family.
 
     Returns
     -------
@@ -280,6 +286,12 @@ def check_exact(
             "`executor` and `checkpoint` apply to the fixed-size tests; the sequential "
             f"mode runs in process only; got executor={executor!r}, "
             f"checkpoint={checkpoint!r}.")
+    if (chain_family, null_draws) != ("martingale", 0) and (
+            enumerable or sequential or relative):
+        raise ParameterError(
+            "`chain_family` and `null_draws` apply to the fixed-size chain tests only; "
+            f"got chain_family={chain_family!r}, null_draws={null_draws!r} with method "
+            f"{method!r}{' and sequential=True' if sequential else ''}.")
     if relative and ckpt_path is not None:
         raise ParameterError(
             "`checkpoint` applies to the full-table and chain tests; the relative test "
@@ -297,10 +309,15 @@ def check_exact(
                                     executor=executor, shipped=shipped))
     if not enumerable:
         from verify.chain_tests import chain_test, plan_chain_sample_size
+        from verify.chain_tests.check import _iv as chain_iv
+        from verify.chain_tests.layout import FAMILIES
 
+        chain_iv(np.zeros((1, n), dtype=np.int64), target, alpha, power, null_draws,
+                 check_choice("chain_family", chain_family, FAMILIES))  # before any work
         if num_samples is None:
             a_plan = max(alpha / 2.0, MIN_ALPHA) if sequential else alpha
-            num_samples = plan_chain_sample_size(target, tv=tv, alpha=a_plan, power=power)
+            num_samples = plan_chain_sample_size(target, tv=tv, alpha=a_plan, power=power,
+                                                 family=chain_family)
             check_plan(num_samples, max_samples, f"chain tests on n={n}", tv, a_plan, power)
         if sequential:
             return noted(sequential_chain(sampler, target, max_size=num_samples,
@@ -318,7 +335,8 @@ def check_exact(
         deadline = Deadline(timeout, "check_exact")
         samples = draw_sharded(shipped, shards, executor=executor, deadline=deadline,
                                checkpoint=ckpt, progress=progress)
-        ct = chain_test(samples, target, alpha=alpha, power=power, rng=ss_test)
+        ct = chain_test(samples, target, alpha=alpha, power=power, rng=ss_test,
+                        family=chain_family, null_draws=null_draws)
         deadline.check("after the chain tests")
         det = ct.detectable_tv
         rejected = bool(ct.pvalue <= alpha or getattr(ct, "impossible", ""))

@@ -30,7 +30,7 @@ class ExactnessResult(ResultBase):
         ``status == "pass"``.
     statistic : float
         Test statistic (G with Williams' correction, Pearson, bias-corrected
-        chi-square, or ``-log10`` of the Cauchy-combined p-value for chain tests).
+        chi-square, or ``-log10`` of the chain family's p-value for chain tests).
     pvalue : float
         p-value of the exactness null (0 after an impossible-cell hit).
     method : str

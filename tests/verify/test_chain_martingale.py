@@ -1,0 +1,226 @@
+"""The martingale chain family (issue 15 item 3): exact calibration, both sides.
+
+Under the null every score is exactly N(0, 1) and all are independent, whatever the
+dependence of the target's coordinates, so the family p-value is exactly
+Uniform(0, 1). Checked on a product, a strongly coupled Ising chain and a Curie-Weiss
+model, with a sample size below the number of feature columns (dropped columns and
+their dummies) on one of them. The other side: one coupled pair at the stated TV
+(stated power), a tempered sampler, a wrong mixture weight.
+
+Meta-level 1e-3 per assertion unless stated; seeds are literals in each test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from distributions.errors import ParameterError
+from distributions.scalable import CurieWeiss, IsingChain, MixtureOfProducts, Product
+from samplers.oracle import CountingOracle
+from verify.chain_tests import (
+    chain_detectable_tv,
+    chain_test,
+    plan_chain_sample_size,
+)
+from verify.chain_tests.layout import score_blocks, weighted_sidak
+from verify.chain_tests.scores import martingale_scores
+
+ALPHA, META = 1e-3, 1e-3
+
+
+def _interval(rate: float, runs: int) -> tuple[float, float]:
+    return stats.binom.ppf(META / 2, runs, rate), stats.binom.isf(META / 2, runs, rate)
+
+
+def _null_pvalues(target, num: int, seeds: int, seed: int) -> np.ndarray:
+    out = []
+    for s in range(seeds):
+        gen = np.random.default_rng([s, seed])
+        out.append(chain_test(target.sample(num, rng=gen), target, alpha=ALPHA, rng=gen).pvalue)
+    return np.array(out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, target, num", [
+    ("product", Product(np.random.default_rng(1501).dirichlet([1, 1], size=20)), 80),
+    ("ising-strong", IsingChain(20, 1.5, 0.3), 80),
+    ("curie-weiss", CurieWeiss(20, 0.8, 0.1), 80),
+    ("ising-saturated", IsingChain(60, 0.8, 0.2), 40),  # N < d = 61: columns dropped
+])
+def test_family_pvalue_is_exactly_uniform_whatever_the_dependence(name, target, num):
+    """200 seeds per target: KS p-value of uniformity and the rejection counts at
+    0.01, 0.05 and 0.1 within two-sided binomial intervals (4 assertions per target,
+    16 in all at 1e-3 each). The same law on a product and on strongly dependent
+    coordinates: the invariance the martingale argument gives."""
+    seeds, seed = 200, 15031
+    p = _null_pvalues(target, num, seeds, seed)
+    ks = stats.kstest(p, "uniform").pvalue
+    rates = {r: int(np.sum(p <= r)) for r in (0.01, 0.05, 0.1)}
+    assert ks > META, f"{name}: KS p={ks:.3g}, mean {p.mean():.3f}, counts {rates}, " \
+        f"N={num}, seeds={seeds}, seed={seed}"
+    for r, hits in rates.items():
+        lo, hi = _interval(r, seeds)
+        assert lo <= hits <= hi, f"{name}: {hits}/{seeds} at {r}, interval [{lo}, {hi}]"
+
+
+def test_scores_are_standard_normal_on_a_dependent_target():
+    """The kernel's scores (intercept, largest pair score's law, sharpness) on a
+    Curie-Weiss model with n = 8, N = 40 over 150 seeds: the intercept of a fixed
+    step and the sharpness score of the last step are N(0, 1) (KS), and the pair
+    block's Sidak p-value is uniform (KS). 3 assertions at 1e-3."""
+    target = CurieWeiss(8, 0.9, 0.2)
+    co = CountingOracle(target, validate=False)
+    inter, sharp, pair = [], [], []
+    for s in range(150):
+        gen = np.random.default_rng([s, 15032])
+        sc = martingale_scores(target.sample(40, rng=gen), co, np.arange(8), gen)
+        inter.append(sc.intercept[5])
+        if sc.sharp_kept[-1]:
+            sharp.append(sc.sharp[-1])
+        w = abs(sc.pair_top[0][0]) if sc.pair_count == sc.pair_max else np.nan
+        pair.append(-np.expm1(sc.pair_max * np.log1p(-2 * stats.norm.sf(w))))
+    pair = np.array(pair)
+    for label, v, law in (("intercept", inter, "norm"), ("sharp", sharp, "norm"),
+                          ("pair-max", pair[~np.isnan(pair)], "uniform")):
+        ks = stats.kstest(v, law).pvalue
+        assert ks > META, f"{label}: KS p={ks:.3g} over {len(v)} runs, seed 15032"
+
+
+def test_weighted_sidak_is_exact():
+    """The block combination: exactly uniform for independent uniforms (KS over 4000
+    draws), and its closed form at two blocks."""
+    gen = np.random.default_rng(15033)
+    w = [0.2, 0.3, 0.5]
+    p = np.array([weighted_sidak(list(gen.random(3)), w) for _ in range(4000)])
+    assert stats.kstest(p, "uniform").pvalue > META
+    t = min(0.1 / 0.5, 0.4 / 0.5)
+    assert weighted_sidak([0.1, 0.4], [0.5, 0.5]) == pytest.approx(1 - (1 - 0.5 * t) ** 2)
+    blocks = score_blocks(1000, 2, 499500)
+    assert sum(b[1] for b in blocks) == pytest.approx(1.0)
+    assert [b[0] for b in blocks][-3:] == ["site-max", "pair-max", "sharp"]
+
+
+def test_same_rng_same_result():
+    target = CurieWeiss(30, 0.8, 0.1)
+    x = target.sample(200, rng=15034)
+    a = chain_test(x, target, rng=15035)
+    b = chain_test(x, target, rng=15035)
+    assert a.pvalue == b.pvalue and dict(a.pvalues) == dict(b.pvalues)
+    assert a.worst_cells == b.worst_cells and a.family == "martingale"
+
+
+def test_family_and_null_draws_are_checked():
+    target = Product(np.full((5, 2), 0.5))
+    x = np.zeros((10, 5), dtype=np.int64)
+    with pytest.raises(ParameterError, match="`family` must be one of"):
+        chain_test(x, target, family="cauchy")
+    with pytest.raises(ParameterError, match="`null_draws` applies to family='marginal'"):
+        chain_test(x, target, null_draws=999)
+    with pytest.raises(ParameterError, match="`family`"):
+        plan_chain_sample_size(target, tv=0.1, alpha=ALPHA, power=0.99, family="x")
+
+
+def test_plan_figures():
+    """The planner's figures (the docstrings') and its inverse."""
+    t = Product(np.full((1000, 2), 0.5))
+    assert plan_chain_sample_size(t, tv=0.05, alpha=ALPHA, power=0.99) == 66408
+    assert plan_chain_sample_size(t, tv=0.05, alpha=ALPHA, power=0.99,
+                                  family="marginal") == 30869
+    tv = chain_detectable_tv(1000, 2, 66408, alpha=ALPHA, power=0.99)
+    assert 0.0499 < tv <= 0.05
+
+
+# --------------------------------------------------------------- the other side
+def _coupled_pair(n: int, num: int, tv: float, pair: tuple[int, int],
+                  gen: np.random.Generator) -> np.ndarray:
+    """Uniform bits except one pair drawn from (1/4 + e, 1/4 - e, 1/4 - e, 1/4 + e),
+    e = tv / 2: pair-marginal (and joint) TV exactly ``tv``."""
+    x = gen.integers(0, 2, (num, n))
+    e = tv / 2
+    cells = gen.choice(4, num, p=[0.25 + e, 0.25 - e, 0.25 - e, 0.25 + e])
+    x[:, pair[0]], x[:, pair[1]] = cells // 2, cells % 2
+    return x
+
+
+@pytest.mark.slow
+def test_stated_power_holds_for_one_coupled_pair():
+    """One coupled pair of a uniform Product(n=40) at exactly the stated detectable TV
+    is detected with at least the stated power 0.99: 100 runs, a random pair per run;
+    fail below the 1e-3 quantile of Binomial(100, 0.99)."""
+    n, power, runs, seed = 40, 0.99, 100, 15036
+    target = Product(np.full((n, 2), 0.5))
+    num = plan_chain_sample_size(target, tv=0.25, alpha=ALPHA, power=power)
+    tv = chain_detectable_tv(n, 2, num, alpha=ALPHA, power=power)
+    assert 0.249 < tv <= 0.25, tv
+    gen = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(runs):
+        pair = tuple(int(v) for v in gen.choice(n, 2, replace=False))
+        res = chain_test(_coupled_pair(n, num, tv, pair, gen), target, alpha=ALPHA,
+                         power=power, rng=gen)
+        hits += res.status == "fail"
+    need = int(stats.binom.ppf(1e-3, runs, power))
+    assert hits >= need, (f"simulated power {hits}/{runs} < stated {power} (need >= "
+                          f"{need}); N = {num}, tv = {tv:.4f}, seed = {seed}")
+
+
+def test_one_coupled_pair_fails_and_the_exact_sampler_passes():
+    """Fast version of the stated-power check: one run each way at the planned size
+    for TV 0.25 on Product(n=40)."""
+    n = 40
+    target = Product(np.full((n, 2), 0.5))
+    num = plan_chain_sample_size(target, tv=0.25, alpha=ALPHA, power=0.99)
+    gen = np.random.default_rng(15037)
+    bad = chain_test(_coupled_pair(n, num, 0.25, (3, 29), gen), target, rng=gen)
+    assert bad.status == "fail", (bad.pvalue, bad.pvalues)
+    assert any(c.label in ("pair[3,29]", "pair[29,3]") for c in bad.worst_cells), bad.worst_cells
+    good = chain_test(target.sample(num, rng=gen), target, rng=gen)
+    assert good.status == "pass", (good.pvalue, good.pvalues)
+
+
+def test_tempered_sampler_fails():
+    """An Ising chain at temperature 1.4 (coupling and field divided by 1.4) against
+    the chain at temperature 1, N = 3000: rejected by the family (the sharpness block)
+    in 5 of 5 runs; the exact sampler is not rejected."""
+    target, hot = IsingChain(30, 0.9, 0.4), IsingChain(30, 0.9 / 1.4, 0.4 / 1.4)
+    for s in range(5):
+        gen = np.random.default_rng([s, 15038])
+        res = chain_test(hot.sample(3000, rng=gen), target, rng=gen)
+        assert res.status == "fail", (s, res.pvalue, res.pvalues)
+    ok = chain_test(target.sample(3000, rng=15039), target, rng=15040)
+    assert ok.status != "fail", (ok.pvalue, ok.pvalues)
+
+
+def test_mixture_weight_deviation_fails():
+    """MixtureOfProducts(n=200) with weights 0.6 / 0.4 instead of 0.5 / 0.5 (joint TV
+    about 0.1, not a confined deviation: no stated power) at N = 8000: rejected
+    (the early-step blocks see it; p-values 1e-5 or below on 5 seeds tried)."""
+    a = np.random.default_rng(15041).uniform(0.15, 0.85, (2, 200))
+    probs = np.stack([1 - a, a], axis=-1)
+    target, alt = MixtureOfProducts([0.5, 0.5], probs), MixtureOfProducts([0.6, 0.4], probs)
+    res = chain_test(alt.sample(8000, rng=15042), target, rng=15043)
+    assert res.status == "fail", (res.pvalue, res.pvalues)
+
+
+def test_check_exact_passes_the_family_and_null_draws_through():
+    """check_exact's chain route runs the martingale family by default and the
+    marginal one (with its Monte Carlo null) on request; the options are refused
+    before any work where they do not apply."""
+    from verify.exactness import check_exact
+
+    t = IsingChain(12, 0.5, 0.2)
+
+    def sampler(k, rng):
+        return t.sample(k, rng=rng)
+
+    new = check_exact(sampler, t, method="chain", num_samples=300, rng=15044)
+    old = check_exact(sampler, t, method="chain", num_samples=300, rng=15044, alpha=0.05,
+                      chain_family="marginal", null_draws=19)
+    assert old.pvalue == old.details["cauchy-mc"], old.details
+    assert new.details["martingale"] == new.pvalue, new.details
+    with pytest.raises(ParameterError, match="`chain_family` must be one of"):
+        check_exact(sampler, t, method="chain", num_samples=300, chain_family="x")
+    with pytest.raises(ParameterError, match="apply to the fixed-size chain tests only"):
+        check_exact(sampler, t, num_samples=300, chain_family="marginal", sequential=True)
