@@ -70,7 +70,7 @@ def test_chain_pit_pvalues_uniform_and_family_level():
     for sq in seeds:
         g = np.random.default_rng(sq)
         x = d.sample(200, rng=g)
-        r = chain_test(x, d, alpha=0.05, rng=g, family="marginal")
+        r = chain_test(x, d, alpha=0.05, rng=g)
         pit.append(r.pvalues["chain-pit[steps 1-1]"])
         fam.append(r.pvalue)
     _ks(pit, "chain PIT step 1")

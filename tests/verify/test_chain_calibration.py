@@ -1,6 +1,4 @@
-"""Calibration of the marginal chain family's combined p-value (issue 15 item 3), both
-sides (``family="marginal"``, the family before the martingale one; that one's tests
-are in ``tests/verify/test_chain_martingale.py``).
+"""Calibration of the chain family's combined p-value (issue 15 item 3), both sides.
 
 Two family p-values are checked over 200 seeds of exact samples of an Ising chain
 (n = 16, N = 300: every pair of sites shares sites with others, the dependence that
@@ -50,7 +48,7 @@ def test_monte_carlo_family_is_calibrated_at_every_level_and_bonferroni_is_not()
     for s in range(SEEDS):
         gen = np.random.default_rng([s, SEED])
         res = chain_test(target.sample(300, rng=gen), target, alpha=0.1, null_draws=DRAWS,
-                         family="marginal", rng=gen)
+                         rng=gen)
         assert res.pvalue == res.pvalues["cauchy-mc"] and res.null_draws == DRAWS
         mc.append(res.pvalue)
         cauchy.append(res.pvalues["cauchy"])
@@ -79,7 +77,7 @@ def test_monte_carlo_family_rejects_a_subtly_wrong_sampler():
     for s in range(runs):
         gen = np.random.default_rng([s, SEED + 1])
         res = chain_test(wrong.sample(300, rng=gen), target, alpha=0.1, null_draws=DRAWS,
-                         family="marginal", rng=gen)
+                         rng=gen)
         hits += res.status == "fail"
     assert hits >= 30, f"Monte Carlo family rejected {hits}/{runs} (need >= 30), seed {SEED + 1}"
 
@@ -110,18 +108,16 @@ def test_null_draws_checked_before_any_work():
     target = IsingChain(16, 0.5, 0.2)
     x = target.sample(50, rng=1)
     with pytest.raises(ParameterError, match="null_draws.*999.*got 10"):
-        chain_test(x, target, alpha=1e-3, null_draws=10, family="marginal")
+        chain_test(x, target, alpha=1e-3, null_draws=10)
     with pytest.raises(ParameterError, match="null_draws"):
-        chain_test(x, target, null_draws=-1, family="marginal")
+        chain_test(x, target, null_draws=-1)
 
 
 def test_family_uses_the_combination_only_at_small_alpha_without_null_draws():
     target = IsingChain(16, 0.5, 0.2)
     x = target.sample(300, rng=np.random.default_rng(5))
-    small = chain_test(x, target, alpha=1e-3, rng=np.random.default_rng(6),
-                       family="marginal")
-    large = chain_test(x, target, alpha=0.05, rng=np.random.default_rng(6),
-                       family="marginal")
+    small = chain_test(x, target, alpha=1e-3, rng=np.random.default_rng(6))
+    large = chain_test(x, target, alpha=0.05, rng=np.random.default_rng(6))
     assert small.pvalue == small.pvalues["cauchy"], small.pvalues
     assert large.pvalue == large.pvalues["bonferroni"], large.pvalues
     assert large.pvalues["cauchy"] == small.pvalues["cauchy"]
@@ -134,10 +130,9 @@ def test_monte_carlo_result_states_its_critical_value_and_power():
     from verify.chain_tests import chain_detectable_tv
 
     target = IsingChain(12, 0.5, 0.2)
-    res = chain_test(target.sample(400, rng=11), target, alpha=0.05, null_draws=39, rng=12,
-                     family="marginal")
+    res = chain_test(target.sample(400, rng=11), target, alpha=0.05, null_draws=39, rng=12)
     assert res.pvalue == res.pvalues["cauchy-mc"] and 0.0 < res.pvalue <= 1.0
     assert np.isfinite(res.critical) and res.null_draws == 39
     assert res.detectable_tv == chain_detectable_tv(12, 2, 400, alpha=0.05, power=0.99,
-                                                    critical=res.critical, family="marginal")
+                                                    critical=res.critical)
     assert res.detectable_tv_at(0.99) == res.detectable_tv

@@ -38,7 +38,9 @@ def _null_pvalues(target, num: int, seeds: int, seed: int) -> np.ndarray:
     out = []
     for s in range(seeds):
         gen = np.random.default_rng([s, seed])
-        out.append(chain_test(target.sample(num, rng=gen), target, alpha=ALPHA, rng=gen).pvalue)
+        res = chain_test(target.sample(num, rng=gen), target, alpha=ALPHA, rng=gen,
+                         family="martingale")
+        out.append(res.pvalue)
     return np.array(out)
 
 
@@ -105,8 +107,8 @@ def test_weighted_sidak_is_exact():
 def test_same_rng_same_result():
     target = CurieWeiss(30, 0.8, 0.1)
     x = target.sample(200, rng=15034)
-    a = chain_test(x, target, rng=15035)
-    b = chain_test(x, target, rng=15035)
+    a = chain_test(x, target, rng=15035, family="martingale")
+    b = chain_test(x, target, rng=15035, family="martingale")
     assert a.pvalue == b.pvalue and dict(a.pvalues) == dict(b.pvalues)
     assert a.worst_cells == b.worst_cells and a.family == "martingale"
 
@@ -117,7 +119,7 @@ def test_family_and_null_draws_are_checked():
     with pytest.raises(ParameterError, match="`family` must be one of"):
         chain_test(x, target, family="cauchy")
     with pytest.raises(ParameterError, match="`null_draws` applies to family='marginal'"):
-        chain_test(x, target, null_draws=999)
+        chain_test(x, target, null_draws=999, family="martingale")
     with pytest.raises(ParameterError, match="`family`"):
         plan_chain_sample_size(target, tv=0.1, alpha=ALPHA, power=0.99, family="x")
 
@@ -125,10 +127,10 @@ def test_family_and_null_draws_are_checked():
 def test_plan_figures():
     """The planner's figures (the docstrings') and its inverse."""
     t = Product(np.full((1000, 2), 0.5))
-    assert plan_chain_sample_size(t, tv=0.05, alpha=ALPHA, power=0.99) == 66408
+    assert plan_chain_sample_size(t, tv=0.05, alpha=ALPHA, power=0.99, family="martingale") == 66408
     assert plan_chain_sample_size(t, tv=0.05, alpha=ALPHA, power=0.99,
                                   family="marginal") == 30869
-    tv = chain_detectable_tv(1000, 2, 66408, alpha=ALPHA, power=0.99)
+    tv = chain_detectable_tv(1000, 2, 66408, alpha=ALPHA, power=0.99, family="martingale")
     assert 0.0499 < tv <= 0.05
 
 
@@ -151,15 +153,15 @@ def test_stated_power_holds_for_one_coupled_pair():
     fail below the 1e-3 quantile of Binomial(100, 0.99)."""
     n, power, runs, seed = 40, 0.99, 100, 15036
     target = Product(np.full((n, 2), 0.5))
-    num = plan_chain_sample_size(target, tv=0.25, alpha=ALPHA, power=power)
-    tv = chain_detectable_tv(n, 2, num, alpha=ALPHA, power=power)
+    num = plan_chain_sample_size(target, tv=0.25, alpha=ALPHA, power=power, family="martingale")
+    tv = chain_detectable_tv(n, 2, num, alpha=ALPHA, power=power, family="martingale")
     assert 0.249 < tv <= 0.25, tv
     gen = np.random.default_rng(seed)
     hits = 0
     for _ in range(runs):
         pair = tuple(int(v) for v in gen.choice(n, 2, replace=False))
         res = chain_test(_coupled_pair(n, num, tv, pair, gen), target, alpha=ALPHA,
-                         power=power, rng=gen)
+                         power=power, rng=gen, family="martingale")
         hits += res.status == "fail"
     need = int(stats.binom.ppf(1e-3, runs, power))
     assert hits >= need, (f"simulated power {hits}/{runs} < stated {power} (need >= "
@@ -171,12 +173,13 @@ def test_one_coupled_pair_fails_and_the_exact_sampler_passes():
     for TV 0.25 on Product(n=40)."""
     n = 40
     target = Product(np.full((n, 2), 0.5))
-    num = plan_chain_sample_size(target, tv=0.25, alpha=ALPHA, power=0.99)
+    num = plan_chain_sample_size(target, tv=0.25, alpha=ALPHA, power=0.99, family="martingale")
     gen = np.random.default_rng(15037)
-    bad = chain_test(_coupled_pair(n, num, 0.25, (3, 29), gen), target, rng=gen)
+    bad = chain_test(_coupled_pair(n, num, 0.25, (3, 29), gen), target, rng=gen,
+                     family="martingale")
     assert bad.status == "fail", (bad.pvalue, bad.pvalues)
     assert any(c.label in ("pair[3,29]", "pair[29,3]") for c in bad.worst_cells), bad.worst_cells
-    good = chain_test(target.sample(num, rng=gen), target, rng=gen)
+    good = chain_test(target.sample(num, rng=gen), target, rng=gen, family="martingale")
     assert good.status == "pass", (good.pvalue, good.pvalues)
 
 
@@ -187,9 +190,9 @@ def test_tempered_sampler_fails():
     target, hot = IsingChain(30, 0.9, 0.4), IsingChain(30, 0.9 / 1.4, 0.4 / 1.4)
     for s in range(5):
         gen = np.random.default_rng([s, 15038])
-        res = chain_test(hot.sample(3000, rng=gen), target, rng=gen)
+        res = chain_test(hot.sample(3000, rng=gen), target, rng=gen, family="martingale")
         assert res.status == "fail", (s, res.pvalue, res.pvalues)
-    ok = chain_test(target.sample(3000, rng=15039), target, rng=15040)
+    ok = chain_test(target.sample(3000, rng=15039), target, rng=15040, family="martingale")
     assert ok.status != "fail", (ok.pvalue, ok.pvalues)
 
 
@@ -200,14 +203,15 @@ def test_mixture_weight_deviation_fails():
     a = np.random.default_rng(15041).uniform(0.15, 0.85, (2, 200))
     probs = np.stack([1 - a, a], axis=-1)
     target, alt = MixtureOfProducts([0.5, 0.5], probs), MixtureOfProducts([0.6, 0.4], probs)
-    res = chain_test(alt.sample(8000, rng=15042), target, rng=15043)
+    res = chain_test(alt.sample(8000, rng=15042), target, rng=15043, family="martingale")
     assert res.status == "fail", (res.pvalue, res.pvalues)
 
 
 def test_check_exact_passes_the_family_and_null_draws_through():
-    """check_exact's chain route runs the martingale family by default and the
-    marginal one (with its Monte Carlo null) on request; the options are refused
-    before any work where they do not apply."""
+    """check_exact's chain route runs the marginal family by default (with its Monte
+    Carlo null on request) and the martingale one on request; the options are refused
+    before any work where they do not apply. On a target that is not a product the
+    martingale family states no power (its plan assumes independent sites)."""
     from verify.exactness import check_exact
 
     t = IsingChain(12, 0.5, 0.2)
@@ -215,7 +219,11 @@ def test_check_exact_passes_the_family_and_null_draws_through():
     def sampler(k, rng):
         return t.sample(k, rng=rng)
 
-    new = check_exact(sampler, t, method="chain", num_samples=300, rng=15044)
+    new = check_exact(sampler, t, method="chain", num_samples=300, rng=15044,
+                      chain_family="martingale")
+    default = check_exact(sampler, t, method="chain", num_samples=300, rng=15044)
+    assert "martingale" not in default.details and "cauchy" in default.details, default.details
+    assert new.detectable_tv == 1.0 and new.status in ("no-power", "fail"), new
     old = check_exact(sampler, t, method="chain", num_samples=300, rng=15044, alpha=0.05,
                       chain_family="marginal", null_draws=19)
     assert old.pvalue == old.details["cauchy-mc"], old.details
@@ -223,4 +231,4 @@ def test_check_exact_passes_the_family_and_null_draws_through():
     with pytest.raises(ParameterError, match="`chain_family` must be one of"):
         check_exact(sampler, t, method="chain", num_samples=300, chain_family="x")
     with pytest.raises(ParameterError, match="apply to the fixed-size chain tests only"):
-        check_exact(sampler, t, num_samples=300, chain_family="marginal", sequential=True)
+        check_exact(sampler, t, num_samples=300, chain_family="martingale", sequential=True)

@@ -53,7 +53,7 @@ def test_mixture_n1000_alternative_fails_at_planned_size():
     target = MixtureOfProducts([0.5, 0.5], probs)
     alt = MixtureOfProducts([0.55, 0.45], probs)
     num = plan_chain_sample_size(target, tv=0.05, alpha=ALPHA, power=0.99)
-    assert num == 66408  # the martingale family's plan (marginal family: 30,869)
+    assert num == 30869
     bad = check_exact(lambda k, rng: alt.sample(k, rng=rng), target, tv=0.05, rng=1)
     assert bad.method == "chain" and bad.num_samples == num
     assert not bad.passed and bad.pvalue <= ALPHA, (bad.pvalue, bad.details)
@@ -116,9 +116,7 @@ def test_every_pair_is_tested_and_the_planner_counts_them():
     lay = chain_layout(n, 2)
     assert res.pairs_tested == res.pairs_total == lay.pairs_tested == 780
     assert res.pair_sites == tuple(range(n))
-    assert res.family_size == lay.scores == 2 * n + 780, (res.family_size, lay)
-    old = chain_test(x, target, alpha=ALPHA, rng=191, family="marginal")
-    assert old.family_size == lay.family_size, (old.family_size, lay)
+    assert res.family_size == lay.family_size, (res.family_size, lay)
     assert "any of the 780 pairs (all pairs)" in res.power_against
 
 
@@ -134,8 +132,7 @@ def test_pair_sites_subset_is_stated_when_not_all_pairs_fit():
 @pytest.mark.slow
 def test_stated_power_holds_for_one_coupled_pair():
     """Meta-test (issue 19.1): one coupled pair of a uniform Product(n=40) at exactly the
-    stated detectable TV is detected with at least the stated power 0.99 (the marginal
-    family; the martingale family's check is in test_chain_martingale.py).
+    stated detectable TV is detected with at least the stated power 0.99.
 
     100 runs, a random pair per run; fail if the detections are below the 1e-3 quantile
     of Binomial(100, 0.99) (95), i.e. a false failure rate <= 1e-3 when the claim holds.
@@ -143,16 +140,15 @@ def test_stated_power_holds_for_one_coupled_pair():
     """
     n, power, runs, seed = 40, 0.99, 100, 19001
     target = Product(np.full((n, 2), 0.5))
-    num = plan_chain_sample_size(target, tv=0.25, alpha=ALPHA, power=power,
-                                 family="marginal")
-    tv = chain_detectable_tv(n, 2, num, alpha=ALPHA, power=power, family="marginal")
+    num = plan_chain_sample_size(target, tv=0.25, alpha=ALPHA, power=power)
+    tv = chain_detectable_tv(n, 2, num, alpha=ALPHA, power=power)
     assert abs(tv - 0.25) < 1e-3, tv
     gen = np.random.default_rng(seed)
     hits = 0
     for _ in range(runs):
         pair = tuple(int(v) for v in gen.choice(n, 2, replace=False))
         x = _coupled_pair(n, num, tv, pair, gen)
-        res = chain_test(x, target, alpha=ALPHA, power=power, rng=gen, family="marginal")
+        res = chain_test(x, target, alpha=ALPHA, power=power, rng=gen)
         assert res.detectable_tv == pytest.approx(tv)
         hits += res.status == "fail"
     need = int(stats.binom.ppf(1e-3, runs, power))
@@ -199,20 +195,14 @@ def test_degenerate_target_is_handled_and_deviation_fails():
     x = d.sample(200, rng=193)
     assert (x == 1).all()
     ok = chain_test(x, d, alpha=ALPHA, rng=194)
-    # N = 200 is below the martingale family's planned sizes: no stated power, no failure
-    assert ok.status == ("pass" if ok.detectable_tv < 1 else "no-power"), (
-        ok.pvalue, ok.worst_cells, ok.notes)
+    assert ok.status == "pass" and ok.passed, (ok.pvalue, ok.worst_cells, ok.notes)
     assert np.isfinite(ok.pvalue) and all(np.isfinite(v) for v in ok.pvalues.values())
     assert any("100 of 100 sites are (nearly) deterministic" in t for t in ok.notes), ok.notes
-    assert any("pair scores have a feature column dropped" in t for t in ok.notes), ok.notes
-    old = chain_test(x, d, alpha=ALPHA, rng=194, family="marginal")
-    assert old.status == "pass" and old.passed, (old.pvalue, old.worst_cells, old.notes)
-    assert old.pvalue < 1.0 or any("Holm" in t for t in old.notes), old.notes
+    assert ok.pvalue < 1.0 or any("Holm" in t for t in ok.notes), ok.notes
     bad_x = x.copy()
     bad_x[:10, 37] = 0
-    for family in ("martingale", "marginal"):
-        bad = chain_test(bad_x, d, alpha=ALPHA, rng=194, family=family)
-        assert bad.status == "fail" and not bad.passed, (family, bad.pvalue, bad.worst_cells)
+    bad = chain_test(bad_x, d, alpha=ALPHA, rng=194)
+    assert bad.status == "fail" and not bad.passed, (bad.pvalue, bad.worst_cells)
 
 
 @pytest.mark.slow
@@ -225,12 +215,7 @@ def test_degenerate_target_at_n_100000():
     res = chain_test(x, d, alpha=ALPHA, rng=202)
     assert res.status == ("pass" if res.detectable_tv < 1 else "no-power"), res.status
     assert res.pairs_tested == 1024 * 1023 // 2 and len(res.pair_sites) == 1024
-    # N = 200 has no stated power here; at a size with one, the untested pairs are stated
-    from verify.chain_tests.layout import _power_statement
-
-    lay = chain_layout(100_000, 2)
-    for family in ("martingale", "marginal"):
-        assert "are not tested" in _power_statement(lay, 10**8, ALPHA, 0.99, family)
+    assert "are not tested" in res.power_against
     assert np.isfinite(res.pvalue), res.pvalues
 
 
@@ -241,10 +226,7 @@ def test_deterministic_target_notes_omitted_moment_tests():
     probs[:, 1] = 1.0
     d = Product(probs)
     x = np.ones((100, 50), dtype=np.int64)
-    new = chain_test(x, d, alpha=ALPHA, rng=195)
-    assert new.status in ("pass", "no-power"), (new.pvalue, new.notes)
-    assert any("sharpness columns dropped" in t for t in new.notes), new.notes
-    res = chain_test(x, d, alpha=ALPHA, rng=195, family="marginal")
+    res = chain_test(x, d, alpha=ALPHA, rng=195)
     assert res.status == "pass", (res.pvalue, res.notes)
     assert any("moment tests omitted" in t for t in res.notes)
     assert any("chain-score omitted" in t for t in res.notes)
@@ -305,13 +287,8 @@ def test_deviation_confined_to_a_pair_has_joint_tv_equal_to_the_pair_tv():
     joint_tv = 0.5 * np.abs(p * ratio - p).sum()
     pair_tv = 0.5 * np.abs(nu_a - mu_a).sum()
     assert joint_tv == pytest.approx(pair_tv, rel=1e-12) and pair_tv == pytest.approx(0.12)
-    res = chain_test(mu.sample(200, rng=7), mu, alpha=ALPHA, rng=8, family="marginal")
+    res = chain_test(mu.sample(200, rng=7), mu, alpha=ALPHA, rng=8)
     assert "in joint TV: any law at joint TV >=" in res.power_against
-    new = chain_test(mu.sample(200, rng=7), mu, alpha=ALPHA, rng=8)
-    assert "confined to it" in new.power_against and "then also its joint TV" in (
-        new.power_against)
-    assert "For a dependent target the family is exactly calibrated but no power is " \
-        "stated" in new.power_against
 
 
 def test_moment_tests_on_an_exchangeable_spectrum():

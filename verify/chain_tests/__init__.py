@@ -12,7 +12,7 @@ A target that is only a :class:`~distributions.base.DiscreteOracle` (e.g.
 samples ``x^(1..N)`` against it under the null "the samples are iid from the
 oracle's law" with one of two families (``family=``):
 
-* **martingale** (default; :mod:`verify.chain_tests.scores`,
+* **martingale** (``family="martingale"``; :mod:`verify.chain_tests.scores`,
   :mod:`verify.chain_tests.martingale`): one reveal order for all samples; at each
   step the randomised PITs of the revealed site's value (one per binary decision of
   the value) are exactly iid N(0, 1) given everything revealed before, and are
@@ -30,12 +30,15 @@ oracle's law" with one of two families (``family=``):
   BLAS products, memory ``O(d n (q - 1) + d**2)`` floats (``d <= MAX_PAIR_FEATURES +
   1`` feature columns: 16 MB at ``n = 1000``, ``q = 2``) plus one chunk of samples.
   Its stated power is derived for **product targets** (independent sites) and
-  deviations confined to one site or pair (:func:`plan_chain_sample_size`); for a
-  dependent target it is exactly calibrated but states no power. It is weak against
+  deviations confined to one site or pair (:func:`plan_chain_sample_size`); on a
+  target that is not a :class:`~distributions.scalable.Product` (or a one-component
+  mixture) it is exactly calibrated but states no power (``detectable_tv = 1``, a
+  note says why). It is weak against
   mixture-weight deviations (MixtureOfProducts(1000), weights 0.52 / 0.48: rejected
   at 1e-3 in 2 of 10 runs at N = 30,869 and at N = 66,408, where the marginal family
-  rejects 10 of 10): use ``family="marginal"`` for those.
-* **marginal** (``family="marginal"``, the default before; described below): site,
+  rejects 10 of 10). That power loss and the narrower claim are why it is **not
+  the default**.
+* **marginal** (default, ``family="marginal"``; described below): site,
   pair, PIT-group, score and moment sub-tests against the exact one- and two-site
   marginals, combined by a weighted Cauchy combination, with an optional exact
   Monte Carlo null (``null_draws``). Its analytic p-value is not calibrated at large

@@ -105,11 +105,11 @@ def _levels(tv: Any, alpha: Any, power: Any) -> tuple[float, float, float]:
 
 def plan_chain_sample_size(
     oracle: DiscreteOracle, *, tv: float, alpha: float, power: float,
-    family: str = "martingale",
+    family: str = "marginal",
 ) -> int:
     """Sample size of the chain-rule family (see the module docstring).
 
-    **Martingale family** (default): the size at which a deviation of TV ``tv`` in
+    **Martingale family** (``family="martingale"``): the size at which a deviation of TV ``tv`` in
     any one-site marginal or in the two-site marginal of any tested pair makes one
     score's mean large enough for its block to reject with probability ``power`` at
     family level ``alpha``, under these assumptions (stated in every result's
@@ -164,9 +164,9 @@ def plan_chain_sample_size(
     >>> from types import SimpleNamespace
     >>> t = SimpleNamespace(n=1000, q=2)
     >>> plan_chain_sample_size(t, tv=0.05, alpha=1e-3, power=0.99)
-    66408
-    >>> plan_chain_sample_size(t, tv=0.05, alpha=1e-3, power=0.99, family="marginal")
     30869
+    >>> plan_chain_sample_size(t, tv=0.05, alpha=1e-3, power=0.99, family="martingale")
+    66408
     """
     tv, alpha, power = _levels(tv, alpha, power)
     _family(family)
@@ -180,12 +180,12 @@ def plan_chain_sample_size(
 
 def chain_detectable_tv(
     n: int, q: int, num_samples: int, *, alpha: float, power: float,
-    critical: float | None = None, family: str = "martingale",
+    critical: float | None = None, family: str = "marginal",
 ) -> float:
     """One- or two-site-marginal TV detected with probability ``power`` at ``num_samples``.
 
-    ``family="martingale"`` (default): under the product-target assumption of
-    :func:`plan_chain_sample_size`; ``"marginal"``: the previous family's.
+    ``family="marginal"`` (default): the marginal family's; ``"martingale"``: under
+    the product-target assumption of :func:`plan_chain_sample_size`.
 
     ``critical``: the Cauchy statistic above which the family rejects (the Monte
     Carlo null's, ``chain_test(..., null_draws=B)``); default: the analytic level.

@@ -1,4 +1,4 @@
-"""The martingale family of :func:`~verify.chain_tests.chain_test` (the default).
+"""The martingale family of :func:`~verify.chain_tests.chain_test` (``family="martingale"``).
 
 The scores of :mod:`verify.chain_tests.scores` are, under the null, jointly iid
 N(0, 1), so every fixed function of them has a known law and needs no simulation.

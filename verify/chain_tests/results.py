@@ -92,7 +92,7 @@ class ChainTestResult(ResultBase):
     null_draws: int = 0
     critical: float = float("nan")
     notes: tuple[str, ...] = field(default_factory=tuple)
-    family: str = "martingale"
+    family: str = "marginal"
 
     def detectable_tv_at(self, power: float) -> float:
         """One- or two-site-marginal TV detected with probability ``power`` at this

@@ -130,7 +130,7 @@ def check_exact(
     executor: Executor | None = None,
     checkpoint: str | Path | None = None,
     progress: ShardProgress | None = None,
-    chain_family: str = "martingale",
+    chain_family: str = "marginal",
     null_draws: int = 0,
 ) -> ExactnessResult:
     """Test whether ``sampler`` draws exactly from ``target``, with stated power.
@@ -220,10 +220,11 @@ def check_exact(
         fixed ``rng`` (not ``None``).
     progress : callable, optional
         ``progress(shards_done, num_shards, samples_done)`` after each shard.
-    chain_family : {"martingale", "marginal"}, default "martingale"
+    chain_family : {"marginal", "martingale"}, default "marginal"
         ``null_draws`` : int >= 0, default 0. The chain tests' family and, for
         ``"marginal"``, its Monte Carlo null (:func:`verify.chain_tests.chain_test`);
-        the sequential mode uses the default family.
+        the sequential mode uses the default family. ``"martingale"`` is exactly
+        calibrated but states power for product targets only.
 
     Returns
     -------
@@ -286,7 +287,7 @@ def check_exact(
             "`executor` and `checkpoint` apply to the fixed-size tests; the sequential "
             f"mode runs in process only; got executor={executor!r}, "
             f"checkpoint={checkpoint!r}.")
-    if (chain_family, null_draws) != ("martingale", 0) and (
+    if (chain_family, null_draws) != ("marginal", 0) and (
             enumerable or sequential or relative):
         raise ParameterError(
             "`chain_family` and `null_draws` apply to the fixed-size chain tests only; "
