@@ -213,6 +213,16 @@ def _evaluate(x: np.ndarray, co: CountingOracle, prep: _Prep, gen: np.random.Gen
                  pair_i, pair_j, pair_obs, pair_exp, tvs, cauchy_p, cauchy_w, n_named)
 
 
+def _frozen_note(single: np.ndarray, num: int, what: str) -> list[str]:
+    """A note on the (nearly) deterministic sites at this size, if any."""
+    frozen = int(np.count_nonzero(num * (1.0 - single.max(axis=1)) <= 1e-3))
+    if not frozen:
+        return []
+    return [f"{frozen} of {single.shape[0]} sites are (nearly) deterministic at this size "
+            f"(N (1 - max_v mu(X_i = v)) <= 1e-3): their {what} fail only on a value of "
+            "(nearly) zero probability"]
+
+
 def is_product(oracle: object) -> bool:
     """True when ``oracle`` is a product law (a one-component mixture of products)."""
     return isinstance(oracle, MixtureOfProducts) and len(oracle.weights) == 1
@@ -354,12 +364,7 @@ def chain_test(
             f"combination at alpha <= {CAUCHY_MAX_ALPHA} or with null_draws): Holm's "
             f"adjustment min(1, m p_min) with m = {raw.size} "
             f"and smallest raw p-value {float(raw.min()):.3g} >= 1/m")
-    frozen = int(np.count_nonzero(N * (1.0 - single.max(axis=1)) <= 1e-3))
-    if frozen:
-        notes.append(
-            f"{frozen} of {n} sites are (nearly) deterministic at this size (N (1 - max_v "
-            "mu(X_i = v)) <= 1e-3): their site and pair tests fail only on a value of "
-            "(nearly) zero probability")
+    notes += _frozen_note(single, N, "site and pair tests")
     failed = bool(impossible) or pvalue <= alpha
     dtv = chain_detectable_tv(n, q, N, alpha=alpha, power=power,
                               critical=critical if null_draws else None, family="marginal")
@@ -414,12 +419,7 @@ def _martingale_result(
     pvalue = float(fam["pvalue"])
     pvals = dict(fam["pvalues"], martingale=pvalue, bonferroni=fam["bonferroni"])
     notes = list(fam["notes"])
-    frozen = int(np.count_nonzero(N * (1.0 - single.max(axis=1)) <= 1e-3))
-    if frozen:
-        notes.append(
-            f"{frozen} of {n} sites are (nearly) deterministic at this size (N (1 - max_v "
-            "mu(X_i = v)) <= 1e-3): their scores fail only on a value of (nearly) zero "
-            "probability")
+    notes += _frozen_note(single, N, "scores")
     failed = bool(fam["impossible"]) or pvalue <= alpha
     if is_product(co.inner):
         dtv = chain_detectable_tv(n, q, N, alpha=alpha, power=power, family="martingale")
