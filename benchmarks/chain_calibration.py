@@ -91,8 +91,9 @@ def stated_power(runs: int, alpha: float) -> None:
     """The martingale family's stated power against one coupled pair (Product(n=40))."""
     n, power = 40, 0.99
     target = Product(np.full((n, 2), 0.5))
-    num = plan_chain_sample_size(target, tv=0.25, alpha=alpha, power=power)
-    tv = chain_detectable_tv(n, 2, num, alpha=alpha, power=power)
+    num = plan_chain_sample_size(target, tv=0.25, alpha=alpha, power=power,
+                                 family="martingale")
+    tv = chain_detectable_tv(n, 2, num, alpha=alpha, power=power, family="martingale")
     gen = np.random.default_rng(15036)
     hits = 0
     t0 = time.perf_counter()
@@ -102,7 +103,8 @@ def stated_power(runs: int, alpha: float) -> None:
         e = tv / 2
         cells = gen.choice(4, num, p=[0.25 + e, 0.25 - e, 0.25 - e, 0.25 + e])
         x[:, i], x[:, j] = cells // 2, cells % 2
-        hits += chain_test(x, target, alpha=alpha, power=power, rng=gen).status == "fail"
+        res = chain_test(x, target, alpha=alpha, power=power, rng=gen, family="martingale")
+        hits += res.status == "fail"
     ci = stats.binomtest(hits, runs).proportion_ci(0.95, method="exact")
     print(f"stated power {power} at TV {tv:.4f}, N = {num}, alpha {alpha:g}: simulated "
           f"{hits}/{runs} = {hits / runs:.3f} [{ci.low:.3f}, {ci.high:.3f}] "
