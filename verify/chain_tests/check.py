@@ -32,7 +32,6 @@ from verify.chain_tests.kernels import (
     _pit_group_test,
 )
 from verify.chain_tests.layout import (
-    FAMILIES,
     INTERACTION_ORDERS,
     ChainLayout,
     _groups,
@@ -40,6 +39,7 @@ from verify.chain_tests.layout import (
     cell_weights,
     chain_detectable_tv,
     chain_layout,
+    check_family,
 )
 from verify.chain_tests.martingale import martingale_family
 from verify.chain_tests.results import ChainTestResult
@@ -51,8 +51,7 @@ def _iv(
     samples: Any, oracle: Any, alpha: Any, power: Any, null_draws: Any, family: Any
 ) -> tuple[np.ndarray, float, float, int]:
     check_discrete_oracle("oracle", oracle)
-    if family not in FAMILIES:
-        raise ParameterError(f"`family` must be one of {FAMILIES}; got {family!r}.")
+    check_family(family)
     if family == "martingale" and null_draws != 0:
         raise ParameterError(
             "`null_draws` applies to family='marginal' only (the martingale family is "

@@ -169,7 +169,7 @@ def plan_chain_sample_size(
     66408
     """
     tv, alpha, power = _levels(tv, alpha, power)
-    _family(family)
+    check_family(family)
     if family == "martingale":
         a_site, a_pair, d = score_plan(int(oracle.n), int(oracle.q), alpha, power)
         return math.ceil((max(a_site, a_pair) / tv) ** 2) + d
@@ -191,7 +191,7 @@ def chain_detectable_tv(
     Carlo null's, ``chain_test(..., null_draws=B)``); default: the analytic level.
     1.0 means no stated power (no such deviation is guaranteed to be detected).
     """
-    _family(family)
+    check_family(family)
     if family == "martingale":
         a_site, a_pair, d = score_plan(n, q, alpha, power)
         if num_samples <= d:
@@ -204,7 +204,8 @@ def chain_detectable_tv(
     return float(min(1.0, delta * q * q / 2.0))
 
 
-def _family(family: str) -> None:
+def check_family(family: str) -> None:
+    """Refuse a ``family`` that is not one of :data:`FAMILIES`."""
     if family not in FAMILIES:
         raise ParameterError(f"`family` must be one of {FAMILIES}; got {family!r}.")
 
@@ -263,7 +264,7 @@ def _groups(n: int) -> list[tuple[int, int]]:
 
 # ------------------------------------------------------------ the martingale family
 #: Families of :func:`~verify.chain_tests.chain_test` (the first is the default).
-FAMILIES: tuple[str, ...] = ("martingale", "marginal")
+FAMILIES: tuple[str, ...] = ("marginal", "martingale")
 #: Steps whose intercept scores are summed in squares, by geometric group.
 EARLY_STEPS: int = 16
 #: Share of the family's level of each block of scores (weighted Sidak, exact).
@@ -275,7 +276,7 @@ H_MIN: float = 4.0 / math.sqrt(2.0 * math.pi)
 
 def early_groups(n: int) -> list[tuple[int, int]]:
     """Geometric groups of the first ``min(n, EARLY_STEPS)`` steps: 1, 2, 3-4, 5-8, ..."""
-    return [(s, e) for s, e in _groups(min(n, EARLY_STEPS))]
+    return _groups(min(n, EARLY_STEPS))
 
 
 def score_blocks(n: int, q: int, pair_scores: int) -> list[tuple[str, float, str, int]]:

@@ -38,15 +38,13 @@ from scipy import linalg, special
 
 from distributions.base import MASK
 from samplers.oracle import CountingOracle
+from verify.chain_tests.kernels import _CHUNK_ELEMS
 
 #: Relative squared-residual norm below which a feature column is dropped.
 DROP_TOL: float = 1e-6
-#: Elements per oracle answer chunk.
-_CHUNK_ELEMS: int = 2**22
-_TINY: float = 1e-300
-
-
+#: Pair scores of largest ``|W|`` kept for the report (``Scores.pair_top``).
 TOP: int = 20
+_TINY: float = 1e-300
 
 
 @dataclass
