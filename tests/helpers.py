@@ -8,7 +8,9 @@ and never drops a cell: a hit on a zero-probability cell is an immediate failure
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -17,6 +19,7 @@ from statsmodels.stats.multitest import multipletests
 
 from distributions.base import MASK
 from verify.exactness import full_table_test
+from verify.sequential import PITEProcess, TableEProcess, checkpoint_schedule
 
 __all__ = [
     "GTest",
@@ -25,6 +28,7 @@ __all__ = [
     "assert_family",
     "brute_conditionals",
     "brute_chain",
+    "monitor_log_e",
 ]
 
 
@@ -117,3 +121,25 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     multithreaded: a plain ``fork`` of such a process may deadlock in the child.
     """
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+
+
+def monitor_log_e(ep: TableEProcess | PITEProcess,
+                  draw: Callable[[int], tuple[np.ndarray, ...]], nmax: int,
+                  stop_at: float = math.inf) -> tuple[float, int]:
+    """Monitor an e-process over ``nmax`` samples, every sample looked at.
+
+    ``ep`` has ``update(*args) -> log E per sample`` and ``checkpoint()`` (the
+    :mod:`verify.sequential` e-processes); ``draw(size)`` returns the ``args`` of the
+    next ``size`` samples. Returns the running maximum of log E and the index of the
+    first sample at which log E >= ``stop_at`` (``nmax`` if none).
+    """
+    t, top = 0, 0.0
+    for end in checkpoint_schedule(nmax):
+        le = ep.update(*draw(end - t))
+        top = max(top, float(le.max()))
+        hit = np.flatnonzero(le >= stop_at)
+        if hit.size:
+            return top, t + int(hit[0]) + 1
+        t = end
+        ep.checkpoint()
+    return top, nmax

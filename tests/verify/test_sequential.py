@@ -20,6 +20,7 @@ from scipy import stats
 from distributions.families import random_table
 from distributions.scalable import MixtureOfProducts
 from distributions.table import TableDistribution
+from tests.helpers import monitor_log_e
 from verify.errors import ParameterError
 from verify.exactness import check_exact, plan_sample_size
 from verify.exactness.results import SequentialResult
@@ -56,16 +57,8 @@ def sup_log_e(p: np.ndarray, s: np.ndarray, nmax: int, gen: np.random.Generator,
               stop_at: float = math.inf) -> tuple[float, int]:
     """Running maximum of log E over ``nmax`` samples from ``s`` (every sample looked
     at), and the index of the first sample at which log E >= ``stop_at``."""
-    ep, t, top = TableEProcess(p), 0, 0.0
-    for end in checkpoint_schedule(nmax):
-        le = ep.update(draw_cells(gen, s, end - t))
-        top = max(top, float(le.max()))
-        hit = np.flatnonzero(le >= stop_at)
-        if hit.size:
-            return top, t + int(hit[0]) + 1
-        t = end
-        ep.checkpoint()
-    return top, nmax
+    return monitor_log_e(TableEProcess(p), lambda k: (draw_cells(gen, s, k),), nmax,
+                         stop_at)
 
 
 def too_many(count: int, trials: int, rate: float) -> bool:

@@ -21,6 +21,7 @@ from scipy import stats
 
 from distributions.base import MASK
 from samplers import AutospeculativeSampler, SequentialSampler
+from tests.helpers import monitor_log_e
 from tests.verify.test_relative_exactness import Inconsistent
 from verify.errors import ParameterError
 from verify.exactness import check_exact, plan_order_conditional_size
@@ -61,16 +62,8 @@ def sup_log_e(gen: np.random.Generator, nmax: int, n: int, temper: float = 1.0,
               stop_at: float = math.inf) -> tuple[float, int]:
     """Running maximum of log E over ``nmax`` samples (every sample looked at) and the
     index of the first sample at which log E >= ``stop_at``."""
-    ep, t, top = PITEProcess(n, 10), 0, 0.0
-    for end in checkpoint_schedule(nmax):
-        le = ep.update(*pit_stream(gen, end - t, n, temper=temper))
-        top = max(top, float(le.max()))
-        hit = np.flatnonzero(le >= stop_at)
-        if hit.size:
-            return top, t + int(hit[0]) + 1
-        t = end
-        ep.checkpoint()
-    return top, nmax
+    return monitor_log_e(PITEProcess(n, 10),
+                         lambda k: pit_stream(gen, k, n, temper=temper), nmax, stop_at)
 
 
 # ----------------------------------------------------------------- the kernel
