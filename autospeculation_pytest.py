@@ -245,7 +245,9 @@ class ExactnessChecker:
             ``exactness`` marker, then ``tv=0.02``, ``power=0.99`` and this check's
             share of the session's family-wise alpha. ``sequential=True`` stops as
             soon as the evidence against the sampler suffices (anytime-valid at this
-            check's alpha); ``certify=eps`` also certifies ``TV <= eps``.
+            check's alpha); ``certify=eps`` also certifies ``TV <= eps`` and fails the
+            test when the certificate is not reached (``tv_upper > eps``), even if the
+            exactness test passed.
         label : str, optional
             Name of the check in messages and reports.
 
@@ -278,11 +280,28 @@ class ExactnessChecker:
         self._state.spent += a
         name = label or f"{_name(sampler)} vs {_name(target)}"
         self.results.append(res)
+        uncertified = kwargs.get("certify") is not None and not res.certified
         self._state.records.append(
-            _record(self._nodeid, self._state.order.get(self._nodeid, -1), k, name, res, secs))
+            _record(self._nodeid, self._state.order.get(self._nodeid, -1), k, name, res, secs,
+                    uncertified))
         if not res.passed:
             pytest.fail(self._message(name, res, a), pytrace=False)
+        if uncertified:
+            pytest.fail(self._uncertified(name, res, a), pytrace=False)
         return res
+
+    def _uncertified(self, name: str, res: Any, a: float) -> str:
+        st = self._state
+        return "\n".join([
+            f"TV certificate not reached: {name}",
+            f"  the exactness test passed (p-value={res.pvalue:.3g}, alpha={a:.3g}), but the "
+            f"upper confidence bound on TV is {res.tv_upper:.3g} > certify={res.certify:g} "
+            f"(confidence {1 - a:.6g}, {res.num_samples} samples)",
+            f"  replay: pytest \"{self._nodeid}\" --autospec-seed={st.seed} "
+            f"--autospec-alpha={st.alpha!r} --autospec-family={_family(st)}  "
+            f"(this check: check_exact(..., alpha={a!r}, certify={res.certify!r}, "
+            f"rng={res.seed}))",
+        ])
 
     def _message(self, name: str, res: Any, a: float) -> str:
         st = self._state
@@ -328,12 +347,21 @@ def _name(obj: Any) -> str:
 
 
 def _record(nodeid: str, index: int, k: int, name: str, res: Any,
-            secs: float) -> dict[str, Any]:
-    """The report record of one check, in plain Python types (it crosses xdist's wire)."""
+            secs: float, uncertified: bool = False) -> dict[str, Any]:
+    """The report record of one check, in plain Python types (it crosses xdist's wire).
+
+    A check asked for a TV certificate that it did not reach is a failed record (its
+    detail gives the bound), whatever the exactness test said."""
     from reports.records import to_record
 
+    detail = f"{name}; {secs:.2f} s"
+    over: dict[str, Any] = {}
+    if uncertified:
+        detail += (f"; TV certificate not reached: upper bound {res.tv_upper:.3g} > "
+                   f"certify={res.certify:g}")
+        over["status"] = "fail"
     rec = to_record(res, stage=nodeid.split("::")[0], cid=str(k), name=name,
-                    id=f"{nodeid}#{k}", detail=f"{name}; {secs:.2f} s")
+                    id=f"{nodeid}#{k}", detail=detail, **over)
     rec["_order"] = [int(index), int(k)]
     return rec
 

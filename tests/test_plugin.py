@@ -92,6 +92,38 @@ def test_tempered(exactness):
     assert "Traceback" not in out
 
 
+def test_certificate_not_reached_fails_the_test_and_its_record(pytester):
+    """``certify=eps`` is part of the assertion: a correct sampler whose test passes but
+    whose TV bound stays above ``eps`` (too few samples for the certificate) fails, with
+    the bound in the message and a failed report record; with enough samples it passes."""
+    report = pytester.path / "rep"
+    pytester.makepyfile(test_cert=_USER_MODULE_HEAD + '''
+
+@pytest.mark.exactness(tv=0.2, certify=0.01)
+def test_short(exactness):
+    exactness.check(SequentialSampler(TARGET), TARGET, num_samples=2000)
+
+
+@pytest.mark.exactness(tv=0.2, certify=0.2)
+def test_enough(exactness):
+    res = exactness.check(SequentialSampler(TARGET), TARGET)
+    assert res.certified and res.tv_upper <= 0.2
+''')
+    res = pytester.runpytest("-p", "autospeculation_pytest", "-p", "no:cacheprovider",
+                             "--autospec-seed", "5", "--autospec-report", str(report))
+    res.assert_outcomes(passed=1, failed=1)
+    out = res.stdout.str()
+    assert "TV certificate not reached: SequentialSampler" in out, out
+    assert "> certify=0.01" in out and "2000 samples" in out, out
+    assert "Traceback" not in out
+    doc = json.loads((report / "report.json").read_text())
+    by_test = {c["id"].split("::")[1].split("#")[0]: c for c in doc["checks"]}
+    assert by_test["test_short"]["status"] == "fail" and not by_test["test_short"]["passed"]
+    assert "TV certificate not reached" in by_test["test_short"]["detail"]
+    assert by_test["test_enough"]["status"] == "pass"
+    assert doc["verdict"] == "fail"
+
+
 def test_alpha_option_and_report_collects_every_check(pytester):
     report = pytester.path / "rep"
     res = _run(pytester, "--autospec-seed", "5", "--autospec-alpha", "0.01",
