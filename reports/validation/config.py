@@ -8,6 +8,7 @@ checks (:func:`check_alpha`); the split is stated in each stage's section.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -195,9 +196,18 @@ def check_alpha(config: ValidationConfig, stages: Sequence[Stage], *,
     if per and min(per.values()) < floor:
         worst = min(per, key=per.__getitem__)
         need = floor * ks[worst] * total / next(s.share for s in stat if s.name == worst)
+        need = _round_up(need)  # the figure printed is itself accepted
         raise ParameterError(
             f"`{name}` must be >= {need:.3g} for this run (it is "
             f"split over {len(stat)} statistical stages and the {ks[worst]} checks of stage "
             f"{worst!r}, and a check's alpha must be >= {floor:.3g}, the resolution of a "
             f"Monte Carlo p-value); got {alpha!r}.")
     return per
+
+
+def _round_up(x: float, digits: int = 3) -> float:
+    """``x`` rounded up to ``digits`` significant digits (8.715e-4 -> 8.72e-4)."""
+    if not x > 0 or not math.isfinite(x):
+        return x
+    scale = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+    return math.ceil(x / scale * (1 - 1e-12)) * scale

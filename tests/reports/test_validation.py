@@ -108,6 +108,19 @@ def test_default_runs_accept_the_default_alpha_and_refuse_a_too_small_one():
                           V.available_stages(cfg))
 
 
+def test_the_smallest_alpha_the_error_prints_is_accepted():
+    """The message's figure is rounded up (3 significant digits), so typing it back
+    works: the quick run's floor 8.715e-4 is printed as 0.000872, not 0.000871."""
+    cfg = V.ValidationConfig(quick=True)
+    with pytest.raises(ParameterError) as err:
+        V.check_alpha(V.ValidationConfig(quick=True, alpha=1e-4), V.available_stages(cfg))
+    shown = float(str(err.value).split("must be >= ")[1].split(" ")[0])
+    V.check_alpha(V.ValidationConfig(quick=True, alpha=shown), V.available_stages(cfg))
+    with pytest.raises(ParameterError, match=f"got {shown * 0.999!r}"):
+        V.check_alpha(V.ValidationConfig(quick=True, alpha=shown * 0.999),
+                      V.available_stages(cfg))
+
+
 def _run_batch_stage(monkeypatch, make):
     """The batch-invariance stage alone, on the sequential slot, with ``make(target)``
     as the sampler; returns its one check record."""
