@@ -136,6 +136,7 @@ def test_closeness_both_sides_and_reference(mlp):
     good = closeness_test(AutospeculativeSampler(mlp, order="identity"), mlp, tv=0.1, rng=1)
     assert good.status == "pass" and good.num_samples == num, (good.pvalue, good.method)
     assert good.reference == "SequentialSampler(order='identity') on the same oracle"
+    assert good.method == "chi2" and good.power_against.startswith("every deviation")
     bad = closeness_test(MUTANTS["swapped-residual-ratio"](mlp, order="identity"), mlp,
                          tv=0.1, rng=2)
     assert bad.status == "fail", bad.pvalue
@@ -143,6 +144,18 @@ def test_closeness_both_sides_and_reference(mlp):
         closeness_test(SequentialSampler(mlp), mlp, reference=SequentialSampler(mlp))
     with pytest.raises(ParameterError, match="returned 3"):
         closeness_test(SequentialSampler(mlp), mlp, reference=lambda o: 3)
+
+
+def test_closeness_states_what_its_power_is_for():
+    """Chi-square regime: every deviation of the joint law; permutation (sparse) regime:
+    the simulated two-block family around the pooled observed law, not every law."""
+    from distributions import random_table
+
+    d = random_table(10, 2, rng=1, concentration=0.3)
+    sparse = closeness_test(AutospeculativeSampler(d), d, tv=0.3, alpha=0.01, rng=2)
+    assert sparse.method == "permutation"
+    assert sparse.power_against.startswith("two-block deviations"), sparse.power_against
+    assert "pooled observed law" in sparse.power_against
 
 
 def test_closeness_on_chain_statistics_above_the_table():

@@ -169,6 +169,17 @@ def test_check_exact_sequential_stops_early_and_replays():
     assert good.num_samples == good.max_size >= plan_sample_size(16, tv=0.05, alpha=5e-4,
                                                                  power=0.99)
     assert good.certified and good.tv_upper <= 0.1 and good.method == "sequential-gtest"
+    assert good.power_against.startswith("every deviation of the joint law")
+
+
+def test_sequential_sparse_final_test_states_the_two_block_family():
+    """When the final fixed-size test is the Monte Carlo one, its detectable TV is the
+    simulated two-block figure, and ``power_against`` says so (not "every deviation")."""
+    d = random_table(6, 2, rng=1, concentration=0.3)
+    res = check_exact(table_sampler(d.pmf(), 6, 2), d, sequential=True, tv=0.2, rng=3)
+    assert res.method == "sequential-montecarlo" and res.stop_reason == "max-size"
+    assert res.power_against.startswith("two-block deviations"), res.power_against
+    assert "simulated_power" in res.details
 
 
 def test_impossible_sample_stops_the_sequential_check():

@@ -22,7 +22,7 @@ from verify.exactness.full_table import (
     _table_test,
     _target_pmf,
 )
-from verify.exactness.montecarlo import _sparse_detectable_tv
+from verify.exactness.montecarlo import TWO_BLOCK_AGAINST, _sparse_detectable_tv
 from verify.exactness.order_conditional import plan_order_conditional_size
 from verify.exactness.relative import ORDER_REFERENCE, check_relative, has_joint_law
 from verify.exactness.results import ExactnessResult
@@ -424,9 +424,7 @@ def check_exact(
         det, pw = _sparse_detectable_tv(p_support, num_samples, alpha, power, res.method,
                                         res.resamples, deadline)
         details["simulated_power"] = pw
-        against = ("two-block deviations of the joint law (mass moved proportionally "
-                   "between the least likely cells and the rest; simulated power of the "
-                   "test as run)")
+        against = TWO_BLOCK_AGAINST
     else:
         against = (f"every deviation of the joint law at TV >= detectable_tv (full table "
                    f"of {k:,} support cells)")

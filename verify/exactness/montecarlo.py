@@ -213,6 +213,13 @@ def _family_max_tv(p: np.ndarray) -> float:
     return max((max(a, 1.0 - a) for _, a in pts), default=0.0)
 
 
+#: What a simulated (sparse-regime) ``detectable_tv`` is stated for: the family of
+#: :func:`two_block_alternatives`, not every law at that TV.
+TWO_BLOCK_AGAINST: str = ("two-block deviations of the joint law (mass moved proportionally "
+                          "between the least likely cells and the rest; simulated power of "
+                          "the test as run)")
+
+
 def two_block_alternatives(p: np.ndarray, tv: float) -> list[tuple[str, np.ndarray]]:
     """Alternatives at TV exactly ``tv`` from ``p`` moving mass between a set ``A`` of
     the least likely cells (mass ``a`` close to each split of :data:`_SPLITS`) and the

@@ -32,7 +32,7 @@ from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
 from samplers.oracle import CountingOracle
 from verify.exactness.full_table import _plan_sparse, _resolve_method, _table_test
-from verify.exactness.montecarlo import _sparse_detectable_tv
+from verify.exactness.montecarlo import TWO_BLOCK_AGAINST, _sparse_detectable_tv
 from verify.exactness.order_conditional import (
     DEFAULT_BINS,
     PitStats,
@@ -138,10 +138,13 @@ def sequential_table(sampler: SamplerLike, pmf: np.ndarray, n: int, q: int, *,
                           deadline=deadline)
         final_p, final_method = float(res.pvalue), res.method
         det = detectable_tv(k, drawn, alpha=half, power=power)
+        against = (f"every deviation of the joint law at TV >= detectable_tv (final "
+                   f"fixed-size test at alpha/2 on {k:,} support cells)")
         if res.method == "montecarlo" or drawn * float(p_support.min()) < 5.0:
             det, pw = _sparse_detectable_tv(p_support, drawn, half, power, res.method,
                                             res.resamples, deadline)
             details["simulated_power"] = pw
+            against = f"{TWO_BLOCK_AGAINST}; final fixed-size test at alpha/2"
         rejected = bool(res.impossible_hits > 0 or res.pvalue <= half)
         worst, tv_plugin, tv_null = res.worst, res.tv_plugin, res.tv_null
     else:
@@ -149,6 +152,8 @@ def sequential_table(sampler: SamplerLike, pmf: np.ndarray, n: int, q: int, *,
                           gen=np.random.default_rng(ss_test), max_resamples=max_resamples)
         final_p, final_method = math.nan, "eprocess"
         det = detectable_tv(k, max_size, alpha=half, power=power) if k > 1 else 1.0
+        against = (f"every deviation of the joint law at TV >= detectable_tv (final "
+                   f"fixed-size test at alpha/2 on {k:,} support cells)")
         rejected = True
         worst, tv_plugin, tv_null = res.worst, res.tv_plugin, res.tv_null
     pvalue = min(1.0, 2.0 * min(1.0 / e_max, final_p if not math.isnan(final_p) else 1.0))
@@ -160,8 +165,7 @@ def sequential_table(sampler: SamplerLike, pmf: np.ndarray, n: int, q: int, *,
         detectable_tv=det, tv_estimate=max(0.0, tv_plugin - tv_null), tv_upper=bound,
         worst_cells=worst, seed=seed, dof=float(k - 1), power=power,
         impossible_hits=impossible, details=details, batch_size=bsize,
-        power_against=(f"every deviation of the joint law at TV >= detectable_tv (final "
-                       f"fixed-size test at alpha/2 on {k:,} support cells)"),
+        power_against=against,
         interaction_orders=tuple(range(1, n + 1)),
         certify=math.nan if certify is None else certify, certified=certified,
         e_value=e_max, threshold=2.0 / alpha, stop_reason=stop, samples_used=used,
