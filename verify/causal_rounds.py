@@ -11,7 +11,11 @@ per sample (mean with its interval, median, 99th percentile, maximum) and
 
 The check: the identity order's rounds exponent is separated from the random
 order's (the lower end of the identity order's 95% interval is above the upper end
-of the random order's) and the random order's interval lies below 1. On a chain
+of the random order's). It does not claim that the random order's rounds are
+sublinear: a log-log slope below 1 over a short range does not show that (an affine
+law ``a n + b`` has one), and the intercept-free test of
+:func:`verify.fits.increment_growth` (``rounds_growth``, reported) is inconclusive at
+the demonstration's sizes (40 samples per point, ``n`` up to 128). On a chain
 with strong coupling the product of fixed-order marginals ``nu_S`` is far from the
 chain law ``mu_S`` on every block longer than the correlation length, so the sum of
 TV along the identity-order recursion grows linearly in ``n``, and so do the
@@ -31,7 +35,7 @@ from distributions.errors import ParameterError
 from distributions.scalable import IsingChain
 from distributions.validation import check_float, check_int
 from samplers.autospec import AutospeculativeSampler
-from verify.fits import PowerLawFit, fit_power_law
+from verify.fits import IncrementGrowth, PowerLawFit, fit_power_law, increment_growth
 from verify.pinning.numerics import _mean_ci
 from verify.pinning.round_bound import trace_block_tv
 from verify.results import ResultBase
@@ -67,6 +71,7 @@ class CausalOrderResult(ResultBase):
     points: tuple[OrderPoint, ...]
     rounds_fits: dict[str, PowerLawFit]
     sum_tv_fits: dict[str, PowerLawFit]
+    rounds_growth: dict[str, IncrementGrowth]
 
 
 def causal_order_scaling(
@@ -121,15 +126,18 @@ def causal_order_scaling(
                 mean_sum_tv=float(mean), sum_tv_low=float(low), sum_tv_high=float(high)))
     rounds_fits: dict[str, PowerLawFit] = {}
     tv_fits: dict[str, PowerLawFit] = {}
+    growth: dict[str, IncrementGrowth] = {}
     for order in ORDERS:
         sel = [p for p in points if p.order == order]
         rounds_fits[order] = fit_power_law(lengths, [p.rounds.mean_rounds for p in sel])
         tv_fits[order] = fit_power_law(lengths, [max(p.mean_sum_tv, 1e-12) for p in sel])
+        growth[order] = increment_growth(lengths, [p.rounds.mean_rounds for p in sel],
+                                         [p.rounds.se_rounds for p in sel])
     ident, rand = rounds_fits[ORDERS[0]], rounds_fits[ORDERS[1]]
-    passed = bool(ident.gamma_low > rand.gamma_high and rand.gamma_high < 1.0)
+    passed = bool(ident.gamma_low > rand.gamma_high)
     return CausalOrderResult(
         passed=passed, statistic=ident.gamma - rand.gamma, pvalue=math.nan, alpha=math.nan,
         num_samples=num, detectable_tv=math.nan, seed=seed, method="causal-order-exponents",
         target=f"Ising chain, coupling {coupling:g}", ns=tuple(lengths), points=tuple(points),
-        rounds_fits=rounds_fits, sum_tv_fits=tv_fits,
+        rounds_fits=rounds_fits, sum_tv_fits=tv_fits, rounds_growth=growth,
     )

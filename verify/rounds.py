@@ -5,9 +5,13 @@ rounds target family (:data:`samplers.catalogue.ROUNDS_TARGET`, the 1-d Ising ch
 exact conditionals, no table) for growing ``n`` and returns a typed
 :class:`RoundsScalingResult`: per sampler the measured points (mean rounds with its
 95% interval, median, 99th percentile and maximum, against the sequential sampler's
-``n`` rounds), the fit ``rounds ~ c n**gamma`` (:func:`verify.fits.fit_power_law`)
-and the check "sublinear": the upper end of the fitted exponent's 95% interval is
-below 1 (a :class:`~verify.results.CheckResult`). A point whose maximum rounds exceed
+``n`` rounds), the fit ``rounds ~ c n**gamma`` (:func:`verify.fits.fit_power_law`,
+the curve drawn) and the check "sublinear" (a :class:`~verify.results.CheckResult`):
+the increments of mean rounds between successive ``n`` of the doubling grid grow by
+less than the factor 2 that linear growth gives, the upper end of the 95% interval of
+the contrast ``sum_k (D_{k+1} - 2 D_k)`` below 0 (:func:`verify.fits.increment_growth`:
+intercept-free, so an affine law ``a n + b`` does not pass, as it did with the
+log-log slope). A point whose maximum rounds exceed
 ``n`` (the sequential sampler's rounds) is flagged: a parallel sampler's tail can be
 worse than the sequential chain even when its mean is far below it. The report's
 records, tables and figure are built downstream (``reports``).
@@ -34,7 +38,7 @@ from distributions.errors import ParameterError
 from distributions.validation import check_int
 from samplers.catalogue import ROUNDS_TARGET, make_sampler, parallel_samplers
 from verify.execution import check_executor, run_shards
-from verify.fits import PowerLawFit, fit_power_law
+from verify.fits import IncrementGrowth, PowerLawFit, fit_power_law, increment_growth
 from verify.results import ResultBase, to_plain
 from verify.sampling import Deadline
 
@@ -95,13 +99,14 @@ class RoundsPoint:
 
 @dataclass(frozen=True, kw_only=True)
 class SamplerScaling(ResultBase):
-    """One sampler's scaling and the check "sublinear": the fitted exponent's 95%
-    interval lies below 1.
+    """One sampler's scaling and the check "sublinear": the increments of mean rounds
+    grow by less than linear growth's factor per doubling of ``n``.
 
-    ``statistic`` is the fitted exponent ``gamma`` of mean rounds in ``n``
-    (``pvalue``, ``alpha`` and ``detectable_tv`` are ``nan``: an interval estimate,
-    not a test of a stated size); ``passed`` when ``fit.gamma_high < 1``. With fewer
-    than three lengths the interval is undefined and the status is ``no-power``.
+    ``statistic`` is the exponent the increments imply (``growth.exponent``: ``gamma``
+    for ``rounds = a + c n**gamma``; ``nan`` when they do not grow); ``pvalue``,
+    ``alpha`` and ``detectable_tv`` are ``nan`` (an interval estimate, not a test of a
+    stated size); ``passed`` when ``growth.high < 0``. With fewer than three lengths
+    the check is undefined and the status is ``no-power``.
 
     Attributes
     ----------
@@ -112,7 +117,10 @@ class SamplerScaling(ResultBase):
     largest_n : int
     points : tuple of RoundsPoint
     fit : PowerLawFit
-        ``mean rounds ~ c n**gamma`` with the 95% interval of ``gamma``.
+        ``mean rounds ~ c n**gamma`` with the 95% interval of ``gamma`` (the curve; its
+        slope is not the check).
+    growth : IncrementGrowth or None
+        The increment test (``None`` with fewer than three lengths).
     exceeds_sequential_at : tuple of int
         The lengths ``n`` at which the maximum rounds exceeded ``n``.
     """
@@ -122,6 +130,7 @@ class SamplerScaling(ResultBase):
     largest_n: int
     points: tuple[RoundsPoint, ...]
     fit: PowerLawFit
+    growth: IncrementGrowth | None = None
     exceeds_sequential_at: tuple[int, ...] = ()
 
 
@@ -299,15 +308,19 @@ def rounds_scaling(
     out: list[SamplerScaling] = []
     for k, name in enumerate(names):
         points = measured[k * len(ns):(k + 1) * len(ns)]
-        fit = fit_power_law(ns, [p.mean_rounds for p in points])
-        defined = math.isfinite(fit.gamma_high)
-        passed = defined and fit.gamma_high < 1.0
+        means = [p.mean_rounds for p in points]
+        fit = fit_power_law(ns, means)
+        growth = (increment_growth(ns, means, [p.se_rounds for p in points])
+                  if len(ns) >= 3 else None)
+        defined = growth is not None
+        passed = growth is not None and growth.high < 0.0
         out.append(SamplerScaling(
-            passed=passed, statistic=fit.gamma, pvalue=math.nan, alpha=math.nan,
-            num_samples=num, detectable_tv=math.nan, seed=seed, method="rounds-exponent",
+            passed=passed, statistic=growth.exponent if growth is not None else math.nan,
+            pvalue=math.nan, alpha=math.nan,
+            num_samples=num, detectable_tv=math.nan, seed=seed, method="rounds-increments",
             status="pass" if passed else ("fail" if defined else "no-power"),
             sampler=name, target=ROUNDS_TARGET.label, largest_n=ns[-1],
-            points=tuple(points), fit=fit,
+            points=tuple(points), fit=fit, growth=growth,
             exceeds_sequential_at=tuple(p.n for p in points if p.exceeds_sequential)))
     if bar is not None:
         bar.close()

@@ -25,11 +25,13 @@ def test_rounds_point_summary() -> None:
         rounds_point(4, [], [], 4, 0.0)
 
 
-def test_exponent_check_uses_the_interval() -> None:
-    """The check is the fitted exponent's 95% interval below 1, not "mean < n"."""
+def test_sublinear_check_is_the_increment_test() -> None:
+    """The check is the intercept-free increment test's 95% interval below 0, not the
+    log-log slope's interval below 1 (nor "mean < n")."""
     res = rounds_scaling(["autospeculative", "agr24"], quick=True, seed=3, num=30)
     for s in res.samplers:
-        assert s.statistic == s.fit.gamma
-        assert s.passed == (s.fit.gamma_high < 1.0)
+        assert s.growth is not None and s.growth.ratio == 2.0
+        assert s.statistic == s.growth.exponent or s.statistic != s.statistic
+        assert s.passed == (s.growth.high < 0.0)
         assert s.status in ("pass", "fail")
         assert s.exceeds_sequential_at == tuple(p.n for p in s.points if p.max_rounds > p.n)
