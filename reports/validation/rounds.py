@@ -91,7 +91,7 @@ def rounds_output(res: RoundsScalingResult) -> StageOutput:
                  "squares of log mean rounds on log n, with the Student-t 95% interval of "
                  "the exponent (the curve drawn). Sublinear: the increments D of mean "
                  "rounds between successive n grow by less than the factor 2 of linear "
-                 "growth, the whole 95% interval of sum (D_next - 2 D) below 0; unlike the "
+                 "growth, the whole 95% interval of sum (D_next - 2 D) / 2 below 0; unlike the "
                  "log-log slope, this does not pass an affine law a n + b."),
         "tables": [
             {"title": "Rounds per sample",
@@ -101,7 +101,7 @@ def rounds_output(res: RoundsScalingResult) -> StageOutput:
             {"title": "Power-law fit rounds ~ c n^gamma and the increment test",
              "columns": ["sampler", "c", "gamma", "95% interval", "s.e.(gamma)",
                          "increment growth per doubling (2 = linear)", "implied exponent",
-                         "sum (D_next - 2 D)", "95% interval"],
+                         "contrast sum (D_next - 2 D) / 2", "95% interval"],
              "rows": fits},
         ],
         "figures": [{"id": "rounds-scaling", "kind": "line",
@@ -119,7 +119,7 @@ def _growth_text(g: IncrementGrowth | None) -> str:
     if g is None:
         return "fewer than three lengths: no increment test"
     return (f"increments of mean rounds grow by {g.growth:.3g} per doubling of n (2 = "
-            f"linear; implied exponent {g.exponent:.3f}), sum (D_next - 2 D) = "
+            f"linear; implied exponent {g.exponent:.3f}), contrast sum (D_next - 2 D) / 2 = "
             f"{g.contrast:.3g}, 95% interval [{g.low:.3g}, {g.high:.3g}]")
 
 
