@@ -5,8 +5,11 @@ The level ``alpha`` is split in two halves (union bound):
 
 * an **e-process** monitored after every sample (full table: the mixture
   likelihood-ratio martingale of :mod:`verify.sequential.eprocess`; chain tests: the
-  product of the calibrated e-values of independent batches,
-  :func:`verify.sequential.evalues.p_to_e`; the order-conditional test of an oracle
+  product of the calibrated e-values :func:`verify.sequential.evalues.p_to_e` of
+  independent batches, each batch's p-value from the **martingale** chain family,
+  which is exactly Uniform(0, 1) under the null, so that each e-value has expectation
+  exactly 1 (the default marginal family's analytic p-value is not uniform at every
+  level, which a calibrator needs); the order-conditional test of an oracle
   without a joint law: the average of PIT e-processes of
   :mod:`verify.sequential.pit`) rejects as soon as it reaches ``2 /
   alpha``; by Ville's inequality a correct sampler makes it do so with probability
@@ -177,7 +180,9 @@ def sequential_chain(sampler: SamplerLike, target: DiscreteOracle, *, max_size: 
                      alpha: float, power: float, seed: int, bsize: int,
                      deadline: Deadline) -> SequentialResult:
     """The sequential chain-rule test: calibrated e-values of independent batches
-    (:data:`CHAIN_BATCHES`), then the chain family at ``alpha / 2`` on all samples."""
+    (:data:`CHAIN_BATCHES`; each from the exactly uniform p-value of the martingale
+    family), then the default chain family at ``alpha / 2`` on all samples (its stated
+    power is the one reported)."""
     from verify.chain_tests import chain_test
 
     n, q = int(target.n), int(target.q)
@@ -194,7 +199,8 @@ def sequential_chain(sampler: SamplerLike, target: DiscreteOracle, *, max_size: 
                                            ss_samples.spawn(1)[0], bsize, deadline)), axis=0)
         drawn = end
         chunks.append(x)
-        ct = chain_test(x, target, alpha=half, power=power, rng=ss_test.spawn(1)[0])
+        ct = chain_test(x, target, alpha=half, power=power, family="martingale",
+                        rng=ss_test.spawn(1)[0])
         pb = 0.0 if ct.impossible else float(ct.pvalue)
         batch_p[f"batch[{b}]"] = pb
         log_e += math.log(p_to_e(pb)) if pb > 0 else math.inf
