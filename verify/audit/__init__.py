@@ -56,6 +56,7 @@ from verify.audit.consistency import (
     _consistency_exact,
     _exchange,
     _reference_discrete,
+    row_error,
 )
 from verify.audit.contract import (
     AGREE_TOL,
@@ -64,6 +65,7 @@ from verify.audit.contract import (
     _determinism,
     _positional,
     _random_contexts,
+    agree_tol,
 )
 from verify.audit.diffusion import REFERENCE_TOL, _audit_diffusion
 from verify.audit.result import (
@@ -107,13 +109,16 @@ def _audit_discrete(a: _Auditor, oracle: DiscreteOracle, reference: DiscreteOrac
     n, q = int(oracle.n), int(oracle.q)
     t0 = time.perf_counter()
     x = _random_contexts(n, q, num_contexts, gen)
-    out = _contract_discrete(a, oracle, x)
-    if out is None:
+    got = _contract_discrete(a, oracle, x)
+    if got is None:
         timings["contract"] = time.perf_counter() - t0
         failed = [f.rule for f in a.checks if f.status == "fail"]
         a.skip_rest(DISCRETE_RULES, f"the oracle's answers cannot be checked further "
                     f"({', '.join(failed)} failed)")
         return {}, []
+    out, eps = got
+    tol = agree_tol(eps, q)  # answers that must agree, to the rounding of their dtype
+    err = row_error(out, x, eps)  # what rounding alone moves a row by (L1)
 
     def fmt_query(b: int, k: tuple[int, ...] | None = None) -> dict[str, Any]:
         qd: dict[str, Any] = {"method": "conditionals", "x": _ctx_list(x[b])}
@@ -121,30 +126,31 @@ def _audit_discrete(a: _Auditor, oracle: DiscreteOracle, reference: DiscreteOrac
             qd["position"] = int(k[1])
         return qd
 
-    _positional(a, oracle, x, out, gen)
-    _determinism(a, oracle.conditionals, x, out, fmt_query)
-    _batch_invariance(a, oracle.conditionals, x, out, gen, fmt_query)
+    _positional(a, oracle, x, out, gen, tol)
+    _determinism(a, oracle.conditionals, x, out, fmt_query, tol)
+    _batch_invariance(a, oracle.conditionals, x, out, gen, fmt_query, tol=tol)
     timings["contract"] = time.perf_counter() - t0
     if a.has_errors:
         a.skip_rest(DISCRETE_RULES, a.broken())
         return {}, []
     t0 = time.perf_counter()
-    consistency = _exchange(a, oracle, x, out, gen)
+    consistency = _exchange(a, oracle, x, out, gen, err)
     if q**n <= EXACT_JOINT_LIMIT:
-        consistency.update(_consistency_exact(a, oracle, gen))
+        consistency.update(_consistency_exact(a, oracle, gen, err))
     else:
         if n > MAX_CHAIN_N:
             a.skip("consistency.orders", f"not estimated: n = {n} > {MAX_CHAIN_N} (the "
                    "two-position exchange rule still applies)")
         else:
             num = int(min(512, max(32, 4_000_000 // (n * max(n, 1)))))
-            consistency.update(_consistency_estimated(a, oracle, gen, num))
+            consistency.update(_consistency_estimated(a, oracle, gen, num, err))
         a.skip("consistency.pmf", f"q**n = {q**n} > {EXACT_JOINT_LIMIT}: the chain-rule "
                "joint is not tabulated")
     timings["consistency"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if reference is not None:
-        consistency["reference"] = _reference_discrete(a, oracle, reference, gen, num_contexts)
+        consistency["reference"] = _reference_discrete(a, oracle, reference, gen, num_contexts,
+                                                       eps)
     else:
         a.skip("reference", "no reference oracle given")
     timings["reference"] = time.perf_counter() - t0

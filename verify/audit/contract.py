@@ -15,12 +15,33 @@ import numpy as np
 
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import OracleError
-from samplers.arrays import to_host
+from samplers.arrays import to_host, tolerance
 from samplers.oracle import RULE_IDS, CountingOracle
 from verify.audit.result import _Auditor, _ctx_list, _format_value
 
-#: Tolerance on answers that must agree (determinism, batch invariance, consistency).
+#: Tolerance on float64 answers that must agree (determinism, batch invariance, the
+#: positional fast path); answers in a lower precision get :func:`agree_tol`.
 AGREE_TOL: float = 1e-9
+
+
+def agree_tol(eps: float, q: int, scale: float = 1.0) -> float:
+    """Tolerance on two answers of the same query that must agree, for answers in a dtype
+    of machine epsilon ``eps``: the contract's row tolerance
+    :func:`samplers.arrays.tolerance` (``max(1e-9, 2 (ceil(log2 q) + 1) eps)``: the
+    rounding of a ``q``-term sum, which a re-batched or re-ordered kernel may add in
+    another order) times ``max(1, scale)`` (the size of the answers: 1 for
+    probabilities); :data:`AGREE_TOL` for float64 and when ``eps`` is unknown.
+
+    Examples
+    --------
+    >>> agree_tol(float("nan"), 4)
+    1e-09
+    >>> f"{agree_tol(2.0**-23, 32):.3g}"
+    '1.43e-06'
+    """
+    if not math.isfinite(eps):
+        return AGREE_TOL
+    return max(AGREE_TOL, tolerance(eps, max(2, int(q))) * max(1.0, float(scale)))
 
 
 def _random_contexts(n: int, q: int, num: int, gen: np.random.Generator) -> np.ndarray:
@@ -81,7 +102,10 @@ def _batch_shapes(B: int) -> list[int]:
     return sorted({B, 1, *((B // 2,) if B >= 4 else ())}, reverse=True)
 
 
-def _contract_discrete(a: _Auditor, oracle: DiscreteOracle, x: np.ndarray) -> np.ndarray | None:
+def _contract_discrete(a: _Auditor, oracle: DiscreteOracle,
+                       x: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """The contract rules on one answer; the answer and its dtype's epsilon, or ``None``
+    when it cannot be checked further."""
     n, q = int(oracle.n), int(oracle.q)
     B = x.shape[0]
     x_in = x.copy()
@@ -167,14 +191,14 @@ def _contract_discrete(a: _Auditor, oracle: DiscreteOracle, x: np.ndarray) -> np
         b, msg, _ = seen["contract.other"]
         a.add("contract.other", False, msg, query={"method": "conditionals",
                                                     "x": _ctx_list(x[b])})
-    return out
+    return out, eps
 
 
 def _positional(a: _Auditor, oracle: DiscreteOracle, x: np.ndarray, out: np.ndarray,
-                gen: np.random.Generator) -> None:
+                gen: np.random.Generator, tol: float = AGREE_TOL) -> None:
     """The fast path ``conditionals_at`` (when the oracle has one) answers what
-    ``conditionals`` answers on the same contexts, without and with chain values
-    (``L = 3`` positions a row where the audit contexts allow, else 2)."""
+    ``conditionals`` answers on the same contexts, within ``tol``, without and with
+    chain values (``L = 3`` positions a row where the audit contexts allow, else 2)."""
     rule = "contract.positional"
     if not callable(getattr(oracle, "conditionals_at", None)):
         a.skip(rule, "the oracle has no conditionals_at fast path")
@@ -218,13 +242,13 @@ def _positional(a: _Auditor, oracle: DiscreteOracle, x: np.ndarray, out: np.ndar
                          "positions": pos[0].tolist(), **extra})
             return
         d, k = _max_diff(expect[label], got)
-        if d > AGREE_TOL:
+        if d > tol:
             b, j = (k[0], k[1]) if k else (0, 0)
             ctx = steps[0 if chain is None else j, b]
             a.add(rule, False, f"conditionals_at {label} differs from conditionals on the "
-                  f"same context by up to {d:.3g}: at context {_format_value('x', _ctx_list(ctx))}"
-                  f", position {int(pos[b, j])}: {np.round(got[b, j], 6).tolist()} vs "
-                  f"{np.round(expect[label][b, j], 6).tolist()}",
+                  f"same context by up to {d:.3g} (tolerance {tol:.3g}): at context "
+                  f"{_format_value('x', _ctx_list(ctx))}, position {int(pos[b, j])}: "
+                  f"{_rounded(got[b, j])} vs {_rounded(expect[label][b, j])}",
                   query={"method": "conditionals_at", "x": _ctx_list(xr[b]),
                          "positions": pos[b].tolist(),
                          **({} if chain is None else {"chain_values": chain[b].tolist()}),
@@ -232,22 +256,29 @@ def _positional(a: _Auditor, oracle: DiscreteOracle, x: np.ndarray, out: np.ndar
                          "conditionals_x": _ctx_list(ctx),
                          "conditionals_row": expect[label][b, j].tolist()}, value=d)
             return
-    a.ok(rule, f"{K} contexts, {L} positions each, without and with chain values")
+    a.ok(rule, f"{K} contexts, {L} positions each, without and with chain values "
+         f"(tolerance {tol:.3g})")
+
+
+def _rounded(row: np.ndarray) -> list[float]:
+    """A row for a message, rounded to 6 decimals in float64 (a float16 row scaled by
+    1e6 overflows)."""
+    return np.round(np.asarray(row, dtype=np.float64), 6).tolist()
 
 
 def _determinism(a: _Auditor, call: Callable[..., Any], x: np.ndarray, out: np.ndarray,
-                 fmt_query: Callable[..., dict[str, Any]]) -> None:
+                 fmt_query: Callable[..., dict[str, Any]], tol: float = AGREE_TOL) -> None:
     out2, err = _call(call, x.copy())
     if err is not None:
         a.add("determinism", False, f"second identical call raised {err}", query=fmt_query(0))
         return
     d, k = _max_diff(out, out2)
-    if d > AGREE_TOL or k is None and d > 0:
-        a.add("determinism", False, f"the same call twice differs by up to {d:.3g}",
-              query=fmt_query(k[0] if k else 0, k), value=d)
+    if d > tol or k is None and d > 0:
+        a.add("determinism", False, f"the same call twice differs by up to {d:.3g} "
+              f"(tolerance {tol:.3g})", query=fmt_query(k[0] if k else 0, k), value=d)
     elif d > 0:
         a.add("determinism", False, f"the same call twice differs by {d:.3g} (below "
-              f"{AGREE_TOL:g}: floating-point non-determinism)", severity="info",
+              f"{tol:.3g}: floating-point non-determinism)", severity="info",
               query=fmt_query(k[0] if k else 0, k), value=d)
     else:
         a.ok("determinism", "bit-identical", value=0.0)
@@ -255,7 +286,7 @@ def _determinism(a: _Auditor, call: Callable[..., Any], x: np.ndarray, out: np.n
 
 def _batch_invariance(a: _Auditor, call: Callable[..., Any], x: np.ndarray, out: np.ndarray,
                       gen: np.random.Generator, fmt_query: Callable[..., dict[str, Any]], *,
-                      extra: tuple[np.ndarray, ...] = ()) -> None:
+                      extra: tuple[np.ndarray, ...] = (), tol: float = AGREE_TOL) -> None:
     B = x.shape[0]
     worst = (0.0, None, "")
 
@@ -286,10 +317,10 @@ def _batch_invariance(a: _Auditor, call: Callable[..., Any], x: np.ndarray, out:
             kk = (row, *k[1:]) if k else None
             worst = (d, (row, kk), label)
     d, where, label = worst
-    if d > AGREE_TOL:
+    if d > tol:
         row, kk = where  # type: ignore[misc]
         a.add("batch-invariance", False, f"context #{row} answered {label} differs by up to "
-              f"{d:.3g}", query=fmt_query(row, kk), value=d)
+              f"{d:.3g} (tolerance {tol:.3g})", query=fmt_query(row, kk), value=d)
     else:
-        a.ok("batch-invariance", f"{len(variants)} re-batchings agree (max diff {d:.3g})",
-             value=d)
+        a.ok("batch-invariance", f"{len(variants)} re-batchings agree (max diff {d:.3g}, "
+             f"tolerance {tol:.3g})", value=d)

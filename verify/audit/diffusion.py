@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 
 from distributions.base import DiffusionOracle
-from verify.audit.contract import AGREE_TOL, _batch_invariance, _batch_shapes, _call, _max_diff
+from verify.audit.contract import (
+    _batch_invariance,
+    _batch_shapes,
+    _call,
+    _call_eps,
+    _max_diff,
+    agree_tol,
+)
 from verify.audit.result import _Auditor
 
 #: Tolerance on ``|f - f_ref| / (1 + |f_ref|)`` against a reference denoiser.
@@ -32,7 +39,7 @@ def _audit_diffusion(a: _Auditor, oracle: DiffusionOracle, reference: DiffusionO
         return {"method": "denoise", "t": float(t[b]), "x": [float(v) for v in x[b]]}
 
     t_in, x_in = t.copy(), x.copy()
-    out, err = _call(oracle.denoise, t_in, x_in)
+    out, err, eps = _call_eps(oracle.denoise, t_in, x_in)
     if err is not None:
         for b in range(B):
             _, e = _call(oracle.denoise, t[b:b + 1].copy(), x[b:b + 1].copy())
@@ -78,16 +85,18 @@ def _audit_diffusion(a: _Auditor, oracle: DiffusionOracle, reference: DiffusionO
     def call(tt: np.ndarray, xx: np.ndarray) -> np.ndarray:
         return oracle.denoise(tt, xx)
 
+    # answers that must agree, to the rounding of their dtype relative to their size
+    tol = agree_tol(eps, dim, float(np.max(np.abs(out.astype(np.float64)))))
     out2, err = _call(oracle.denoise, t.copy(), x.copy())
     d, k = _max_diff(out, out2) if err is None else (math.inf, None)
-    if d > AGREE_TOL:
-        a.add("determinism", False, f"the same call twice differs by up to {d:.3g}"
-              if err is None else f"second call raised {err}",
+    if d > tol:
+        a.add("determinism", False, f"the same call twice differs by up to {d:.3g} "
+              f"(tolerance {tol:.3g})" if err is None else f"second call raised {err}",
               query=fmt_query(k[0] if k else 0), value=d)
     else:
         a.ok("determinism", value=d)
     _batch_invariance(a, lambda xx, tt: oracle.denoise(tt, xx), x, out, gen, fmt_query,
-                      extra=(t,))
+                      extra=(t,), tol=tol)
     if a.has_errors:
         return {}
     info = _tower(a, oracle, gen)
