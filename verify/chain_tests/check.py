@@ -411,7 +411,7 @@ def _martingale_result(
     single = co.conditionals_at(empty, np.arange(n)[None, :])[0]  # (n, q)
     ns = lay.pair_sites
     sites = np.arange(n) if ns == n else np.sort(gen.choice(n, ns, replace=False))
-    fam = martingale_family(x, co, sites if ns >= 2 else sites[:0], alpha, gen)
+    fam = martingale_family(x, co, sites if ns >= 2 else sites[:0], alpha, gen, single)
     counts = fam["counts"].astype(np.float64)
     tv = float(np.max(0.5 * np.abs(counts / N - single).sum(axis=1)
                       - 0.5 * np.sqrt(2 * single * (1 - single) / (math.pi * N)).sum(axis=1)))

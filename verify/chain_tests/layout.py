@@ -279,21 +279,36 @@ def early_groups(n: int) -> list[tuple[int, int]]:
     return _groups(min(n, EARLY_STEPS))
 
 
-def score_blocks(n: int, q: int, pair_scores: int) -> list[tuple[str, float, str, int]]:
+def score_blocks(
+    n: int, q: int, pair_scores: int, directed_steps: int = 0
+) -> list[tuple[str, float, str, int]]:
     """Blocks of the martingale family: ``(name, weight, kind, size)``.
 
     ``kind``: ``"chi2"`` (sum of squares, ``size`` degrees of freedom), ``"max"``
     (Sidak on the largest ``|W|`` of ``size`` scores) or ``"sum"`` (``size`` scores
     summed). Weights from :data:`SCORE_SHARES` over the blocks present (fixed by ``n``,
-    ``q`` and the pair sites), summing to 1.
+    ``q``, the pair sites and the directed block), summing to 1.
+
+    ``directed_steps = E > 0`` (a target with a common factor,
+    :mod:`verify.chain_tests.direction`): the early share goes to one score, the
+    directed block ``early-directed[steps 1-E]`` (a ``"max"`` of size 1: two-sided
+    normal), and ``site-max`` takes the other ``n (q - 1) - 1`` intercept scores (those
+    of the first ``E`` steps after the block's Householder reflection). ``0``: the
+    early groups of :func:`early_groups` and ``site-max`` after them (the product
+    layout, which the planner uses).
     """
     k = q - 1
-    groups = early_groups(n)
-    out: list[tuple[str, float, str, int]] = [
-        (f"early[steps {s + 1}-{e}]", SCORE_SHARES["early"] / len(groups), "chi2",
-         (e - s) * k) for s, e in groups]
-    if n > EARLY_STEPS:
-        out.append(("site-max", SCORE_SHARES["site"], "max", (n - EARLY_STEPS) * k))
+    if directed_steps:
+        out: list[tuple[str, float, str, int]] = [
+            (f"early-directed[steps 1-{directed_steps}]", SCORE_SHARES["early"], "max", 1)]
+        if n * k > 1:
+            out.append(("site-max", SCORE_SHARES["site"], "max", n * k - 1))
+    else:
+        groups = early_groups(n)
+        out = [(f"early[steps {s + 1}-{e}]", SCORE_SHARES["early"] / len(groups), "chi2",
+                (e - s) * k) for s, e in groups]
+        if n > EARLY_STEPS:
+            out.append(("site-max", SCORE_SHARES["site"], "max", (n - EARLY_STEPS) * k))
     if pair_scores:
         out.append(("pair-max", SCORE_SHARES["pair"], "max", pair_scores))
     out.append(("sharp", SCORE_SHARES["sharp"], "sum", n * k))

@@ -37,6 +37,7 @@ from scipy import special, stats
 
 from samplers.oracle import CountingOracle
 from verify.chain_tests.combine import holm_reject
+from verify.chain_tests.direction import early_direction, reflect
 from verify.chain_tests.layout import (
     EARLY_STEPS,
     early_groups,
@@ -69,19 +70,31 @@ def _dummy_max(count: int, gen: np.random.Generator) -> float:
 
 def martingale_family(
     x: np.ndarray, co: CountingOracle, sites: np.ndarray, alpha: float,
-    gen: np.random.Generator,
+    gen: np.random.Generator, single: np.ndarray,
 ) -> dict[str, Any]:
-    """Every block of the martingale family on ``x``: p-values, worst scores, notes."""
+    """Every block of the martingale family on ``x``: p-values, worst scores, notes.
+
+    ``single``: the oracle's exact one-site marginals (n, q), for the directed block.
+    """
     N, n = x.shape
     q = co.q
     k = q - 1
-    sc: Scores = martingale_scores(x, co, sites, gen)
-    blocks = score_blocks(n, q, sc.pair_max)
+    order = gen.permutation(n)
+    dirn = early_direction(co, order, single)  # fixed before the data are looked at
+    sc: Scores = martingale_scores(x, co, sites, gen, order)
+    blocks = score_blocks(n, q, sc.pair_max, dirn.steps if dirn else 0)
     pvals: dict[str, float] = {}
-    for (s, e), blk in zip(early_groups(n), blocks, strict=False):
-        w = sc.intercept[s * k : e * k]
-        pvals[blk[0]] = float(stats.chi2.sf(float(w @ w), w.size))
-    late = sc.intercept[EARLY_STEPS * k :]
+    site_scores = sc.intercept.copy()  # the one-site scores, in step order
+    if dirn is not None:
+        w_dir, rest = reflect(sc.intercept[: dirn.steps], dirn.c)
+        pvals[blocks[0][0]] = float(_two_sided(np.array([w_dir]))[0])
+        late = np.concatenate([rest, sc.intercept[dirn.steps :]])
+        site_scores[: dirn.steps] = np.insert(rest, int(np.argmax(np.abs(dirn.c))), w_dir)
+    else:
+        for (s, e), blk in zip(early_groups(n), blocks, strict=False):
+            w = sc.intercept[s * k : e * k]
+            pvals[blk[0]] = float(stats.chi2.sf(float(w @ w), w.size))
+        late = sc.intercept[EARLY_STEPS * k :]
     if late.size:
         pvals["site-max"] = _sidak_max(float(np.abs(late).max()), late.size)
     if sc.pair_max:
@@ -100,10 +113,12 @@ def martingale_family(
     m_total = sc.intercept.size + sc.pair_max + sc.sharp.size
     labels: list[str] = []
     scores: list[float] = []
-    for f, w in enumerate(sc.intercept):
+    for f, w in enumerate(site_scores):
         i, v = int(sc.order[f // k]), f % k
         labels.append(f"site[{i}]" if q == 2 else f"site[{i}]>{v}")
         scores.append(float(w))
+    if dirn is not None:  # the pivot's entry is the directed score
+        labels[int(np.argmax(np.abs(dirn.c)))] = blocks[0][0]
     for w, col, f in sc.pair_top:
         i, v = int(sc.order[f // k]), f % k
         a, b = int(sc.col_site[col]), int(sc.col_val[col])
