@@ -5,12 +5,19 @@ N(0, 1), so every fixed function of them has a known law and needs no simulation
 They are split into disjoint blocks (:func:`~verify.chain_tests.layout.score_blocks`),
 each with an exactly uniform p-value:
 
-* ``early[steps a-b]``: the sum of squares of the intercept scores of the first
-  steps in geometric groups (1, 2, 3-4, 5-8, 9-16): exactly chi-square. A global
-  deviation (wrong mixture weights) shows in the first reveals, before the revealed
-  values pin the conditional laws down;
+* ``early-directed[steps 1-E]`` (a target with a common factor, ``q = 2``;
+  :mod:`verify.chain_tests.direction`): ``W_dir = c^T W_E``, one fixed unit vector
+  ``c`` (from the reveal order and the oracle's exact one- and two-site marginals)
+  over the first ``E`` steps' intercept scores: exactly N(0, 1), two-sided. A global
+  deviation (wrong mixture weights, a shifted magnetisation) moves the first reveals'
+  scores along ``c``, before the revealed values pin the conditional laws down;
+* ``early[steps a-b]`` (a product target, or ``q > 2``, in place of the directed
+  block): the sum of squares of the intercept scores of the first steps in
+  geometric groups (1, 2, 3-4, 5-8, 9-16): exactly chi-square;
 * ``site-max``: Sidak on the largest ``|W|`` of the other intercept scores
-  (one-site tests);
+  (one-site tests; with a directed block, the first ``E`` steps' scores after the
+  Householder reflection that takes ``W_dir`` out: exactly iid N(0, 1) and
+  independent of it, :func:`~verify.chain_tests.direction.reflect`);
 * ``pair-max``: Sidak on the largest ``|W|`` of the pair-column scores (two-site
   tests), padded to the number of scores had no column been dropped: the largest
   ``|W|`` of ``K`` independent N(0, 1) dummies is drawn from its law (``ndtri((1 +
@@ -21,7 +28,8 @@ each with an exactly uniform p-value:
 
 The family p-value is their **weighted Sidak** combination ``1 - prod_b (1 -
 min(1, w_b T))`` at ``T = min_b p_b / w_b`` (weights
-:data:`~verify.chain_tests.layout.SCORE_SHARES`): the blocks use disjoint scores, so
+:data:`~verify.chain_tests.layout.SCORE_SHARES`): the blocks use disjoint scores (or
+orthogonal projections of them), so
 their p-values are independent and exactly uniform, and so is this one. One
 statistic, exactly calibrated at every level, whatever the dependence of the
 target's coordinates, with no null simulation.
