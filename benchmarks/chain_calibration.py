@@ -9,6 +9,9 @@ Plain script::
     python benchmarks/chain_calibration.py --target mixture --n 1000 --num 66408 \
         --seeds 10 --alt 0.52
     python benchmarks/chain_calibration.py --stated-power 100
+    python benchmarks/chain_calibration.py --target mixture --alt 0.52 --efficiency 4000
+    python benchmarks/chain_calibration.py --target curie-dev --n 1000 --num 2000 \
+        --seeds 10 --alt 0.62 --families martingale
     python benchmarks/chain_calibration.py --target ising --n 16 --num 300 --alpha 0.1 \
         --null-draws 9 --seeds 200 --families marginal
 
@@ -32,12 +35,14 @@ p-value, both exactly uniform under the null), ``marginal`` (the default; Cauchy
 p-value, the KS p-value of uniformity, the rejection rates at 0.01, 0.05 and 0.1
 (null) or at ``--alpha`` (alternative), and the KS p-value of the p-values below 0.1.
 
-``--stated-power R``: R runs of one coupled pair of a uniform ``Product(n=40)`` at
-exactly the martingale family's stated detectable TV at its planned size for TV
-0.25 (the planner's check), and the rejection rate. ``--pooled-pit``: the KS
-p-value of each run's pooled randomised PITs (all ``N n`` of the marginal family's
-PIT layer, exactly iid uniform under the null), and the uniformity of those p-values
-over the seeds (seeds ``[s, 777]``). Writes
+``--efficiency D``: the directed early block's efficiency ``(c^T m)**2 / |m|**2``
+against ``--alt`` (``m``: the intercept scores' mean vector, from D alternative
+draws; 3 reveal orders). ``--stated-power R``: R runs of one coupled pair of a
+uniform ``Product(n=40)`` at exactly the martingale family's stated detectable TV at
+its planned size for TV 0.25 (the planner's check), and the rejection rate.
+``--pooled-pit``: the KS p-value of each run's pooled randomised PITs (all ``N n``
+of the marginal family's PIT layer, exactly iid uniform under the null), and the
+uniformity of those p-values over the seeds (seeds ``[s, 777]``). Writes
 ``benchmarks/results/chain_calibration_<target>_<n>_<num>[_alt][_families].json``.
 """
 
@@ -50,10 +55,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from distributions.base import MASK  # noqa: E402
 from distributions.scalable import (  # noqa: E402
     CurieWeiss,
     IsingChain,
@@ -66,6 +72,7 @@ from verify.chain_tests import (  # noqa: E402
     chain_test,
     plan_chain_sample_size,
 )
+from verify.chain_tests.direction import early_direction  # noqa: E402
 from verify.chain_tests.kernels import _chain_pits  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -121,6 +128,33 @@ def stated_power(runs: int, alpha: float) -> None:
           f"({time.perf_counter() - t0:.0f} s)")
 
 
+def efficiency(target, alt, draws: int, orders: int) -> None:
+    """``(c^T m)**2 / |m|**2``: the directed block's direction ``c`` against the mean
+    vector ``m`` of the intercept scores under ``alt`` (per unit ``sqrt(N)``: ``m_j =
+    E_alt[(b_alt - b) h(b)]`` along the order, ``b`` the target's conditional, ``h``
+    the PIT score's slope; estimated from ``draws`` alternative samples), per order."""
+    n = target.n
+    co = CountingOracle(target, validate=False)
+    single = co.conditionals_at(np.full((1, n), MASK), np.arange(n)[None, :])[0]
+    for seed in range(orders):
+        order = np.random.default_rng(seed).permutation(n)
+        d = early_direction(co, order, single)
+        if d is None:
+            print(f"order {seed}: no common factor, no directed block")
+            continue
+        vals = alt.sample(draws, rng=seed + 10)[:, order]
+        ctx = np.full(vals.shape, MASK)
+        pos = np.broadcast_to(order, vals.shape)
+        b = np.clip(target.conditionals_at(ctx, pos, vals)[..., 1], 1e-12, 1 - 1e-12)
+        b_alt = alt.conditionals_at(ctx, pos, vals)[..., 1]
+        h = np.exp(-0.5 * special.ndtri(b) ** 2) / np.sqrt(2 * np.pi) / (b * (1 - b))
+        m = ((b_alt - b) * h).mean(axis=0)
+        cm = float(d.c @ m[: d.steps])
+        print(f"order {seed}: E = {d.steps}, shrink {d.shrink:.3f}, |m| {np.linalg.norm(m):.4f}, "
+              f"|c.m| {abs(cm):.4f}, efficiency {cm**2 / float(m @ m):.3f}, first 16 steps' "
+              f"|m| {np.linalg.norm(m[:16]):.4f}")
+
+
 def pooled_pit(target: MixtureOfProducts | CurieWeiss | IsingChain, num: int,
                seeds: int) -> None:
     """KS p-value of the pooled PITs per run, and their uniformity over the runs."""
@@ -153,11 +187,17 @@ def main() -> None:
                     help="comma-separated: martingale, marginal")
     ap.add_argument("--pooled-pit", action="store_true",
                     help="only the pooled-PIT KS check of the marginal family's PIT layer")
+    ap.add_argument("--efficiency", type=int, default=0, metavar="DRAWS",
+                    help="only the directed block's efficiency against --alt (3 orders)")
     ap.add_argument("--stated-power", type=int, default=0, metavar="RUNS",
                     help="only the stated-power check, with this many runs")
     args = ap.parse_args()
     if args.stated_power:
         stated_power(args.stated_power, args.alpha)
+        return
+    if args.efficiency:
+        efficiency(make_target(args.target, args.n, None),
+                   make_target(args.target, args.n, args.alt), args.efficiency, 3)
         return
     if args.pooled_pit:
         pooled_pit(make_target(args.target, args.n, None), args.num, args.seeds)

@@ -4,8 +4,11 @@ Under the null every score is exactly N(0, 1) and all are independent, whatever 
 dependence of the target's coordinates, so the family p-value is exactly
 Uniform(0, 1). Checked on a product, a strongly coupled Ising chain and a Curie-Weiss
 model, with a sample size below the number of feature columns (dropped columns and
-their dummies) on one of them. The other side: one coupled pair at the stated TV
-(stated power), a tempered sampler, a wrong mixture weight.
+their dummies) on one of them; the directed early block and the reflected site
+scores on their own (a mixture of products), and its direction against the closed
+form. The other side: one coupled pair at the stated TV (stated power), a tempered
+sampler, a wrong mixture weight (the directed block against the early groups it
+replaced, on the same scores).
 
 Meta-level 1e-3 per assertion unless stated; seeds are literals in each test.
 """
@@ -131,15 +134,18 @@ def test_reflection_is_orthogonal():
 
 
 def test_direction_from_the_exact_marginals():
-    """No direction on a product (the product layout, planner and stated power stay as
-    they were); on a two-component mixture, an exact one-factor model ``Sigma = l l^T +
-    D`` with ``l = sqrt(w (1 - w)) (a0 - a1)``, the direction is the closed form ``c_j
-    ~ h(p_j) l_j / (1 + S_{j-1})`` of the module docstring (fitted from the oracle's
-    two-site marginals, compared with the one from the mixture's parameters); on an
-    exchangeable Curie-Weiss model it has one sign and shrinks step by step."""
+    """No direction on a product or a one-component mixture (the product layout, planner
+    and stated power stay as they were); on a two-component mixture, an exact
+    one-factor model ``Sigma = l l^T + D`` with ``l = sqrt(w (1 - w)) (a0 - a1)``,
+    the direction is the closed form ``c_j ~ h(p_j) l_j / (1 + S_{j-1})`` of the
+    module docstring (fitted from the oracle's two-site marginals, compared with the
+    one from the mixture's parameters); on an exchangeable Curie-Weiss model it has
+    one sign and shrinks step by step."""
     prod = Product(np.random.default_rng(15046).dirichlet([1, 1], size=30))
     co = CountingOracle(prod, validate=False)
     assert early_direction(co, np.arange(30), _single(co)) is None
+    one = CountingOracle(_mixture(30, 1.0, 15046), validate=False)  # weights 1 / 0
+    assert early_direction(one, np.arange(30), _single(one)) is None
     n, w = 40, 0.3
     mix = _mixture(n, w, 15047)
     co = CountingOracle(mix, validate=False)

@@ -265,7 +265,8 @@ def _groups(n: int) -> list[tuple[int, int]]:
 # ------------------------------------------------------------ the martingale family
 #: Families of :func:`~verify.chain_tests.chain_test` (the first is the default).
 FAMILIES: tuple[str, ...] = ("marginal", "martingale")
-#: Steps whose intercept scores are summed in squares, by geometric group.
+#: Steps whose intercept scores are summed in squares, by geometric group (product
+#: targets and ``q > 2``); the least length of the directed block otherwise.
 EARLY_STEPS: int = 16
 #: Share of the family's level of each block of scores (weighted Sidak, exact).
 SCORE_SHARES: dict[str, float] = {"early": 0.2, "site": 0.25, "pair": 0.45, "sharp": 0.1}
@@ -344,11 +345,12 @@ def _needed_shift(kind: str, size: int, level: float, power: float) -> float:
 def score_plan(n: int, q: int, alpha: float, power: float) -> tuple[float, float, int]:
     """``(mu_site / c_site, mu_pair / c_pair, d)``: the size is ``(that / tv)**2 + d``.
 
-    ``mu``: the mean a single score needs to be detected with ``power`` in the
-    hardest block it may fall in (one-site deviation: an early group or
-    ``site-max``; two-site: any block); ``c``: the worst mean per unit of TV
-    (:func:`plan_chain_sample_size`); ``d``: the feature columns (the orthogonal
-    projection on them costs about ``d`` samples of signal).
+    ``mu``: the mean a single score needs to be detected with ``power`` in the hardest
+    block it may fall in (one-site deviation: an early group or ``site-max``;
+    two-site: any block), in the product layout (no directed block: a product target
+    has no common factor, :mod:`verify.chain_tests.direction`); ``c``: the worst
+    mean per unit of TV (:func:`plan_chain_sample_size`); ``d``: the feature columns
+    (the orthogonal projection on them costs about ``d`` samples of signal).
     """
     lay = chain_layout(n, q)
     k = q - 1
