@@ -37,12 +37,13 @@ p-value, the KS p-value of uniformity, the rejection rates at 0.01, 0.05 and 0.1
 
 ``--efficiency D``: the directed early block's efficiency ``(c^T m)**2 / |m|**2``
 against ``--alt`` (``m``: the intercept scores' mean vector, from D alternative
-draws; 3 reveal orders). ``--stated-power R``: R runs of one coupled pair of a
-uniform ``Product(n=40)`` at exactly the martingale family's stated detectable TV at
-its planned size for TV 0.25 (the planner's check), and the rejection rate.
-``--pooled-pit``: the KS p-value of each run's pooled randomised PITs (all ``N n``
-of the marginal family's PIT layer, exactly iid uniform under the null), and the
-uniformity of those p-values over the seeds (seeds ``[s, 777]``). Writes
+draws; 3 reveal orders). ``--directed-null``: the directed and ``site-max`` blocks
+on their own under the null (``--seeds`` runs). ``--stated-power R``: R runs of one
+coupled pair of a uniform ``Product(n=40)`` at exactly the martingale family's
+stated detectable TV at its planned size for TV 0.25 (the planner's check), and the
+rejection rate. ``--pooled-pit``: the KS p-value of each run's pooled randomised
+PITs (all ``N n`` of the marginal family's PIT layer, exactly iid uniform under the
+null), and the uniformity of those p-values over the seeds (seeds ``[s, 777]``). Writes
 ``benchmarks/results/chain_calibration_<target>_<n>_<num>[_alt][_families].json``.
 """
 
@@ -72,8 +73,9 @@ from verify.chain_tests import (  # noqa: E402
     chain_test,
     plan_chain_sample_size,
 )
-from verify.chain_tests.direction import early_direction  # noqa: E402
+from verify.chain_tests.direction import early_direction, reflect  # noqa: E402
 from verify.chain_tests.kernels import _chain_pits  # noqa: E402
+from verify.chain_tests.scores import martingale_scores  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -155,6 +157,37 @@ def efficiency(target, alt, draws: int, orders: int) -> None:
               f"|m| {np.linalg.norm(m[:16]):.4f}")
 
 
+def directed_null(target, num: int, seeds: int) -> None:
+    """The directed block and ``site-max`` (with the reflected early scores) on their
+    own under the null, from :func:`martingale_scores` without pair columns (the
+    cheap part of the family; seeds ``[s, 31337]``): mean, KS p-value, rates."""
+    n = target.n
+    co = CountingOracle(target, validate=False)
+    single = co.conditionals_at(np.full((1, n), MASK), np.arange(n)[None, :])[0]
+    got: dict[str, list[float]] = {"directed": [], "site-max": []}
+    t0 = time.perf_counter()
+    for s in range(seeds):
+        gen = np.random.default_rng([s, 31337])
+        x = target.sample(num, rng=gen)
+        order = gen.permutation(n)
+        d = early_direction(co, order, single)
+        if d is None:
+            print("no common factor: no directed block")
+            return
+        sc = martingale_scores(x, co, np.empty(0, dtype=np.int64), gen, order)
+        w_dir, rest = reflect(sc.intercept[: d.steps], d.c)
+        late = np.concatenate([rest, sc.intercept[d.steps :]])
+        got["directed"].append(float(special.erfc(abs(w_dir) / np.sqrt(2.0))))
+        single_p = special.erfc(float(np.abs(late).max()) / np.sqrt(2.0))
+        got["site-max"].append(float(-np.expm1(late.size * np.log1p(-single_p))))
+    for name, vals in got.items():
+        p = np.array(vals)
+        print(f"{name}: {target!r}, N = {num}, {seeds} seeds: mean {p.mean():.3f}, KS p "
+              f"{stats.kstest(p, 'uniform').pvalue:.3g}, rates {np.mean(p <= 0.01):.3f} / "
+              f"{np.mean(p <= 0.05):.3f} / {np.mean(p <= 0.1):.3f}")
+    print(f"({time.perf_counter() - t0:.0f} s)")
+
+
 def pooled_pit(target: MixtureOfProducts | CurieWeiss | IsingChain, num: int,
                seeds: int) -> None:
     """KS p-value of the pooled PITs per run, and their uniformity over the runs."""
@@ -189,6 +222,8 @@ def main() -> None:
                     help="only the pooled-PIT KS check of the marginal family's PIT layer")
     ap.add_argument("--efficiency", type=int, default=0, metavar="DRAWS",
                     help="only the directed block's efficiency against --alt (3 orders)")
+    ap.add_argument("--directed-null", action="store_true",
+                    help="only the directed and site-max blocks under the null")
     ap.add_argument("--stated-power", type=int, default=0, metavar="RUNS",
                     help="only the stated-power check, with this many runs")
     args = ap.parse_args()
@@ -198,6 +233,9 @@ def main() -> None:
     if args.efficiency:
         efficiency(make_target(args.target, args.n, None),
                    make_target(args.target, args.n, args.alt), args.efficiency, 3)
+        return
+    if args.directed_null:
+        directed_null(make_target(args.target, args.n, None), args.num, args.seeds)
         return
     if args.pooled_pit:
         pooled_pit(make_target(args.target, args.n, None), args.num, args.seeds)

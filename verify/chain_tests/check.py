@@ -270,8 +270,8 @@ def chain_test(
         ``"martingale"``: exactly iid N(0, 1) scores along one reveal order, combined
         by a weighted Sidak (:mod:`verify.chain_tests.martingale`): exactly
         calibrated at every level with no simulation, but power stated for product
-        targets only (``detectable_tv = 1`` on any other) and weak against
-        mixture-weight deviations.
+        targets only (``detectable_tv = 1`` on any other); global deviations
+        (mixture weights, magnetisation) through its directed early block.
     rng : seed, Generator or SeedSequence
         Reveal orders, PIT randomisation, the choice of pair sites (when not all) and
         the null draws.
