@@ -99,6 +99,11 @@ class Direction:
     steps: int
     shrink: float
 
+    @property
+    def pivot(self) -> int:
+        """The step whose coordinate :func:`reflect` gives to the directed score."""
+        return int(np.argmax(np.abs(self.c)))
+
 
 def one_factor(corr: np.ndarray) -> np.ndarray:
     """Loadings ``g`` of ``corr ~ g g^T + diag(1 - g**2)`` (principal-axis iteration).

@@ -97,7 +97,7 @@ def martingale_family(
         w_dir, rest = reflect(sc.intercept[: dirn.steps], dirn.c)
         pvals[blocks[0][0]] = float(_two_sided(np.array([w_dir]))[0])
         late = np.concatenate([rest, sc.intercept[dirn.steps :]])
-        site_scores[: dirn.steps] = np.insert(rest, int(np.argmax(np.abs(dirn.c))), w_dir)
+        site_scores[: dirn.steps] = np.insert(rest, dirn.pivot, w_dir)
     else:
         for (s, e), blk in zip(early_groups(n), blocks, strict=False):
             w = sc.intercept[s * k : e * k]
@@ -126,7 +126,7 @@ def martingale_family(
         labels.append(f"site[{i}]" if q == 2 else f"site[{i}]>{v}")
         scores.append(float(w))
     if dirn is not None:  # the pivot's entry is the directed score
-        labels[int(np.argmax(np.abs(dirn.c)))] = blocks[0][0]
+        labels[dirn.pivot] = blocks[0][0]
     for w, col, f in sc.pair_top:
         i, v = int(sc.order[f // k]), f % k
         a, b = int(sc.col_site[col]), int(sc.col_val[col])
