@@ -270,8 +270,8 @@ def chain_test(
         ``"martingale"``: exactly iid N(0, 1) scores along one reveal order, combined
         by a weighted Sidak (:mod:`verify.chain_tests.martingale`): exactly
         calibrated at every level with no simulation, but power stated for product
-        targets only (``detectable_tv = 1`` on any other) and weak against
-        mixture-weight deviations.
+        targets only (``detectable_tv = 1`` on any other); global deviations
+        (mixture weights, magnetisation) through its directed early block.
     rng : seed, Generator or SeedSequence
         Reveal orders, PIT randomisation, the choice of pair sites (when not all) and
         the null draws.
@@ -411,7 +411,7 @@ def _martingale_result(
     single = co.conditionals_at(empty, np.arange(n)[None, :])[0]  # (n, q)
     ns = lay.pair_sites
     sites = np.arange(n) if ns == n else np.sort(gen.choice(n, ns, replace=False))
-    fam = martingale_family(x, co, sites if ns >= 2 else sites[:0], alpha, gen)
+    fam = martingale_family(x, co, sites if ns >= 2 else sites[:0], alpha, gen, single)
     counts = fam["counts"].astype(np.float64)
     tv = float(np.max(0.5 * np.abs(counts / N - single).sum(axis=1)
                       - 0.5 * np.sqrt(2 * single * (1 - single) / (math.pi * N)).sum(axis=1)))

@@ -265,7 +265,8 @@ def _groups(n: int) -> list[tuple[int, int]]:
 # ------------------------------------------------------------ the martingale family
 #: Families of :func:`~verify.chain_tests.chain_test` (the first is the default).
 FAMILIES: tuple[str, ...] = ("marginal", "martingale")
-#: Steps whose intercept scores are summed in squares, by geometric group.
+#: Steps whose intercept scores are summed in squares, by geometric group (product
+#: targets and ``q > 2``); the least length of the directed block otherwise.
 EARLY_STEPS: int = 16
 #: Share of the family's level of each block of scores (weighted Sidak, exact).
 SCORE_SHARES: dict[str, float] = {"early": 0.2, "site": 0.25, "pair": 0.45, "sharp": 0.1}
@@ -279,21 +280,36 @@ def early_groups(n: int) -> list[tuple[int, int]]:
     return _groups(min(n, EARLY_STEPS))
 
 
-def score_blocks(n: int, q: int, pair_scores: int) -> list[tuple[str, float, str, int]]:
+def score_blocks(
+    n: int, q: int, pair_scores: int, directed_steps: int = 0
+) -> list[tuple[str, float, str, int]]:
     """Blocks of the martingale family: ``(name, weight, kind, size)``.
 
     ``kind``: ``"chi2"`` (sum of squares, ``size`` degrees of freedom), ``"max"``
     (Sidak on the largest ``|W|`` of ``size`` scores) or ``"sum"`` (``size`` scores
     summed). Weights from :data:`SCORE_SHARES` over the blocks present (fixed by ``n``,
-    ``q`` and the pair sites), summing to 1.
+    ``q``, the pair sites and the directed block), summing to 1.
+
+    ``directed_steps = E > 0`` (a target with a common factor,
+    :mod:`verify.chain_tests.direction`): the early share goes to one score, the
+    directed block ``early-directed[steps 1-E]`` (a ``"max"`` of size 1: two-sided
+    normal), and ``site-max`` takes the other ``n (q - 1) - 1`` intercept scores (those
+    of the first ``E`` steps after the block's Householder reflection). ``0``: the
+    early groups of :func:`early_groups` and ``site-max`` after them (the product
+    layout, which the planner uses).
     """
     k = q - 1
-    groups = early_groups(n)
-    out: list[tuple[str, float, str, int]] = [
-        (f"early[steps {s + 1}-{e}]", SCORE_SHARES["early"] / len(groups), "chi2",
-         (e - s) * k) for s, e in groups]
-    if n > EARLY_STEPS:
-        out.append(("site-max", SCORE_SHARES["site"], "max", (n - EARLY_STEPS) * k))
+    if directed_steps:
+        out: list[tuple[str, float, str, int]] = [
+            (f"early-directed[steps 1-{directed_steps}]", SCORE_SHARES["early"], "max", 1)]
+        if n * k > 1:
+            out.append(("site-max", SCORE_SHARES["site"], "max", n * k - 1))
+    else:
+        groups = early_groups(n)
+        out = [(f"early[steps {s + 1}-{e}]", SCORE_SHARES["early"] / len(groups), "chi2",
+                (e - s) * k) for s, e in groups]
+        if n > EARLY_STEPS:
+            out.append(("site-max", SCORE_SHARES["site"], "max", (n - EARLY_STEPS) * k))
     if pair_scores:
         out.append(("pair-max", SCORE_SHARES["pair"], "max", pair_scores))
     out.append(("sharp", SCORE_SHARES["sharp"], "sum", n * k))
@@ -329,11 +345,12 @@ def _needed_shift(kind: str, size: int, level: float, power: float) -> float:
 def score_plan(n: int, q: int, alpha: float, power: float) -> tuple[float, float, int]:
     """``(mu_site / c_site, mu_pair / c_pair, d)``: the size is ``(that / tv)**2 + d``.
 
-    ``mu``: the mean a single score needs to be detected with ``power`` in the
-    hardest block it may fall in (one-site deviation: an early group or
-    ``site-max``; two-site: any block); ``c``: the worst mean per unit of TV
-    (:func:`plan_chain_sample_size`); ``d``: the feature columns (the orthogonal
-    projection on them costs about ``d`` samples of signal).
+    ``mu``: the mean a single score needs to be detected with ``power`` in the hardest
+    block it may fall in (one-site deviation: an early group or ``site-max``;
+    two-site: any block), in the product layout (no directed block: a product target
+    has no common factor, :mod:`verify.chain_tests.direction`); ``c``: the worst
+    mean per unit of TV (:func:`plan_chain_sample_size`); ``d``: the feature columns
+    (the orthogonal projection on them costs about ``d`` samples of signal).
     """
     lay = chain_layout(n, q)
     k = q - 1

@@ -5,12 +5,19 @@ N(0, 1), so every fixed function of them has a known law and needs no simulation
 They are split into disjoint blocks (:func:`~verify.chain_tests.layout.score_blocks`),
 each with an exactly uniform p-value:
 
-* ``early[steps a-b]``: the sum of squares of the intercept scores of the first
-  steps in geometric groups (1, 2, 3-4, 5-8, 9-16): exactly chi-square. A global
-  deviation (wrong mixture weights) shows in the first reveals, before the revealed
-  values pin the conditional laws down;
+* ``early-directed[steps 1-E]`` (a target with a common factor, ``q = 2``;
+  :mod:`verify.chain_tests.direction`): ``W_dir = c^T W_E``, one fixed unit vector
+  ``c`` (from the reveal order and the oracle's exact one- and two-site marginals)
+  over the first ``E`` steps' intercept scores: exactly N(0, 1), two-sided. A global
+  deviation (wrong mixture weights, a shifted magnetisation) moves the first reveals'
+  scores along ``c``, before the revealed values pin the conditional laws down;
+* ``early[steps a-b]`` (a product target, or ``q > 2``, in place of the directed
+  block): the sum of squares of the intercept scores of the first steps in
+  geometric groups (1, 2, 3-4, 5-8, 9-16): exactly chi-square;
 * ``site-max``: Sidak on the largest ``|W|`` of the other intercept scores
-  (one-site tests);
+  (one-site tests; with a directed block, the first ``E`` steps' scores after the
+  Householder reflection that takes ``W_dir`` out: exactly iid N(0, 1) and
+  independent of it, :func:`~verify.chain_tests.direction.reflect`);
 * ``pair-max``: Sidak on the largest ``|W|`` of the pair-column scores (two-site
   tests), padded to the number of scores had no column been dropped: the largest
   ``|W|`` of ``K`` independent N(0, 1) dummies is drawn from its law (``ndtri((1 +
@@ -21,7 +28,8 @@ each with an exactly uniform p-value:
 
 The family p-value is their **weighted Sidak** combination ``1 - prod_b (1 -
 min(1, w_b T))`` at ``T = min_b p_b / w_b`` (weights
-:data:`~verify.chain_tests.layout.SCORE_SHARES`): the blocks use disjoint scores, so
+:data:`~verify.chain_tests.layout.SCORE_SHARES`): the blocks use disjoint scores (or
+orthogonal projections of them), so
 their p-values are independent and exactly uniform, and so is this one. One
 statistic, exactly calibrated at every level, whatever the dependence of the
 target's coordinates, with no null simulation.
@@ -37,6 +45,7 @@ from scipy import special, stats
 
 from samplers.oracle import CountingOracle
 from verify.chain_tests.combine import holm_reject
+from verify.chain_tests.direction import early_direction, reflect
 from verify.chain_tests.layout import (
     EARLY_STEPS,
     early_groups,
@@ -69,19 +78,31 @@ def _dummy_max(count: int, gen: np.random.Generator) -> float:
 
 def martingale_family(
     x: np.ndarray, co: CountingOracle, sites: np.ndarray, alpha: float,
-    gen: np.random.Generator,
+    gen: np.random.Generator, single: np.ndarray,
 ) -> dict[str, Any]:
-    """Every block of the martingale family on ``x``: p-values, worst scores, notes."""
+    """Every block of the martingale family on ``x``: p-values, worst scores, notes.
+
+    ``single``: the oracle's exact one-site marginals (n, q), for the directed block.
+    """
     N, n = x.shape
     q = co.q
     k = q - 1
-    sc: Scores = martingale_scores(x, co, sites, gen)
-    blocks = score_blocks(n, q, sc.pair_max)
+    order = gen.permutation(n)
+    dirn = early_direction(co, order, single)  # fixed before the data are looked at
+    sc: Scores = martingale_scores(x, co, sites, gen, order)
+    blocks = score_blocks(n, q, sc.pair_max, dirn.steps if dirn else 0)
     pvals: dict[str, float] = {}
-    for (s, e), blk in zip(early_groups(n), blocks, strict=False):
-        w = sc.intercept[s * k : e * k]
-        pvals[blk[0]] = float(stats.chi2.sf(float(w @ w), w.size))
-    late = sc.intercept[EARLY_STEPS * k :]
+    site_scores = sc.intercept.copy()  # the one-site scores, in step order
+    if dirn is not None:
+        w_dir, rest = reflect(sc.intercept[: dirn.steps], dirn.c)
+        pvals[blocks[0][0]] = float(_two_sided(np.array([w_dir]))[0])
+        late = np.concatenate([rest, sc.intercept[dirn.steps :]])
+        site_scores[: dirn.steps] = np.insert(rest, dirn.pivot, w_dir)
+    else:
+        for (s, e), blk in zip(early_groups(n), blocks, strict=False):
+            w = sc.intercept[s * k : e * k]
+            pvals[blk[0]] = float(stats.chi2.sf(float(w @ w), w.size))
+        late = sc.intercept[EARLY_STEPS * k :]
     if late.size:
         pvals["site-max"] = _sidak_max(float(np.abs(late).max()), late.size)
     if sc.pair_max:
@@ -100,10 +121,12 @@ def martingale_family(
     m_total = sc.intercept.size + sc.pair_max + sc.sharp.size
     labels: list[str] = []
     scores: list[float] = []
-    for f, w in enumerate(sc.intercept):
+    for f, w in enumerate(site_scores):
         i, v = int(sc.order[f // k]), f % k
         labels.append(f"site[{i}]" if q == 2 else f"site[{i}]>{v}")
         scores.append(float(w))
+    if dirn is not None:  # the pivot's entry is the directed score
+        labels[dirn.pivot] = blocks[0][0]
     for w, col, f in sc.pair_top:
         i, v = int(sc.order[f // k]), f % k
         a, b = int(sc.col_site[col]), int(sc.col_val[col])

@@ -129,13 +129,15 @@ def _decision_z(
 
 
 def martingale_scores(
-    x: np.ndarray, co: CountingOracle, pair_sites: np.ndarray, gen: np.random.Generator
+    x: np.ndarray, co: CountingOracle, pair_sites: np.ndarray, gen: np.random.Generator,
+    order: np.ndarray | None = None,
 ) -> Scores:
-    """Every score of the martingale family on ``x`` (module docstring)."""
+    """Every score of the martingale family on ``x`` (module docstring); ``order``:
+    the reveal order (default: ``gen.permutation(n)``)."""
     N, n = x.shape
     q = co.q
     k = q - 1
-    order = gen.permutation(n)
+    order = gen.permutation(n) if order is None else np.asarray(order, dtype=np.int64)
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n)
     ps = (pair_sites[np.argsort(pos[pair_sites], kind="stable")] if pair_sites.size >= 2
