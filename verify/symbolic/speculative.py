@@ -1,9 +1,12 @@
 """Item 1: the speculative rejection step and the block recursion, for all parameters.
 
 **One step** (:func:`step_certificate`). Target ``mu`` and speculation ``nu`` on ``q``
-outcomes, for every sign pattern of ``mu - nu`` (each entry ``+``, ``-`` or ``0``):
-the region is parametrised by positive symbols (``mu_i = b_i + d_i, nu_i = b_i`` where
-``mu > nu``, the other way round where ``mu < nu``, ``mu_i = nu_i = b_i`` where equal).
+outcomes, both with full support, for every sign pattern of ``mu - nu`` (each entry
+``+``, ``-`` or ``0``): the region is parametrised by positive symbols (``mu_i = b_i +
+d_i, nu_i = b_i`` where ``mu > nu``, the other way round where ``mu < nu``, ``mu_i =
+nu_i = b_i`` where equal), so every entry of ``mu`` and ``nu`` is strictly positive.
+Laws with a zero entry (the log-space rules meet ``-inf`` there) are **not** covered by
+the certificate; they are covered by the exact-law enumeration and the tests.
 The acceptance rules are **derived from the strategy's real step code**
 (``log_probs``, ``first_log_accept``, ``residual_log_accept`` of a
 :class:`~samplers.autospec.SpeculativeSteps`, a mutant's included) by running it on
@@ -164,7 +167,8 @@ def _step_finding(q: int, steps: SpeculativeSteps) -> Finding:
 def step_certificate(q: int, steps: SpeculativeSteps | None = None, *,
                      name: str | None = None) -> Certificate:
     """Certificate: one speculative step with its residual loop outputs ``mu`` exactly,
-    for every ``mu``, ``nu`` on ``q`` outcomes (every sign pattern of ``mu - nu``).
+    for every ``mu``, ``nu`` with full support on ``q`` outcomes (every sign pattern of
+    ``mu - nu``; a zero entry is not covered, see the module docstring).
 
     Parameters
     ----------
@@ -193,7 +197,8 @@ def step_certificate(q: int, steps: SpeculativeSteps | None = None, *,
     return certify(
         name or f"speculative-step-q{q}",
         f"one speculative rejection step with its geometric residual loop outputs mu, "
-        f"for all mu, nu on {q} outcomes and every sign pattern of mu - nu "
+        f"for all mu, nu with full support (every entry > 0) on {q} outcomes and every "
+        f"sign pattern of mu - nu "
         f"(rules traced from {type(steps).__name__})",
         lambda: _step_finding(q, steps),
     )
