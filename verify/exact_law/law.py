@@ -59,10 +59,12 @@ def exact_law(
     tol : float, default 1e-12
         Paths lighter than ``tol`` are cut (their weight goes to ``truncated_mass``).
     rational : bool, optional
-        Also compute the exact rational law (see "Exact rational law" above).
-        Default: try for ``n <= 4, q = 2``; skipped, with the reason in ``note``,
-        when a categorical or coin probability is not a small-denominator rational
-        (e.g. a target of irrational weights, or a tempered mutant).
+        Also compute the exact rational law from the target's declared exact weights
+        (``target.rational_weights``; see "Exact rational law" above); needs ``q**n
+        <= 16`` and ``n <= 4``. Default: try for ``n <= 4, q = 2``. Skipped, with
+        the reason in ``note`` (``rational_pmf = rational_tv = None``), when the
+        target declares no exact weights (e.g. irrational ones) or a draw of the
+        sampler is not one of the exact candidates (e.g. a tempered mutant).
     max_paths : int, default 2,000,000
         Bound on program executions; exceeding it raises ``RuntimeError``.
     exact : ExactWeights or True, optional
