@@ -65,6 +65,8 @@ class TableDistribution:
         with np.errstate(divide="ignore"):
             log_arr = np.log(arr)  # zero weights: -inf
         self._setup(log_arr)
+        if np.isfinite(arr).all() and (arr == np.floor(arr)).all():
+            self._rational_weights = np.vectorize(int, otypes=[object])(arr)
 
     @classmethod
     def from_log_weights(cls, log_weights: object) -> TableDistribution:
@@ -98,6 +100,9 @@ class TableDistribution:
             raise ParameterError("`log_weights` must have a finite entry; got all -inf.")
         obj = cls.__new__(cls)
         obj._setup(lw)
+        finite = np.isfinite(lw)
+        if (lw[finite] == lw[finite][0]).all():  # weight 1 on the support, 0 elsewhere
+            obj._rational_weights = finite.astype(np.int64).astype(object)
         return obj
 
     @staticmethod
@@ -130,6 +135,7 @@ class TableDistribution:
         self._flat = exp_neg(self._log_flat)
         self._table = self._flat.reshape((q,) * n)
         self._log_ext: np.ndarray | None = None
+        self._rational_weights: np.ndarray | None = None
         self._lin_ext: np.ndarray | None = None
         self._ext_weights: np.ndarray | None = None
         if (q + 1) ** n <= _MAX_EXTENDED:
@@ -154,6 +160,16 @@ class TableDistribution:
         for axis in range(self.n):
             ext = np.concatenate([logsumexp(ext, axis=axis, keepdims=True), ext], axis=axis)
         return np.ascontiguousarray(ext).reshape(-1)
+
+    @property
+    def rational_weights(self) -> np.ndarray | None:
+        """The table's exact weights as Python ints, shape (q,)*n, when they are known
+        exactly: built from integer-valued weights, or by :meth:`from_log_weights`
+        from log weights all equal where finite (weight 1 on the support). ``None``
+        otherwise (the law is then known only in floating point). The exact law is
+        ``rational_weights / rational_weights.sum()``; :func:`verify.exact_law` uses
+        it for its rational mode."""
+        return None if self._rational_weights is None else self._rational_weights.copy()
 
     def pmf(self) -> np.ndarray:
         """Exact law, flat, C order over ``(q,)*n`` (a copy)."""

@@ -140,3 +140,20 @@ def test_methods_reject_bad_arguments() -> None:
         d.conditionals(np.array([[0, 2, 0]]))
     with pytest.raises(ParameterError, match=r"`x` must be an integer array"):
         d.conditionals(np.zeros((1, 3)))
+
+
+# ----------------------------------------------------------------- exact weights
+def test_rational_weights_only_when_known_exactly() -> None:
+    w = np.arange(1.0, 9.0).reshape(2, 2, 2)
+    got = TableDistribution(w).rational_weights
+    assert got is not None and got.dtype == object and got.shape == (2, 2, 2)
+    assert all(type(v) is int for v in got.flat) and (got == w.astype(int)).all()
+    assert TableDistribution(np.array([[0.0, 3.0], [1e20, 2.0]])).rational_weights[1, 0] == 10**20
+    # non-integer or irrational weights: the law is known only in floating point
+    assert TableDistribution(np.array([[0.5, 1.0], [1.0, 1.0]])).rational_weights is None
+    assert TableDistribution(np.exp(-0.7 * np.arange(4.0) / 3).reshape(2, 2)
+                             ).rational_weights is None
+    # log weights all equal where finite: weight 1 on the support
+    lw = np.array([[-3.0, -np.inf], [-3.0, -3.0]])
+    assert TableDistribution.from_log_weights(lw).rational_weights.tolist() == [[1, 0], [1, 1]]
+    assert TableDistribution.from_log_weights(np.array([0.0, 1.0])).rational_weights is None

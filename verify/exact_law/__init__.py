@@ -137,17 +137,26 @@ executions, closures, replays and TV; interleaved in one process, best of three)
 
 Exact rational law
 ------------------
-With ``rational=True`` the enumeration is repeated in :class:`fractions.Fraction`
-arithmetic on a target whose probabilities are small-denominator rationals (a
-:class:`TableDistribution` of small-integer weights). Each categorical probability
-is recovered with ``Fraction.limit_denominator(10**9)`` and checked against the
-float to 1e-13. Each coin probability ``exp(log_p)`` (a ratio of products of
-conditionals) is recovered as the fraction of denominator <= 10**6 nearest to the
-float and accepted only within 1e-13: two distinct such fractions differ by at
-least 1e-12, so this is the true value whenever its denominator is at most 10**6,
-and otherwise it is refused (``rational_pmf = None`` with a note). The rational law
-is then exact arithmetic on those values: for the exact samplers on an integer-
-weight table with ``n <= 4, q = 2`` it equals the target with ``rational_tv == 0``.
+With ``rational=True`` (default: on for ``n <= 4, q = 2``; ``q**n <= 16, n <= 4``
+required) the enumeration is repeated in :class:`fractions.Fraction` arithmetic, on
+numbers known exactly only (:mod:`verify.exact_law.rational`). The target must
+declare its exact weights (``target.rational_weights``, integers or fractions,
+checked against its pmf to 1e-12:
+:attr:`~distributions.table.TableDistribution.rational_weights` is set for a table
+built from integer-valued weights, or from log weights all equal where finite).
+From them the candidates are computed exactly: the conditional rows given every
+partial assignment, AGR24's race-coupling rows, and the coins ``min(1, r)``,
+``(1 - 1/r)_+`` for ``r = mu_S/nu_S`` and ``nu_S/mu_S`` over every order, block and
+context. Each float the sampler hands over is identified with the candidate within
+``1e-12``, and only when all candidates that close are the same number. A target
+declaring no weights (irrational ones, e.g. ``exp(-0.7 k / 3)``, or a Dirichlet
+table) or a draw matching no candidate (a tempered or otherwise foreign row or coin)
+gives ``rational_pmf = rational_tv = None`` and a ``note`` saying why; the float
+results are unaffected. The rational law is the exact law of the sampler whose
+every draw is the candidate its float stands for (a float within ``1e-12`` of a
+candidate is read as it; the float ``tv`` shows a deviation that small): for the
+exact samplers on a declared integer-weight table it equals the target, ``rational_tv
+== 0``.
 
 Exact law over irrational weights
 ---------------------------------

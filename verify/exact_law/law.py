@@ -16,7 +16,7 @@ from verify.exact_law.enumerator import _Enumerator
 from verify.exact_law.exact import ExactWeights, _exact_numbers
 from verify.exact_law.fingerprint import _instance_state, _rng_changes, _rng_objects, _rng_states
 from verify.exact_law.memo import _CachedOracle, _Memo
-from verify.exact_law.rational import _RATIONAL, _RationalFailed, _target_rational
+from verify.exact_law.rational import _RationalFailed, _RationalNumbers
 from verify.exact_law.result import ExactLawResult
 from verify.exact_law.source import EnumeratingSource, _Refusal
 
@@ -59,10 +59,12 @@ def exact_law(
     tol : float, default 1e-12
         Paths lighter than ``tol`` are cut (their weight goes to ``truncated_mass``).
     rational : bool, optional
-        Also compute the exact rational law (see "Exact rational law" above).
-        Default: try for ``n <= 4, q = 2``; skipped, with the reason in ``note``,
-        when a categorical or coin probability is not a small-denominator rational
-        (e.g. a target of irrational weights, or a tempered mutant).
+        Also compute the exact rational law from the target's declared exact weights
+        (``target.rational_weights``; see "Exact rational law" above); needs ``q**n
+        <= 16`` and ``n <= 4``. Default: try for ``n <= 4, q = 2``. Skipped, with
+        the reason in ``note`` (``rational_pmf = rational_tv = None``), when the
+        target declares no exact weights (e.g. irrational ones) or a draw of the
+        sampler is not one of the exact candidates (e.g. a tempered mutant).
     max_paths : int, default 2,000,000
         Bound on program executions; exceeding it raises ``RuntimeError``.
     exact : ExactWeights or True, optional
@@ -119,6 +121,10 @@ def exact_law(
         raise ParameterError(
             "`rational` must be False or None when the reference is not the target's pmf "
             f"(a `reference` sampler, or a target without pmf); got rational={rational!r}.")
+    if rational and (n > 4 or q**n > 16):
+        raise ParameterError(
+            f"`rational` needs q**n <= 16 and n <= 4; got rational={rational!r} with n = {n}, "
+            f"q = {q}.")
     if exact not in (None, False) and not with_pmf:
         raise ParameterError(
             "`exact` needs the target's pmf as the reference (no `reference` sampler, a "
@@ -227,13 +233,14 @@ def exact_law(
     rational_pmf = rational_tv = None
     if rational:
         try:
-            tgt = _target_rational(target)
-            rleaves, rtrunc, _ = compute(_RATIONAL)
+            rnum = _rational_numbers(target, n, q, pmf=target_pmf)
+            rleaves, rtrunc, _ = compute(rnum)
             rp = [Fraction(0)] * (q**n)
             for k, w in rleaves.items():
                 rp[int(np.ravel_multi_index(k, (q,) * n))] += w
             rational_pmf = tuple(rp)
-            rational_tv = sum((abs(a - b) for a, b in zip(rp, tgt, strict=True)), Fraction(0)) / 2
+            rational_tv = sum((abs(a - b) for a, b in zip(rp, rnum.pmf, strict=True)),
+                              Fraction(0)) / 2
             if rtrunc:
                 note = f"rational enumeration truncated mass {float(rtrunc):.3g}"
         except _RationalFailed as exc:
@@ -272,3 +279,25 @@ def exact_law(
         exact_pmf=exact_pmf,
         exact_diff=exact_diff,
     )
+
+
+def _rational_numbers(target: Any, n: int, q: int, *, pmf: np.ndarray) -> _RationalNumbers:
+    """The rational number system of ``target``: from its declared exact weights
+    (``rational_weights``), checked against its float ``pmf``; ``_RationalFailed``
+    (no rational law, with the reason) when it declares none."""
+    weights = getattr(target, "rational_weights", None)
+    if weights is None:
+        raise _RationalFailed(
+            f"the target ({type(target).__name__}) declares no exact rational weights "
+            "(`rational_weights`), so its law is known only in floating point")
+    w = np.asarray(weights, dtype=object)
+    if w.shape != (q,) * n or not all(isinstance(v, int | Fraction) and v >= 0 for v in w.flat):
+        raise _RationalFailed(
+            f"the target's `rational_weights` must be non-negative ints or Fractions of shape "
+            f"{(q,) * n}; got shape {w.shape}")
+    num = _RationalNumbers(w)
+    err = max(abs(float(a) - float(b)) for a, b in zip(num.pmf, pmf, strict=True))
+    if err > 1e-12:
+        raise _RationalFailed(
+            f"the target's `rational_weights` are not its law (pmf off by {err:.3g})")
+    return num

@@ -40,8 +40,11 @@ class ExactLawResult:
     worst_diff : float
         ``pmf - target_pmf`` there.
     rational_pmf : tuple of Fraction, optional
-        Exact rational law (``rational=True`` and feasible).
+        Exact rational law (``rational`` on, the target declaring exact weights and
+        every draw an exact candidate); ``None`` otherwise, with the reason in
+        ``note``.
     rational_tv : Fraction, optional
+        Exact TV between ``rational_pmf`` and the target's declared exact law.
     executions : int
         Program executions run by the enumeration (replays not included).
     closures : int

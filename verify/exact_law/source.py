@@ -11,7 +11,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from distributions.errors import ParameterError
-from verify.exact_law.rational import _rationalise
 
 __all__ = ["EnumeratingSource"]
 
@@ -204,9 +203,6 @@ class EnumeratingSource:
         else:
             slot[1] = slot[1] + self.weight
         raise _Parked
-
-    def _num(self, p: float) -> Any:
-        return _rationalise(p) if self.rational else float(p)
 
     def choose_joint(self, laws: list[list[Any]]) -> tuple[int, ...]:
         """Joint choice over independent laws (lists of weights)."""
