@@ -797,3 +797,21 @@ def test_estimated_consistency_never_passes_what_its_size_cannot_see():
         assert lo <= true_tv <= hi, (lo, true_tv, hi, seed)
         f = _rule(res, "consistency.orders")
         assert f.status == "warn" and "not shown consistent" in f.message, f
+
+
+def test_row_error_ignores_zero_context_rows_and_tv_tol_is_float64s_for_float64():
+    """All-zero rows (probability-0 contexts) are not rounding: an oracle answering them
+    keeps the float64 tolerance (before this rule, one zero row made the error 1 and the
+    orders tolerance 31, passing an order-inconsistent model)."""
+    from verify.audit.consistency import TV_TOL, row_error, tv_tol
+
+    x = np.array([[MASK, 0], [MASK, MASK]])
+    out = np.array([[[0.0, 0.0], [1.0, 0.0]], [[0.25, 0.75], [0.5, 0.5]]])
+    eps64 = float(np.finfo(np.float64).eps)
+    assert row_error(out, x, eps64) == pytest.approx(eps64 / 2)
+    assert tv_tol(5, row_error(out, x, eps64)) == TV_TOL
+    assert row_error(out, x, float("nan")) == 0.0
+    half = np.float16(1.0) / np.float16(3.0)
+    x1 = np.array([[MASK]])
+    e16 = row_error(np.array([[[half, half, half]]]), x1, float(np.finfo(np.float16).eps))
+    assert 1e-4 < e16 < 2e-3 and tv_tol(2, e16) > TV_TOL

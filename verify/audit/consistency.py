@@ -29,11 +29,17 @@ INTERVAL_ALPHA: float = 1e-3
 def row_error(out: np.ndarray, x: np.ndarray, eps: float) -> float:
     """Largest L1 error ``|s - 1| + s u`` (``u = eps / 2``) of the answer's rows at the
     masked positions of ``x`` (:func:`verify.precision.precision_floor`'s row error):
-    what rounding alone can move a row by; 0 when ``eps`` is unknown."""
+    what rounding alone can move a row by; 0 when ``eps`` is unknown. All-zero rows
+    (contexts of probability 0, the contract's zero-context rule) are not rounded rows
+    and are left out; the others passed the contract, so the error is at most its
+    tolerance."""
     rows = np.asarray(out, dtype=np.float64)[np.asarray(x) == MASK]
     if rows.size == 0 or not math.isfinite(eps):
         return 0.0
     s = rows.sum(axis=-1)
+    s = s[s > 0]
+    if s.size == 0:
+        return 0.0
     return float(np.nanmax(np.abs(s - 1.0) + s * (eps / 2.0)))
 
 
