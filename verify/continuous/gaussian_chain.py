@@ -11,22 +11,24 @@ import numpy as np
 from scipy import optimize, stats
 
 from distributions.errors import ParameterError
-from distributions.validation import check_int
 from samplers.diffusion import LocalizationGrid
 from verify.continuous.common import (
+    MEMORY_ADVICE,
     _check_alpha,
     _check_gaussian,
     _family_notes,
     _holm,
     _status,
     _tie_notes,
+    check_continuous_size,
 )
 from verify.continuous.results import (
     GaussianChainResult,
 )
 from verify.continuous.sharded import draw_real_sharded
 from verify.execution import check_executor, ship_sampler
-from verify.sampling import SamplerLike, SeedLike, int_seed
+from verify.planning import MAX_SAMPLES
+from verify.sampling import SamplerLike, SeedLike, check_memory, int_seed
 
 
 def gaussian_chain_moments(
@@ -103,6 +105,7 @@ def check_gaussian_chain(
     rng: SeedLike = None,
     beta: float = 0.1,
     executor: Executor | None = None,
+    max_samples: int | None = MAX_SAMPLES,
 ) -> GaussianChainResult:
     """Test a diffusion sampler against the exact Euler-chain law for ``N(mean, cov)``.
 
@@ -120,11 +123,17 @@ def check_gaussian_chain(
         ``None``: in process. The result is the same for every executor and number
         of workers. The shards return the raw samples: the KS tests are functions
         of every sample, not of sums.
+    max_samples : int >= 10 or None, default :data:`verify.planning.MAX_SAMPLES`
+        Cap on ``num_samples``, checked before any work, as is the memory cap
+        :data:`verify.sampling.MAX_SAMPLE_ENTRIES` on ``2 num_samples x dim``
+        (outputs and path ends).
     """
-    num = check_int("num_samples", num_samples, low=10)
+    num = check_continuous_size(num_samples, max_samples, "check_gaussian_chain")
     alpha = _check_alpha(alpha)
     beta = _check_alpha(beta, "beta")
     end_mean, end_cov, out_mean, out_cov = gaussian_chain_moments(mean, cov, grid)
+    check_memory(2 * num, out_mean.shape[0], "check_gaussian_chain (outputs and path ends)",
+                 width="dim", advice=MEMORY_ADVICE)
     executor = check_executor(executor)
     shipped = ship_sampler(sampler, executor)
     gen = np.random.default_rng(rng)

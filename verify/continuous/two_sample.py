@@ -13,18 +13,21 @@ from scipy.spatial.distance import cdist
 from distributions.errors import ParameterError
 from distributions.validation import check_int
 from verify.continuous.common import (
+    MEMORY_ADVICE,
     _check_alpha,
     _family_notes,
     _holm,
     _status,
     _tie_notes,
+    check_continuous_size,
 )
 from verify.continuous.results import (
     SameLawResult,
 )
 from verify.continuous.sharded import draw_real_sharded
 from verify.execution import check_executor, ship_sampler
-from verify.sampling import SamplerLike, SeedLike, int_seed
+from verify.planning import MAX_SAMPLES
+from verify.sampling import SamplerLike, SeedLike, check_memory, int_seed
 
 
 def _dkw_const(n: int, m: int) -> float:
@@ -65,6 +68,7 @@ def check_same_law(
     num_projections: int = 32,
     max_energy_samples: int = 1000,
     executor: Executor | None = None,
+    max_samples: int | None = MAX_SAMPLES,
 ) -> SameLawResult:
     """Two-sample test that two samplers have the same output law.
 
@@ -97,21 +101,34 @@ def check_same_law(
         ``None``: in process. The result is the same for every executor and number
         of workers. The shards return the raw samples: every sub-test here is a
         function of all of them, not of sums.
+    max_samples : int >= 10 or None, default :data:`verify.planning.MAX_SAMPLES`
+        Cap on ``num_samples``, checked before any work. The memory cap
+        :data:`verify.sampling.MAX_SAMPLE_ENTRIES` on the ``2 num_samples x (dim +
+        num_projections)`` floats kept is checked before any work with ``dim = 1``
+        and again when the first shard of ``sampler_a`` shows ``dim``.
 
     Returns
     -------
     SameLawResult
     """
-    num = check_int("num_samples", num_samples, low=10)
+    num = check_continuous_size(num_samples, max_samples, "check_same_law")
     alpha = _check_alpha(alpha)
     beta = _check_alpha(beta, "beta")
     num_projections = check_int("num_projections", num_projections, low=1)
     max_energy_samples = check_int("max_energy_samples", max_energy_samples, low=10)
+
+    def memory(dim: int) -> None:  # x, y and their projections: 2 num (dim + K) floats
+        check_memory(2 * num, dim + num_projections,
+                     f"check_same_law (both samples and their {num_projections} projections)",
+                     width="(dim + num_projections)", advice=MEMORY_ADVICE)
+
+    memory(1)  # before any work, with the smallest dimension; again at the first shard
     executor = check_executor(executor)
     ship_a, ship_b = ship_sampler(sampler_a, executor), ship_sampler(sampler_b, executor)
     gen = np.random.default_rng(rng)
     s_a, s_b, s_t = gen.spawn(3)
-    x, _ = draw_real_sharded(ship_a, num, s_a, "sampler_a", executor=executor)
+    x, _ = draw_real_sharded(ship_a, num, s_a, "sampler_a", executor=executor,
+                             check_dim=memory)
     y, _ = draw_real_sharded(ship_b, num, s_b, "sampler_b", executor=executor)
     if x.shape[1] != y.shape[1]:
         raise ParameterError(
