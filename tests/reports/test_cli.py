@@ -210,6 +210,17 @@ def test_pinning_subcommand_runs_and_checks_n(tmp_path):
                  "--quiet", "--out", str(tmp_path / "p")]) == 2
 
 
+def test_pinning_impossible_n_is_one_line_stating_the_limit(capsys):
+    """Review rev9 item 6: `--n 10000000000` was an ArrayMemoryError traceback, exit 1;
+    now exit 2 with one line stating the memory cap and the largest `--n`."""
+    assert main(["pinning", "--family", "product", "--n", "10000000000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert ("100 rows (random orders or sampler runs) x n=10,000,000,000" in err
+            and "memory cap of 1,073,741,824 (8 GiB); use `--n` <= 10,737,418" in err
+            and "got `--n` 10,000,000,000." in err), err
+
+
 def test_pinning_round_bound_states_the_rounds_tail(tmp_path, capsys):
     """Issue 16 item 6: the round bound gives median, p99 and max with the mean."""
     assert main(["pinning", "--family", "random-table", "--n", "4", "--samples", "40",
@@ -294,6 +305,10 @@ _OPTION_SWEEP = [
     (["pinning", "--family", "product", "--n", "4"], "--samples", "2", []),
     (["pinning", "--family", "product", "--n", "4"], "--out", "new/dir",
      ["a-file", "a-file/sub"]),
+    # the memory cap 2**30 over max(orders, samples) rows of n (review rev9 item 6)
+    (["pinning", "--family", "product"], "--n", "10737418", ["10737419", "10000000000"]),
+    (["pinning", "--family", "product", "--n", "20000000", "--samples", "0"], "--orders",
+     "53", ["54"]),
 ]
 _SWEEP_CASES = [pytest.param(base, opt, good, None, id=f"{base[0]}{opt}={good}")
                 for base, opt, good, _ in _OPTION_SWEEP]
