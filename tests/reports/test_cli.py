@@ -555,3 +555,32 @@ def test_certificates_stage_is_in_the_full_run_only():
     assert "certificates" in [s.name for s in available_stages(ValidationConfig(quick=False))]
     asked = ValidationConfig(quick=True, stages=("certificates",))
     assert [s.name for s in available_stages(asked)] == ["certificates"]
+
+
+@pytest.mark.parametrize("body, ref, message", [
+    ("def make():\n    return None\n", None,
+     "`FACTORY` must be a DiscreteOracle (n, q, conditionals) or a DiffusionOracle "
+     "(dim, denoise); got NoneType."),
+    ("from distributions import random_table\n"
+     "from distributions.diffusion import GaussianMixture\n"
+     "def make():\n    return random_table(3, 2, rng=0)\n"
+     "def ref():\n    return GaussianMixture([1.0], [[0.0]], [1.0])\n", "ref",
+     "`--reference` must return an oracle of the same kind as `FACTORY` (discrete); "
+     "got GaussianMixture."),
+])
+def test_audit_checks_what_the_factory_returned_before_any_log_line(
+        body, ref, message, tmp_path, monkeypatch, capsys):
+    """Review rev9 item 7: a factory returning None printed '[audit] auditing ...'
+    before the error; now the error is the only line (exit 2, no traceback)."""
+    import verify.audit
+
+    def stop(*args, **kwargs):
+        raise AssertionError("the audit started")
+
+    monkeypatch.setattr(verify.audit, "audit_oracle", stop)
+    mod = tmp_path / "rev9_factory.py"
+    mod.write_text(body)
+    argv = ["audit", f"{mod}:make"] + (["--reference", f"{mod}:{ref}"] if ref else [])
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"autospeculation: error: {message}\n", (out, err)
