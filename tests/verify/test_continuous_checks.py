@@ -6,6 +6,8 @@ subtly wrong input at the stated sample size.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -383,3 +385,49 @@ def test_gaussian_chain_size_caps_before_any_draw() -> None:
     with pytest.raises(ParameterError, match=r"check_gaussian_chain \(outputs and path ends\)"):
         check_gaussian_chain(smp, M, S, GRID, num_samples=10**9, max_samples=None, rng=0)
     assert smp.calls == 0
+
+
+_X = np.random.default_rng(5).standard_normal((20, 2))
+
+
+@pytest.mark.parametrize(("x", "y", "kwargs", "match"), [
+    (np.zeros((5, 2, 2)), _X, {}, r"`x` must have shape \(rows, dim\) with rows >= 2; "
+     r"got \(5, 2, 2\)"),
+    (_X, np.zeros((20, 3)), {}, r"`x` and `y` must have the same dimension; got 2 and 3"),
+    (np.full((20, 2), np.nan), _X, {}, r"`x` must be finite"),
+    (_X, _X[:1], {}, r"`y` must have shape \(rows, dim\) with rows >= 2; got \(1, 2\)"),
+    (_X, _X, {"num_permutations": 0}, r"`num_permutations` must be an integer >= 1; got 0"),
+    (_X, _X, {"num_permutations": 10**9}, r"energy_distance_test keeps every sample: 40 "
+     r"samples x \(n \+ m \+ num_permutations \+ 1\)=1,000,000,041"),
+])
+def test_energy_distance_test_checks_its_input(x, y, kwargs, match) -> None:
+    """Found by the rev9 sweep of verify.continuous: the public kernel raised untyped
+    ValueErrors (shapes) or ran on NaN; ``rng`` was not normalised."""
+    args = {"num_permutations": 19, "rng": 0} | kwargs
+    with pytest.raises(ParameterError, match=match):
+        energy_distance_test(x, y, **args)
+
+
+def test_energy_distance_test_normalises_rng() -> None:
+    a = energy_distance_test(_X, _X[::-1] + 0.1, num_permutations=19, rng=3)
+    b = energy_distance_test(_X, _X[::-1] + 0.1, num_permutations=19,
+                             rng=np.random.default_rng(3))
+    assert a == b
+
+
+def test_same_law_bad_num_permutations_and_energy_size_refused_before_any_draw() -> None:
+    a, b = _Counting(), _Counting()
+    with pytest.raises(ParameterError, match=r"`num_permutations` must be an integer >= 19"):
+        check_same_law(a, b, num_samples=100, num_permutations=5, rng=0)
+    with pytest.raises(ParameterError, match=r"check_same_law's energy test"):
+        check_same_law(a, b, num_samples=10**5, max_energy_samples=10**5, rng=0)
+    assert (a.calls, b.calls) == (0, 0)
+
+
+def test_gaussian_chain_moments_overflow_is_refused() -> None:
+    """The sweep's other gap: an enormous grid end overflowed with RuntimeWarnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ParameterError, match=r"`grid` must keep the exact chain "
+                           r"moments finite in float64; got end time T = 1e\+300"):
+            gaussian_chain_moments(M, S, [0.0, 1e300])

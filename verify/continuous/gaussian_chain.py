@@ -51,23 +51,29 @@ def gaussian_chain_moments(
     Returns
     -------
     end_mean, end_cov, out_mean, out_cov : ndarrays
-        Mean and covariance of ``x_N`` and of the output ``f(T, x_N)``.
+        Mean and covariance of ``x_N`` and of the output ``f(T, x_N)``; moments that
+        overflow float64 (an enormous ``T``) are a :class:`ParameterError`.
     """
     g = grid if isinstance(grid, LocalizationGrid) else LocalizationGrid(grid)
     m, _, lam, u = _check_gaussian(mean, cov)
     mrot = u.T @ m
     mu = np.zeros_like(m)
     v = np.zeros_like(m)
-    for k in range(g.num_steps):
-        t, h = g.times[k], g.steps[k]
-        a = lam / (1.0 + t * lam)
-        b = mrot / (1.0 + t * lam)
-        mu = (1.0 + h * a) * mu + h * b
-        v = (1.0 + h * a) ** 2 * v + h
-    a_t = lam / (1.0 + g.T * lam)
-    b_t = mrot / (1.0 + g.T * lam)
-    end_mean, end_cov = u @ mu, (u * v) @ u.T
-    out_mean, out_cov = u @ (a_t * mu + b_t), (u * (a_t**2 * v)) @ u.T
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(g.num_steps):
+            t, h = g.times[k], g.steps[k]
+            a = lam / (1.0 + t * lam)
+            b = mrot / (1.0 + t * lam)
+            mu = (1.0 + h * a) * mu + h * b
+            v = (1.0 + h * a) ** 2 * v + h
+        a_t = lam / (1.0 + g.T * lam)
+        b_t = mrot / (1.0 + g.T * lam)
+        end_mean, end_cov = u @ mu, (u * v) @ u.T
+        out_mean, out_cov = u @ (a_t * mu + b_t), (u * (a_t**2 * v)) @ u.T
+    if not all(np.isfinite(z).all() for z in (end_mean, end_cov, out_mean, out_cov)):
+        raise ParameterError(
+            f"`grid` must keep the exact chain moments finite in float64; got end time "
+            f"T = {g.T!r} with {g.num_steps} steps, whose moments overflow.")
     return end_mean, 0.5 * (end_cov + end_cov.T), out_mean, 0.5 * (out_cov + out_cov.T)
 
 
