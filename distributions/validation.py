@@ -15,6 +15,7 @@ from distributions.errors import ParameterError
 __all__ = [
     "check_int",
     "check_float",
+    "check_finite_vector",
     "check_probability_array",
     "check_choice",
     "check_discrete_oracle",
@@ -74,6 +75,30 @@ def check_float(
         rule = "a finite number" + (" " + " and ".join(parts) if parts else "")
         raise ParameterError(f"`{name}` must be {rule}; got {short_repr(value)}.")
     return value
+
+
+def check_finite_vector(name: str, value: Any, dim: int) -> np.ndarray:
+    """Return ``value`` as a finite float64 array of shape ``(dim,)`` or raise.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_finite_vector("x0", [1.0, 2.0, 3.0], 2)
+    ... except ParameterError as exc:
+    ...     print(exc)
+    `x0` must be a finite array of shape (2,); got [1.0, 2.0, 3.0].
+    """
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(
+            f"`{name}` must be an array of {dim} numbers; got {short_repr(value)}."
+        ) from exc
+    if arr.shape != (dim,) or not np.isfinite(arr).all():
+        raise ParameterError(
+            f"`{name}` must be a finite array of shape ({dim},); got {short_repr(value)}."
+        )
+    return arr
 
 
 def check_probability_array(name: str, value: Any, *, ndim: int | None = None) -> np.ndarray:

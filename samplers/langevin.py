@@ -31,7 +31,7 @@ import numpy as np
 
 from distributions.base import ScoreTarget
 from distributions.errors import BudgetExceededError, OracleError, ParameterError
-from distributions.validation import check_float, check_int
+from distributions.validation import check_finite_vector, check_float, check_int
 from samplers.base import Budget, SampleResult, as_random_source, check_budget
 from samplers.speculative_chain import SpeculativeDiffusionSteps, check_steps, speculative_chain
 
@@ -128,15 +128,7 @@ class LangevinSampler:
 
 
 def _check_x0(x0: Any, dim: int) -> np.ndarray:
-    if x0 is None:
-        return np.zeros(dim)
-    try:
-        arr = np.array(x0, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"`x0` must be an array of {dim} numbers; got {x0!r}.") from exc
-    if arr.shape != (dim,) or not np.isfinite(arr).all():
-        raise ParameterError(f"`x0` must be a finite array of shape ({dim},); got {x0!r}.")
-    return arr
+    return np.zeros(dim) if x0 is None else check_finite_vector("x0", x0, dim)
 
 
 class SpeculativeLangevinSampler(LangevinSampler):

@@ -37,7 +37,7 @@ import numpy as np
 from distributions.base import MASK, DiscreteOracle
 from distributions.errors import ParameterError
 from distributions.oracle_utils import build_chain_contexts
-from distributions.validation import check_discrete_oracle, check_int, short_repr
+from distributions.validation import check_discrete_oracle, check_float, check_int, short_repr
 from samplers.arrays import to_host
 from verify.results import ResultBase
 
@@ -139,7 +139,7 @@ def precision_floor(
     num_contexts : int >= 1, default 512
         Random contexts (each position masked with probability ``t ~ U(0, 1)``) whose
         masked rows give the row errors when ``q**n > PRECISION_TABLE``.
-    tv : float, optional
+    tv : float in (0, 1), optional
         A TV a test is asked to detect: status "warn" when it is below the floor.
     rng : seed, Generator or SeedSequence
         The random contexts.
@@ -162,7 +162,7 @@ def precision_floor(
         raise ParameterError(f"`orders` must be a non-empty tuple; got {short_repr(orders)}.")
     arrs = [_order_array(o, n) for o in orders]
     if tv is not None:
-        tv = float(tv)
+        tv = check_float("tv", tv, low=0.0, high=1.0, low_open=True, high_open=True)
     small = n * math.log2(q) <= math.log2(PRECISION_TABLE) + 1e-12
     dtype, eps, worst, defect, rows, measured = "", math.nan, 0.0, 0.0, 0, math.nan
     if small:

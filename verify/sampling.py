@@ -318,12 +318,16 @@ def check_size(num: int, max_samples: int | None, what: str) -> None:
         )
 
 
-def check_memory(num: int, n: int, what: str) -> None:
+def check_memory(num: int, n: int, what: str, *, rows: str = "samples", width: str = "n",
+                 advice: str = "use fewer samples (a larger `tv`)") -> None:
+    """Refuse ``num`` rows of ``n`` float64 entries above :data:`MAX_SAMPLE_ENTRIES`.
+
+    ``rows`` and ``width`` name the two sizes in the message, ``advice`` ends it.
+    """
     if num * n > MAX_SAMPLE_ENTRIES:
         raise ParameterError(
-            f"{what} keeps every sample: {num:,} samples x n={n:,} = {num * n:,} entries "
-            f"exceed the memory cap of {MAX_SAMPLE_ENTRIES:,} (8 GiB); use fewer samples "
-            "(a larger `tv`)."
+            f"{what} keeps every sample: {num:,} {rows} x {width}={n:,} = {num * n:,} "
+            f"entries exceed the memory cap of {MAX_SAMPLE_ENTRIES:,} (8 GiB); {advice}."
         )
 
 

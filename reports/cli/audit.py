@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from distributions.errors import ParameterError
 from distributions.validation import check_float, check_int
 from reports.audit_report import audit_report
 from reports.cli.console import PROG, Console, SubParsers
@@ -58,6 +59,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     t0 = time.perf_counter()
     oracle = load_factory(args.factory, name="FACTORY")
     reference = load_factory(args.reference, name="--reference") if args.reference else None
+    kind = audit.oracle_kind(oracle, "FACTORY")  # what the factories returned, before the log
+    if reference is not None and audit.oracle_kind(reference, "--reference") != kind:
+        raise ParameterError(f"`--reference` must return an oracle of the same kind as "
+                             f"`FACTORY` ({kind}); got {type(reference).__name__}.")
     console.log(f"auditing {args.factory} ({contexts} contexts, seed {seed}"
                 f"{', with sampler runs' if not args.no_samplers else ''})")
     res = audit.audit_oracle(oracle, reference=reference, num_contexts=contexts, rng=seed,

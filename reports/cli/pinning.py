@@ -6,7 +6,9 @@ against ``sqrt(n log q / 2)``, the whole-tree sum against
 autospeculative sampler's rounds against ``sum TV`` along its own recursion, and
 writes :data:`OUTPUT_FILES` (four PNG figures and ``pinning.json``; file modes follow
 the umask) into ``--out`` (default ``./pinning-out``). Every argument and the output
-location are checked before any work. Exit code 0 when every check passes, 1
+location are checked before any work (``--n`` against the memory cap of
+:data:`verify.sampling.MAX_SAMPLE_ENTRIES` floats over ``max(orders, samples)`` rows of
+``n``). Exit code 0 when every check passes, 1
 otherwise, 2 for a usage error.
 """
 
@@ -30,6 +32,7 @@ from reports.io import write_file_atomic
 from reports.schema import jsonable
 from samplers.catalogue import PINNING_FAMILIES
 from verify.pinning import DEFAULT_ORDERS
+from verify.sampling import MAX_SAMPLE_ENTRIES, check_memory
 
 __all__ = ["OUTPUT_FILES", "add_parser", "check_args", "run"]
 
@@ -58,7 +61,8 @@ def add_parser(subparsers: SubParsers) -> argparse.ArgumentParser:
     p.add_argument("--family", required=True, choices=list(PINNING_FAMILIES),
                    help="target family")
     p.add_argument("--n", type=int, required=True,
-                   help="sequence length, an integer >= 2 (<= 20 for random-table)")
+                   help="sequence length, an integer >= 2 (<= 20 for random-table; at most "
+                   "2**30 / max(orders, samples), the memory cap)")
     p.add_argument("--out", metavar="DIR", default="pinning-out",
                    help="directory for the four PNG figures and pinning.json "
                    "(default: ./%(default)s)")
@@ -128,12 +132,19 @@ def check_args(args: argparse.Namespace) -> tuple[int, int | None, int]:
     if args.family not in PINNING_FAMILIES:
         raise ParameterError(f"`--family` must be one of {', '.join(PINNING_FAMILIES)}; "
                              f"got {args.family!r}.")
-    check_int("--n", args.n, low=2, high=PINNING_FAMILIES[args.family].max_n)
+    n = check_int("--n", args.n, low=2, high=PINNING_FAMILIES[args.family].max_n)
     seed = check_seed("--seed", args.seed)
     orders = None if args.orders is None else check_int("--orders", args.orders, low=2)
     samples = check_int("--samples", args.samples, low=0)
     if samples == 1:
         raise ParameterError("`--samples` must be 0 (skip) or an integer >= 2; got 1.")
+    # the library's memory rule (verify.sampling.check_memory) on the run's largest
+    # arrays: the sampled orders' (or Monte Carlo draws') per-position values and the
+    # sampler runs' samples, `rows x n` floats
+    rows = max(DEFAULT_ORDERS if orders is None else orders, samples)
+    check_memory(rows, n, "the pinning run", rows="rows (random orders or sampler runs)",
+                 advice=f"use `--n` <= {MAX_SAMPLE_ENTRIES // rows:,} (or fewer `--orders` "
+                 f"/ `--samples`); got `--n` {n:,}")
     check_output_location("--out", args.out)
     return seed, orders, samples
 

@@ -210,6 +210,17 @@ def test_pinning_subcommand_runs_and_checks_n(tmp_path):
                  "--quiet", "--out", str(tmp_path / "p")]) == 2
 
 
+def test_pinning_impossible_n_is_one_line_stating_the_limit(capsys):
+    """Review rev9 item 6: `--n 10000000000` was an ArrayMemoryError traceback, exit 1;
+    now exit 2 with one line stating the memory cap and the largest `--n`."""
+    assert main(["pinning", "--family", "product", "--n", "10000000000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert ("100 rows (random orders or sampler runs) x n=10,000,000,000" in err
+            and "memory cap of 1,073,741,824 (8 GiB); use `--n` <= 10,737,418" in err
+            and "got `--n` 10,000,000,000." in err), err
+
+
 def test_pinning_round_bound_states_the_rounds_tail(tmp_path, capsys):
     """Issue 16 item 6: the round bound gives median, p99 and max with the mean."""
     assert main(["pinning", "--family", "random-table", "--n", "4", "--samples", "40",
@@ -294,6 +305,10 @@ _OPTION_SWEEP = [
     (["pinning", "--family", "product", "--n", "4"], "--samples", "2", []),
     (["pinning", "--family", "product", "--n", "4"], "--out", "new/dir",
      ["a-file", "a-file/sub"]),
+    # the memory cap 2**30 over max(orders, samples) rows of n (review rev9 item 6)
+    (["pinning", "--family", "product"], "--n", "10737418", ["10737419", "10000000000"]),
+    (["pinning", "--family", "product", "--n", "20000000", "--samples", "0"], "--orders",
+     "53", ["54"]),
 ]
 _SWEEP_CASES = [pytest.param(base, opt, good, None, id=f"{base[0]}{opt}={good}")
                 for base, opt, good, _ in _OPTION_SWEEP]
@@ -540,3 +555,32 @@ def test_certificates_stage_is_in_the_full_run_only():
     assert "certificates" in [s.name for s in available_stages(ValidationConfig(quick=False))]
     asked = ValidationConfig(quick=True, stages=("certificates",))
     assert [s.name for s in available_stages(asked)] == ["certificates"]
+
+
+@pytest.mark.parametrize("body, ref, message", [
+    ("def make():\n    return None\n", None,
+     "`FACTORY` must be a DiscreteOracle (n, q, conditionals) or a DiffusionOracle "
+     "(dim, denoise); got NoneType."),
+    ("from distributions import random_table\n"
+     "from distributions.diffusion import GaussianMixture\n"
+     "def make():\n    return random_table(3, 2, rng=0)\n"
+     "def ref():\n    return GaussianMixture([1.0], [[0.0]], [1.0])\n", "ref",
+     "`--reference` must return an oracle of the same kind as `FACTORY` (discrete); "
+     "got GaussianMixture."),
+])
+def test_audit_checks_what_the_factory_returned_before_any_log_line(
+        body, ref, message, tmp_path, monkeypatch, capsys):
+    """Review rev9 item 7: a factory returning None printed '[audit] auditing ...'
+    before the error; now the error is the only line (exit 2, no traceback)."""
+    import verify.audit
+
+    def stop(*args, **kwargs):
+        raise AssertionError("the audit started")
+
+    monkeypatch.setattr(verify.audit, "audit_oracle", stop)
+    mod = tmp_path / "rev9_factory.py"
+    mod.write_text(body)
+    argv = ["audit", f"{mod}:make"] + (["--reference", f"{mod}:{ref}"] if ref else [])
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"autospeculation: error: {message}\n", (out, err)

@@ -6,6 +6,8 @@ subtly wrong input at the stated sample size.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -278,3 +280,154 @@ def test_same_law_without_power_is_not_a_pass() -> None:
     res = check_same_law(_normal(), _normal(), num_samples=10, alpha=ALPHA, rng=185)
     assert res.detectable_ks_distance >= 1.0
     assert res.status == "no-power" and not res.passed, (res.status, res.pvalue)
+
+
+# ------------------------------------------- review rev9: bad input refused before any work
+class _Counting:
+    """A callable sampler ``(num, rng) -> (num, dim)`` that counts its calls."""
+
+    def __init__(self, dim: int = 2) -> None:
+        self.dim, self.calls = dim, 0
+
+    def __call__(self, num: int, rng: np.random.Generator) -> np.ndarray:
+        self.calls += 1
+        return rng.standard_normal((num, self.dim))
+
+
+class _ScoreOnly:
+    """A ScoreTarget (dim, grad_logpdf) without ``sample``."""
+
+    dim = 2
+
+    def grad_logpdf(self, y: np.ndarray) -> np.ndarray:
+        return MIX.grad_logpdf(y)
+
+
+@pytest.mark.parametrize(("samples", "target", "kwargs", "match"), [
+    (np.zeros((5, 2, 2)), MIX, {},
+     r"`sampler` \(an array of samples\) must have shape \(n, 2\) with n >= 10; got \(5, 2, 2\)"),
+    (np.zeros((0, 2)), MIX, {},
+     r"`sampler` \(an array of samples\) must have shape \(n, 2\) with n >= 10; got \(0, 2\)"),
+    (np.zeros((50, 3)), MIX, {}, r"must have shape \(n, 2\) with n >= 10; got \(50, 3\)"),
+    (np.full((50, 2), np.inf), MIX, {}, r"must be finite; got inf at row 0, coordinate 0"),
+    (np.array([["a", "b"]] * 20), MIX, {}, r"must hold numbers"),
+    ("callable", _ScoreOnly(), {},
+     r"`target` must have `sample\(num, \*, rng\)` when `bandwidth` is None"),
+    ("callable", MIX, {"bandwidth": float("nan")}, r"`bandwidth` must be a finite number > 0"),
+    ("callable", MIX, {"num_samples": 10**5},
+     r"check_stein_discrepancy \(n x n pairs\) keeps every sample: 10,000,000,000 pairs x "
+     r"dim=2 = 20,000,000,000 entries exceed the memory cap of 1,073,741,824"),
+    ("callable", MIX, {"num_samples": 10**9}, r"`num_samples` must be <= max_samples = "
+     r"100,000,000 \(the cap of check_stein_discrepancy\); got 1,000,000,000"),
+])
+def test_stein_bad_input_is_refused_before_any_draw(samples, target, kwargs, match) -> None:
+    """Review rev9 item 2: a 3-d or empty array, a target without ``sample`` (needed
+    for the default bandwidth) and impossible sizes are ParameterErrors naming the
+    culprit, raised before the sampler is called (they were an unpack ValueError, an
+    error naming `bandwidth`, and an AttributeError after 100 draws)."""
+    smp = _Counting() if isinstance(samples, str) else samples
+    args = {"num_samples": 100, "rng": 0} | kwargs
+    with pytest.raises(ParameterError, match=match):
+        check_stein_discrepancy(smp, target, **args)
+    if isinstance(smp, _Counting):
+        assert smp.calls == 0
+
+
+def test_stein_score_only_target_runs_with_a_bandwidth() -> None:
+    """The other side: a target without ``sample`` is fine when ``bandwidth`` is given,
+    and a 1-d array is one coordinate (here of a 1-d target)."""
+    r = check_stein_discrepancy(_Counting(), _ScoreOnly(), num_samples=50, bandwidth=1.0,
+                                rng=0, num_bootstrap=99)
+    assert r.num_samples == 50 and r.bandwidth == 1.0
+    one = GaussianMixture([1.0], [[0.0]], [1.0])
+    x = np.random.default_rng(3).standard_normal(60)
+    assert check_stein_discrepancy(x, one, num_samples=10, rng=0).num_samples == 60
+
+
+def test_acceptance_refuses_a_plain_callable_before_any_draw() -> None:
+    """Review rev9 item 3: a callable returns an array, which has no acceptance record;
+    refused with a ParameterError saying what is needed (it was an AttributeError)."""
+    smp = _Counting()
+    with pytest.raises(ParameterError, match=r"`sampler` must be a sampler object with "
+                       r"`sample\(num, \*, rng\)` returning a SampleResult with "
+                       r"aux\['step_dnorm'\]"):
+        check_speculative_acceptance(smp, num_samples=10, rng=0)
+    assert smp.calls == 0
+    with pytest.raises(ParameterError, match=r"`num_samples` must be <= max_samples = 10 "):
+        check_speculative_acceptance(smp, num_samples=11, max_samples=10, rng=0)
+
+
+@pytest.mark.parametrize(("kwargs", "dim", "calls", "match"), [
+    ({"num_samples": 10**13}, 2, 0, r"`num_samples` must be <= max_samples = 100,000,000 "
+     r"\(the cap of check_same_law\); got 10,000,000,000,000"),
+    ({"num_samples": 10**9, "max_samples": None}, 2, 0,
+     r"check_same_law \(both samples and their 32 projections\) keeps every sample: "
+     r"2,000,000,000 samples x \(dim \+ num_projections\)=33"),
+    ({"num_samples": 10**7}, 40, 1, r"20,000,000 samples x \(dim \+ num_projections\)=72"),
+    ({"num_samples": 100, "max_samples": 9}, 2, 0, r"`max_samples` must be an integer >= 10"),
+])
+def test_same_law_impossible_size_is_refused_up_front(kwargs, dim, calls, match) -> None:
+    """Review rev9 item 5: 10**13 samples was an OverflowError in spawn, 10**9 a
+    MemoryError after 23 s; now the size cap (max_samples) and the memory cap
+    (verify.sampling.MAX_SAMPLE_ENTRIES) refuse them before any draw, or, when only
+    the dimension makes the size impossible, at the first shard (one call)."""
+    a, b = _Counting(dim), _Counting(dim)
+    with pytest.raises(ParameterError, match=match):
+        check_same_law(a, b, rng=0, **kwargs)
+    assert (a.calls, b.calls) == (calls, 0)
+
+
+def test_gaussian_chain_size_caps_before_any_draw() -> None:
+    smp = _Counting()
+    with pytest.raises(ParameterError, match=r"max_samples = 100 \(the cap of "
+                       r"check_gaussian_chain\); got 101"):
+        check_gaussian_chain(smp, M, S, GRID, num_samples=101, max_samples=100, rng=0)
+    with pytest.raises(ParameterError, match=r"check_gaussian_chain \(outputs and path ends\)"):
+        check_gaussian_chain(smp, M, S, GRID, num_samples=10**9, max_samples=None, rng=0)
+    assert smp.calls == 0
+
+
+_X = np.random.default_rng(5).standard_normal((20, 2))
+
+
+@pytest.mark.parametrize(("x", "y", "kwargs", "match"), [
+    (np.zeros((5, 2, 2)), _X, {}, r"`x` must have shape \(rows, dim\) with rows >= 2; "
+     r"got \(5, 2, 2\)"),
+    (_X, np.zeros((20, 3)), {}, r"`x` and `y` must have the same dimension; got 2 and 3"),
+    (np.full((20, 2), np.nan), _X, {}, r"`x` must be finite"),
+    (_X, _X[:1], {}, r"`y` must have shape \(rows, dim\) with rows >= 2; got \(1, 2\)"),
+    (_X, _X, {"num_permutations": 0}, r"`num_permutations` must be an integer >= 1; got 0"),
+    (_X, _X, {"num_permutations": 10**9}, r"energy_distance_test keeps every sample: 40 "
+     r"samples x \(n \+ m \+ num_permutations \+ 1\)=1,000,000,041"),
+])
+def test_energy_distance_test_checks_its_input(x, y, kwargs, match) -> None:
+    """Found by the rev9 sweep of verify.continuous: the public kernel raised untyped
+    ValueErrors (shapes) or ran on NaN; ``rng`` was not normalised."""
+    args = {"num_permutations": 19, "rng": 0} | kwargs
+    with pytest.raises(ParameterError, match=match):
+        energy_distance_test(x, y, **args)
+
+
+def test_energy_distance_test_normalises_rng() -> None:
+    a = energy_distance_test(_X, _X[::-1] + 0.1, num_permutations=19, rng=3)
+    b = energy_distance_test(_X, _X[::-1] + 0.1, num_permutations=19,
+                             rng=np.random.default_rng(3))
+    assert a == b
+
+
+def test_same_law_bad_num_permutations_and_energy_size_refused_before_any_draw() -> None:
+    a, b = _Counting(), _Counting()
+    with pytest.raises(ParameterError, match=r"`num_permutations` must be an integer >= 19"):
+        check_same_law(a, b, num_samples=100, num_permutations=5, rng=0)
+    with pytest.raises(ParameterError, match=r"check_same_law's energy test"):
+        check_same_law(a, b, num_samples=10**5, max_energy_samples=10**5, rng=0)
+    assert (a.calls, b.calls) == (0, 0)
+
+
+def test_gaussian_chain_moments_overflow_is_refused() -> None:
+    """The sweep's other gap: an enormous grid end overflowed with RuntimeWarnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ParameterError, match=r"`grid` must keep the exact chain "
+                           r"moments finite in float64; got end time T = 1e\+300"):
+            gaussian_chain_moments(M, S, [0.0, 1e300])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -58,3 +60,38 @@ def test_bad_input() -> None:
         ula_gaussian_moments([0.0], [[1.0]], step_size=-1.0, num_steps=3)
     with pytest.raises(ParameterError, match="positive definite"):
         ula_gaussian_moments([0.0], [[-1.0]], step_size=0.1, num_steps=3)
+
+
+def _never_called(num: int, rng: np.random.Generator) -> np.ndarray:
+    raise AssertionError("the sampler was called before the arguments were checked")
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"x0": [1.0, 2.0, 3.0]},
+     r"`x0` must be a finite array of shape \(2,\); got \[1.0, 2.0, 3.0\]"),
+    ({"x0": [float("nan"), 0.0]}, r"`x0` must be a finite array of shape \(2,\); got \[nan, 0.0\]"),
+    ({"x0": "ab"}, r"`x0` must be"),
+    ({"step_size": float("inf")}, r"`step_size` must be a finite number > 0; got inf"),
+    ({"step_size": 1e300}, r"`step_size` must keep the exact ULA moments finite in float64; "
+     r"got 1e\+300, whose moments overflow at step 2 of 3 \(the chain is unstable for "
+     r"step_size > 2 lambda_min\(cov\) = 2\)"),
+    ({"max_samples": 50}, r"`num_samples` must be <= max_samples = 50"),
+])
+def test_bad_input_is_refused_before_any_draw(kwargs: dict, match: str) -> None:
+    """Review rev9 item 1: wrong-shape or non-finite ``x0`` and an overflowing
+    ``step_size`` are ParameterErrors raised before the sampler is called (they were
+    an untyped reshape ValueError, a silent run, and overflow warnings with a fail)."""
+    args = {"step_size": 0.1, "num_steps": 3, "num_samples": 100, "rng": 0} | kwargs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ParameterError, match=match):
+            check_gaussian_ula(_never_called, np.zeros(2), np.eye(2), **args)
+
+
+def test_unstable_but_finite_step_is_still_exact() -> None:
+    """Beyond 2 lambda_min(cov) the chain diverges, but while float64 holds its moments
+    they are exact: gamma = 3, cov = 1 gives A = -2, C_k = 6 (4^k - 1) / 3."""
+    means, covs = ula_gaussian_moments([0.0], [[1.0]], step_size=3.0, num_steps=5, x0=[1.0])
+    k = np.arange(6)
+    np.testing.assert_allclose(means[:, 0], (-2.0) ** k)
+    np.testing.assert_allclose(covs[:, 0, 0], 6.0 * (4.0**k - 1.0) / 3.0)

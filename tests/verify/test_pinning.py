@@ -494,3 +494,32 @@ def test_exact_available() -> None:
     assert not P.exact_available(random_table(13, 2, rng=0))  # n > MAX_EXACT_N
     with pytest.raises(ParameterError, match="`target` must be a DiscreteOracle"):
         P.exact_available(object())
+
+
+class _HugeTarget:
+    """A DiscreteOracle of length 2**25 whose oracle must never be called."""
+
+    n, q = 2**25, 2
+
+    def conditionals(self, x):
+        raise AssertionError("the oracle was called before the size was checked")
+
+
+class _NeverSampler:
+    n = 2**25
+
+    def sample(self, num, *, rng=None):
+        raise AssertionError("the sampler was called before the size was checked")
+
+
+def test_impossible_sizes_are_refused_before_any_work():
+    """Review rev9 item 6, the library side of the CLI's rule: the R x n values of a
+    sampled entropy profile and the num_samples x n samples of the round bound are
+    held to verify.sampling's memory cap (2**30 entries) before any oracle call."""
+    with pytest.raises(ParameterError, match=r"entropy_profile keeps every sample: 64 "
+                       r"orders x n=33,554,432 = 2,147,483,648 entries exceed the memory "
+                       r"cap of 1,073,741,824 \(8 GiB\); use fewer `orders`"):
+        P.entropy_profile(_HugeTarget(), orders=64, rng=0)
+    with pytest.raises(ParameterError, match=r"check_round_bound keeps every sample: 40 "
+                       r"samples x n=33,554,432 .* use fewer `num_samples`"):
+        P.check_round_bound(_NeverSampler(), _HugeTarget(), num_samples=40, rng=0)

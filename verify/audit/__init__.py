@@ -92,7 +92,7 @@ from verify.audit.runner import (
 from verify.execution import check_executor
 
 __all__ = [
-    "Finding", "AuditResult", "audit_oracle", "format_query",
+    "Finding", "AuditResult", "audit_oracle", "format_query", "oracle_kind",
     "STATUSES", "RULE_TITLES", "DISCRETE_RULES", "DIFFUSION_RULES",
     "EXACT_JOINT_LIMIT", "MAX_CHAIN_N", "AGREE_TOL", "TV_TOL", "REFERENCE_TOL",
     "SAMPLER_TV", "SAMPLER_ALPHA", "BATCH_TV", "SAMPLER_TIMEOUT", "SAMPLER_TARGET_CELLS",
@@ -168,7 +168,21 @@ def _audit_discrete(a: _Auditor, oracle: DiscreteOracle, reference: DiscreteOrac
 
 
 
-def _kind(obj: Any, name: str) -> str:
+def oracle_kind(obj: Any, name: str = "oracle") -> str:
+    """``"discrete"`` or ``"diffusion"``: the kind of oracle ``obj`` is, by its attributes.
+
+    Raises
+    ------
+    ParameterError
+        Naming ``name`` when ``obj`` is neither a DiscreteOracle (``n``, ``q``,
+        ``conditionals``) nor a DiffusionOracle (``dim``, ``denoise``).
+
+    Examples
+    --------
+    >>> from distributions import random_table
+    >>> oracle_kind(random_table(3, 2, rng=0))
+    'discrete'
+    """
     if hasattr(obj, "conditionals") and hasattr(obj, "n") and hasattr(obj, "q"):
         return "discrete"
     if hasattr(obj, "denoise") and hasattr(obj, "dim"):
@@ -258,7 +272,7 @@ def audit_oracle(
     paths, and agreement in norm with a reference.
     """
     t_start = time.perf_counter()
-    kind = _kind(oracle, "oracle")
+    kind = oracle_kind(oracle, "oracle")
     executor = check_executor(executor)
     if executor is not None:  # the sampler runs ship it: refuse now, not fall back later
         try:
@@ -277,7 +291,7 @@ def audit_oracle(
     if not isinstance(run_samplers, bool | np.bool_):
         raise ParameterError(f"`run_samplers` must be a bool; got {run_samplers!r}.")
     budget = {"sampler_timeout": sampler_timeout, "sampler_max_rounds": sampler_max_rounds}
-    if reference is not None and _kind(reference, "reference") != kind:
+    if reference is not None and oracle_kind(reference, "reference") != kind:
         raise ParameterError(f"`reference` must be an oracle of the same kind as `oracle` "
                              f"({kind}); got {type(reference).__name__}.")
     seed_seq = rng if isinstance(rng, np.random.SeedSequence) else None

@@ -23,7 +23,13 @@ One module per check (:mod:`~verify.continuous.two_sample`,
   diffusion sampler against ``2 Phi(-|D| / 2)``.
 
 Every check accepts a sampler (an object with ``sample(num, *, rng)`` returning a
-:class:`~samplers.base.SampleResult`) or a callable ``(num, rng) -> array``, states
+:class:`~samplers.base.SampleResult`) or a callable ``(num, rng) -> array``, except
+:func:`check_speculative_acceptance`, which reads the sampler's acceptance record
+(``SampleResult.aux``) and refuses a callable; :func:`check_stein_discrepancy`
+also takes an array of samples. Every argument is checked before any sample is
+drawn, ``num_samples`` against ``max_samples`` (default
+:data:`verify.planning.MAX_SAMPLES`) and, where every sample is kept, the memory cap
+:data:`verify.sampling.MAX_SAMPLE_ENTRIES`. Every check states
 its family-wise ``alpha`` and its power, and returns a frozen result with
 ``statistic`` / ``pvalue``, a ``status`` (``"pass"``, ``"fail"`` or ``"no-power"``;
 ``passed`` is True only for ``"pass"``), the ``pvalue_resolution`` and ``notes``.

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import stats
 
 from distributions.errors import ParameterError
-from distributions.validation import check_int
+from distributions.validation import check_int, short_repr
 from samplers.base import Sampler
 from verify.continuous.common import (
     _check_alpha,
@@ -22,8 +22,9 @@ from verify.continuous.results import (
     AcceptanceResult,
 )
 from verify.continuous.sharded import draw_aux_sharded
-from verify.execution import check_executor, ship_sampler
-from verify.sampling import SeedLike, int_seed
+from verify.execution import OnWorker, check_executor, ship_sampler
+from verify.planning import MAX_SAMPLES
+from verify.sampling import SeedLike, check_size, int_seed
 
 
 def check_speculative_acceptance(
@@ -35,6 +36,7 @@ def check_speculative_acceptance(
     beta: float = 0.1,
     num_bins: int = 8,
     executor: Executor | None = None,
+    max_samples: int | None = MAX_SAMPLES,
 ) -> AcceptanceResult:
     """Per-step acceptance of a speculative diffusion sampler against ``2 Phi(-|D|/2)``.
 
@@ -47,6 +49,14 @@ def check_speculative_acceptance(
 
     Parameters
     ----------
+    sampler : Sampler or verify.execution.OnWorker
+        An object with ``sample(num, *, rng)`` returning a
+        :class:`~samplers.base.SampleResult` with those ``aux`` keys (or a factory of
+        one). Unlike the other continuous checks, a plain callable
+        ``(num, rng) -> array`` is refused before any work: an array carries no
+        acceptance record.
+    max_samples : int >= 1 or None, default :data:`verify.planning.MAX_SAMPLES`
+        Cap on ``num_samples``, checked before any work.
     executor : concurrent.futures.Executor, optional
         Where the samples are drawn, in shards of
         :data:`verify.continuous.sharded.REAL_SHARD` (:mod:`verify.execution`);
@@ -55,9 +65,19 @@ def check_speculative_acceptance(
         quantile bins need all of them), not the samples.
     """
     num = check_int("num_samples", num_samples, low=1)
+    if max_samples is not None:
+        max_samples = check_int("max_samples", max_samples, low=1)
+    check_size(num, max_samples, "the cap of check_speculative_acceptance")
     alpha = _check_alpha(alpha)
     beta = _check_alpha(beta, "beta")
     num_bins = check_int("num_bins", num_bins, low=1)
+    if not (isinstance(sampler, OnWorker) or callable(getattr(sampler, "sample", None))):
+        raise ParameterError(
+            "`sampler` must be a sampler object with `sample(num, *, rng)` returning a "
+            "SampleResult with aux['step_dnorm'] and aux['step_accepted'] (e.g. "
+            "SpeculativeDiffusionSampler), or an OnWorker factory of one; a callable "
+            "(num, rng) -> array returns no acceptance record; got "
+            f"{short_repr(sampler)}.")
     executor = check_executor(executor)
     shipped = ship_sampler(sampler, executor)
     aux = draw_aux_sharded(shipped, num, np.random.default_rng(rng), "sampler",

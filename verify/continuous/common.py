@@ -8,10 +8,24 @@ import numpy as np
 from statsmodels.stats.multitest import multipletests
 
 from distributions.errors import ParameterError
-from distributions.validation import check_float
+from distributions.validation import check_float, check_int
 from verify.continuous.results import (
     SubTest,
 )
+from verify.sampling import check_size
+
+#: The memory-cap advice of the continuous checks (:func:`verify.sampling.check_memory`).
+MEMORY_ADVICE = "use fewer samples (a smaller `num_samples`)"
+
+
+def check_continuous_size(num_samples: Any, max_samples: Any, what: str) -> int:
+    """``num_samples`` (an integer >= 10) checked against ``max_samples`` (an integer
+    >= 10 or None) before any work; :class:`ParameterError` otherwise."""
+    num = check_int("num_samples", num_samples, low=10)
+    if max_samples is not None:
+        max_samples = check_int("max_samples", max_samples, low=10)
+    check_size(num, max_samples, f"the cap of {what}")
+    return num
 
 
 def _holm(names: list[str], stats_: list[float], pvals: list[float], alpha: float,

@@ -11,22 +11,24 @@ import numpy as np
 from scipy import optimize, stats
 
 from distributions.errors import ParameterError
-from distributions.validation import check_int
 from samplers.diffusion import LocalizationGrid
 from verify.continuous.common import (
+    MEMORY_ADVICE,
     _check_alpha,
     _check_gaussian,
     _family_notes,
     _holm,
     _status,
     _tie_notes,
+    check_continuous_size,
 )
 from verify.continuous.results import (
     GaussianChainResult,
 )
 from verify.continuous.sharded import draw_real_sharded
 from verify.execution import check_executor, ship_sampler
-from verify.sampling import SamplerLike, SeedLike, int_seed
+from verify.planning import MAX_SAMPLES
+from verify.sampling import SamplerLike, SeedLike, check_memory, int_seed
 
 
 def gaussian_chain_moments(
@@ -49,23 +51,29 @@ def gaussian_chain_moments(
     Returns
     -------
     end_mean, end_cov, out_mean, out_cov : ndarrays
-        Mean and covariance of ``x_N`` and of the output ``f(T, x_N)``.
+        Mean and covariance of ``x_N`` and of the output ``f(T, x_N)``; moments that
+        overflow float64 (an enormous ``T``) are a :class:`ParameterError`.
     """
     g = grid if isinstance(grid, LocalizationGrid) else LocalizationGrid(grid)
     m, _, lam, u = _check_gaussian(mean, cov)
     mrot = u.T @ m
     mu = np.zeros_like(m)
     v = np.zeros_like(m)
-    for k in range(g.num_steps):
-        t, h = g.times[k], g.steps[k]
-        a = lam / (1.0 + t * lam)
-        b = mrot / (1.0 + t * lam)
-        mu = (1.0 + h * a) * mu + h * b
-        v = (1.0 + h * a) ** 2 * v + h
-    a_t = lam / (1.0 + g.T * lam)
-    b_t = mrot / (1.0 + g.T * lam)
-    end_mean, end_cov = u @ mu, (u * v) @ u.T
-    out_mean, out_cov = u @ (a_t * mu + b_t), (u * (a_t**2 * v)) @ u.T
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(g.num_steps):
+            t, h = g.times[k], g.steps[k]
+            a = lam / (1.0 + t * lam)
+            b = mrot / (1.0 + t * lam)
+            mu = (1.0 + h * a) * mu + h * b
+            v = (1.0 + h * a) ** 2 * v + h
+        a_t = lam / (1.0 + g.T * lam)
+        b_t = mrot / (1.0 + g.T * lam)
+        end_mean, end_cov = u @ mu, (u * v) @ u.T
+        out_mean, out_cov = u @ (a_t * mu + b_t), (u * (a_t**2 * v)) @ u.T
+    if not all(np.isfinite(z).all() for z in (end_mean, end_cov, out_mean, out_cov)):
+        raise ParameterError(
+            f"`grid` must keep the exact chain moments finite in float64; got end time "
+            f"T = {g.T!r} with {g.num_steps} steps, whose moments overflow.")
     return end_mean, 0.5 * (end_cov + end_cov.T), out_mean, 0.5 * (out_cov + out_cov.T)
 
 
@@ -103,6 +111,7 @@ def check_gaussian_chain(
     rng: SeedLike = None,
     beta: float = 0.1,
     executor: Executor | None = None,
+    max_samples: int | None = MAX_SAMPLES,
 ) -> GaussianChainResult:
     """Test a diffusion sampler against the exact Euler-chain law for ``N(mean, cov)``.
 
@@ -120,11 +129,17 @@ def check_gaussian_chain(
         ``None``: in process. The result is the same for every executor and number
         of workers. The shards return the raw samples: the KS tests are functions
         of every sample, not of sums.
+    max_samples : int >= 10 or None, default :data:`verify.planning.MAX_SAMPLES`
+        Cap on ``num_samples``, checked before any work, as is the memory cap
+        :data:`verify.sampling.MAX_SAMPLE_ENTRIES` on ``2 num_samples x dim``
+        (outputs and path ends).
     """
-    num = check_int("num_samples", num_samples, low=10)
+    num = check_continuous_size(num_samples, max_samples, "check_gaussian_chain")
     alpha = _check_alpha(alpha)
     beta = _check_alpha(beta, "beta")
     end_mean, end_cov, out_mean, out_cov = gaussian_chain_moments(mean, cov, grid)
+    check_memory(2 * num, out_mean.shape[0], "check_gaussian_chain (outputs and path ends)",
+                 width="dim", advice=MEMORY_ADVICE)
     executor = check_executor(executor)
     shipped = ship_sampler(sampler, executor)
     gen = np.random.default_rng(rng)

@@ -10,20 +10,23 @@ import numpy as np
 from scipy import optimize, stats
 
 from distributions.errors import ParameterError
-from distributions.validation import check_float, check_int
+from distributions.validation import check_finite_vector, check_float, check_int
 from verify.continuous.common import (
+    MEMORY_ADVICE,
     _check_alpha,
     _check_gaussian,
     _family_notes,
     _holm,
     _status,
     _tie_notes,
+    check_continuous_size,
 )
 from verify.continuous.gaussian_chain import _gauss_tests
 from verify.continuous.results import GaussianChainResult
 from verify.continuous.sharded import draw_real_sharded
 from verify.execution import check_executor, ship_sampler
-from verify.sampling import SamplerLike, SeedLike, int_seed
+from verify.planning import MAX_SAMPLES
+from verify.sampling import SamplerLike, SeedLike, check_memory, int_seed
 
 __all__ = ["ula_gaussian_moments", "check_gaussian_ula"]
 
@@ -37,16 +40,22 @@ def ula_gaussian_moments(
     is linear-Gaussian: ``mu' = A mu + gamma P mean``, ``C' = A C A^T + 2 gamma I``,
     ``A = I - gamma P``, from ``mu_0 = x0``, ``C_0 = 0``.
 
+    The recursion is exact for every ``step_size > 0``; beyond
+    ``2 lambda_min(cov)`` the chain is unstable (``|1 - step_size / lambda| > 1`` for an
+    eigenvalue ``lambda`` of ``cov``) and its moments grow geometrically. Moments that
+    overflow float64 are refused (:class:`ParameterError` naming ``step_size``, the
+    step and that bound) before any sample is drawn.
+
     Returns
     -------
     means : ndarray, shape (num_steps + 1, dim)
     covs : ndarray, shape (num_steps + 1, dim, dim)
     """
-    m, sym, _, _ = _check_gaussian(mean, cov)
+    m, sym, lam, _ = _check_gaussian(mean, cov)
     gamma = check_float("step_size", step_size, low=0.0, low_open=True)
     n = check_int("num_steps", num_steps, low=0)
     d = m.shape[0]
-    mu = np.zeros(d) if x0 is None else np.asarray(x0, dtype=np.float64).reshape(d)
+    mu = np.zeros(d) if x0 is None else check_finite_vector("x0", x0, d)
     prec = np.linalg.inv(sym)
     a = np.eye(d) - gamma * prec
     b = gamma * prec @ m
@@ -54,11 +63,18 @@ def ula_gaussian_moments(
     covs = np.zeros((n + 1, d, d))
     means[0] = mu
     c = np.zeros((d, d))
-    for k in range(n):
-        mu = a @ mu + b
-        c = a @ c @ a.T + 2.0 * gamma * np.eye(d)
-        means[k + 1] = mu
-        covs[k + 1] = 0.5 * (c + c.T)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(n):
+            mu = a @ mu + b
+            c = a @ c @ a.T + 2.0 * gamma * np.eye(d)
+            if not (np.isfinite(mu).all() and np.isfinite(c).all()):
+                raise ParameterError(
+                    f"`step_size` must keep the exact ULA moments finite in float64; got "
+                    f"{gamma!r}, whose moments overflow at step {k + 1} of {n} (the chain is "
+                    f"unstable for step_size > 2 lambda_min(cov) = {2.0 * float(lam[0]):.6g})."
+                )
+            means[k + 1] = mu
+            covs[k + 1] = 0.5 * (c + c.T)
     return means, covs
 
 
@@ -75,6 +91,7 @@ def check_gaussian_ula(
     rng: SeedLike = None,
     beta: float = 0.1,
     executor: Executor | None = None,
+    max_samples: int | None = MAX_SAMPLES,
 ) -> GaussianChainResult:
     """Test a Langevin sampler's ``x_N`` against the exact ULA law for ``N(mean, cov)``.
 
@@ -92,8 +109,11 @@ def check_gaussian_ula(
         ``None``: in process. The result is the same for every executor and number
         of workers. The shards return the raw samples: the KS tests are functions
         of every sample, not of sums.
+    max_samples : int >= 10 or None, default :data:`verify.planning.MAX_SAMPLES`
+        Cap on ``num_samples``, checked before any work, as is the memory cap
+        :data:`verify.sampling.MAX_SAMPLE_ENTRIES` on ``num_samples x dim``.
     """
-    num = check_int("num_samples", num_samples, low=10)
+    num = check_continuous_size(num_samples, max_samples, "check_gaussian_ula")
     alpha = _check_alpha(alpha)
     beta = _check_alpha(beta, "beta")
     num_steps = check_int("num_steps", num_steps, low=1)
@@ -101,6 +121,7 @@ def check_gaussian_ula(
                                        x0=x0)
     end_mean, end_cov = means[-1], covs[-1]
     d = end_mean.shape[0]
+    check_memory(num, d, "check_gaussian_ula", width="dim", advice=MEMORY_ADVICE)
     executor = check_executor(executor)
     x, _ = draw_real_sharded(ship_sampler(sampler, executor), num, np.random.default_rng(rng),
                              "sampler", executor=executor)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +102,7 @@ def draw_real_sharded(
     *,
     executor: Executor | None,
     aux: Sequence[str] = (),
+    check_dim: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``num`` samples of ``sampler`` (shipped by :func:`verify.execution.ship_sampler`,
     checked as :func:`verify.sampling.draw_real` checks them) and the ``aux`` arrays
@@ -110,8 +111,10 @@ def draw_real_sharded(
 
     An ``aux`` key returned by some shards and not by others is a
     :class:`ParameterError`, as are samples whose dimension differs between shards.
+    ``check_dim(dim)``, when given, is called with the samples' dimension as soon as
+    the first shard is merged (a check whose memory depends on it refuses there).
     """
-    xs, out = _draw(sampler, num, gen, name, executor, aux, True)
+    xs, out = _draw(sampler, num, gen, name, executor, aux, True, check_dim)
     return (xs[0] if len(xs) == 1 else np.concatenate(xs, axis=0)), out
 
 
@@ -132,6 +135,7 @@ def draw_aux_sharded(
 
 def _draw(sampler: ShippedSampler, num: int, gen: np.random.Generator, name: str,
           executor: Executor | None, aux: Sequence[str], validate: bool,
+          check_dim: Callable[[int], None] | None = None,
           ) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
     shards = plan_real_shards(num, gen, name, aux, validate)
     xs: list[np.ndarray] = []
@@ -144,6 +148,8 @@ def _draw(sampler: ShippedSampler, num: int, gen: np.random.Generator, name: str
                 raise ParameterError(
                     f"`{name}` must return samples of one dimension; got {xs[0].shape[1]} "
                     f"and then {x.shape[1]} (shard {shard.index + 1} of {len(shards)}).")
+            if not xs and check_dim is not None:
+                check_dim(int(x.shape[1]))
             xs.append(x)
         if auxes and set(a) != set(auxes[0]):
             raise ParameterError(

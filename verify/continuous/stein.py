@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from concurrent.futures import Executor
 from typing import Any
 
@@ -13,16 +14,43 @@ from scipy.spatial.distance import cdist
 from distributions.errors import ParameterError
 from distributions.validation import check_float, check_int
 from verify.continuous.common import (
+    MEMORY_ADVICE,
     _check_alpha,
     _status,
     _tie_notes,
+    check_continuous_size,
 )
 from verify.continuous.results import (
     SteinResult,
 )
 from verify.continuous.sharded import draw_real_sharded
 from verify.execution import check_executor, ship_sampler
-from verify.sampling import SamplerLike, SeedLike, int_seed
+from verify.planning import MAX_SAMPLES
+from verify.sampling import SamplerLike, SeedLike, check_memory, int_seed
+
+
+def _check_array(samples: np.ndarray, dim: int | None) -> np.ndarray:
+    """An array of samples as a finite float ``(n, dim)`` array with ``n >= 10``, or the
+    :class:`ParameterError` naming what is wrong."""
+    try:
+        x = np.asarray(samples, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(
+            f"`sampler` (an array of samples) must hold numbers; got dtype {samples.dtype}."
+        ) from exc
+    if x.ndim == 1:
+        x = x[:, None]
+    want = f"(n, {dim})" if dim is not None else "(n, dim)"
+    if x.ndim != 2 or x.shape[0] < 10 or (dim is not None and x.shape[1] != dim):
+        raise ParameterError(
+            f"`sampler` (an array of samples) must have shape {want} with n >= 10; "
+            f"got {samples.shape}.")
+    if not np.isfinite(x).all():
+        r, c = (int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        raise ParameterError(
+            f"`sampler` (an array of samples) must be finite; got {float(x[r, c])!r} at "
+            f"row {r}, coordinate {c}.")
+    return x
 
 
 def check_stein_discrepancy(
@@ -35,6 +63,7 @@ def check_stein_discrepancy(
     num_bootstrap: int = 999,
     bandwidth: float | None = None,
     executor: Executor | None = None,
+    max_samples: int | None = MAX_SAMPLES,
 ) -> SteinResult:
     """Kernel Stein discrepancy test of samples against ``target``'s closed-form score.
 
@@ -52,13 +81,24 @@ def check_stein_discrepancy(
     Parameters
     ----------
     sampler : sampler, callable ``(num, rng) -> array`` or array (num, dim) of samples
-    target : object with ``dim``, ``grad_logpdf(y)`` and ``sample(num, *, rng)``
+        An array is used as given (``num_samples`` and ``max_samples`` are then not
+        read): it must be finite, of shape ``(n, dim)`` (or ``(n,)`` for ``dim = 1``)
+        with ``n >= 10``.
+    target : object with ``grad_logpdf(y)``, ``sample(num, *, rng)`` (needed only when
+        ``bandwidth`` is None) and optionally ``dim`` (then the samples' dimension is
+        checked against it before the score is evaluated). Both are checked before any
+        sample is drawn.
     executor : concurrent.futures.Executor, optional
         Where the samples are drawn, in shards of
         :data:`verify.continuous.sharded.REAL_SHARD` (:mod:`verify.execution`);
         ``None``: in process (an array of samples is used as given). The result is
         the same for every executor and number of workers. The shards return the
         raw samples: the discrepancy is a double sum over every pair of them.
+    max_samples : int >= 10 or None, default :data:`verify.planning.MAX_SAMPLES`
+        Cap on ``num_samples``, checked before any work, as is the memory cap
+        :data:`verify.sampling.MAX_SAMPLE_ENTRIES` on the pairwise arrays,
+        ``num_samples**2 x dim`` entries (``dim`` from ``target.dim``, else 1 before
+        the draw).
     """
     alpha = _check_alpha(alpha)
     num_bootstrap = check_int("num_bootstrap", num_bootstrap, low=19)
@@ -66,18 +106,36 @@ def check_stein_discrepancy(
         raise ParameterError(
             f"`target` must have a closed-form score `grad_logpdf`; got {type(target).__name__}."
         )
+    if bandwidth is None and not callable(getattr(target, "sample", None)):
+        raise ParameterError(
+            "`target` must have `sample(num, *, rng)` when `bandwidth` is None (the default "
+            "bandwidth is the median distance of a sample of the target); pass `bandwidth` "
+            f"or a target with `sample`; got {type(target).__name__}."
+        )
+    if bandwidth is not None:
+        bandwidth = check_float("bandwidth", bandwidth, low=0.0, low_open=True)
+    dim = getattr(target, "dim", None)
+    dim = int(dim) if isinstance(dim, numbers.Integral) and dim >= 1 else None
     executor = check_executor(executor)
     gen = np.random.default_rng(rng)
     s_x, s_bw, s_boot = gen.spawn(3)
     if isinstance(sampler, np.ndarray):
-        x = np.asarray(sampler, dtype=np.float64)
-        if x.ndim == 1:
-            x = x[:, None]
+        x = _check_array(sampler, dim)
         num = x.shape[0]
+        check_memory(num * num, x.shape[1], "check_stein_discrepancy (n x n pairs)",
+                     rows="pairs", width="dim", advice=MEMORY_ADVICE)
     else:
-        num = check_int("num_samples", num_samples, low=10)
+        num = check_continuous_size(num_samples, max_samples, "check_stein_discrepancy")
+        check_memory(num * num, dim or 1, "check_stein_discrepancy (n x n pairs)",
+                     rows="pairs", width="dim", advice=MEMORY_ADVICE)
         x, _ = draw_real_sharded(ship_sampler(sampler, executor), num, s_x, "sampler",
                                  executor=executor)
+        if dim is not None and x.shape[1] != dim:
+            raise ParameterError(
+                f"`sampler` must return samples of the target's dimension {dim}; "
+                f"got {x.shape[1]}.")
+        check_memory(num * num, x.shape[1], "check_stein_discrepancy (n x n pairs)",
+                     rows="pairs", width="dim", advice=MEMORY_ADVICE)
     n, d = x.shape
     if bandwidth is None:
         ref = target.sample(min(n, 500), rng=s_bw)

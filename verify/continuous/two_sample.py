@@ -5,26 +5,30 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import Executor
+from typing import Any
 
 import numpy as np
 from scipy import stats
 from scipy.spatial.distance import cdist
 
 from distributions.errors import ParameterError
-from distributions.validation import check_int
+from distributions.validation import check_int, short_repr
 from verify.continuous.common import (
+    MEMORY_ADVICE,
     _check_alpha,
     _family_notes,
     _holm,
     _status,
     _tie_notes,
+    check_continuous_size,
 )
 from verify.continuous.results import (
     SameLawResult,
 )
 from verify.continuous.sharded import draw_real_sharded
 from verify.execution import check_executor, ship_sampler
-from verify.sampling import SamplerLike, SeedLike, int_seed
+from verify.planning import MAX_SAMPLES
+from verify.sampling import SamplerLike, SeedLike, check_memory, int_seed
 
 
 def _dkw_const(n: int, m: int) -> float:
@@ -32,11 +36,44 @@ def _dkw_const(n: int, m: int) -> float:
     return n * m / (math.sqrt(n) + math.sqrt(m)) ** 2
 
 
+def _two_samples(value: Any, name: str) -> np.ndarray:
+    """``value`` as a finite float ``(rows >= 2, dim)`` array, or the ParameterError."""
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"`{name}` must be an array of numbers; got "
+                             f"{short_repr(value)}.") from exc
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 1:
+        raise ParameterError(f"`{name}` must have shape (rows, dim) with rows >= 2; got "
+                             f"{np.shape(value)}.")
+    if not np.isfinite(a).all():
+        raise ParameterError(f"`{name}` must be finite (no NaN/inf).")
+    return a
+
+
 def energy_distance_test(
-    x: np.ndarray, y: np.ndarray, *, num_permutations: int, rng: np.random.Generator
+    x: np.ndarray, y: np.ndarray, *, num_permutations: int, rng: SeedLike
 ) -> tuple[float, float]:
-    """Energy distance ``2 E|X-Y| - E|X-X'| - E|Y-Y'|`` with a permutation p-value."""
+    """Energy distance ``2 E|X-Y| - E|X-X'| - E|Y-Y'|`` with a permutation p-value.
+
+    ``x`` and ``y`` are finite ``(n, dim)`` and ``(m, dim)`` arrays (a 1-d array is
+    one coordinate), ``n, m >= 2``; ``num_permutations >= 1``; ``rng`` a seed or
+    Generator (normalised by ``numpy.random.default_rng``). The ``(n + m)`` square
+    distance matrix and the ``(n + m) x (num_permutations + 1)`` labels are held to
+    the memory cap :data:`verify.sampling.MAX_SAMPLE_ENTRIES`. All checked before
+    any work (:class:`ParameterError`).
+    """
+    x, y = _two_samples(x, "x"), _two_samples(y, "y")
+    if x.shape[1] != y.shape[1]:
+        raise ParameterError(
+            f"`x` and `y` must have the same dimension; got {x.shape[1]} and {y.shape[1]}.")
+    num_permutations = check_int("num_permutations", num_permutations, low=1)
     n, m = x.shape[0], y.shape[0]
+    check_memory(n + m, n + m + num_permutations + 1, "energy_distance_test",
+                 width="(n + m + num_permutations + 1)", advice=MEMORY_ADVICE)
+    rng = np.random.default_rng(rng)
     z = np.concatenate([x, y])
     dist = cdist(z, z)
     base = np.concatenate([np.ones(n), np.zeros(m)])
@@ -65,6 +102,7 @@ def check_same_law(
     num_projections: int = 32,
     max_energy_samples: int = 1000,
     executor: Executor | None = None,
+    max_samples: int | None = MAX_SAMPLES,
 ) -> SameLawResult:
     """Two-sample test that two samplers have the same output law.
 
@@ -97,34 +135,56 @@ def check_same_law(
         ``None``: in process. The result is the same for every executor and number
         of workers. The shards return the raw samples: every sub-test here is a
         function of all of them, not of sums.
+    max_samples : int >= 10 or None, default :data:`verify.planning.MAX_SAMPLES`
+        Cap on ``num_samples``, checked before any work. The memory cap
+        :data:`verify.sampling.MAX_SAMPLE_ENTRIES` on the ``2 num_samples x (dim +
+        num_projections)`` floats kept is checked before any work with ``dim = 1``
+        and again when the first shard of ``sampler_a`` shows ``dim``.
 
     Returns
     -------
     SameLawResult
     """
-    num = check_int("num_samples", num_samples, low=10)
+    num = check_continuous_size(num_samples, max_samples, "check_same_law")
     alpha = _check_alpha(alpha)
     beta = _check_alpha(beta, "beta")
     num_projections = check_int("num_projections", num_projections, low=1)
     max_energy_samples = check_int("max_energy_samples", max_energy_samples, low=10)
+
+    if num_permutations is not None:
+        num_permutations = check_int("num_permutations", num_permutations, low=19)
+    ne = min(num, max_energy_samples)
+
+    def perms(dim: int) -> int:
+        return num_permutations or max(199, math.ceil(2.0 * (dim + 2) / alpha))
+
+    def memory(dim: int) -> None:
+        # x, y and their projections: 2 num (dim + K) floats; the energy test: its
+        # (2 ne)^2 distances and 2 ne x (permutations + 1) labels
+        check_memory(2 * num, dim + num_projections,
+                     f"check_same_law (both samples and their {num_projections} projections)",
+                     width="(dim + num_projections)", advice=MEMORY_ADVICE)
+        check_memory(2 * ne, 2 * ne + perms(dim) + 1,
+                     "check_same_law's energy test (distances and permutation labels)",
+                     width="(2 ne + num_permutations + 1)", advice=MEMORY_ADVICE)
+
+    memory(1)  # before any work, with the smallest dimension; again at the first shard
     executor = check_executor(executor)
     ship_a, ship_b = ship_sampler(sampler_a, executor), ship_sampler(sampler_b, executor)
     gen = np.random.default_rng(rng)
     s_a, s_b, s_t = gen.spawn(3)
-    x, _ = draw_real_sharded(ship_a, num, s_a, "sampler_a", executor=executor)
+    x, _ = draw_real_sharded(ship_a, num, s_a, "sampler_a", executor=executor,
+                             check_dim=memory)
     y, _ = draw_real_sharded(ship_b, num, s_b, "sampler_b", executor=executor)
     if x.shape[1] != y.shape[1]:
         raise ParameterError(
             f"the samplers must have the same dimension; got {x.shape[1]} and {y.shape[1]}."
         )
     d = x.shape[1]
-    if num_permutations is None:
-        num_permutations = max(199, math.ceil(2.0 * (d + 2) / alpha))
-    num_permutations = check_int("num_permutations", num_permutations, low=19)
+    num_permutations = perms(d)
     names: list[str] = []
     st: list[float] = []
     pv: list[float] = []
-    ne = min(num, max_energy_samples)
     e, pe = energy_distance_test(x[:ne], y[:ne], num_permutations=num_permutations, rng=s_t)
     names.append("energy distance (permutation)")
     st.append(e)

@@ -29,6 +29,7 @@ from verify.pinning.montecarlo import _mc_block, _mc_draws, _mc_method, _positio
 from verify.pinning.numerics import _CHUNK_CELLS, _entropy_rows, _mean_ci, _xlogx_sum
 from verify.pinning.results import BlockResult, BlockTVGrid, EntropyProfileResult
 from verify.pinning.sampled import _order_block, _prefix_marginals, _random_orders, _sampled_method
+from verify.sampling import check_memory
 
 __all__ = ["entropy_profile", "expected_block_tv", "expected_block_kl", "block_tv_grid"]
 
@@ -55,6 +56,8 @@ def entropy_profile(
     """
     n, q = _check_target(target)
     R = _resolve_orders(orders)
+    if R is not None:  # the R x n per-position values (verify.sampling's memory cap)
+        check_memory(R, n, "entropy_profile", rows="orders", advice="use fewer `orders`")
     table = _table_of(target)
     if R is None:
         if table is None or not _exact_ok(n, q):

@@ -22,6 +22,7 @@ from verify.pinning.inputs import MAX_EXACT_N, SeedLike, _check_target, _seed_of
 from verify.pinning.montecarlo import _block_given_context, enum_limit
 from verify.pinning.numerics import CONFIDENCE, _mean_ci
 from verify.pinning.results import RoundBoundResult
+from verify.sampling import check_memory
 
 __all__ = ["trace_block_tv", "check_round_bound"]
 
@@ -140,6 +141,7 @@ def check_round_bound(
     """
     n, q = _check_target(target)
     num = check_int("num_samples", num_samples, low=2)
+    check_memory(num, n, "check_round_bound", advice="use fewer `num_samples`")
     alpha = check_float("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
     if max_constant is not None:
         max_constant = check_float("max_constant", max_constant, low=0.0, low_open=True)
