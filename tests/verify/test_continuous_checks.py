@@ -391,11 +391,11 @@ _X = np.random.default_rng(5).standard_normal((20, 2))
 
 
 @pytest.mark.parametrize(("x", "y", "kwargs", "match"), [
-    (np.zeros((5, 2, 2)), _X, {}, r"`x` must have shape \(rows, dim\) with rows >= 2; "
+    (np.zeros((5, 2, 2)), _X, {}, r"`x` must have shape \(n, dim\) with n >= 2; "
      r"got \(5, 2, 2\)"),
     (_X, np.zeros((20, 3)), {}, r"`x` and `y` must have the same dimension; got 2 and 3"),
     (np.full((20, 2), np.nan), _X, {}, r"`x` must be finite"),
-    (_X, _X[:1], {}, r"`y` must have shape \(rows, dim\) with rows >= 2; got \(1, 2\)"),
+    (_X, _X[:1], {}, r"`y` must have shape \(n, dim\) with n >= 2; got \(1, 2\)"),
     (_X, _X, {"num_permutations": 0}, r"`num_permutations` must be an integer >= 1; got 0"),
     (_X, _X, {"num_permutations": 10**9}, r"energy_distance_test keeps every sample: 40 "
      r"samples x \(n \+ m \+ num_permutations \+ 1\)=1,000,000,041"),

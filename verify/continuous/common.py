@@ -8,7 +8,7 @@ import numpy as np
 from statsmodels.stats.multitest import multipletests
 
 from distributions.errors import ParameterError
-from distributions.validation import check_float, check_int
+from distributions.validation import check_float, check_int, short_repr
 from verify.continuous.results import (
     SubTest,
 )
@@ -16,6 +16,40 @@ from verify.sampling import check_size
 
 #: The memory-cap advice of the continuous checks (:func:`verify.sampling.check_memory`).
 MEMORY_ADVICE = "use fewer samples (a smaller `num_samples`)"
+
+
+def sample_array(value: Any, label: str, *, min_rows: int,
+                 dim: int | None = None) -> np.ndarray:
+    """``value`` as a finite float ``(n, dim)`` array with ``n >= min_rows`` (a 1-d array
+    is one coordinate), or the :class:`ParameterError` naming what is wrong; ``label``
+    names the argument in the message (e.g. ``"`x`"``).
+
+    Examples
+    --------
+    >>> sample_array([1.0, 2.0], "`x`", min_rows=2).shape
+    (2, 1)
+    >>> try:
+    ...     sample_array(np.zeros((5, 2, 2)), "`x`", min_rows=2)
+    ... except ParameterError as exc:
+    ...     print(exc)
+    `x` must have shape (n, dim) with n >= 2; got (5, 2, 2).
+    """
+    try:
+        x = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{label} must hold numbers; got {short_repr(value)}.") from exc
+    if x.ndim == 1:
+        x = x[:, None]
+    want = f"(n, {dim})" if dim is not None else "(n, dim)"
+    if (x.ndim != 2 or x.shape[0] < min_rows or x.shape[1] < 1
+            or (dim is not None and x.shape[1] != dim)):
+        raise ParameterError(f"{label} must have shape {want} with n >= {min_rows}; got "
+                             f"{np.shape(value)}.")
+    if not np.isfinite(x).all():
+        r, col = (int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        raise ParameterError(f"{label} must be finite; got {float(x[r, col])!r} at row {r}, "
+                             f"coordinate {col}.")
+    return x
 
 
 def check_continuous_size(num_samples: Any, max_samples: Any, what: str) -> int:

@@ -19,6 +19,7 @@ from verify.continuous.common import (
     _status,
     _tie_notes,
     check_continuous_size,
+    sample_array,
 )
 from verify.continuous.results import (
     SteinResult,
@@ -27,30 +28,6 @@ from verify.continuous.sharded import draw_real_sharded
 from verify.execution import check_executor, ship_sampler
 from verify.planning import MAX_SAMPLES
 from verify.sampling import SamplerLike, SeedLike, check_memory, int_seed
-
-
-def _check_array(samples: np.ndarray, dim: int | None) -> np.ndarray:
-    """An array of samples as a finite float ``(n, dim)`` array with ``n >= 10``, or the
-    :class:`ParameterError` naming what is wrong."""
-    try:
-        x = np.asarray(samples, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(
-            f"`sampler` (an array of samples) must hold numbers; got dtype {samples.dtype}."
-        ) from exc
-    if x.ndim == 1:
-        x = x[:, None]
-    want = f"(n, {dim})" if dim is not None else "(n, dim)"
-    if x.ndim != 2 or x.shape[0] < 10 or (dim is not None and x.shape[1] != dim):
-        raise ParameterError(
-            f"`sampler` (an array of samples) must have shape {want} with n >= 10; "
-            f"got {samples.shape}.")
-    if not np.isfinite(x).all():
-        r, c = (int(i) for i in np.argwhere(~np.isfinite(x))[0])
-        raise ParameterError(
-            f"`sampler` (an array of samples) must be finite; got {float(x[r, c])!r} at "
-            f"row {r}, coordinate {c}.")
-    return x
 
 
 def check_stein_discrepancy(
@@ -120,7 +97,7 @@ def check_stein_discrepancy(
     gen = np.random.default_rng(rng)
     s_x, s_bw, s_boot = gen.spawn(3)
     if isinstance(sampler, np.ndarray):
-        x = _check_array(sampler, dim)
+        x = sample_array(sampler, "`sampler` (an array of samples)", min_rows=10, dim=dim)
         num = x.shape[0]
         check_memory(num * num, x.shape[1], "check_stein_discrepancy (n x n pairs)",
                      rows="pairs", width="dim", advice=MEMORY_ADVICE)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import Executor
-from typing import Any
 
 import numpy as np
 from scipy import stats
 from scipy.spatial.distance import cdist
 
 from distributions.errors import ParameterError
-from distributions.validation import check_int, short_repr
+from distributions.validation import check_int
 from verify.continuous.common import (
     MEMORY_ADVICE,
     _check_alpha,
@@ -21,6 +20,7 @@ from verify.continuous.common import (
     _status,
     _tie_notes,
     check_continuous_size,
+    sample_array,
 )
 from verify.continuous.results import (
     SameLawResult,
@@ -36,23 +36,6 @@ def _dkw_const(n: int, m: int) -> float:
     return n * m / (math.sqrt(n) + math.sqrt(m)) ** 2
 
 
-def _two_samples(value: Any, name: str) -> np.ndarray:
-    """``value`` as a finite float ``(rows >= 2, dim)`` array, or the ParameterError."""
-    try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"`{name}` must be an array of numbers; got "
-                             f"{short_repr(value)}.") from exc
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 1:
-        raise ParameterError(f"`{name}` must have shape (rows, dim) with rows >= 2; got "
-                             f"{np.shape(value)}.")
-    if not np.isfinite(a).all():
-        raise ParameterError(f"`{name}` must be finite (no NaN/inf).")
-    return a
-
-
 def energy_distance_test(
     x: np.ndarray, y: np.ndarray, *, num_permutations: int, rng: SeedLike
 ) -> tuple[float, float]:
@@ -65,7 +48,7 @@ def energy_distance_test(
     the memory cap :data:`verify.sampling.MAX_SAMPLE_ENTRIES`. All checked before
     any work (:class:`ParameterError`).
     """
-    x, y = _two_samples(x, "x"), _two_samples(y, "y")
+    x, y = sample_array(x, "`x`", min_rows=2), sample_array(y, "`y`", min_rows=2)
     if x.shape[1] != y.shape[1]:
         raise ParameterError(
             f"`x` and `y` must have the same dimension; got {x.shape[1]} and {y.shape[1]}.")
