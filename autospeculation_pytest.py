@@ -186,6 +186,18 @@ def _family(st: _State) -> int:
     return st.family if st.family is not None else max(st.num_tests, 1)
 
 
+def _overspent(st: _State, m: int) -> str:
+    """The warning when the checks spent more than the family-wise alpha (``""`` when not):
+    ``--autospec-family`` below the tests that use the fixture, or explicit ``alpha=``."""
+    if st.spent <= st.alpha * (1 + 1e-9):
+        return ""
+    why = (f"--autospec-family {m} is below the {st.num_tests} tests using the exactness "
+           f"fixture" if st.family is not None and st.num_tests > m else
+           "explicit alpha= on markers or checks")
+    return (f"alpha spent {st.spent:.3g} exceeds the family-wise alpha {st.alpha:g} ({why}): "
+            f"the family-wise false-failure bound {st.alpha:g} does not hold for this session")
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.3g}"
@@ -414,6 +426,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
         f" family-wise alpha {st.alpha:g} split (Bonferroni) over {m} "
         f"test(s): {st.alpha / m:.3g} each; alpha spent {st.spent:.3g}; "
         f"seed {st.seed}")
+    over = _overspent(st, m)
+    if over:
+        terminalreporter.write_line(f"autospeculation: WARNING: {over}", yellow=True, bold=True)
     if st.report:
         try:
             from reports.io import make_document, write_report
@@ -424,7 +439,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
                   "text": (f"Family-wise alpha {st.alpha:g} split (Bonferroni) over "
                            f"{m} tests using the exactness fixture; "
                            f"alpha spent {st.spent:.3g}. Replay with --autospec-seed="
-                           f"{st.seed}.")}],
+                           f"{st.seed}." + (f" WARNING: {over}." if over else ""))}],
                 seeds={"session": st.seed},
                 stage_seconds=[("pytest", time.perf_counter() - st.started)],
                 command=["pytest", *config.invocation_params.args],

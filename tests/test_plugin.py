@@ -124,6 +124,28 @@ def test_enough(exactness):
     assert doc["verdict"] == "fail"
 
 
+def test_family_below_the_session_tests_is_flagged_as_overspent(pytester):
+    """``--autospec-family`` is for replaying one test; below the number of tests using
+    the fixture every test gets too much alpha: the summary says the bound does not
+    hold (it printed the overspend silently)."""
+    pytester.makepyfile(test_fam=_USER_MODULE_HEAD + '''
+
+@pytest.mark.parametrize("k", range(3))
+def test_exact(exactness, k):
+    exactness.check(SequentialSampler(TARGET), TARGET, tv=0.2)
+''')
+    res = pytester.runpytest("-p", "autospeculation_pytest", "-p", "no:cacheprovider",
+                             "--autospec-seed", "1", "--autospec-family", "1")
+    res.assert_outcomes(passed=3)
+    res.stdout.fnmatch_lines(["*WARNING: alpha spent 0.003 exceeds the family-wise alpha "
+                              "0.001 (--autospec-family 1 is below the 3 tests using the "
+                              "exactness fixture)*"])
+    ok = pytester.runpytest("-p", "autospeculation_pytest", "-p", "no:cacheprovider",
+                            "--autospec-seed", "1")
+    ok.assert_outcomes(passed=3)
+    assert "WARNING" not in ok.stdout.str()
+
+
 def test_alpha_option_and_report_collects_every_check(pytester):
     report = pytester.path / "rep"
     res = _run(pytester, "--autospec-seed", "5", "--autospec-alpha", "0.01",

@@ -11,7 +11,10 @@ run (every shard has its own stream; see :mod:`verify.execution`).
 The file is an ``.npz`` archive (no pickles) of the statistics and a JSON header:
 the format and version, the check's identity (every argument that decides the
 draws or the test: seed, sizes, method, levels, target fingerprint, sampler type,
-shard layout), the number of shards merged and the SHA-256 of the statistics. A
+probes of what the sampler draws and the target answers
+(:mod:`verify.exactness.identity`: class names alone let a wrong sampler of the same
+class resume a correct one's file), shard layout), the number of shards merged and
+the SHA-256 of the statistics. A
 file whose identity differs is refused naming each difference; a file that cannot
 be read, or whose digest does not match, is refused as corrupted. Both are
 :class:`~verify.errors.ParameterError` raised before any sample is drawn. The file

@@ -148,6 +148,39 @@ def test_resume_in_process(tmp_path, method):
         == fingerprint(ref) and seen == []
 
 
+def test_checkpoint_of_another_sampler_or_target_of_the_same_class_is_refused(tmp_path):
+    """Found by review: the identity named the sampler by its class only, so a wrong
+    sampler of the same class (or any other plain function) resumed a correct one's
+    checkpoint and was reported "pass" (p 0.47; without the checkpoint it fails at
+    p 6e-201). Sampler and target are now identified by a probe of what they do."""
+    from distributions import MixtureOfProducts
+
+    target = random_table(3, 2, concentration=1.0, rng=0)
+    wrong = random_table(3, 2, concentration=1.0, rng=5)
+    path = tmp_path / "ck.npz"
+    good = check_exact(SequentialSampler(target), target, tv=0.1, rng=3, checkpoint=path)
+    assert good.status == "pass"
+    assert check_exact(SequentialSampler(wrong), target, tv=0.1, rng=3).status == "fail"
+    with pytest.raises(ParameterError, match=r"belongs to another check: sampler_probe="):
+        check_exact(SequentialSampler(wrong), target, tv=0.1, rng=3, checkpoint=path)
+    with pytest.raises(ParameterError, match=r"sampler_probe="):  # plain functions
+        check_exact(lambda num, rng: wrong.sample(num, rng=rng), target, tv=0.1, rng=3,
+                    checkpoint=path)
+    # the same sampler again, its caches and counters used: the result, without drawing
+    again = check_exact(SequentialSampler(target), target, tv=0.1, rng=3, checkpoint=path)
+    assert again.pvalue == good.pvalue and again.num_samples == good.num_samples
+    # chain route: a target of the same class, n and q (no pmf to fingerprint)
+    a = np.random.default_rng(0).uniform(0.2, 0.8, (2, 12))
+    m1 = MixtureOfProducts([0.5, 0.5], np.stack([1 - a, a], axis=-1))
+    m2 = MixtureOfProducts([0.6, 0.4], np.stack([1 - a, a], axis=-1))
+    chain = tmp_path / "chain.npz"
+    check_exact(lambda num, rng: m1.sample(num, rng=rng), m1, method="chain",
+                num_samples=500, rng=4, checkpoint=chain)
+    with pytest.raises(ParameterError, match=r"target_probe="):
+        check_exact(lambda num, rng: m1.sample(num, rng=rng), m2, method="chain",
+                    num_samples=500, rng=4, checkpoint=chain)
+
+
 def test_checkpoint_refusals(tmp_path):
     d = random_table(3, 2, rng=0)
     s = SequentialSampler(d)

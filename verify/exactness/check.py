@@ -14,7 +14,7 @@ import numpy as np
 from distributions.base import DiscreteOracle
 from distributions.errors import ParameterError
 from distributions.validation import check_choice, check_float, check_int
-from verify.checkpoint import Checkpoint, check_checkpoint_path
+from verify.checkpoint import check_checkpoint_path
 from verify.exactness.full_table import (
     MIN_EXPECTED,
     _plan_sparse,
@@ -22,6 +22,7 @@ from verify.exactness.full_table import (
     _table_test,
     _target_pmf,
 )
+from verify.exactness.identity import checkpoint_of
 from verify.exactness.montecarlo import TWO_BLOCK_AGAINST, _sparse_detectable_tv
 from verify.exactness.order_conditional import plan_order_conditional_size
 from verify.exactness.relative import ORDER_REFERENCE, check_relative, has_joint_law
@@ -330,7 +331,7 @@ def check_exact(
         seed = seed_of(rng)
         ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
         shards = plan_shards(num_samples, n, q, ss_samples, bsize, "rows")
-        ckpt = _checkpoint(ckpt_path, sampler, target, len(shards), seed=seed,
+        ckpt = checkpoint_of(ckpt_path, sampler, target, len(shards), seed=seed,
                            num_samples=num_samples, method="chain", tv=tv, alpha=alpha,
                            power=power, batch_size=bsize, max_resamples=max_resamples)
         deadline = Deadline(timeout, "check_exact")
@@ -401,7 +402,7 @@ def check_exact(
     seed = seed_of(rng)
     ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
     shards = plan_shards(num_samples, n, q, ss_samples, bsize, "counts")
-    ckpt = _checkpoint(ckpt_path, sampler, target, len(shards), seed=seed,
+    ckpt = checkpoint_of(ckpt_path, sampler, target, len(shards), seed=seed,
                        num_samples=num_samples, method=resolved, tv=tv, alpha=alpha,
                        power=power, batch_size=bsize, max_resamples=max_resamples,
                        target_pmf=hashlib.sha256(pmf.tobytes()).hexdigest())
@@ -479,17 +480,3 @@ def _sequential_relative(sampler: SamplerLike, target: DiscreteOracle, method: s
     return sequential_order_conditional(sampler, target, max_size=num_samples, alpha=alpha,
                                         power=power, seed=seed_of(rng), bsize=bsize,
                                         deadline=Deadline(timeout, "check_exact"))
-
-
-def _checkpoint(path: Path | None, sampler: Any, target: Any, num_shards: int,
-                **fields: Any) -> Checkpoint | None:
-    """The checkpoint of this check (read and checked now, before any draw), or None."""
-    if path is None:
-        return None
-    kind = sampler.factory if isinstance(sampler, OnWorker) else type(sampler)
-    name = getattr(kind, "__qualname__", type(kind).__qualname__)
-    identity = {"check": "check_exact", **fields, "n": int(target.n), "q": int(target.q),
-                "target": f"{type(target).__module__}.{type(target).__qualname__}",
-                "sampler": f"{getattr(kind, '__module__', '')}.{name}",
-                "num_shards": num_shards}
-    return Checkpoint(path, identity, num_shards)
