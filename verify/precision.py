@@ -42,7 +42,7 @@ from samplers.arrays import to_host
 from verify.results import ResultBase
 
 __all__ = ["PRECISION_TABLE", "PrecisionFloorResult", "PrecisionWarning", "answer_eps",
-           "precision_floor", "warn_below_floor"]
+           "precision_floor", "rounding_bound", "row_errors", "warn_below_floor"]
 
 #: Largest ``q**n`` on which the floor is also measured over the full table.
 PRECISION_TABLE: int = 2**12
@@ -115,9 +115,22 @@ def _order_array(order: Any, n: int) -> tuple[np.ndarray, str]:
     return arr.astype(np.int64), str(arr.tolist())
 
 
-def _row_errors(r: np.ndarray, u: float) -> tuple[float, float]:
-    s = r.sum(axis=-1)
+def row_errors(r: np.ndarray, u: float) -> tuple[float, float]:
+    """Largest L1 row error ``|s - 1| + s u`` and largest sum defect ``|s - 1|`` of the
+    rows ``r`` (``s`` their sums in float64, ``u`` the unit roundoff); ``(0, 0)`` without
+    rows. All-zero rows (contexts of probability 0, the contract's zero-context rule)
+    are not rounded rows and are left out."""
+    s = np.asarray(r, dtype=np.float64).sum(axis=-1).reshape(-1)
+    s = s[s > 0]
+    if s.size == 0:
+        return 0.0, 0.0
     return float(np.max(np.abs(s - 1.0) + s * u)), float(np.max(np.abs(s - 1.0)))
+
+
+def rounding_bound(err: float, steps: int) -> float:
+    """``min(1, ((1 + err)**steps - 1) / 2)``: the TV by which a chain-rule law of
+    ``steps`` rows can move when each row moves by ``err`` in L1 (module docstring)."""
+    return float(min(1.0, 0.5 * math.expm1(steps * math.log1p(err))))
 
 
 def precision_floor(
@@ -175,7 +188,7 @@ def precision_floor(
             ans = to_host(oracle.conditionals(ctx))
             dtype, eps = ans.dtype, ans.eps
             r = ans.values[np.arange(ctx.shape[0]), pos.reshape(-1)].reshape(x.shape[0], n, q)
-            e, d = _row_errors(r, eps / 2)
+            e, d = row_errors(r, eps / 2)
             worst, defect, rows = max(worst, e), max(defect, d), rows + r.shape[0] * n
             pv = np.take_along_axis(r, vals[..., None], axis=2)[..., 0]
             p_raw = np.prod(pv, axis=1)
@@ -190,9 +203,9 @@ def precision_floor(
         ans = to_host(oracle.conditionals(ctx))
         dtype, eps = ans.dtype, ans.eps
         r = ans.values[ctx == MASK]
-        e, d = _row_errors(r, eps / 2)
+        e, d = row_errors(r, eps / 2)
         worst, defect, rows = e, d, int(r.shape[0])
-    bound = float(min(1.0, 0.5 * math.expm1(n * math.log1p(worst))))
+    bound = rounding_bound(worst, n)
     floor = bound if math.isnan(measured) else max(bound, measured)
     status = "warn" if tv is not None and tv < floor else "pass"
     return PrecisionFloorResult(

@@ -14,6 +14,7 @@ from distributions.base import MASK, DiscreteOracle
 from samplers.sequential import SequentialSampler
 from verify.audit.contract import _call, _rounded
 from verify.audit.result import _Auditor, _ctx_list
+from verify.precision import rounding_bound, row_errors
 
 #: Largest ``q**n`` for which the chain-rule joints of several orders are computed exactly.
 EXACT_JOINT_LIMIT: int = 4096
@@ -27,28 +28,20 @@ INTERVAL_ALPHA: float = 1e-3
 
 
 def row_error(out: np.ndarray, x: np.ndarray, eps: float) -> float:
-    """Largest L1 error ``|s - 1| + s u`` (``u = eps / 2``) of the answer's rows at the
-    masked positions of ``x`` (:func:`verify.precision.precision_floor`'s row error):
-    what rounding alone can move a row by; 0 when ``eps`` is unknown. All-zero rows
-    (contexts of probability 0, the contract's zero-context rule) are not rounded rows
-    and are left out; the others passed the contract, so the error is at most its
-    tolerance."""
-    rows = np.asarray(out, dtype=np.float64)[np.asarray(x) == MASK]
-    if rows.size == 0 or not math.isfinite(eps):
+    """Largest L1 rounding error of the answer's rows at the masked positions of ``x``
+    (:func:`verify.precision.row_errors`, all-zero rows left out); 0 when ``eps`` is
+    unknown. The rows passed the contract, so it is at most its tolerance."""
+    if not math.isfinite(eps):
         return 0.0
-    s = rows.sum(axis=-1)
-    s = s[s > 0]
-    if s.size == 0:
-        return 0.0
-    return float(np.nanmax(np.abs(s - 1.0) + s * (eps / 2.0)))
+    return row_errors(np.asarray(out)[np.asarray(x) == MASK], eps / 2.0)[0]
 
 
 def tv_tol(steps: int, err: float) -> float:
     """Tolerance on the TV between two chain-rule laws of ``steps`` rows each, built from
-    rows with L1 error at most ``err``: ``max(TV_TOL, (1 + err)**steps - 1)``, twice the
-    precision floor's bound ``((1 + err)**steps - 1) / 2`` (each law is within it of
-    the law of the exact rows, which agree when the oracle is consistent). For float64
-    answers this is :data:`TV_TOL`.
+    rows with L1 error at most ``err``: ``max(TV_TOL, 2 rounding_bound(err, steps))``,
+    twice the precision floor's bound (:func:`verify.precision.rounding_bound`; each law
+    is within it of the law of the exact rows, which agree when the oracle is
+    consistent). For float64 answers this is :data:`TV_TOL`.
 
     Examples
     --------
@@ -57,7 +50,7 @@ def tv_tol(steps: int, err: float) -> float:
     >>> f"{tv_tol(2, 1e-3):.4g}"
     '0.002001'
     """
-    return max(TV_TOL, math.expm1(steps * math.log1p(err)))
+    return max(TV_TOL, 2.0 * rounding_bound(err, steps))
 
 
 def _exchange(a: _Auditor, oracle: DiscreteOracle, x: np.ndarray, out: np.ndarray,
