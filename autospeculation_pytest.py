@@ -302,17 +302,20 @@ class ExactnessChecker:
             pytest.fail(self._uncertified(name, res, a), pytrace=False)
         return res
 
-    def _uncertified(self, name: str, res: Any, a: float) -> str:
+    def _replay(self, check_args: str) -> str:
+        """The message's replay line (``check_args``: this check's own arguments)."""
         st = self._state
+        return (f"  replay: pytest \"{self._nodeid}\" --autospec-seed={st.seed} "
+                f"--autospec-alpha={st.alpha!r} --autospec-family={_family(st)}  "
+                f"(this check: check_exact(..., {check_args}))")
+
+    def _uncertified(self, name: str, res: Any, a: float) -> str:
         return "\n".join([
             f"TV certificate not reached: {name}",
             f"  the exactness test passed (p-value={res.pvalue:.3g}, alpha={a:.3g}), but the "
             f"upper confidence bound on TV is {res.tv_upper:.3g} > certify={res.certify:g} "
             f"(confidence {1 - a:.6g}, {res.num_samples} samples)",
-            f"  replay: pytest \"{self._nodeid}\" --autospec-seed={st.seed} "
-            f"--autospec-alpha={st.alpha!r} --autospec-family={_family(st)}  "
-            f"(this check: check_exact(..., alpha={a!r}, certify={res.certify!r}, "
-            f"rng={res.seed}))",
+            self._replay(f"alpha={a!r}, certify={res.certify!r}, rng={res.seed}"),
         ])
 
     def _message(self, name: str, res: Any, a: float) -> str:
@@ -344,9 +347,7 @@ class ExactnessChecker:
                 lines.append(f"    {getattr(c, 'label', c)}: observed {float(c.observed):.0f}, "
                              f"expected {float(c.expected):.1f}"
                              + (" (impossible)" if getattr(c, "impossible", False) else ""))
-        lines.append(f"  replay: pytest \"{self._nodeid}\" --autospec-seed={st.seed} "
-                     f"--autospec-alpha={st.alpha!r} --autospec-family={_family(st)}  "
-                     f"(this check: check_exact(..., alpha={a!r}, rng={res.seed}))")
+        lines.append(self._replay(f"alpha={a!r}, rng={res.seed}"))
         return "\n".join(lines)
 
 
