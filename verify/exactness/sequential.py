@@ -134,6 +134,8 @@ def sequential_table(sampler: SamplerLike, pmf: np.ndarray, n: int, q: int, *,
     p_support = pmf[support] / pmf[support].sum()
     impossible = int(counts[~support].sum())
     details: dict[str, float] = {"support_size": float(k), "checkpoints": float(j)}
+    against = (f"every deviation of the joint law at TV >= detectable_tv (final fixed-size "
+               f"test at alpha/2 on {k:,} support cells)")
     if stop == "max-size":
         used = drawn
         res = _table_test(counts, pmf, q, n, method=method, alpha=half,
@@ -141,8 +143,6 @@ def sequential_table(sampler: SamplerLike, pmf: np.ndarray, n: int, q: int, *,
                           deadline=deadline)
         final_p, final_method = float(res.pvalue), res.method
         det = detectable_tv(k, drawn, alpha=half, power=power)
-        against = (f"every deviation of the joint law at TV >= detectable_tv (final "
-                   f"fixed-size test at alpha/2 on {k:,} support cells)")
         if res.method == "montecarlo" or drawn * float(p_support.min()) < 5.0:
             det, pw = _sparse_detectable_tv(p_support, drawn, half, power, res.method,
                                             res.resamples, deadline)
@@ -155,8 +155,6 @@ def sequential_table(sampler: SamplerLike, pmf: np.ndarray, n: int, q: int, *,
                           gen=np.random.default_rng(ss_test), max_resamples=max_resamples)
         final_p, final_method = math.nan, "eprocess"
         det = detectable_tv(k, max_size, alpha=half, power=power) if k > 1 else 1.0
-        against = (f"every deviation of the joint law at TV >= detectable_tv (final "
-                   f"fixed-size test at alpha/2 on {k:,} support cells)")
         rejected = True
         worst, tv_plugin, tv_null = res.worst, res.tv_plugin, res.tv_null
     pvalue = min(1.0, 2.0 * min(1.0 / e_max, final_p if not math.isnan(final_p) else 1.0))
