@@ -332,6 +332,7 @@ def check_exact(
         ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
         shards = plan_shards(num_samples, n, q, ss_samples, bsize, "rows")
         ckpt = checkpoint_of(ckpt_path, sampler, target, len(shards), seed=seed,
+                           local=shipped.local,
                            num_samples=num_samples, method="chain", tv=tv, alpha=alpha,
                            power=power, batch_size=bsize, max_resamples=max_resamples)
         deadline = Deadline(timeout, "check_exact")
@@ -403,6 +404,7 @@ def check_exact(
     ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
     shards = plan_shards(num_samples, n, q, ss_samples, bsize, "counts")
     ckpt = checkpoint_of(ckpt_path, sampler, target, len(shards), seed=seed,
+                           local=shipped.local,
                        num_samples=num_samples, method=resolved, tv=tv, alpha=alpha,
                        power=power, batch_size=bsize, max_resamples=max_resamples,
                        target_pmf=hashlib.sha256(pmf.tobytes()).hexdigest())

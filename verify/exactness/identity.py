@@ -44,7 +44,8 @@ PROBE_KEY: int = 0x636B7074
 
 
 def probes(sampler: Any, target: Any, seed: int) -> dict[str, str]:
-    """``sampler_probe`` and ``target_probe`` of the module docstring."""
+    """``sampler_probe`` and ``target_probe`` of the module docstring (an
+    :class:`~verify.execution.OnWorker` is built here to draw its probe)."""
     n, q = int(target.n), int(target.q)
     draw_ss, ctx_ss = np.random.SeedSequence([seed, PROBE_KEY]).spawn(2)
     local = sampler.build() if isinstance(sampler, OnWorker) else sampler
@@ -59,8 +60,10 @@ def probes(sampler: Any, target: Any, seed: int) -> dict[str, str]:
 
 
 def checkpoint_of(path: Path | None, sampler: Any, target: Any, num_shards: int, *,
-                  seed: int, **fields: Any) -> Checkpoint | None:
-    """The checkpoint of this check (read and checked now, before any draw), or None."""
+                  seed: int, local: Any = None, **fields: Any) -> Checkpoint | None:
+    """The checkpoint of this check (read and checked now, before any draw), or None;
+    ``local`` is the sampler already built in this process, if any (it draws the probe,
+    so an ``OnWorker`` factory is not run twice)."""
     if path is None:
         return None
     kind = sampler.factory if isinstance(sampler, OnWorker) else type(sampler)
@@ -69,5 +72,6 @@ def checkpoint_of(path: Path | None, sampler: Any, target: Any, num_shards: int,
                 "q": int(target.q),
                 "target": f"{type(target).__module__}.{type(target).__qualname__}",
                 "sampler": f"{getattr(kind, '__module__', '')}.{name}",
-                **probes(sampler, target, seed), "num_shards": num_shards}
+                **probes(sampler if local is None else local, target, seed),
+                "num_shards": num_shards}
     return Checkpoint(path, identity, num_shards)
