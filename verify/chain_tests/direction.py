@@ -102,7 +102,12 @@ class Direction:
     @property
     def pivot(self) -> int:
         """The step whose coordinate :func:`reflect` gives to the directed score."""
-        return int(np.argmax(np.abs(self.c)))
+        return _pivot(self.c)
+
+
+def _pivot(c: np.ndarray) -> int:
+    """The largest ``|c_p|``: the coordinate :func:`reflect` maps ``c`` onto."""
+    return int(np.argmax(np.abs(c)))
 
 
 def one_factor(corr: np.ndarray) -> np.ndarray:
@@ -168,7 +173,6 @@ def early_direction(
     block = 0.5 * (corr[:, :K] + corr[:, :K].T)
     np.fill_diagonal(block, 0.0)
     corr[:, :K] = block
-    corr[np.arange(K), np.arange(K)] = 0.0
     if float(np.abs(corr).max()) <= FACTOR_TOL or live[:K].sum() < 2:
         return None
     g = np.zeros(n)
@@ -210,7 +214,7 @@ def reflect(w: np.ndarray, c: np.ndarray) -> tuple[float, np.ndarray]:
     ``w ~ N(0, I)`` the ``len(c)`` outputs are exactly iid N(0, 1); coordinate ``i !=
     p`` is ``w_i - c_i (v^T w) / (1 + |c_p|)``, ``v = c + sign(c_p) e_p``: about step
     ``i``'s own score when ``c`` is spread out."""
-    piv = int(np.argmax(np.abs(c)))
+    piv = _pivot(c)
     sgn = 1.0 if c[piv] >= 0 else -1.0
     v = c.copy()
     v[piv] += sgn
