@@ -338,6 +338,51 @@ def test_planned_size_in_sparse_regime_reaches_the_requested_tv():
     assert det_old > 0.05
 
 
+def test_bias_corrected_null_moments_exact_by_enumeration():
+    """The screen's null moments (``verify.exactness.montecarlo._approx_detectable_tv``):
+    the bias-corrected chi-square has mean -1 and variance ``2 (k - 1) (1 - 1/N)`` under
+    multinomial(N, p), whatever ``p``: checked on every table of N = 7 draws over 4
+    cells, for two laws, to rounding."""
+    from itertools import product
+
+    num, k = 7, 4
+    tables = np.array([c for c in product(range(num + 1), repeat=k) if sum(c) == num],
+                      dtype=np.float64)
+    for p in (np.full(k, 0.25), np.array([0.05, 0.15, 0.3, 0.5])):
+        log_pmf = (stats.multinomial.logpmf(tables, num, p))
+        w = np.exp(log_pmf)
+        t = (tables * (tables - 1)) @ (1.0 / (num * p)) - num
+        mean = float(w @ t)
+        var = float(w @ (t - mean) ** 2)
+        assert abs(w.sum() - 1) < 1e-12
+        assert abs(mean + 1) < 1e-12, mean
+        assert abs(var - 2 * (k - 1) * (1 - 1 / num)) < 1e-10, var
+
+
+def test_sparse_plan_screened_size_is_simulated_once():
+    """Issue 14: the sparse planner simulates the screened size first (a normal
+    approximation picks it), and one simulation settles the plan when it holds there;
+    the plan is still the simulated figure's (detectable TV <= tv)."""
+    from verify.exactness import montecarlo
+    from verify.exactness.full_table import _plan_sparse
+    from verify.planning import resamples_for
+    from verify.sampling import Deadline
+
+    d = random_table(6, 2, rng=2)
+    p = d.pmf() / d.pmf().sum()
+    ncx2_plan = plan_sample_size(d, tv=0.05, alpha=ALPHA, power=0.99)
+    montecarlo._DETECTABLE_CACHE.clear()
+    num, method = _plan_sparse(p, ncx2_plan, "auto", 0.05, ALPHA, 0.99, None, 10**5,
+                               Deadline(None, "test"))
+    assert method == "montecarlo" and num > ncx2_plan
+    assert [key[1] for key in montecarlo._DETECTABLE_CACHE] == [num]  # one simulation
+    det, pw = montecarlo._sparse_detectable_tv(p, num, ALPHA, 0.99, "montecarlo",
+                                               resamples_for(ALPHA, 10**5), None)
+    assert det <= 0.05 and pw >= 0.99
+    approx = montecarlo._approx_detectable_tv(p, num, ALPHA, 0.99)
+    assert approx <= montecarlo.SCREEN_MARGIN * 0.05 < det  # the screen aims below
+
+
 @pytest.mark.slow
 def test_auto_falls_back_to_chain_above_auto_table_and_full_table_on_request():
     """Issue 19.2: ``Product(n=17)`` has a 2**17-cell table (pmf works up to 2**20):

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 
 from distributions.errors import ParameterError
-from verify.exactness.montecarlo import _mc_pvalue, _sparse_detectable_tv
+from verify.exactness.montecarlo import _mc_pvalue, _sparse_detectable_tv, screened_size
 from verify.planning import (
     MAX_RESAMPLES,
     check_plan,
@@ -193,19 +193,49 @@ def _plan_sparse(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
                  deadline: Deadline) -> tuple[int, str]:
     """Grow a noncentral chi-square plan that lands in the sparse regime until the test
     as run there has simulated detectable TV <= ``tv`` (or the regime turns dense,
-    where the noncentral chi-square figure holds). Returns the size and the method."""
+    where the noncentral chi-square figure holds). Returns the size and the method.
+
+    For the Monte Carlo test the size screened by a normal approximation
+    (:func:`~verify.exactness.montecarlo.screened_size`, no simulation) is simulated
+    first, and taken when it holds: one simulation then settles the plan. When it does
+    not (in very sparse tables the simulated figure is not even monotone in the size:
+    a rare cell hit twice sets the critical value), the plan grows from ``num`` as
+    without the screen.
+    """
+    if _resolve_method(method, num * float(p.min())) == "montecarlo":
+        screened = screened_size(p, num, alpha, power, tv)
+        if method == "auto":  # the dense regime's own size suffices there
+            screened = min(screened, max(num, math.ceil(MIN_EXPECTED / float(p.min())) + 1))
+        if max_samples is not None:
+            screened = max(num, min(screened, max_samples))
+        if screened > num:
+            held = _sparse_holds(p, screened, method, tv, alpha, power, max_resamples,
+                                 deadline)
+            if held is not None:
+                return screened, held
     resolved = _resolve_method(method, num * float(p.min()))
     for _ in range(12):
-        exp_min = num * float(p.min())
-        resolved = _resolve_method(method, exp_min)
-        if exp_min >= MIN_EXPECTED:
-            break
+        held = _sparse_holds(p, num, method, tv, alpha, power, max_resamples, deadline)
+        if held is not None:
+            return num, held
+        resolved = _resolve_method(method, num * float(p.min()))
         resamples = resamples_for(alpha, max_resamples) if resolved == "montecarlo" else 0
         det, _ = _sparse_detectable_tv(p, num, alpha, power, resolved, resamples, deadline)
-        if det <= tv:
-            break
         grow = min(4.0, max(1.1, (det / tv) ** 2)) if det < 1.0 else 4.0
         num = math.ceil(num * grow)
         check_plan(num, max_samples, f"support of {p.size:,} cells, sparse regime", tv,
                     alpha, power)
     return num, resolved
+
+
+def _sparse_holds(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
+                  power: float, max_resamples: int, deadline: Deadline) -> str | None:
+    """The method at ``num`` if the plan holds there (dense regime, or a simulated
+    detectable TV <= ``tv``; memoised, so asking twice costs nothing), else ``None``."""
+    exp_min = num * float(p.min())
+    resolved = _resolve_method(method, exp_min)
+    if exp_min >= MIN_EXPECTED:
+        return resolved
+    resamples = resamples_for(alpha, max_resamples) if resolved == "montecarlo" else 0
+    det, _ = _sparse_detectable_tv(p, num, alpha, power, resolved, resamples, deadline)
+    return resolved if det <= tv else None
