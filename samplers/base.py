@@ -102,6 +102,8 @@ class NumpySource:
             )
         u = self.generator.random(p.shape[0])
         u *= total
+        if p.shape[1] == 2:  # the same draw: U * total < total, so only cdf[:, 0] counts
+            return (cdf[:, 0] <= u).astype(np.int64)
         idx = np.count_nonzero(cdf <= u[:, None], axis=1).astype(np.int64, copy=False)
         return np.minimum(idx, p.shape[1] - 1, out=idx)
 
