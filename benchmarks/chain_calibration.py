@@ -211,6 +211,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--num", type=int, default=1000, help="samples per run")
     ap.add_argument("--seeds", type=int, default=200)
+    ap.add_argument("--salt", type=int, default=20261202,
+                    help="run s draws from default_rng([s, SALT]); another salt: fresh seeds")
     ap.add_argument("--alt", type=float, default=None,
                     help="draw from the alternative (mixture weight / Ising coupling)")
     ap.add_argument("--alpha", type=float, default=1e-3)
@@ -246,7 +248,7 @@ def main() -> None:
     got: dict[str, list[float]] = {}
     secs = dict.fromkeys(families, 0.0)
     for s in range(args.seeds):
-        gen = np.random.default_rng([s, 20261202])
+        gen = np.random.default_rng([s, args.salt])
         x = source.sample(args.num, rng=gen)
         for fam in families:
             t0 = time.perf_counter()
@@ -269,17 +271,19 @@ def main() -> None:
                     got.setdefault("mc", []).append(res.pvalue)
     out = {
         "target": args.target, "n": args.n, "num": args.num, "seeds": args.seeds,
-        "alt": args.alt, "alpha": args.alpha, "null_draws": args.null_draws,
+        "alt": args.alt, "alpha": args.alpha, "null_draws": args.null_draws, "salt": args.salt,
         "seconds_per_run": {f: v / args.seeds for f, v in secs.items()},
     }
     for name, vals in got.items():
-        out[name] = summary(np.array(vals), args.alpha)
+        out[name] = {**summary(np.array(vals), args.alpha), "pvalues": vals}
         print(f"{args.target} n={args.n} N={args.num} seeds={args.seeds} alt={args.alt} "
-              f"{name:>10}: " + ", ".join(f"{k} {v:.3g}" for k, v in out[name].items()))
+              f"{name:>10}: " + ", ".join(f"{k} {v:.3g}" for k, v in out[name].items()
+                                          if k != "pvalues"))
     print(", ".join(f"{f} {v / args.seeds:.1f} s/run" for f, v in secs.items()))
     RESULTS.mkdir(exist_ok=True)
     tag = (f"{args.target}_{args.n}_{args.num}" + ("" if args.alt is None else f"_alt{args.alt:g}")
-           + (f"_mc{args.null_draws}" if args.null_draws else "") + "_" + "-".join(families))
+           + (f"_mc{args.null_draws}" if args.null_draws else "")
+           + ("" if args.salt == 20261202 else f"_salt{args.salt}") + "_" + "-".join(families))
     (RESULTS / f"chain_calibration_{tag}.json").write_text(json.dumps(out, indent=1))
 
 
