@@ -93,16 +93,13 @@ def build_chain_contexts(
     ``chain_values[b, :j]``.
     """
     B, L = positions.shape
-    ctx = np.repeat(x, L, axis=0).reshape(B, L, -1)
-    # step j reveals the first j chain values: a strictly lower-triangular mask
-    reveal = np.tril(np.ones((L, L), dtype=bool), k=-1)  # reveal[j, i] = i < j
-    rows = np.broadcast_to(np.arange(B)[:, None, None], (B, L, L))
-    steps = np.broadcast_to(np.arange(L)[None, :, None], (B, L, L))
-    pos = np.broadcast_to(positions[:, None, :], (B, L, L))
-    val = np.broadcast_to(chain_values[:, None, :], (B, L, L))
-    sel = np.broadcast_to(reveal[None], (B, L, L))
-    ctx[rows[sel], steps[sel], pos[sel]] = val[sel]
-    return ctx.reshape(B * L, -1)
+    ctx = np.repeat(x, L, axis=0).reshape(B, L, x.shape[1])
+    rows = np.arange(B)[:, None]
+    # chain value i is revealed in steps i + 1, ..., L - 1 (one scatter per i, not a
+    # (B, L, L) mask)
+    for i in range(L - 1):
+        ctx[rows, np.arange(i + 1, L), positions[:, i, None]] = chain_values[:, i, None]
+    return ctx.reshape(B * L, x.shape[1])
 
 
 def positional_conditionals(
