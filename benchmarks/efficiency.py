@@ -18,6 +18,9 @@ Printed, in one run, on one core (BLAS threads pinned to 1 before numpy is impor
    ``random_table(10, 2, rng=0)`` (on trees with the round scheduler, also with
    ``schedule = "nested"``, the nested lock-step kernel, in the same run).
 
+``--compare REV --check-repeats K`` runs only item 4 (default schedule), alternating
+the two trees K times in fresh processes, and prints each pair's ratio and the median.
+
 ``--compare REV`` runs the same measurements, in a subprocess, on the tree of git
 commit ``REV`` (exported with ``git archive`` to a temporary directory), so that the
 "before" and "after" figures come from the same machine in the same run; ``--quick``
@@ -133,7 +136,7 @@ def peak_rss(seed: int, env: dict[str, str]) -> dict[str, Any]:
             "max_rounds": int(rounds), "calls": int(calls)}
 
 
-def check_time(seed: int) -> dict[str, Any]:
+def check_time(seed: int, nested: bool = True) -> dict[str, Any]:
     """Item 4: CPU time of check_exact at TV 0.01 on random_table(10, 2, rng=0)."""
     from distributions.families import random_table
     from samplers import AutospeculativeSampler
@@ -142,6 +145,7 @@ def check_time(seed: int) -> dict[str, Any]:
     t = random_table(10, 2, rng=0)
     out: dict[str, Any] = {}
     schedules = ["rounds", "nested"] if hasattr(AutospeculativeSampler, "schedule") else [""]
+    schedules = schedules if nested else schedules[:1]
     for schedule in schedules:
         sampler = AutospeculativeSampler(t)
         if schedule:
@@ -200,17 +204,59 @@ def show(label: str, res: dict[str, Any]) -> None:
                   f"{c['num_samples']} samples)")
 
 
+def check_repeats(rev: str, repeats: int, seed: int, env: dict[str, str]) -> dict[str, Any]:
+    """Item 4 only, this tree and ``rev`` alternately in fresh processes (the machines
+    are shared: a pair's ratio is taken close in time); prints every pair's CPU times
+    and ratio, and the median ratio. Writes ``results/efficiency_check.json``."""
+    import statistics
+
+    script = str(pathlib.Path(__file__).resolve())
+    pairs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = export(rev, pathlib.Path(tmp))
+        for i in range(repeats):
+            got = []
+            for path in (ROOT, tree):
+                proc = subprocess.run(
+                    [sys.executable, script, "--json-only", "--check-only", "--seed",
+                     str(seed)], env={**env, "PYTHONPATH": str(path)}, cwd=path,
+                    capture_output=True, text=True, check=True)
+                res = json.loads(proc.stdout.strip().splitlines()[-1])["check_exact"]
+                got.append(next(iter(res.values())))
+            ratio = got[1]["cpu_s"] / got[0]["cpu_s"]
+            pairs.append({"now": got[0], rev: got[1], "ratio": ratio})
+            print(f"pair {i + 1}: this tree {got[0]['cpu_s']:.1f} s ({got[0]['num_samples']} "
+                  f"samples), {rev} {got[1]['cpu_s']:.1f} s ({got[1]['num_samples']}): "
+                  f"{ratio:.2f}x", flush=True)
+    med = statistics.median(p["ratio"] for p in pairs)
+    print(f"check_exact(tv=0.01) on random_table(10, 2, rng=0): median {med:.2f}x faster "
+          f"than {rev} over {repeats} pairs")
+    out = {"pairs": pairs, "median_ratio": med, "seed": seed}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "efficiency_check.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small batches; skip items 3 and 4")
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--compare", metavar="REV", help="also measure git commit REV")
+    ap.add_argument("--check-repeats", type=int, default=0, metavar="K",
+                    help="with --compare: only item 4 (default schedule), alternating "
+                         "this tree and REV K times each; prints each pair's ratio")
     ap.add_argument("--json-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--check-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     env = dict(os.environ)
     if args.json_only:  # the child of --compare: measure this tree, print JSON
-        print(json.dumps(measure(args.quick, args.seed, env)))
+        print(json.dumps({"check_exact": check_time(args.seed, nested=False)}
+                         if args.check_only else measure(args.quick, args.seed, env)))
         return {}
+    if args.check_repeats:
+        if not args.compare:
+            ap.error("--check-repeats needs --compare REV")
+        return check_repeats(args.compare, args.check_repeats, args.seed, env)
     results: dict[str, Any] = {"now": measure(args.quick, args.seed, env)}
     if args.compare:
         with tempfile.TemporaryDirectory() as tmp:

@@ -9,6 +9,10 @@
 3. Bounded cost (issue 19 item 3): time to refuse alpha = 1e-300, alpha = 1e-6 in the
    sparse regime and tv = 1e-6 (a 2.4e13-sample plan), and the resample cap.
 4. check_batch_invariance of the autospeculative sampler at batch sizes 1 and 4096.
+5. The sparse planner (issue 14): on the plans of ``random_table(n, 2, rng=s)``,
+   n = 5-8, s = 0-5, at TV 0.1 and 0.05 that start in the sparse regime, the
+   simulations, CPU time and size of the screened planner against the growth alone
+   (``_plan_sparse(..., screen=False)``), in the same run (memo cleared per plan).
 
 Prints a table and writes ``benchmarks/results/exactness.json``.
 
@@ -117,6 +121,54 @@ def batch_run() -> dict[str, float]:
             "detectable_tv": r.detectable_tv}
 
 
+def planner_run() -> dict[str, float]:
+    import statistics
+
+    from verify.exactness import montecarlo
+    from verify.exactness.full_table import _plan_sparse
+    from verify.planning import plan_sample_size
+    from verify.sampling import Deadline
+
+    rows = []
+    for n in (5, 6, 7, 8):
+        for s in range(6):
+            for tv in (0.1, 0.05):
+                d = random_table(n, 2, rng=s)
+                p = d.pmf()[d.pmf() > 0]
+                p = p / p.sum()
+                start = plan_sample_size(d, tv=tv, alpha=1e-3, power=0.99)
+                if start * float(p.min()) >= 5:
+                    continue
+                got = []
+                for screen in (True, False):
+                    montecarlo._DETECTABLE_CACHE.clear()
+                    t0 = time.process_time()
+                    size, _ = _plan_sparse(p, start, "auto", tv, 1e-3, 0.99, None, 10**5,
+                                           Deadline(None, "benchmark"), screen=screen)
+                    got.append((size, time.process_time() - t0,
+                                len(montecarlo._DETECTABLE_CACHE)))
+                rows.append(got)
+    ratio = [a[0] / b[0] for a, b in rows]
+    out = {
+        "plans": float(len(rows)),
+        "one_simulation": float(sum(a[2] == 1 for a, _ in rows)),
+        "simulations_screened": float(sum(a[2] for a, _ in rows)),
+        "simulations_growth": float(sum(b[2] for _, b in rows)),
+        "cpu_screened": sum(a[1] for a, _ in rows),
+        "cpu_growth": sum(b[1] for _, b in rows),
+        "size_ratio_median": statistics.median(ratio),
+        "size_ratio_min": min(ratio),
+        "size_ratio_max": max(ratio),
+    }
+    print(f"5. sparse planner, {len(rows)} plans: one simulation in "
+          f"{out['one_simulation']:.0f}; simulations {out['simulations_screened']:.0f} "
+          f"(growth alone {out['simulations_growth']:.0f}); CPU {out['cpu_screened']:.1f} s "
+          f"({out['cpu_growth']:.1f} s); size / growth's: median "
+          f"{out['size_ratio_median']:.3f}, {out['size_ratio_min']:.2f}-"
+          f"{out['size_ratio_max']:.2f}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="skip the 7e5-sample run")
@@ -127,6 +179,7 @@ def main() -> None:
     res["sparse"] = sparse_run()
     res["refusals_seconds"] = refusals()
     res["batch_invariance"] = batch_run()
+    res["planner"] = planner_run()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(res, indent=2) + "\n")
     print(f"wrote {OUT}")

@@ -83,7 +83,10 @@ with a single sample. The Potts case now states TV 0.435 (simulated worst power
 0.996 there; ``tests/verify/test_power_meta.py`` re-checks every alternative with
 independent draws). When :func:`check_exact` plans the size itself and the plan lands
 in this regime, the size is grown (about 10-30 % on Dirichlet tables) until the
-stated TV is at most the requested ``tv``.
+stated TV is at most the requested ``tv``: the size a normal approximation screens
+(:func:`~verify.exactness.montecarlo.screened_size`) is simulated first and taken
+when the simulated figure holds there, else the noncentral chi-square size is grown
+step by step, each step simulated.
 
 Bounded cost
 ------------

@@ -190,7 +190,7 @@ def _target_pmf(target: Any, n: int, q: int) -> np.ndarray:
 
 def _plan_sparse(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
                  power: float, max_samples: int | None, max_resamples: int,
-                 deadline: Deadline) -> tuple[int, str]:
+                 deadline: Deadline, *, screen: bool = True) -> tuple[int, str]:
     """Grow a noncentral chi-square plan that lands in the sparse regime until the test
     as run there has simulated detectable TV <= ``tv`` (or the regime turns dense,
     where the noncentral chi-square figure holds). Returns the size and the method.
@@ -200,9 +200,9 @@ def _plan_sparse(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
     first, and taken when it holds: one simulation then settles the plan. When it does
     not (in very sparse tables the simulated figure is not even monotone in the size:
     a rare cell hit twice sets the critical value), the plan grows from ``num`` as
-    without the screen.
+    without the screen (``screen=False``: the growth alone, for the benchmarks).
     """
-    if _resolve_method(method, num * float(p.min())) == "montecarlo":
+    if screen and _resolve_method(method, num * float(p.min())) == "montecarlo":
         screened = screened_size(p, num, alpha, power, tv)
         if method == "auto":  # the dense regime's own size suffices there
             screened = min(screened, max(num, math.ceil(MIN_EXPECTED / float(p.min())) + 1))
