@@ -227,28 +227,45 @@ class TableDistribution:
         vals = None if chain_values is None else check_chain_values(chain_values, pos.shape, self.q)
         if self._log_ext is None:
             return positional_conditionals(self.conditionals, ctx, pos, vals)
-        return self._ext_conditionals(ctx, pos, vals)
+        return self._ext_conditionals(ctx, pos, vals, masked=True)
 
     def _ext_conditionals(
-        self, ctx: np.ndarray, positions: np.ndarray, chain_values: np.ndarray | None = None
+        self, ctx: np.ndarray, positions: np.ndarray, chain_values: np.ndarray | None = None,
+        *, masked: bool = False,
     ) -> np.ndarray:
+        """Rows at ``positions`` from the extended table (``masked``: the positions are
+        known to be masked in ``ctx``, as :func:`check_positions` ensures)."""
         assert self._log_ext is not None and self._ext_weights is not None
         w = self._ext_weights
-        codes = (ctx + 1) @ w  # (B,)
+        codes = ctx @ w + int(w.sum())  # (ctx + 1) @ w, without a (B, n) temporary
         pos_w = w[positions]  # (B, L)
-        # the queried position's own digit is cleared (it is masked in valid queries)
-        own = (np.take_along_axis(ctx, positions, axis=1) + 1) * pos_w
-        base = codes[:, None] - own
+        if masked:  # a masked digit is 0 already
+            base = np.broadcast_to(codes[:, None], pos_w.shape)
+        else:  # the queried position's own digit is cleared
+            base = codes[:, None] - (np.take_along_axis(ctx, positions, axis=1) + 1) * pos_w
         if chain_values is not None:
             steps = (chain_values + 1) * pos_w
             base = base + np.cumsum(steps, axis=1) - steps  # exclusive cumsum
+        if self._lin_ext is not None and self.q == 2:
+            # the general branch below for q = 2, without the (B, L, q) index array
+            lin = self._lin_ext
+            first = base + pos_w
+            a, b = lin[first], lin[first + pos_w]
+            tot = a + b
+            out = np.empty((*a.shape, 2))
+            with np.errstate(invalid="ignore"):
+                np.divide(a, tot, out=out[..., 0])
+                np.divide(b, tot, out=out[..., 1])
+            impossible = tot == 0
+            if impossible.any():
+                out[impossible] = 0.0
+            return out
         vals = np.arange(1, self.q + 1, dtype=np.int64)
         idx = base[..., None] + vals * pos_w[..., None]  # (B, L, q)
         if self._lin_ext is not None:
             # every positive mass is >= e**-600: the linear ratio is exact and faster
             num = self._lin_ext[idx]
-            # q = 2: the same sum as np.sum over the last axis, without a reduction call
-            tot = (num[..., :1] + num[..., 1:]) if self.q == 2 else num.sum(axis=-1, keepdims=True)
+            tot = num.sum(axis=-1, keepdims=True)
             return num / np.where(tot > 0, tot, 1.0)  # impossible context: zeros
         return softmax(self._log_ext[idx], axis=-1)  # all -inf (impossible): zeros
 

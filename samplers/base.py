@@ -82,7 +82,8 @@ class NumpySource:
         self.generator: np.random.Generator = np.random.default_rng(rng)
 
     def categorical(self, probs: np.ndarray) -> np.ndarray:
-        """Inverse-CDF draws: one cumulative sum and one comparison pass over the batch.
+        """Inverse-CDF draws: one cumulative sum and one comparison pass over the batch
+        (for ``q = 2`` one sum and one comparison of the first column).
 
         Row ``i`` gets the number of entries of its cumulative sum that are at most
         ``U_i * total_i`` (``U_i`` uniform on [0, 1)), clipped to ``q - 1``; rows need
@@ -91,8 +92,13 @@ class NumpySource:
         p = np.asarray(probs, dtype=np.float64)
         if p.ndim != 2:
             raise ParameterError(f"`probs` must have shape (m, q); got shape {p.shape}.")
-        cdf = np.cumsum(p, axis=1)
-        total = cdf[:, -1]
+        two = p.shape[1] == 2
+        if two:  # cumsum's last column, the same sum, without the cumsum
+            cdf = p
+            total = p[:, 0] + p[:, 1]
+        else:
+            cdf = np.cumsum(p, axis=1)
+            total = cdf[:, -1]
         positive = total > 0
         if p.shape[0] and not positive.all():
             row = int(np.argmin(positive))
@@ -102,8 +108,8 @@ class NumpySource:
             )
         u = self.generator.random(p.shape[0])
         u *= total
-        if p.shape[1] == 2:  # the same draw: U * total < total, so only cdf[:, 0] counts
-            return (cdf[:, 0] <= u).astype(np.int64)
+        if two:  # the same draw: U * total < total, so only cdf[:, 0] = p[:, 0] counts
+            return (p[:, 0] <= u).astype(np.int64)
         idx = np.count_nonzero(cdf <= u[:, None], axis=1).astype(np.int64, copy=False)
         return np.minimum(idx, p.shape[1] - 1, out=idx)
 

@@ -70,6 +70,14 @@ def test_zero_probability_context_gives_zero_rows() -> None:
     out = d.conditionals(np.array([[1, MASK], [0, MASK]]))
     np.testing.assert_array_equal(out[0], [[0.0, 1.0], [0.0, 0.0]])
     np.testing.assert_allclose(out[1], [[1.0, 0.0], [0.5, 0.5]])
+    # the positional form (q = 2 branch), with and without chain values
+    ctx = np.array([[1, MASK], [0, MASK]])
+    np.testing.assert_array_equal(d.conditionals_at(ctx, np.array([[1], [1]])),
+                                  [[[0.0, 0.0]], [[0.5, 0.5]]])
+    np.testing.assert_array_equal(
+        d.conditionals_at(np.full((2, 2), MASK), np.array([[0, 1], [0, 1]]),
+                          np.array([[1, 0], [0, 1]])),
+        [[[1.0, 0.0], [0.0, 0.0]], [[1.0, 0.0], [0.5, 0.5]]])
 
 
 # ----------------------------------------------------------------- other methods
