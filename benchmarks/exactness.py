@@ -9,10 +9,12 @@
 3. Bounded cost (issue 19 item 3): time to refuse alpha = 1e-300, alpha = 1e-6 in the
    sparse regime and tv = 1e-6 (a 2.4e13-sample plan), and the resample cap.
 4. check_batch_invariance of the autospeculative sampler at batch sizes 1 and 4096.
-5. The sparse planner (issue 14): on the plans of ``random_table(n, 2, rng=s)``,
-   n = 5-8, s = 0-5, at TV 0.1 and 0.05 that start in the sparse regime, the
-   simulations, CPU time and size of the screened planner against the growth alone
-   (``_plan_sparse(..., screen=False)``), in the same run (memo cleared per plan).
+5. The sparse planner (issue 14): on the plans that start in the sparse regime, of
+   ``random_table(n, 2, rng=s)``, n = 5-8, s = 0-5, at TV 0.1 and 0.05 (alpha 1e-3,
+   power 0.99), and of 40 small Dirichlet tables (20-150 cells, TV 0.15-0.35, alpha
+   0.05, power 0.8 or 0.95; sizes of 100-600), the simulations, CPU time and size of
+   the screened planner against the growth alone (``_plan_sparse(..., screen=False)``),
+   in the same run (memo cleared per plan).
 
 Prints a table and writes ``benchmarks/results/exactness.json``.
 
@@ -121,51 +123,67 @@ def batch_run() -> dict[str, float]:
             "detectable_tv": r.detectable_tv}
 
 
-def planner_run() -> dict[str, float]:
+def _planner_cases() -> list[tuple[str, np.ndarray, float, float, float]]:
+    """(family, support law, tv, alpha, power) of item 5's plans that start sparse."""
+    from verify.planning import plan_support_size
+
+    cases = []
+    for n in (5, 6, 7, 8):
+        for s in range(6):
+            for tv in (0.1, 0.05):
+                pmf = random_table(n, 2, rng=s).pmf()
+                cases.append(("random_table", pmf[pmf > 0] / pmf[pmf > 0].sum(), tv, 1e-3,
+                              0.99))
+    rng = np.random.default_rng(20261203)
+    for _ in range(40):  # small Dirichlet tables at alpha 0.05: sizes of 100-600
+        k = int(rng.choice([20, 60, 150]))
+        p = rng.dirichlet(np.full(k, float(rng.choice([0.3, 1.0, 5.0]))))
+        p = p[p > 0] / p[p > 0].sum()
+        cases.append(("dirichlet", p, float(rng.choice([0.15, 0.25, 0.35])), 0.05,
+                      float(rng.choice([0.8, 0.95]))))
+    return [c for c in cases
+            if plan_support_size(c[1].size, c[2], c[3], c[4]) * float(c[1].min()) < 5]
+
+
+def planner_run() -> dict[str, dict[str, float]]:
     import statistics
 
     from verify.exactness import montecarlo
     from verify.exactness.full_table import _plan_sparse
-    from verify.planning import plan_sample_size
+    from verify.planning import plan_support_size
     from verify.sampling import Deadline
 
-    rows = []
-    for n in (5, 6, 7, 8):
-        for s in range(6):
-            for tv in (0.1, 0.05):
-                d = random_table(n, 2, rng=s)
-                p = d.pmf()[d.pmf() > 0]
-                p = p / p.sum()
-                start = plan_sample_size(d, tv=tv, alpha=1e-3, power=0.99)
-                if start * float(p.min()) >= 5:
-                    continue
-                got = []
-                for screen in (True, False):
-                    montecarlo._DETECTABLE_CACHE.clear()
-                    t0 = time.process_time()
-                    size, _ = _plan_sparse(p, start, "auto", tv, 1e-3, 0.99, None, 10**5,
-                                           Deadline(None, "benchmark"), screen=screen)
-                    got.append((size, time.process_time() - t0,
-                                len(montecarlo._DETECTABLE_CACHE)))
-                rows.append(got)
-    ratio = [a[0] / b[0] for a, b in rows]
-    out = {
-        "plans": float(len(rows)),
-        "one_simulation": float(sum(a[2] == 1 for a, _ in rows)),
-        "simulations_screened": float(sum(a[2] for a, _ in rows)),
-        "simulations_growth": float(sum(b[2] for _, b in rows)),
-        "cpu_screened": sum(a[1] for a, _ in rows),
-        "cpu_growth": sum(b[1] for _, b in rows),
-        "size_ratio_median": statistics.median(ratio),
-        "size_ratio_min": min(ratio),
-        "size_ratio_max": max(ratio),
-    }
-    print(f"5. sparse planner, {len(rows)} plans: one simulation in "
-          f"{out['one_simulation']:.0f}; simulations {out['simulations_screened']:.0f} "
-          f"(growth alone {out['simulations_growth']:.0f}); CPU {out['cpu_screened']:.1f} s "
-          f"({out['cpu_growth']:.1f} s); size / growth's: median "
-          f"{out['size_ratio_median']:.3f}, {out['size_ratio_min']:.2f}-"
-          f"{out['size_ratio_max']:.2f}")
+    rows: dict[str, list[list[tuple[int, float, int]]]] = {}
+    for family, p, tv, alpha, power in _planner_cases():
+        start = plan_support_size(p.size, tv, alpha, power)
+        got = []
+        for screen in (True, False):
+            montecarlo._DETECTABLE_CACHE.clear()
+            t0 = time.process_time()
+            size, _ = _plan_sparse(p, start, "auto", tv, alpha, power, None, 10**5,
+                                   Deadline(None, "benchmark"), screen=screen)
+            got.append((size, time.process_time() - t0, len(montecarlo._DETECTABLE_CACHE)))
+        rows.setdefault(family, []).append(got)
+    out = {}
+    for family, fam_rows in rows.items():
+        ratio = [a[0] / b[0] for a, b in fam_rows]
+        res = out[family] = {
+            "plans": float(len(fam_rows)),
+            "one_simulation": float(sum(a[2] == 1 for a, _ in fam_rows)),
+            "simulations_screened": float(sum(a[2] for a, _ in fam_rows)),
+            "simulations_growth": float(sum(b[2] for _, b in fam_rows)),
+            "cpu_screened": sum(a[1] for a, _ in fam_rows),
+            "cpu_growth": sum(b[1] for _, b in fam_rows),
+            "size_ratio_median": statistics.median(ratio),
+            "size_ratio_min": min(ratio),
+            "size_ratio_max": max(ratio),
+        }
+        print(f"5. sparse planner, {family}, {len(fam_rows)} plans: one simulation in "
+              f"{res['one_simulation']:.0f}; simulations {res['simulations_screened']:.0f} "
+              f"(growth alone {res['simulations_growth']:.0f}); CPU "
+              f"{res['cpu_screened']:.1f} s ({res['cpu_growth']:.1f} s); size / growth's: "
+              f"median {res['size_ratio_median']:.3f}, {res['size_ratio_min']:.2f}-"
+              f"{res['size_ratio_max']:.2f}")
     return out
 
 

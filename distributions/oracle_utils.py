@@ -121,4 +121,4 @@ def positional_conditionals(
     ctx = build_chain_contexts(x, positions, chain_values)
     full = np.asarray(conditionals(ctx))
     flat_pos = positions.reshape(-1)
-    return full[np.arange(B * L), flat_pos].reshape(B, L, -1)
+    return full[np.arange(B * L), flat_pos].reshape(B, L, full.shape[-1])

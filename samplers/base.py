@@ -108,8 +108,8 @@ class NumpySource:
             )
         u = self.generator.random(p.shape[0])
         u *= total
-        if two:  # the same draw: U * total < total, so only cdf[:, 0] = p[:, 0] counts
-            return (p[:, 0] <= u).astype(np.int64)
+        if two:  # the general count below, clipped to 1 (cdf[:, 0] = p[:, 0])
+            return ((p[:, 0] <= u) | (total <= u)).astype(np.int64)
         idx = np.count_nonzero(cdf <= u[:, None], axis=1).astype(np.int64, copy=False)
         return np.minimum(idx, p.shape[1] - 1, out=idx)
 

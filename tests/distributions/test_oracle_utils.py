@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distributions.base import MASK
-from distributions.oracle_utils import build_chain_contexts
+from distributions.oracle_utils import build_chain_contexts, positional_conditionals
+from distributions.table import TableDistribution
 
 
 @settings(max_examples=60, deadline=None)
@@ -36,3 +37,15 @@ def test_chain_contexts_reveal_the_first_j_values_in_step_j(
     assert got.dtype == dtype and got.shape == (B * L, n)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(x, before)
+
+
+def test_positional_conditionals_of_empty_queries() -> None:
+    """No rows (B = 0) or no positions (L = 0): empty answers of shape (B, L, q), with
+    and without chain values (a reshape with -1 failed on them)."""
+    d = TableDistribution(np.arange(1.0, 9.0).reshape(2, 2, 2))
+    for B, L in ((0, 2), (3, 0), (0, 0)):
+        x = np.full((B, 3), MASK)
+        pos = np.zeros((B, L), dtype=np.int64)
+        for vals in (None, np.zeros((B, L), dtype=np.int64)):
+            out = positional_conditionals(d.conditionals, x, pos, vals)
+            assert out.shape == (B, L, 2)

@@ -383,6 +383,24 @@ def test_sparse_plan_screened_size_is_simulated_once():
     assert approx <= montecarlo.SCREEN_MARGIN * 0.05 < det  # the screen aims below
 
 
+def test_sparse_plan_forced_montecarlo_in_dense_regime_is_not_grown():
+    """A plan already in the dense regime is neither screened nor simulated, whatever
+    the method (a forced Monte Carlo test was screened and grown by about 10%)."""
+    from verify.exactness import montecarlo
+    from verify.exactness.full_table import _plan_sparse
+    from verify.sampling import Deadline
+
+    p = np.full(50, 1 / 50)
+    num = plan_sample_size(50, tv=0.05, alpha=ALPHA, power=0.99)
+    assert num * p.min() >= 5
+    montecarlo._DETECTABLE_CACHE.clear()
+    for method in ("auto", "montecarlo"):
+        got = _plan_sparse(p, num, method, 0.05, ALPHA, 0.99, None, 10**5,
+                           Deadline(None, "test"))
+        assert got == (num, "gtest" if method == "auto" else "montecarlo")
+    assert not montecarlo._DETECTABLE_CACHE
+
+
 @pytest.mark.slow
 def test_auto_falls_back_to_chain_above_auto_table_and_full_table_on_request():
     """Issue 19.2: ``Product(n=17)`` has a 2**17-cell table (pmf works up to 2**20):

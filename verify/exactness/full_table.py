@@ -193,19 +193,24 @@ def _plan_sparse(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
                  deadline: Deadline, *, screen: bool = True) -> tuple[int, str]:
     """Grow a noncentral chi-square plan that lands in the sparse regime until the test
     as run there has simulated detectable TV <= ``tv`` (or the regime turns dense,
-    where the noncentral chi-square figure holds). Returns the size and the method.
+    where the noncentral chi-square figure holds). Returns the size and the method;
+    raises :class:`ParameterError` when 12 growth steps do not reach ``tv``.
 
-    For the Monte Carlo test the size screened by a normal approximation
-    (:func:`~verify.exactness.montecarlo.screened_size`, no simulation) is simulated
-    first, and taken when it holds: one simulation then settles the plan. When it does
-    not (in very sparse tables the simulated figure is not even monotone in the size:
-    a rare cell hit twice sets the critical value), the plan grows from ``num`` as
-    without the screen (``screen=False``: the growth alone, for the benchmarks).
+    For the Monte Carlo test, when a normal approximation says ``num`` falls short,
+    the size it screens (:func:`~verify.exactness.montecarlo.screened_size`, no
+    simulation; at most the dense regime's threshold) is simulated first, and taken
+    when it holds: one simulation then settles the plan. Otherwise (the approximation
+    finds ``num`` enough, or the screened size does not hold: in very sparse tables
+    the simulated figure is not even monotone in the size, a rare cell hit twice sets
+    the critical value) the plan grows from ``num`` step by step, each step simulated
+    (``screen=False``: the growth alone, for the benchmarks).
     """
-    if screen and _resolve_method(method, num * float(p.min())) == "montecarlo":
+    pmin = float(p.min())
+    if (screen and num * pmin < MIN_EXPECTED
+            and _resolve_method(method, num * pmin) == "montecarlo"):
         screened = screened_size(p, num, alpha, power, tv)
-        if method == "auto":  # the dense regime's own size suffices there
-            screened = min(screened, max(num, math.ceil(MIN_EXPECTED / float(p.min())) + 1))
+        # the dense regime's own size suffices there (the loop stops at it too)
+        screened = min(screened, max(num, math.ceil(MIN_EXPECTED / pmin) + 1))
         if max_samples is not None:
             screened = max(num, min(screened, max_samples))
         if screened > num:
@@ -213,19 +218,26 @@ def _plan_sparse(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
                                  deadline)
             if held is not None:
                 return screened, held
-    resolved = _resolve_method(method, num * float(p.min()))
     for _ in range(12):
         held = _sparse_holds(p, num, method, tv, alpha, power, max_resamples, deadline)
         if held is not None:
             return num, held
-        resolved = _resolve_method(method, num * float(p.min()))
+        resolved = _resolve_method(method, num * pmin)
         resamples = resamples_for(alpha, max_resamples) if resolved == "montecarlo" else 0
         det, _ = _sparse_detectable_tv(p, num, alpha, power, resolved, resamples, deadline)
         grow = min(4.0, max(1.1, (det / tv) ** 2)) if det < 1.0 else 4.0
         num = math.ceil(num * grow)
         check_plan(num, max_samples, f"support of {p.size:,} cells, sparse regime", tv,
                     alpha, power)
-    return num, resolved
+    held = _sparse_holds(p, num, method, tv, alpha, power, max_resamples, deadline)
+    if held is None:
+        raise ParameterError(
+            f"the sparse-regime plan did not reach `tv` = {tv:g} in 12 growth steps (last "
+            f"size {num:,}, support of {p.size:,} cells, alpha={alpha:g}, power={power:g}); "
+            "pass `num_samples` to test at a size of your choice (its detectable TV is "
+            "stated), or use a larger `tv`."
+        )
+    return num, held
 
 
 def _sparse_holds(p: np.ndarray, num: int, method: str, tv: float, alpha: float,

@@ -361,13 +361,14 @@ def _approx_detectable_tv(p: np.ndarray, num: int, alpha: float, power: float) -
 
 
 def screened_size(p: np.ndarray, num: int, alpha: float, power: float, tv: float) -> int:
-    """A size ``>= num`` at which :func:`_approx_detectable_tv` is at most
-    ``SCREEN_MARGIN * tv`` (``num`` itself if it already is, or if the approximation
-    finds no power): where the planner starts its simulations, so that it usually
-    simulates once. Uses ``det ~ num**-1/2`` steps, then 1% increments."""
+    """Where the planner starts its simulations, so that it usually simulates once:
+    ``num`` itself if :func:`_approx_detectable_tv` finds it enough (at most ``tv``)
+    or finds no power there, else a larger size at which the approximation is at most
+    ``SCREEN_MARGIN * tv``, found by at most 4 ``det ~ num**-1/2`` steps and 20 1%
+    increments (it may stop short of the goal after them; ``num >= 1``)."""
     goal = SCREEN_MARGIN * tv
     det = _approx_detectable_tv(p, num, alpha, power)
-    if not math.isfinite(det) or det <= goal:
+    if not math.isfinite(det) or det <= tv:
         return num
     size = num
     for _ in range(4):
