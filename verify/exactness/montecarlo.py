@@ -4,7 +4,9 @@ The sparse-regime tests of :mod:`verify.exactness` (an expected count below 5):
 multinomial draws of the bias-corrected chi-square (and of G / Pearson), the
 two-sample homogeneity statistic, the Monte Carlo p-value and critical value, and
 the simulated detectable TV against :func:`two_block_alternatives` (module
-docstring of :mod:`verify.exactness`).
+docstring of :mod:`verify.exactness`), and the planner's screen
+(:func:`screened_size`: a normal approximation with the statistic's exact null
+mean and variance, which picks the first size to simulate).
 """
 
 from __future__ import annotations
