@@ -401,6 +401,55 @@ def test_sparse_plan_forced_montecarlo_in_dense_regime_is_not_grown():
     assert not montecarlo._DETECTABLE_CACHE
 
 
+def test_sequential_montecarlo_pvalue_stops_early_only_where_it_cannot_reject():
+    """The Monte Carlo p-value draws its null sequentially (Besag-Clifford): it stops
+    at the h-th null statistic reaching the observed one, h >= alpha (resamples + 1),
+    with p = h / draws > alpha (the fixed-size test could not reject on any
+    continuation); else it draws all resamples and p is the fixed-size p-value."""
+    from verify.exactness.montecarlo import _adk_counts, _mc_pvalue
+
+    d = random_table(5, 2, rng=4)
+    p = d.pmf() / d.pmf().sum()
+    wrong = perturbed(d, 0.3).pmf()
+    early = full = 0
+    for seed in range(40):
+        gen = np.random.default_rng(seed)
+        law = p if seed % 2 else wrong
+        obs = np.bincount(np.searchsorted(np.cumsum(law), gen.random(60) * law.sum(),
+                                          side="right"), minlength=p.size).astype(float)
+        for alpha in (0.05, 1e-3):
+            t, pv, r, null = _mc_pvalue(obs, p, 60, alpha, np.random.default_rng(seed))
+            assert t == float(_adk_counts(obs, 1.0 / (p * 60), 60))
+            reached = int(np.count_nonzero(null >= t - 1e-9 * max(1.0, abs(t))))
+            h = max(10, int(np.ceil(alpha * (r + 1))))
+            if null.size < r:
+                early += 1
+                assert reached == h and null[-1] >= t - 1e-9 * max(1.0, abs(t))
+                assert pv == h / null.size > alpha and h >= alpha * (r + 1)
+            else:
+                full += 1
+                assert null.size == r and reached < h and pv == (1 + reached) / (r + 1)
+    assert early and full, (early, full)
+
+
+@pytest.mark.slow
+def test_sequential_montecarlo_pvalue_is_calibrated():
+    """Under the null P(p <= u) is u within a binomial interval at a grid of u (2,000
+    tables of N = 200 on 32 cells, alpha = 0.05: 999 resamples at most; two-sided
+    interval at 1e-4 per point, seed 20261203)."""
+    from verify.exactness.montecarlo import _mc_pvalue
+
+    d = random_table(5, 2, rng=1)
+    p = d.pmf() / d.pmf().sum()
+    gen = np.random.default_rng(20261203)
+    tables = gen.multinomial(200, p, size=2000).astype(float)
+    pv = np.array([_mc_pvalue(obs, p, 200, 0.05, gen)[1] for obs in tables])
+    for u in (0.01, 0.05, 0.1, 0.25, 0.5, 0.75):
+        lo, hi = stats.binom.ppf(1e-4, pv.size, u), stats.binom.isf(1e-4, pv.size, u)
+        got = int((pv <= u).sum())
+        assert lo <= got <= hi, f"P(p <= {u}): {got}/{pv.size}, interval [{lo}, {hi}]"
+
+
 @pytest.mark.slow
 def test_auto_falls_back_to_chain_above_auto_table_and_full_table_on_request():
     """Issue 19.2: ``Product(n=17)`` has a 2**17-cell table (pmf works up to 2**20):

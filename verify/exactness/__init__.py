@@ -95,8 +95,12 @@ Every argument is checked before any work. A plan or ``num_samples`` above
 Monte Carlo tests use ``20 / alpha`` resamples, at least 999 and at most
 ``max_resamples`` (default :data:`MAX_RESAMPLES` = ``10**5``; the p-value
 resolution ``1 / (resamples + 1)`` is in ``details``); a level below the resolution
-is refused. Chain tests and :func:`check_batch_invariance` keep every sample and
-refuse ``N x n`` above :data:`MAX_SAMPLE_ENTRIES` (``2**30``, 8 GiB).
+is refused. The null is drawn sequentially (Besag and Clifford 1991): once
+``max(10, ceil(alpha (resamples + 1)))`` null statistics reach the observed one the
+test cannot reject and stops, with the valid p-value ``h / draws``; a correct
+sampler's p-value then costs about ``h (1 + ln((resamples + 1) / h))`` draws
+(``details["resamples_drawn"]``). Chain tests and :func:`check_batch_invariance`
+keep every sample and refuse ``N x n`` above :data:`MAX_SAMPLE_ENTRIES` (``2**30``, 8 GiB).
 ``alpha`` is at least :data:`MIN_ALPHA` = ``1e-12`` and ``power``
 exceeds ``alpha``. ``timeout`` bounds the wall time (checked between sampler calls
 and Monte Carlo chunks). Counts are accumulated per call, so memory is ``O(q**n)``

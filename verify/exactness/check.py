@@ -418,6 +418,7 @@ def check_exact(
     exp_min = num_samples * float(p_support.min())
     if res.method == "montecarlo":
         details["resamples"] = float(res.resamples)
+        details["resamples_drawn"] = float(res.null.size if res.null is not None else 0)
         details["pvalue_resolution"] = 1.0 / (res.resamples + 1.0)
     if res.method == "montecarlo" or (res.method in ("gtest", "pearson")
                                       and exp_min < MIN_EXPECTED):

@@ -64,8 +64,9 @@ class ExactnessResult(ResultBase):
     impossible_hits : int
         Samples on zero-probability cells.
     details : mapping of str to float
-        Sub-test p-values (chain tests) or auxiliary figures (``resamples`` and
-        ``pvalue_resolution`` of a Monte Carlo test).
+        Sub-test p-values (chain tests) or auxiliary figures (``resamples``, the
+        most null draws, ``resamples_drawn``, those drawn before the sequential p-value
+        stopped, and ``pvalue_resolution`` of a Monte Carlo test).
     status : str
         ``"pass"``, ``"fail"`` (p-value <= alpha or an impossible hit) or
         ``"no-power"`` (not rejected, but ``detectable_tv >= 1``: the test at this
