@@ -214,40 +214,38 @@ def _plan_sparse(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
         if max_samples is not None:
             screened = max(num, min(screened, max_samples))
         if screened > num:
-            held = _sparse_holds(p, screened, method, tv, alpha, power, max_resamples,
-                                 deadline)
-            if held is not None:
-                return screened, held
+            resolved, det = _sparse_det(p, screened, method, alpha, power, max_resamples,
+                                        deadline)
+            if det <= tv:
+                return screened, resolved
     for _ in range(12):
-        held = _sparse_holds(p, num, method, tv, alpha, power, max_resamples, deadline)
-        if held is not None:
-            return num, held
-        resolved = _resolve_method(method, num * pmin)
-        resamples = resamples_for(alpha, max_resamples) if resolved == "montecarlo" else 0
-        det, _ = _sparse_detectable_tv(p, num, alpha, power, resolved, resamples, deadline)
+        resolved, det = _sparse_det(p, num, method, alpha, power, max_resamples, deadline)
+        if det <= tv:
+            return num, resolved
         grow = min(4.0, max(1.1, (det / tv) ** 2)) if det < 1.0 else 4.0
         num = math.ceil(num * grow)
         check_plan(num, max_samples, f"support of {p.size:,} cells, sparse regime", tv,
                     alpha, power)
-    held = _sparse_holds(p, num, method, tv, alpha, power, max_resamples, deadline)
-    if held is None:
+    resolved, det = _sparse_det(p, num, method, alpha, power, max_resamples, deadline)
+    if det > tv:
         raise ParameterError(
             f"the sparse-regime plan did not reach `tv` = {tv:g} in 12 growth steps (last "
             f"size {num:,}, support of {p.size:,} cells, alpha={alpha:g}, power={power:g}); "
             "pass `num_samples` to test at a size of your choice (its detectable TV is "
             "stated), or use a larger `tv`."
         )
-    return num, held
+    return num, resolved
 
 
-def _sparse_holds(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
-                  power: float, max_resamples: int, deadline: Deadline) -> str | None:
-    """The method at ``num`` if the plan holds there (dense regime, or a simulated
-    detectable TV <= ``tv``; memoised, so asking twice costs nothing), else ``None``."""
+def _sparse_det(p: np.ndarray, num: int, method: str, alpha: float, power: float,
+                max_resamples: int, deadline: Deadline) -> tuple[str, float]:
+    """The method at ``num`` and the detectable TV the plan is judged by: 0 in the
+    dense regime (the noncentral chi-square plan holds there), else the simulated one
+    (memoised, so asking twice costs nothing)."""
     exp_min = num * float(p.min())
     resolved = _resolve_method(method, exp_min)
     if exp_min >= MIN_EXPECTED:
-        return resolved
+        return resolved, 0.0
     resamples = resamples_for(alpha, max_resamples) if resolved == "montecarlo" else 0
     det, _ = _sparse_detectable_tv(p, num, alpha, power, resolved, resamples, deadline)
-    return resolved if det <= tv else None
+    return resolved, det

@@ -219,9 +219,7 @@ def _mc_pvalue(
             parts.append(part[:stop])
             return t_obs, h / (drawn + stop), resamples, np.concatenate(parts)
         parts.append(part)
-        drawn += c
-        reached += int(hits[-1])
-        chunk *= 2
+        drawn, reached, chunk = drawn + c, reached + int(hits[-1]), 2 * chunk
     return t_obs, (1.0 + reached) / m, resamples, np.concatenate(parts)
 
 
@@ -406,15 +404,11 @@ def screened_size(p: np.ndarray, num: int, alpha: float, power: float, tv: float
     if not math.isfinite(det) or det <= tv:
         return num
     size = num
-    for _ in range(4):
-        size = max(size, math.ceil(size * (det / goal) ** 2))
-        det = _approx_detectable_tv(p, size, alpha, power)
+    for step in range(24):
         if not math.isfinite(det) or det <= goal:
             break
-    for _ in range(20):
-        if not math.isfinite(det) or det <= goal:
-            break
-        size = math.ceil(size * 1.01)
+        size = max(size, math.ceil(size * (det / goal) ** 2)) if step < 4 \
+            else math.ceil(size * 1.01)
         det = _approx_detectable_tv(p, size, alpha, power)
     return size
 
