@@ -92,13 +92,9 @@ class NumpySource:
         p = np.asarray(probs, dtype=np.float64)
         if p.ndim != 2:
             raise ParameterError(f"`probs` must have shape (m, q); got shape {p.shape}.")
-        two = p.shape[1] == 2
-        if two:  # cumsum's last column, the same sum, without the cumsum
-            cdf = p
-            total = p[:, 0] + p[:, 1]
-        else:
-            cdf = np.cumsum(p, axis=1)
-            total = cdf[:, -1]
+        two = p.shape[1] == 2  # the cumulative sum's columns are p[:, 0] and p[:, 0] + p[:, 1]
+        cdf = p if two else np.cumsum(p, axis=1)
+        total = p[:, 0] + p[:, 1] if two else cdf[:, -1]
         positive = total > 0
         if p.shape[0] and not positive.all():
             row = int(np.argmin(positive))
@@ -108,8 +104,8 @@ class NumpySource:
             )
         u = self.generator.random(p.shape[0])
         u *= total
-        if two:  # the general count below, clipped to 1 (cdf[:, 0] = p[:, 0])
-            return ((p[:, 0] <= u) | (total <= u)).astype(np.int64)
+        if two:  # the general count below, clipped to 1
+            return ((cdf[:, 0] <= u) | (total <= u)).astype(np.int64)
         idx = np.count_nonzero(cdf <= u[:, None], axis=1).astype(np.int64, copy=False)
         return np.minimum(idx, p.shape[1] - 1, out=idx)
 
