@@ -204,24 +204,29 @@ def show(label: str, res: dict[str, Any]) -> None:
                   f"{c['num_samples']} samples)")
 
 
+def child(tree: pathlib.Path, args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run this script with ``--json-only`` on the packages of ``tree`` (a fresh
+    process) and return the JSON it prints."""
+    proc = subprocess.run(
+        [sys.executable, str(pathlib.Path(__file__).resolve()), "--json-only", *args],
+        env={**env, "PYTHONPATH": str(tree)}, cwd=tree, capture_output=True, text=True,
+        check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def check_repeats(rev: str, repeats: int, seed: int, env: dict[str, str]) -> dict[str, Any]:
     """Item 4 only, this tree and ``rev`` alternately in fresh processes (the machines
     are shared: a pair's ratio is taken close in time); prints every pair's CPU times
     and ratio, and the median ratio. Writes ``results/efficiency_check.json``."""
     import statistics
 
-    script = str(pathlib.Path(__file__).resolve())
     pairs = []
     with tempfile.TemporaryDirectory() as tmp:
         tree = export(rev, pathlib.Path(tmp))
         for i in range(repeats):
             got = []
             for path in (ROOT, tree):
-                proc = subprocess.run(
-                    [sys.executable, script, "--json-only", "--check-only", "--seed",
-                     str(seed)], env={**env, "PYTHONPATH": str(path)}, cwd=path,
-                    capture_output=True, text=True, check=True)
-                res = json.loads(proc.stdout.strip().splitlines()[-1])["check_exact"]
+                res = child(path, ["--check-only", "--seed", str(seed)], env)["check_exact"]
                 got.append(next(iter(res.values())))
             ratio = got[1]["cpu_s"] / got[0]["cpu_s"]
             pairs.append({"now": got[0], rev: got[1], "ratio": ratio})
@@ -261,12 +266,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.compare:
         with tempfile.TemporaryDirectory() as tmp:
             tree = export(args.compare, pathlib.Path(tmp))
-            old_env = {**env, "PYTHONPATH": str(tree)}
-            proc = subprocess.run(
-                [sys.executable, str(pathlib.Path(__file__).resolve()), "--json-only",
-                 "--seed", str(args.seed)] + (["--quick"] if args.quick else []),
-                env=old_env, cwd=tree, capture_output=True, text=True, check=True)
-            results[args.compare] = json.loads(proc.stdout.strip().splitlines()[-1])
+            results[args.compare] = child(
+                tree, ["--seed", str(args.seed)] + (["--quick"] if args.quick else []), env)
     for label, res in results.items():
         show("this tree" if label == "now" else f"commit {label}", res)
     RESULTS.mkdir(exist_ok=True)

@@ -349,8 +349,7 @@ def test_bias_corrected_null_moments_exact_by_enumeration():
     tables = np.array([c for c in product(range(num + 1), repeat=k) if sum(c) == num],
                       dtype=np.float64)
     for p in (np.full(k, 0.25), np.array([0.05, 0.15, 0.3, 0.5])):
-        log_pmf = (stats.multinomial.logpmf(tables, num, p))
-        w = np.exp(log_pmf)
+        w = np.exp(stats.multinomial.logpmf(tables, num, p))
         t = (tables * (tables - 1)) @ (1.0 / (num * p)) - num
         mean = float(w @ t)
         var = float(w @ (t - mean) ** 2)
