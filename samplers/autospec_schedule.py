@@ -27,7 +27,10 @@ advanced one *global round* at a time:
 - a loop runs one *step* at a time: the next residual batch plus the look-ahead
   batches (the rule of the nested kernel), i.e. *trials* in the trial table of its
   length, each a left child node (given its parent's rows: no speculation round) and,
-  as soon as that left child is finished, a right child node; when all trials of a
+  as soon as that left child is finished, a right child node (a left child of one
+  site is drawn at once from its parent's speculation row, with no node built when
+  neither a trace nor a budget is kept: the same draws, in the same order, as its
+  node would make); when all trials of a
   loop's step are finished the loop draws their coins at once and either finishes
   (its first accepted trial) or starts its next step, whatever the other loops do.
 
@@ -38,8 +41,8 @@ a longer one), so a round's consequences settle within the round. The Python wor
 per round is a fixed number of array operations per length present (plus one
 look-ahead bound per distinct next trial index among the loops stepping together),
 independent of the number of samples, trials and loops. Per element, a judge finds its
-loops' trials in one pass over the trial table's ``loop`` column (free rows hold -1)
-and sorts only them (the coins are drawn in (loop, trial) order); tables reuse their
+loops' trials in one pass over the trial table's ``loop`` column up to its high-water
+mark (free rows hold -1) and sorts only them (the coins are drawn in (loop, trial) order); tables reuse their
 rows through a free stack; a finished trial's owner loop is counted down in place.
 
 Only the schedule differs from the nested kernel: each call's rounds and queries are
@@ -105,6 +108,7 @@ class _Table:
         self.free = np.zeros(0, _I64)  # free[:top] is the stack, top last
         self.top = 0
         self.count = 0  # live rows
+        self.hwm = 0  # every live row is below this (free rows above it are blank)
 
     def alloc(self, k: int) -> np.ndarray:
         if self.top < k:
@@ -124,7 +128,10 @@ class _Table:
             self.cap = new_cap
         self.top -= k
         self.count += k
-        return self.free[self.top: self.top + k].copy()
+        slots = self.free[self.top: self.top + k].copy()
+        if k:
+            self.hwm = max(self.hwm, int(slots.max()) + 1)
+        return slots
 
     def release(self, slots: np.ndarray) -> None:
         for name, value in self.blank.items():
@@ -253,12 +260,15 @@ class _Run:
         rows = np.arange(m)
         if L == 1:
             v = self.source.categorical(nu[:, 0])
-            log_mu = steps.log_probs(nu[rows, 0, v])
+            log_mu = steps.log_probs(nu[:, 0].reshape(-1).take(rows * self.q + v))
             self._close(nodes, True, nodes["rounds"], nodes["queries"])
             self.finish(nodes, v[:, None], log_mu, nodes["rounds"], nodes["queries"])
             return
-        x = self.source.categorical(nu.reshape(m * L, self.q)).reshape(m, L)
-        terms = steps.log_probs(nu[rows[:, None], np.arange(L), x])
+        flat = nu.reshape(m * L, self.q)
+        x = self.source.categorical(flat).reshape(m, L)
+        # nu[b, j, x[b, j]] by one flat gather
+        cells = np.arange(0, m * L * self.q, self.q, dtype=_I64).reshape(m, L) + x
+        terms = steps.log_probs(flat.reshape(-1).take(cells))
         nodes["x"] = x
         nodes["log_nu"] = terms.sum(axis=1)
         nodes["log_nu0"] = terms[:, 0]
@@ -397,6 +407,15 @@ class _Run:
         trials.d["loop"][ts] = loop
         trials.d["idx"][ts] = idx
         k = self.steps.split(0, L)
+        if k == 1 and self.recorder is None and self.state is None:
+            # a left child of one site is finished at once (no oracle round, no cost):
+            # what new_nodes -> speculate -> finish would do, without building its node
+            nu0 = d["nu"][loop, 0]
+            v = self.source.categorical(nu0)
+            zero = np.zeros(ts.size, _I64)
+            self._left_done(L, ts, v[:, None],
+                            self.steps.log_probs(nu0[np.arange(ts.size), v]), zero, zero)
+            return
         left: Nodes = {
             "a": d["a"].take(loop), "ctx": d["ctx"].take(loop, axis=0),
             "pos": d["pos"][loop, :k],
@@ -445,7 +464,7 @@ class _Run:
         d, td = table.d, trials.d
         flag = np.zeros(table.cap + 1, bool)  # flag[-1]: the free trial rows (loop -1)
         flag[slots] = True
-        ts = np.flatnonzero(flag.take(td["loop"]))
+        ts = np.flatnonzero(flag.take(td["loop"][: trials.hwm]))
         loop, idx = td["loop"].take(ts), td["idx"].take(ts)
         order = np.argsort(loop * (int(idx.max()) + 1) + idx)  # (loop, idx): unique keys
         ts, loop, idx = ts.take(order), loop.take(order), idx.take(order)

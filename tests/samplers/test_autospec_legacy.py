@@ -176,3 +176,17 @@ def test_cost_law_comparison_rejects_a_different_cost_law() -> None:
     with pytest.raises(AssertionError, match="rejects"):
         assert_family(_cost_law_pvalues(old, new), alpha=1e-3, seed=1401,
                       sizes=f"{num} samples of table-5-3 each, legacy vs rho tripled")
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_scheduler_shortcuts_draw_what_the_traced_path_draws(name: str) -> None:
+    """Without a trace or a budget the round scheduler finishes one-site left children
+    without building their nodes; the samples, rounds and queries must be those of the
+    traced and budgeted run (which builds every node) on the same seed."""
+    target = TARGETS[name]()
+    fast = AutospeculativeSampler(target).sample(300, rng=31)
+    for kwargs in ({"trace": True}, {"timeout": 1e6}, {"max_rounds": 10**9}):
+        full = AutospeculativeSampler(target, **kwargs).sample(300, rng=31)
+        for field in ("samples", "rounds", "queries"):
+            np.testing.assert_array_equal(getattr(fast, field), getattr(full, field),
+                                          err_msg=f"{name}, {kwargs}: {field} differ")
