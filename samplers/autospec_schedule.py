@@ -42,8 +42,9 @@ per round is a fixed number of array operations per length present (plus one
 look-ahead bound per distinct next trial index among the loops stepping together),
 independent of the number of samples, trials and loops. Per element, a judge finds its
 loops' trials in one pass over the trial table's ``loop`` column up to its high-water
-mark (free rows hold -1) and sorts only them (the coins are drawn in (loop, trial) order); tables reuse their
-rows through a free stack; a finished trial's owner loop is counted down in place.
+mark (free rows hold -1) and sorts only them (the coins are drawn in (loop, trial)
+order); tables reuse their rows through a free stack; a finished trial's owner loop
+is counted down in place.
 
 Only the schedule differs from the nested kernel: each call's rounds and queries are
 computed from the same quantities (one round per speculation and chain round of the
