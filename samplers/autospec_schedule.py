@@ -363,7 +363,7 @@ class _Run:
         return lo, hi
 
     def start_steps(self, L: int, slots: np.ndarray, t: np.ndarray) -> None:
-        table, trials = self.loops[L], self.trials[L]
+        table = self.loops[L]
         d = table.d
         # group the loops by their next trial index t (increasing t, stable within)
         if t.size == 1 or (t == t[0]).all():
@@ -372,6 +372,15 @@ class _Run:
             order = np.argsort(t, kind="stable")
             slots, t = slots[order], t[order]
             cuts = [0, *(np.flatnonzero(t[1:] != t[:-1]) + 1).tolist(), slots.size]
+        if (len(cuts) > 2 and table.count * L >= self.s.lookahead_rows
+                and int(t[-1]) <= self.s.max_trials):
+            # no look-ahead for any group (_bounds' first test fails with these many
+            # open loops): each loop runs the batch that starts at its t
+            lo_l = t.astype(_I64, copy=False)
+            nxt = self._batch_of(lo_l) + 1  # (extends self.starts first)
+            width_l = self.starts.take(nxt) - lo_l
+            self._open_trials(L, slots, lo_l, width_l)
+            return
         g_lo, g_width = [], []
         for i in range(len(cuts) - 1):
             c0, c1 = cuts[i], cuts[i + 1]
@@ -397,6 +406,12 @@ class _Run:
             sizes = np.diff(cuts)
             lo_l = np.repeat(np.array(g_lo, _I64), sizes)
             width_l = np.repeat(np.array(g_width, _I64), sizes)
+        self._open_trials(L, slots, lo_l, width_l)
+
+    def _open_trials(self, L: int, slots: np.ndarray, lo_l: np.ndarray,
+                     width_l: np.ndarray) -> None:
+        """Trials ``lo_l .. lo_l + width_l - 1`` of loops ``slots`` (in that order)."""
+        d, trials = self.loops[L].d, self.trials[L]
         d["lo"][slots] = lo_l
         d["hi"][slots] = lo_l + width_l - 1
         d["remaining"][slots] = width_l
