@@ -382,6 +382,37 @@ def test_sparse_plan_screened_size_is_simulated_once():
     assert approx <= montecarlo.SCREEN_MARGIN * 0.05 < det  # the screen aims below
 
 
+def test_sparse_detectable_tv_at_a_requested_tv():
+    """A plan's requested TV (``at``) is returned when every two-block alternative
+    reaches the power there -- re-checked here on independent null and alternative
+    draws -- and the bisection's smallest TV is returned when it does not."""
+    from verify.exactness import montecarlo
+    from verify.planning import resamples_for
+
+    d = random_table(5, 2, rng=1)
+    p = d.pmf() / d.pmf().sum()
+    num, reps = 300, resamples_for(ALPHA, 10**5)
+    montecarlo._DETECTABLE_CACHE.clear()
+    det, pw = montecarlo._sparse_detectable_tv(p, num, ALPHA, 0.99, "montecarlo", reps, None)
+    at = 1.2 * det
+    assert det < at < montecarlo._family_max_tv(p)
+    got, pw_at = montecarlo._sparse_detectable_tv(p, num, ALPHA, 0.99, "montecarlo", reps,
+                                                  None, at=at)
+    assert got == at and pw_at >= 0.99
+    gen = np.random.default_rng(20261203)
+    inv_exp = 1.0 / (p * num)
+    crit = montecarlo._mc_crit(
+        montecarlo._onesample_stats(p, inv_exp, num, reps, gen, None), ALPHA)
+    m = 2000
+    for label, s in montecarlo.two_block_alternatives(p, at):
+        power = float(np.mean(montecarlo._onesample_stats(s, inv_exp, num, m, gen, None)
+                              > crit))
+        # 3.5 binomial standard errors below 0.99 (16 alternatives: family-wise < 1e-2)
+        assert power >= 0.99 - 3.5 * (0.99 * 0.01 / m) ** 0.5, (label, power, m, 20261203)
+    assert montecarlo._sparse_detectable_tv(p, num, ALPHA, 0.99, "montecarlo", reps, None,
+                                            at=0.25 * det) == (det, pw)
+
+
 def test_sparse_plan_forced_montecarlo_in_dense_regime_is_not_grown():
     """A plan already in the dense regime is neither screened nor simulated, whatever
     the method (a forced Monte Carlo test was screened and grown by about 10%)."""

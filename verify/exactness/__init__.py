@@ -86,7 +86,9 @@ in this regime, the size is grown (about 10-30 % on Dirichlet tables) until the
 stated TV is at most the requested ``tv``: the size a normal approximation screens
 (:func:`~verify.exactness.montecarlo.screened_size`) is simulated first and taken
 when the simulated figure holds there, else the noncentral chi-square size is grown
-step by step, each step simulated.
+step by step, each step simulated. A planned size is judged at the requested ``tv``
+first (every alternative simulated there): when it holds, the result states
+``detectable_tv = tv`` and the smallest simulated power there, without the bisection.
 
 Bounded cost
 ------------

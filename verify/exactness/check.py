@@ -426,7 +426,7 @@ def check_exact(
         # the power of the test as run is simulated (the noncentral chi-square figure
         # does not hold there)
         det, pw = _sparse_detectable_tv(p_support, num_samples, alpha, power, res.method,
-                                        res.resamples, deadline)
+                                        res.resamples, deadline, at=tv if planned else None)
         details["simulated_power"] = pw
         against = TWO_BLOCK_AGAINST
     else:

@@ -214,19 +214,19 @@ def _plan_sparse(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
         if max_samples is not None:
             screened = max(num, min(screened, max_samples))
         if screened > num:
-            resolved, det = _sparse_det(p, screened, method, alpha, power, max_resamples,
-                                        deadline)
+            resolved, det = _sparse_det(p, screened, method, tv, alpha, power,
+                                        max_resamples, deadline)
             if det <= tv:
                 return screened, resolved
     for _ in range(12):
-        resolved, det = _sparse_det(p, num, method, alpha, power, max_resamples, deadline)
+        resolved, det = _sparse_det(p, num, method, tv, alpha, power, max_resamples, deadline)
         if det <= tv:
             return num, resolved
         grow = min(4.0, max(1.1, (det / tv) ** 2)) if det < 1.0 else 4.0
         num = math.ceil(num * grow)
         check_plan(num, max_samples, f"support of {p.size:,} cells, sparse regime", tv,
                     alpha, power)
-    resolved, det = _sparse_det(p, num, method, alpha, power, max_resamples, deadline)
+    resolved, det = _sparse_det(p, num, method, tv, alpha, power, max_resamples, deadline)
     if det > tv:
         raise ParameterError(
             f"the sparse-regime plan did not reach `tv` = {tv:g} in 12 growth steps (last "
@@ -237,15 +237,16 @@ def _plan_sparse(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
     return num, resolved
 
 
-def _sparse_det(p: np.ndarray, num: int, method: str, alpha: float, power: float,
+def _sparse_det(p: np.ndarray, num: int, method: str, tv: float, alpha: float, power: float,
                 max_resamples: int, deadline: Deadline) -> tuple[str, float]:
     """The method at ``num`` and the detectable TV the plan is judged by: 0 in the
-    dense regime (the noncentral chi-square plan holds there), else the simulated one
-    (memoised, so asking twice costs nothing)."""
+    dense regime (the noncentral chi-square plan holds there), else the simulated one,
+    ``tv`` itself when every alternative reaches the power there (memoised, so asking
+    twice costs nothing)."""
     exp_min = num * float(p.min())
     resolved = _resolve_method(method, exp_min)
     if exp_min >= MIN_EXPECTED:
         return resolved, 0.0
     resamples = resamples_for(alpha, max_resamples) if resolved == "montecarlo" else 0
-    det, _ = _sparse_detectable_tv(p, num, alpha, power, resolved, resamples, deadline)
+    det, _ = _sparse_detectable_tv(p, num, alpha, power, resolved, resamples, deadline, at=tv)
     return resolved, det

@@ -300,6 +300,7 @@ def _simulated_detectable_tv(
     cost: int,
     iterations: int = 8,
     guess: float | None = None,
+    at: float | None = None,
 ) -> tuple[float, float, str]:
     """Smallest TV at which the simulated power of "reject iff statistic > crit"
     against every tried two-block alternative is at least ``power`` (plus one
@@ -309,6 +310,11 @@ def _simulated_detectable_tv(
     ranks hardest at each TV, with common random numbers (seed ``seed``) across TVs;
     the TV it finds is then verified against *every* alternative of the family and
     raised until all of them reach the target.
+
+    ``at`` (a plan's requested TV): every alternative of the family is simulated at
+    that TV first; when all of them reach the target, ``at`` is returned with the
+    smallest power seen (the figure a plan needs, at half the simulations of the
+    bisection), else the bisection runs as above.
     """
     if not math.isfinite(crit):
         return 1.0, 0.0, "cannot reject"
@@ -327,6 +333,10 @@ def _simulated_detectable_tv(
         return min(res)
 
     hi = _family_max_tv(p) * (1 - 1e-6)
+    if at is not None and 0.0 < at < hi:
+        pw, lab = worst(at, None)
+        if pw >= target:
+            return at, pw, lab
     best: tuple[float, float, str] | None = None
     if guess is not None and 0.0 < 2.0 * guess < hi:
         pw, lab = worst(2.0 * guess)
@@ -417,20 +427,25 @@ _DETECTABLE_CACHE: dict[tuple[Any, ...], tuple[float, float]] = {}
 
 
 def _sparse_detectable_tv(p: np.ndarray, num: int, alpha: float, power: float, kind: str,
-                          resamples: int, deadline: Deadline | None) -> tuple[float, float]:
+                          resamples: int, deadline: Deadline | None,
+                          at: float | None = None) -> tuple[float, float]:
     """Detectable TV (and the simulated power at it) of the one-sample test ``kind`` as
     run on ``num`` samples from a law with support probabilities ``p``: the Monte Carlo
     test with ``resamples`` null draws (its rejection rule on one null simulation of
     that size), or the G / Pearson test with its chi-square critical value.
 
-    Deterministic in its arguments (seeded from them) and memoised, so repeated checks
-    of one target at one size pay for it once.
+    ``at``: a plan's requested TV, returned when every alternative reaches the power
+    there (:func:`_simulated_detectable_tv`); the smallest such TV otherwise.
+    Deterministic in its arguments (seeded from them, ``at`` aside: the same null and
+    power draws with or without it) and memoised, so repeated checks of one target at
+    one size pay for it once.
     """
-    key = (hashlib.sha256(p.tobytes()).hexdigest(), num, alpha, power, kind, resamples)
+    base = (hashlib.sha256(p.tobytes()).hexdigest(), num, alpha, power, kind, resamples)
+    key = (*base, at)
     if key in _DETECTABLE_CACHE:
         return _DETECTABLE_CACHE[key]
     seeds = np.random.SeedSequence(
-        int.from_bytes(hashlib.sha256(repr(key).encode()).digest()[:8], "little")
+        int.from_bytes(hashlib.sha256(repr(base).encode()).digest()[:8], "little")
     ).spawn(2)
     k = p.size
     inv_exp = 1.0 / (p * num)
@@ -447,7 +462,7 @@ def _sparse_detectable_tv(p: np.ndarray, num: int, alpha: float, power: float, k
         p, num, crit, power,
         lambda s, r, g: _onesample_stats(s, inv_exp, num, r, g, deadline, kind, wq),
         int(seeds[1].generate_state(1)[0]), cost=min(num, k),
-        guess=detectable_tv(k, num, alpha=alpha, power=power),
+        guess=detectable_tv(k, num, alpha=alpha, power=power), at=at,
     )
     if len(_DETECTABLE_CACHE) >= 64:
         _DETECTABLE_CACHE.clear()
