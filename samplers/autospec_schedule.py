@@ -152,6 +152,31 @@ def _take(nodes: Nodes, idx: np.ndarray) -> Nodes:
     return {k: v[idx] for k, v in nodes.items()}
 
 
+#: Up to this many columns a row scatter runs column by column (a 1-D scatter per
+#: column is several times faster than one 2-D one for narrow blocks).
+_NARROW = 8
+
+
+def _put_cols(table: np.ndarray, rows: np.ndarray, start: int, y: np.ndarray) -> None:
+    """``table[rows, start:start + w] = y`` with ``w = y.shape[1]``."""
+    w = y.shape[1]
+    if w > _NARROW:
+        table[rows, start:start + w] = y
+        return
+    for j in range(w):
+        table[:, start + j][rows] = y[:, j]
+
+
+def _scatter(ctx: np.ndarray, pos: np.ndarray, y: np.ndarray) -> None:
+    """``ctx[b, pos[b, j]] = y[b, j]`` for every row ``b`` and column ``j`` of ``y``."""
+    rows = np.arange(ctx.shape[0])
+    if y.shape[1] > _NARROW:
+        ctx[rows[:, None], pos[:, : y.shape[1]]] = y
+        return
+    for j in range(y.shape[1]):
+        ctx[rows, pos[:, j]] = y[:, j]
+
+
 class _Run:
     """One :meth:`sample` call on the round scheduler (see the module docstring)."""
 
@@ -445,14 +470,14 @@ class _Run:
                    rounds: np.ndarray, queries: np.ndarray) -> None:
         td, d = self.trials[L].d, self.loops[L].d
         k = y.shape[1]
-        td["y"][ts, :k] = y
+        _put_cols(td["y"], ts, 0, y)
         td["log_mu"][ts] = log_mu
         td["r"][ts] = rounds
         td["q"][ts] = queries
         loop = td["loop"].take(ts)
         ctx = d["ctx"].take(loop, axis=0)
         pos = d["pos"].take(loop, axis=0)
-        ctx[np.arange(ts.size)[:, None], pos[:, :k]] = y  # the right context
+        _scatter(ctx, pos, y)  # the right context
         right: Nodes = {
             "a": d["a"].take(loop) + k, "ctx": ctx, "pos": pos[:, k:], "owner": ts,
             "owner_L": np.full(ts.size, L, _I64), "role": np.full(ts.size, 2, _I64),
@@ -463,7 +488,7 @@ class _Run:
     def _right_done(self, L: int, ts: np.ndarray, y: np.ndarray, log_mu: np.ndarray,
                     rounds: np.ndarray, queries: np.ndarray) -> None:
         td, d = self.trials[L].d, self.loops[L].d
-        td["y"][ts, L - y.shape[1]:] = y
+        _put_cols(td["y"], ts, L - y.shape[1], y)
         td["log_mu"][ts] += log_mu
         td["r"][ts] += rounds
         td["q"][ts] += queries
