@@ -182,6 +182,18 @@ def test_sequential_sparse_final_test_states_the_two_block_family():
     assert "simulated_power" in res.details
 
 
+def test_planned_sequential_run_states_at_most_the_requested_tv():
+    """A sequential run to its planned maximum states the TV the plan was judged at
+    (its simulated power reaches the target there); stating the bisection's figure
+    instead gave 0.140 for a plan made for 0.1 on this table."""
+    d = random_table(6, 2, rng=1)
+    res = check_exact(lambda k, g: d.sample(k, rng=g), d, tv=0.1, sequential=True, rng=0)
+    assert res.status == "pass" and res.method == "sequential-montecarlo", res
+    assert res.stop_reason == "max-size" and res.num_samples == res.max_size
+    assert res.detectable_tv <= 0.1, (res.detectable_tv, res.num_samples)
+    assert res.details["simulated_power"] >= 0.99, res.details
+
+
 def test_impossible_sample_stops_the_sequential_check():
     d = TableDistribution(np.array([[0.5, 0.5], [0.0, 0.0]]))
     s = np.array([0.45, 0.45, 0.1, 0.0])

@@ -377,7 +377,8 @@ def check_exact(
         return noted(sequential_table(sampler, pmf, n, q, max_size=max_size,
                                       method=resolved, tv=tv, alpha=alpha, power=power,
                                       certify=certify, seed=seed_of(rng), bsize=bsize,
-                                      deadline=deadline, max_resamples=max_resamples),
+                                      deadline=deadline, max_resamples=max_resamples,
+                                      planned=num_samples is None),
                          _TABLE)
     support = pmf > 0
     k = int(np.count_nonzero(support))

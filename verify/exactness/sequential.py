@@ -101,8 +101,10 @@ def plan_sequential_table(pmf: np.ndarray, n: int, q: int, num_samples: int | No
 def sequential_table(sampler: SamplerLike, pmf: np.ndarray, n: int, q: int, *,
                      max_size: int, method: str, tv: float, alpha: float, power: float,
                      certify: float | None, seed: int, bsize: int, deadline: Deadline,
-                     max_resamples: int) -> SequentialResult:
-    """The sequential full-table test (module docstring), after planning."""
+                     max_resamples: int, planned: bool = False) -> SequentialResult:
+    """The sequential full-table test (module docstring), after planning (``planned``:
+    ``max_size`` was planned for ``tv``, so a run to it states ``tv`` when every
+    alternative reaches the power there, as the planner judged it)."""
     half = max(alpha / 2.0, MIN_ALPHA)
     ss_samples, ss_test = np.random.SeedSequence(seed).spawn(2)
     ep = TableEProcess(pmf)
@@ -144,8 +146,9 @@ def sequential_table(sampler: SamplerLike, pmf: np.ndarray, n: int, q: int, *,
         final_p, final_method = float(res.pvalue), res.method
         det = detectable_tv(k, drawn, alpha=half, power=power)
         if res.method == "montecarlo" or drawn * float(p_support.min()) < 5.0:
-            det, pw = _sparse_detectable_tv(p_support, drawn, half, power, res.method,
-                                            res.resamples, deadline)
+            det, pw = _sparse_detectable_tv(
+                p_support, drawn, half, power, res.method, res.resamples, deadline,
+                at=tv if planned and drawn == max_size else None)
             details["simulated_power"] = pw
             against = f"{TWO_BLOCK_AGAINST}; final fixed-size test at alpha/2"
         rejected = bool(res.impossible_hits > 0 or res.pvalue <= half)
