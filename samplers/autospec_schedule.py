@@ -280,27 +280,28 @@ class _Run:
         else:
             self.spec_req.setdefault(L, []).append(nodes)
 
+    def _draw_site(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One value per row of ``rows`` (m, q) and its log-probability."""
+        v = self.source.categorical(rows)
+        cells = np.arange(0, v.size * self.q, self.q, dtype=_I64) + v
+        return v, self.steps.log_probs(rows.reshape(-1).take(cells))
+
     def speculate(self, L: int, nodes: Nodes) -> None:
-        steps, nu = self.steps, nodes["nu"]
+        nu = nodes["nu"]
         m = nu.shape[0]
-        rows = np.arange(m)
         if L == 1:
-            v = self.source.categorical(nu[:, 0])
-            log_mu = steps.log_probs(nu[:, 0].reshape(-1).take(rows * self.q + v))
+            v, log_mu = self._draw_site(nu[:, 0])
             self._close(nodes, True, nodes["rounds"], nodes["queries"])
             self.finish(nodes, v[:, None], log_mu, nodes["rounds"], nodes["queries"])
             return
-        flat = nu.reshape(m * L, self.q)
-        x = self.source.categorical(flat).reshape(m, L)
-        # nu[b, j, x[b, j]] by one flat gather
-        cells = np.arange(0, m * L * self.q, self.q, dtype=_I64).reshape(m, L) + x
-        terms = steps.log_probs(flat.reshape(-1).take(cells))
+        x, terms = self._draw_site(nu.reshape(m * L, self.q))
+        x, terms = x.reshape(m, L), terms.reshape(m, L)
         nodes["x"] = x
         nodes["log_nu"] = terms.sum(axis=1)
         nodes["log_nu0"] = terms[:, 0]
         # the chain rule along x: one round, L - 1 contexts (the first factor is shared);
         # the context holds x[:, 0] until the answer comes
-        nodes["ctx"][rows, nodes["pos"][:, 0]] = x[:, 0]
+        nodes["ctx"][np.arange(m), nodes["pos"][:, 0]] = x[:, 0]
         self.chain_req.setdefault(L, []).append(nodes)
 
     def judge_first(self, L: int, nodes: Nodes, chain: np.ndarray) -> None:
@@ -451,11 +452,9 @@ class _Run:
         if k == 1 and self.recorder is None and self.state is None:
             # a left child of one site is finished at once (no oracle round, no cost):
             # what new_nodes -> speculate -> finish would do, without building its node
-            nu0 = d["nu"][loop, 0]
-            v = self.source.categorical(nu0)
+            v, log_mu = self._draw_site(d["nu"][loop, 0])
             zero = np.zeros(ts.size, _I64)
-            self._left_done(L, ts, v[:, None],
-                            self.steps.log_probs(nu0[np.arange(ts.size), v]), zero, zero)
+            self._left_done(L, ts, v[:, None], log_mu, zero, zero)
             return
         left: Nodes = {
             "a": d["a"].take(loop), "ctx": d["ctx"].take(loop, axis=0),

@@ -218,23 +218,22 @@ def _plan_sparse(p: np.ndarray, num: int, method: str, tv: float, alpha: float,
                                         max_resamples, deadline)
             if det <= tv:
                 return screened, resolved
-    for _ in range(12):
+    for step in range(13):  # the first size and 12 growth steps
         resolved, det = _sparse_det(p, num, method, tv, alpha, power, max_resamples, deadline)
         if det <= tv:
             return num, resolved
+        if step == 12:
+            break
         grow = min(4.0, max(1.1, (det / tv) ** 2)) if det < 1.0 else 4.0
         num = math.ceil(num * grow)
         check_plan(num, max_samples, f"support of {p.size:,} cells, sparse regime", tv,
                     alpha, power)
-    resolved, det = _sparse_det(p, num, method, tv, alpha, power, max_resamples, deadline)
-    if det > tv:
-        raise ParameterError(
-            f"the sparse-regime plan did not reach `tv` = {tv:g} in 12 growth steps (last "
-            f"size {num:,}, support of {p.size:,} cells, alpha={alpha:g}, power={power:g}); "
-            "pass `num_samples` to test at a size of your choice (its detectable TV is "
-            "stated), or use a larger `tv`."
-        )
-    return num, resolved
+    raise ParameterError(
+        f"the sparse-regime plan did not reach `tv` = {tv:g} in 12 growth steps (last "
+        f"size {num:,}, support of {p.size:,} cells, alpha={alpha:g}, power={power:g}); "
+        "pass `num_samples` to test at a size of your choice (its detectable TV is "
+        "stated), or use a larger `tv`."
+    )
 
 
 def _sparse_det(p: np.ndarray, num: int, method: str, tv: float, alpha: float, power: float,
